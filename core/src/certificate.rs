@@ -1,0 +1,359 @@
+//! A parsed, read-only view of an X.509 certificate: what `inspect` shows and what policy reads.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use sha2::{Digest, Sha256};
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
+
+use crate::encoding;
+use crate::error::{Error, Result};
+use crate::identity::SpiffeId;
+use crate::validity::Timestamp;
+
+/// A certificate serial number (big-endian, without the DER sign byte).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Serial(Vec<u8>);
+
+impl Serial {
+    /// A serial from its big-endian bytes; leading zero bytes are dropped.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+        let trimmed = &bytes[start..];
+        Serial(if trimmed.is_empty() {
+            vec![0]
+        } else {
+            trimmed.to_vec()
+        })
+    }
+
+    /// Parses hex (upper or lower case, colons allowed), as printed by meshtls or OpenSSL.
+    pub fn from_hex(s: &str) -> Result<Self> {
+        let bytes = encoding::hex_decode(s)
+            .ok_or_else(|| Error::malformed(format!("serial {s:?} is not hexadecimal")))?;
+        if bytes.is_empty() || bytes.len() > 20 {
+            return Err(Error::malformed(format!(
+                "serial {s:?} must be 1 to 20 bytes"
+            )));
+        }
+        Ok(Serial::from_bytes(&bytes))
+    }
+
+    /// The big-endian bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Lowercase hex without separators.
+    pub fn to_hex(&self) -> String {
+        encoding::hex_encode(&self.0)
+    }
+}
+
+impl fmt::Display for Serial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// A SHA-256 fingerprint (of a certificate's DER, or of its SubjectPublicKeyInfo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    /// SHA-256 of the bytes.
+    pub fn of(bytes: &[u8]) -> Self {
+        Fingerprint(Sha256::digest(bytes).into())
+    }
+
+    /// Parses 64 hex digits (colons allowed, any case).
+    pub fn from_hex(s: &str) -> Result<Self> {
+        let bytes = encoding::hex_decode(s)
+            .ok_or_else(|| Error::malformed(format!("fingerprint {s:?} is not hexadecimal")))?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| {
+            Error::malformed(format!("fingerprint {s:?} is not 32 bytes (SHA-256)"))
+        })?;
+        Ok(Fingerprint(arr))
+    }
+
+    /// Lowercase hex without separators.
+    pub fn to_hex(&self) -> String {
+        encoding::hex_encode(&self.0)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// The key usage bits meshtls cares about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyUsageBits {
+    /// digitalSignature
+    pub digital_signature: bool,
+    /// keyEncipherment
+    pub key_encipherment: bool,
+    /// keyCertSign
+    pub key_cert_sign: bool,
+    /// cRLSign
+    pub crl_sign: bool,
+}
+
+/// A parsed certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    der: Vec<u8>,
+    /// Subject distinguished name, RFC 4514 style.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// The subject's common name, if any.
+    pub common_name: Option<String>,
+    /// Serial number.
+    pub serial: Serial,
+    /// Start of validity.
+    pub not_before: Timestamp,
+    /// End of validity.
+    pub not_after: Timestamp,
+    /// Every URI SAN, as written.
+    pub uris: Vec<String>,
+    /// The SPIFFE ID when there is exactly one URI SAN and it is a valid SPIFFE ID.
+    pub spiffe_id: Option<SpiffeId>,
+    /// DNS SANs.
+    pub dns_names: Vec<String>,
+    /// IP address SANs.
+    pub ip_addresses: Vec<IpAddr>,
+    /// Basic constraints cA flag.
+    pub is_ca: bool,
+    /// Path length constraint of a CA.
+    pub path_len: Option<u32>,
+    /// Key usage, if the extension is present.
+    pub key_usage: Option<KeyUsageBits>,
+    /// Extended key usage: serverAuth.
+    pub server_auth: bool,
+    /// Extended key usage: clientAuth.
+    pub client_auth: bool,
+    /// Whether the certificate has an extended key usage extension at all.
+    pub has_eku: bool,
+    /// Human name of the key algorithm: `ECDSA P-256`, `Ed25519`, `RSA 2048`...
+    pub key_algorithm: String,
+    /// SHA-256 of the DER.
+    pub fingerprint: Fingerprint,
+    /// SHA-256 of the SubjectPublicKeyInfo (for SPKI pins).
+    pub spki_fingerprint: Fingerprint,
+    /// The SubjectPublicKeyInfo DER.
+    pub spki_der: Vec<u8>,
+    /// Subject key identifier.
+    pub subject_key_id: Option<Vec<u8>>,
+    /// Authority key identifier.
+    pub authority_key_id: Option<Vec<u8>>,
+    /// CRL distribution point URIs.
+    pub crl_distribution_points: Vec<String>,
+    /// DNS names permitted by the name constraints of a CA.
+    pub permitted_dns: Vec<String>,
+    /// Subject equals issuer.
+    pub self_issued: bool,
+}
+
+impl Certificate {
+    /// Parses one DER certificate; trailing bytes are an error.
+    pub fn from_der(der: &[u8]) -> Result<Self> {
+        let (rest, x509) = X509Certificate::from_der(der)
+            .map_err(|e| Error::malformed(format!("not an X.509 certificate: {e}")))?;
+        if !rest.is_empty() {
+            return Err(Error::malformed("trailing bytes after the certificate"));
+        }
+        Self::from_parsed(der, &x509)
+    }
+
+    /// Parses the first certificate of PEM or DER input.
+    pub fn from_pem_or_der(input: &[u8]) -> Result<Self> {
+        let certs = encoding::parse_certificates(input)?;
+        Self::from_der(&certs[0])
+    }
+
+    pub(crate) fn from_parsed(der: &[u8], x509: &X509Certificate<'_>) -> Result<Self> {
+        let bad =
+            |what: &str, e: &dyn fmt::Display| Error::malformed(format!("certificate {what}: {e}"));
+        let mut uris = Vec::new();
+        let mut dns_names = Vec::new();
+        let mut ip_addresses = Vec::new();
+        let mut is_ca = false;
+        let mut path_len = None;
+        let mut key_usage = None;
+        let (mut server_auth, mut client_auth, mut has_eku) = (false, false, false);
+        let mut subject_key_id = None;
+        let mut authority_key_id = None;
+        let mut crl_distribution_points = Vec::new();
+        let mut permitted_dns = Vec::new();
+        for ext in x509.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    for name in &san.general_names {
+                        match name {
+                            GeneralName::URI(u) => uris.push((*u).to_owned()),
+                            GeneralName::DNSName(d) => dns_names.push((*d).to_owned()),
+                            GeneralName::IPAddress(b) => match b.len() {
+                                4 => ip_addresses.push(IpAddr::from(
+                                    <[u8; 4]>::try_from(*b).map_err(|e| bad("IP SAN", &e))?,
+                                )),
+                                16 => ip_addresses.push(IpAddr::from(
+                                    <[u8; 16]>::try_from(*b).map_err(|e| bad("IP SAN", &e))?,
+                                )),
+                                n => {
+                                    return Err(Error::malformed(format!(
+                                        "IP address SAN of {n} bytes"
+                                    )))
+                                }
+                            },
+                            _ => {}
+                        }
+                    }
+                }
+                ParsedExtension::BasicConstraints(bc) => {
+                    is_ca = bc.ca;
+                    path_len = bc.path_len_constraint;
+                }
+                ParsedExtension::KeyUsage(ku) => {
+                    key_usage = Some(KeyUsageBits {
+                        digital_signature: ku.digital_signature(),
+                        key_encipherment: ku.key_encipherment(),
+                        key_cert_sign: ku.key_cert_sign(),
+                        crl_sign: ku.crl_sign(),
+                    })
+                }
+                ParsedExtension::ExtendedKeyUsage(eku) => {
+                    has_eku = true;
+                    server_auth = eku.server_auth || eku.any;
+                    client_auth = eku.client_auth || eku.any;
+                }
+                ParsedExtension::SubjectKeyIdentifier(k) => subject_key_id = Some(k.0.to_vec()),
+                ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                    authority_key_id = aki.key_identifier.as_ref().map(|k| k.0.to_vec())
+                }
+                ParsedExtension::CRLDistributionPoints(points) => {
+                    for p in points.iter() {
+                        if let Some(x509_parser::extensions::DistributionPointName::FullName(
+                            names,
+                        )) = &p.distribution_point
+                        {
+                            for n in names {
+                                if let GeneralName::URI(u) = n {
+                                    crl_distribution_points.push((*u).to_owned());
+                                }
+                            }
+                        }
+                    }
+                }
+                ParsedExtension::NameConstraints(nc) => {
+                    for sub in nc.permitted_subtrees.iter().flatten() {
+                        if let GeneralName::DNSName(d) = sub.base {
+                            permitted_dns.push(d.to_owned());
+                        }
+                    }
+                }
+                ParsedExtension::UnsupportedExtension { .. }
+                | ParsedExtension::ParseError { .. } => {
+                    if ext.critical {
+                        return Err(Error::unsupported(format!(
+                            "certificate has an unsupported critical extension {}",
+                            ext.oid
+                        )));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let spiffe_id = match uris.as_slice() {
+            [one] => SpiffeId::parse(one).ok(),
+            _ => None,
+        };
+        let spki = x509.public_key();
+        let key_algorithm = describe_key(spki);
+        let subject = x509.subject().to_string();
+        let issuer = x509.issuer().to_string();
+        Ok(Certificate {
+            der: der.to_vec(),
+            common_name: x509
+                .subject()
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .map(str::to_owned),
+            serial: Serial::from_bytes(x509.raw_serial()),
+            not_before: Timestamp::from_unix(x509.validity().not_before.timestamp()),
+            not_after: Timestamp::from_unix(x509.validity().not_after.timestamp()),
+            self_issued: subject == issuer,
+            subject,
+            issuer,
+            uris,
+            spiffe_id,
+            dns_names,
+            ip_addresses,
+            is_ca,
+            path_len,
+            key_usage,
+            server_auth,
+            client_auth,
+            has_eku,
+            key_algorithm,
+            fingerprint: Fingerprint::of(der),
+            spki_fingerprint: Fingerprint::of(spki.raw),
+            spki_der: spki.raw.to_vec(),
+            subject_key_id,
+            authority_key_id,
+            crl_distribution_points,
+            permitted_dns,
+        })
+    }
+
+    /// The DER encoding.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The PEM encoding.
+    pub fn to_pem(&self) -> String {
+        encoding::cert_pem(&self.der)
+    }
+
+    /// The total lifetime (not_after - not_before).
+    pub fn lifetime(&self) -> std::time::Duration {
+        self.not_after.since(self.not_before)
+    }
+
+    /// Whether `at` is within the validity period.
+    pub fn is_valid_at(&self, at: Timestamp) -> bool {
+        self.not_before <= at && at <= self.not_after
+    }
+}
+
+fn describe_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String {
+    let alg = spki.algorithm.algorithm.to_id_string();
+    match alg.as_str() {
+        "1.2.840.10045.2.1" => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string());
+            match curve.as_deref() {
+                Some("1.2.840.10045.3.1.7") => "ECDSA P-256".into(),
+                Some("1.3.132.0.34") => "ECDSA P-384".into(),
+                Some("1.3.132.0.35") => "ECDSA P-521".into(),
+                _ => "ECDSA (unknown curve)".into(),
+            }
+        }
+        "1.3.101.112" => "Ed25519".into(),
+        "1.2.840.113549.1.1.1" => match spki.parsed() {
+            Ok(PublicKey::RSA(rsa)) => format!("RSA {}", rsa.key_size()),
+            _ => "RSA".into(),
+        },
+        other => format!("unknown ({other})"),
+    }
+}

@@ -1,0 +1,235 @@
+//! The one error type of meshtls, with a stable code for every failure.
+//!
+//! Every binding exposes the same codes: a caller tells `expired` from `unknown_issuer` by the
+//! code, never by parsing the message.
+
+use std::fmt;
+
+/// Why an operation failed. The string form ([`ErrorCode::as_str`]) and the number
+/// ([`ErrorCode::number`]) are stable: codes are added, never renumbered or reused.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// Input could not be parsed (bad PEM/DER, truncated, empty, garbage).
+    Malformed,
+    /// Well-formed input using something meshtls does not support.
+    Unsupported,
+    /// A request that breaks a rule (wrong trust domain, lifetime, outside name constraints...).
+    InvalidRequest,
+    /// A certificate in the chain has expired at the verification time.
+    Expired,
+    /// A certificate in the chain is not valid yet at the verification time.
+    NotYetValid,
+    /// No path from the presented chain to a trusted CA.
+    UnknownIssuer,
+    /// A signature does not verify (tampered certificate, CSR or CRL).
+    BadSignature,
+    /// A certificate in the chain is revoked.
+    Revoked,
+    /// The certificate is not allowed for the requested usage (EKU/KU, CA used as a leaf).
+    WrongUsage,
+    /// The peer's identity is not allowed by the policy.
+    IdentityNotAllowed,
+    /// The policy pins certificates and the peer matches none of the pins.
+    NotPinned,
+    /// A name is outside the name constraints of a CA in the path.
+    NameConstraintViolation,
+    /// The passphrase does not decrypt the key.
+    WrongPassphrase,
+    /// CRLs are configured but none covers a certificate in the path.
+    RevocationUnknown,
+    /// The CRL that covers a certificate is past its nextUpdate.
+    CrlExpired,
+    /// The path is longer than the configured maximum depth.
+    ChainTooLong,
+    /// The leaf breaks the X509-SVID rules (several URI SANs, an invalid SPIFFE ID...).
+    InvalidSvid,
+    /// A file or socket operation failed (used by the edges: CLI, bindings, transport).
+    Io,
+    /// A bug in meshtls: please report it.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in number order.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::Malformed,
+        ErrorCode::Unsupported,
+        ErrorCode::InvalidRequest,
+        ErrorCode::Expired,
+        ErrorCode::NotYetValid,
+        ErrorCode::UnknownIssuer,
+        ErrorCode::BadSignature,
+        ErrorCode::Revoked,
+        ErrorCode::WrongUsage,
+        ErrorCode::IdentityNotAllowed,
+        ErrorCode::NotPinned,
+        ErrorCode::NameConstraintViolation,
+        ErrorCode::WrongPassphrase,
+        ErrorCode::RevocationUnknown,
+        ErrorCode::CrlExpired,
+        ErrorCode::ChainTooLong,
+        ErrorCode::InvalidSvid,
+        ErrorCode::Io,
+        ErrorCode::Internal,
+    ];
+
+    /// The stable snake_case name of the code, the same in every language.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Expired => "expired",
+            ErrorCode::NotYetValid => "not_yet_valid",
+            ErrorCode::UnknownIssuer => "unknown_issuer",
+            ErrorCode::BadSignature => "bad_signature",
+            ErrorCode::Revoked => "revoked",
+            ErrorCode::WrongUsage => "wrong_usage",
+            ErrorCode::IdentityNotAllowed => "identity_not_allowed",
+            ErrorCode::NotPinned => "not_pinned",
+            ErrorCode::NameConstraintViolation => "name_constraint_violation",
+            ErrorCode::WrongPassphrase => "wrong_passphrase",
+            ErrorCode::RevocationUnknown => "revocation_unknown",
+            ErrorCode::CrlExpired => "crl_expired",
+            ErrorCode::ChainTooLong => "chain_too_long",
+            ErrorCode::InvalidSvid => "invalid_svid",
+            ErrorCode::Io => "io",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The stable number of the code (the C ABI's result code); 0 is reserved for success.
+    pub const fn number(self) -> u32 {
+        match self {
+            ErrorCode::Malformed => 1,
+            ErrorCode::Unsupported => 2,
+            ErrorCode::InvalidRequest => 3,
+            ErrorCode::Expired => 4,
+            ErrorCode::NotYetValid => 5,
+            ErrorCode::UnknownIssuer => 6,
+            ErrorCode::BadSignature => 7,
+            ErrorCode::Revoked => 8,
+            ErrorCode::WrongUsage => 9,
+            ErrorCode::IdentityNotAllowed => 10,
+            ErrorCode::NotPinned => 11,
+            ErrorCode::NameConstraintViolation => 12,
+            ErrorCode::WrongPassphrase => 13,
+            ErrorCode::RevocationUnknown => 14,
+            ErrorCode::CrlExpired => 15,
+            ErrorCode::ChainTooLong => 16,
+            ErrorCode::InvalidSvid => 17,
+            ErrorCode::Io => 18,
+            ErrorCode::Internal => 19,
+        }
+    }
+
+    /// The code with this name, if any.
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+
+    /// Whether the code is a verification verdict (the peer was rejected) rather than bad input.
+    pub const fn is_verification(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Expired
+                | ErrorCode::NotYetValid
+                | ErrorCode::UnknownIssuer
+                | ErrorCode::BadSignature
+                | ErrorCode::Revoked
+                | ErrorCode::WrongUsage
+                | ErrorCode::IdentityNotAllowed
+                | ErrorCode::NotPinned
+                | ErrorCode::NameConstraintViolation
+                | ErrorCode::RevocationUnknown
+                | ErrorCode::CrlExpired
+                | ErrorCode::ChainTooLong
+                | ErrorCode::InvalidSvid
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A meshtls error: a stable [`ErrorCode`] and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    code: ErrorCode,
+    message: String,
+}
+
+impl Error {
+    /// An error with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The human message (not stable: do not parse it).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn malformed(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::Malformed, message)
+    }
+
+    pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::InvalidRequest, message)
+    }
+
+    pub(crate) fn unsupported(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::Unsupported, message)
+    }
+
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::Internal, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The result type of meshtls.
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut names = std::collections::HashSet::new();
+        let mut numbers = std::collections::HashSet::new();
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert!(names.insert(code.as_str()));
+            assert!(numbers.insert(code.number()));
+            assert_eq!(code.number() as usize, i + 1, "numbers follow ALL order");
+            assert_eq!(ErrorCode::from_name(code.as_str()), Some(*code));
+        }
+        assert_eq!(ErrorCode::from_name("nope"), None);
+    }
+
+    #[test]
+    fn display_has_code_then_message() {
+        let e = Error::new(ErrorCode::Expired, "leaf expired");
+        assert_eq!(e.to_string(), "expired: leaf expired");
+    }
+}

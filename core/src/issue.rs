@@ -1,0 +1,447 @@
+//! Issuance of X509-SVIDs: from a generated key or from a CSR.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use rcgen::{
+    CertificateParams, CrlDistributionPoint, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    IsCa, KeyUsagePurpose, SanType,
+};
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::FromDer;
+
+use crate::authority::{random_serial, Authority, KeyAlgorithm, BACKDATE};
+use crate::backend;
+use crate::certificate::{Fingerprint, Serial};
+use crate::encoding::{self, Pkcs12Profile};
+use crate::error::{Error, Result};
+use crate::identity::SpiffeId;
+use crate::validity::Timestamp;
+
+/// The default leaf lifetime: 90 days.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(90 * 86_400);
+/// The shortest lifetime meshtls issues.
+pub const MIN_LIFETIME: Duration = Duration::from_secs(60);
+
+/// What a certificate may be used for (its extended key usage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Usage {
+    /// TLS server only (serverAuth).
+    Server,
+    /// TLS client only (clientAuth).
+    Client,
+    /// Both (the default for mesh services, which accept and make connections).
+    #[default]
+    Both,
+}
+
+impl Usage {
+    /// `server`, `client` or `both`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Usage::Server => "server",
+            Usage::Client => "client",
+            Usage::Both => "both",
+        }
+    }
+}
+
+impl std::str::FromStr for Usage {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "server" => Ok(Usage::Server),
+            "client" => Ok(Usage::Client),
+            "both" => Ok(Usage::Both),
+            _ => Err(Error::invalid_request(format!(
+                "usage {s:?}: use server, client or both"
+            ))),
+        }
+    }
+}
+
+/// Where the certificate's key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// meshtls generates a key of this algorithm and returns it with the certificate.
+    Generate(KeyAlgorithm),
+    /// The requester keeps its key: a PKCS#10 CSR (DER or PEM) whose signature is checked.
+    Csr(Vec<u8>),
+}
+
+impl Default for KeySource {
+    fn default() -> Self {
+        KeySource::Generate(KeyAlgorithm::EcdsaP256)
+    }
+}
+
+/// What to issue. Build with [`IssueRequest::new`] and the `with_*` methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRequest {
+    /// The SPIFFE ID (the one URI SAN).
+    pub id: SpiffeId,
+    /// DNS SANs.
+    pub dns_names: Vec<String>,
+    /// IP address SANs.
+    pub ip_addresses: Vec<IpAddr>,
+    /// Subject common name; default: the last segment of the ID's path.
+    pub common_name: Option<String>,
+    /// Extended key usage (default both).
+    pub usage: Usage,
+    /// Lifetime from now (default 90 days, at least one minute).
+    pub lifetime: Duration,
+    /// Key source (default: generate ECDSA P-256).
+    pub key: KeySource,
+    /// CRL distribution point URIs.
+    pub crl_distribution_points: Vec<String>,
+}
+
+impl IssueRequest {
+    /// A request for `id` with the defaults.
+    pub fn new(id: SpiffeId) -> Self {
+        IssueRequest {
+            id,
+            dns_names: Vec::new(),
+            ip_addresses: Vec::new(),
+            common_name: None,
+            usage: Usage::Both,
+            lifetime: DEFAULT_LIFETIME,
+            key: KeySource::default(),
+            crl_distribution_points: Vec::new(),
+        }
+    }
+
+    /// A request for the identity a CSR names (its one URI SAN), with the CSR's key.
+    pub fn from_csr(csr: &[u8]) -> Result<Self> {
+        let der = encoding::parse_csr(csr)?;
+        let parsed = ParsedCsr::parse(&der)?;
+        let id = match parsed.uris.as_slice() {
+            [uri] => SpiffeId::parse(uri)?,
+            [] => {
+                return Err(Error::invalid_request(
+                    "the CSR names no SPIFFE ID (URI SAN)",
+                ))
+            }
+            _ => {
+                return Err(Error::invalid_request(
+                    "the CSR names several URI SANs; an SVID has one",
+                ))
+            }
+        };
+        let mut req = IssueRequest::new(id);
+        req.dns_names = parsed.dns_names;
+        req.key = KeySource::Csr(der);
+        Ok(req)
+    }
+
+    /// Adds DNS SANs.
+    pub fn with_dns<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.dns_names.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds IP address SANs.
+    pub fn with_ips<I: IntoIterator<Item = IpAddr>>(mut self, ips: I) -> Self {
+        self.ip_addresses.extend(ips);
+        self
+    }
+
+    /// Sets the common name.
+    pub fn with_common_name(mut self, cn: impl Into<String>) -> Self {
+        self.common_name = Some(cn.into());
+        self
+    }
+
+    /// Sets the usage.
+    pub fn with_usage(mut self, usage: Usage) -> Self {
+        self.usage = usage;
+        self
+    }
+
+    /// Sets the lifetime.
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// Sets the key source.
+    pub fn with_key(mut self, key: KeySource) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// Adds a CRL distribution point URI.
+    pub fn with_crl_distribution_point(mut self, uri: impl Into<String>) -> Self {
+        self.crl_distribution_points.push(uri.into());
+        self
+    }
+}
+
+/// An issued certificate.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The leaf, PEM.
+    pub cert_pem: String,
+    /// The chain to present: leaf first, then intermediates (no root), PEM.
+    pub chain_pem: String,
+    /// The generated private key, PKCS#8 PEM (None when issued from a CSR).
+    pub key_pem: Option<String>,
+    /// The leaf, DER.
+    pub cert_der: Vec<u8>,
+    /// The chain, DER, leaf first.
+    pub chain_der: Vec<Vec<u8>>,
+    /// The generated private key, PKCS#8 DER.
+    pub key_der: Option<Vec<u8>>,
+    /// The serial number.
+    pub serial: Serial,
+    /// Start of validity.
+    pub not_before: Timestamp,
+    /// End of validity.
+    pub not_after: Timestamp,
+    /// SHA-256 of the leaf DER.
+    pub fingerprint: Fingerprint,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("serial", &self.serial)
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .field("fingerprint", &self.fingerprint)
+            .field("has_key", &self.key_der.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Issued {
+    /// A password-protected PKCS#12 (PFX) file with the key and chain. Needs a generated key.
+    pub fn to_pkcs12(&self, password: &str, profile: Pkcs12Profile) -> Result<Vec<u8>> {
+        let key = self.key_der.as_ref().ok_or_else(|| {
+            Error::invalid_request(
+                "issued from a CSR: the key stays with the requester, so no PKCS#12",
+            )
+        })?;
+        let name = crate::certificate::Certificate::from_der(&self.cert_der)?
+            .spiffe_id
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| "meshtls".to_owned());
+        encoding::to_pkcs12(key, &self.chain_der, &name, password, profile)
+    }
+}
+
+pub(crate) struct ParsedCsr {
+    pub(crate) spki_der: Vec<u8>,
+    pub(crate) uris: Vec<String>,
+    pub(crate) dns_names: Vec<String>,
+}
+
+impl ParsedCsr {
+    pub(crate) fn parse(der: &[u8]) -> Result<Self> {
+        let (rest, csr) =
+            x509_parser::certification_request::X509CertificationRequest::from_der(der)
+                .map_err(|e| Error::malformed(format!("not a PKCS#10 CSR: {e}")))?;
+        if !rest.is_empty() {
+            return Err(Error::malformed("trailing bytes after the CSR"));
+        }
+        backend::verify_csr_signature(&csr)?;
+        let mut uris = Vec::new();
+        let mut dns_names = Vec::new();
+        if let Some(exts) = csr.requested_extensions() {
+            for ext in exts {
+                if let ParsedExtension::SubjectAlternativeName(san) = ext {
+                    for n in &san.general_names {
+                        match n {
+                            GeneralName::URI(u) => uris.push((*u).to_owned()),
+                            GeneralName::DNSName(d) => dns_names.push((*d).to_owned()),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        Ok(ParsedCsr {
+            spki_der: csr.certification_request_info.subject_pki.raw.to_vec(),
+            uris,
+            dns_names,
+        })
+    }
+}
+
+fn ia5(s: &str, what: &str) -> Result<rcgen::string::Ia5String> {
+    rcgen::string::Ia5String::try_from(s.to_owned())
+        .map_err(|_| Error::invalid_request(format!("{what} {s:?} is not ASCII")))
+}
+
+impl Authority {
+    /// Issues an X509-SVID for the request at time `now`.
+    ///
+    /// The leaf has exactly one URI SAN (the SPIFFE ID), `cA=false`, a critical key usage of
+    /// digitalSignature only, the EKU of the requested usage, SKI/AKI, a 128-bit random
+    /// positive serial, and a validity of `[now - 60 s, now + lifetime]` that never outlives
+    /// the CA. A request outside the CA's trust domain or name constraints is
+    /// `invalid_request`; a CSR with a bad signature is `bad_signature`.
+    pub fn issue(&self, req: &IssueRequest, now: Timestamp) -> Result<Issued> {
+        if req.id.trust_domain() != self.trust_domain() {
+            return Err(Error::invalid_request(format!(
+                "{} is outside this CA's trust domain {}",
+                req.id,
+                self.trust_domain()
+            )));
+        }
+        if req.lifetime < MIN_LIFETIME {
+            return Err(Error::invalid_request(
+                "the lifetime must be at least one minute",
+            ));
+        }
+        let not_after = now.add(req.lifetime);
+        self.check_can_sign(now, not_after)?;
+        for name in &req.dns_names {
+            self.check_dns_within_constraints(name)?;
+        }
+        let cn = match &req.common_name {
+            Some(cn) => cn.clone(),
+            None => req.id.segments().last().unwrap_or("meshtls").to_owned(),
+        };
+        if cn.is_empty() || cn.len() > 64 {
+            return Err(Error::invalid_request(
+                "a common name must be 1 to 64 bytes",
+            ));
+        }
+
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, cn);
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = match req.usage {
+            Usage::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
+            Usage::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
+            Usage::Both => vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+        };
+        let mut sans = vec![SanType::URI(ia5(&req.id.to_string(), "SPIFFE ID")?)];
+        for d in &req.dns_names {
+            sans.push(SanType::DnsName(ia5(&d.to_ascii_lowercase(), "DNS name")?));
+        }
+        sans.extend(req.ip_addresses.iter().map(|ip| SanType::IpAddress(*ip)));
+        params.subject_alt_names = sans;
+        if !req.crl_distribution_points.is_empty() {
+            params.crl_distribution_points = vec![CrlDistributionPoint {
+                uris: req.crl_distribution_points.clone(),
+            }];
+        }
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(random_serial()?);
+        params.not_before = now.sub(BACKDATE).to_offset()?;
+        params.not_after = not_after.to_offset()?;
+
+        let (cert, key_der) = match &req.key {
+            KeySource::Generate(alg) => {
+                let key = backend::generate(*alg)?;
+                let cert = params
+                    .signed_by(&key, &self.issuer)
+                    .map_err(|e| Error::internal(format!("signing failed: {e}")))?;
+                (cert, Some(key.serialize_der()))
+            }
+            KeySource::Csr(csr) => {
+                let der = encoding::parse_csr(csr)?;
+                let parsed = ParsedCsr::parse(&der)?;
+                let wanted = req.id.to_string();
+                if let Some(other) = parsed.uris.iter().find(|u| **u != wanted) {
+                    return Err(Error::invalid_request(format!(
+                        "the CSR asks for {other}, the request is for {wanted}"
+                    )));
+                }
+                let spki = rcgen::SubjectPublicKeyInfo::from_der(&parsed.spki_der)
+                    .map_err(|e| Error::unsupported(format!("the CSR's key: {e}")))?;
+                let cert = params
+                    .signed_by(&spki, &self.issuer)
+                    .map_err(|e| Error::internal(format!("signing failed: {e}")))?;
+                (cert, None)
+            }
+        };
+        let cert_der = cert.der().to_vec();
+        let mut chain_der = vec![cert_der.clone()];
+        chain_der.extend(self.intermediates_der());
+        let cert_pem = encoding::cert_pem(&cert_der);
+        let chain_pem: String = chain_der.iter().map(|d| encoding::cert_pem(d)).collect();
+        let serial = Serial::from_bytes(
+            params
+                .serial_number
+                .as_ref()
+                .map(|s| s.as_ref())
+                .unwrap_or(&[]),
+        );
+        Ok(Issued {
+            cert_pem,
+            chain_pem,
+            key_pem: key_der.as_ref().map(|k| encoding::key_pem(k)),
+            fingerprint: Fingerprint::of(&cert_der),
+            cert_der,
+            chain_der,
+            key_der,
+            serial,
+            not_before: now.sub(BACKDATE),
+            not_after,
+        })
+    }
+}
+
+/// A key pair and a CSR made for it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GeneratedCsr {
+    /// The CSR, PEM.
+    pub csr_pem: String,
+    /// The CSR, DER.
+    pub csr_der: Vec<u8>,
+    /// The private key, PKCS#8 PEM (keep it: it never leaves the requester).
+    pub key_pem: String,
+    /// The private key, PKCS#8 DER.
+    pub key_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for GeneratedCsr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedCsr")
+            .field("csr_pem", &self.csr_pem)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Generates a key pair and a CSR naming `id` (and DNS names), signed by the new key.
+pub fn create_csr(id: &SpiffeId, dns_names: &[String], alg: KeyAlgorithm) -> Result<GeneratedCsr> {
+    let key = backend::generate(alg)?;
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(
+        DnType::CommonName,
+        id.segments().last().unwrap_or("meshtls"),
+    );
+    params.distinguished_name = dn;
+    let mut sans = vec![SanType::URI(ia5(&id.to_string(), "SPIFFE ID")?)];
+    for d in dns_names {
+        pki_types::DnsName::try_from(d.as_str())
+            .map_err(|_| Error::invalid_request(format!("{d:?} is not a valid DNS name")))?;
+        sans.push(SanType::DnsName(ia5(d, "DNS name")?));
+    }
+    params.subject_alt_names = sans;
+    let csr = params
+        .serialize_request(&key)
+        .map_err(|e| Error::internal(format!("CSR signing failed: {e}")))?;
+    let csr_der = csr.der().to_vec();
+    let key_der = key.serialize_der();
+    Ok(GeneratedCsr {
+        csr_pem: encoding::csr_pem(&csr_der),
+        csr_der,
+        key_pem: encoding::key_pem(&key_der),
+        key_der,
+    })
+}

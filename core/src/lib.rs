@@ -1,0 +1,53 @@
+//! meshtls-core: the PKI core of meshtls.
+//!
+//! One implementation of the rules every meshtls binding shares: SPIFFE-like identities, an
+//! internal certificate authority, issuance, verification against a trust bundle with an identity
+//! policy, revocation lists and the rotation policy. The crate is pure: no I/O, no clock, no
+//! global state. Time is always an argument ([`Timestamp`]); only the edges read the clock.
+//!
+//! ```
+//! use meshtls_core::{Authority, RootParams, IssueRequest, Policy, SpiffeId, TrustBundle,
+//!                    TrustDomain, Verifier, Timestamp, PeerUsage};
+//!
+//! let now = Timestamp::from_unix(1_790_000_000);
+//! let td = TrustDomain::new("mesh.internal")?;
+//! let ca = Authority::create_root(&RootParams::new(td.clone()), now)?;
+//! let id = SpiffeId::parse("spiffe://mesh.internal/service/user-svc")?;
+//! let issued = ca.issue(&IssueRequest::new(id.clone()), now)?;
+//!
+//! let bundle = TrustBundle::from_pem(ca.certificate_pem().as_bytes())?;
+//! let policy = Policy::builder().allow_id(id.clone()).build()?;
+//! let verifier = Verifier::new(bundle, policy);
+//! let peer = verifier.verify_pem(issued.chain_pem.as_bytes(), PeerUsage::Client, now)?;
+//! assert_eq!(peer.spiffe_id.as_ref(), Some(&id));
+//! # Ok::<(), meshtls_core::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod authority;
+mod backend;
+pub mod certificate;
+pub mod encoding;
+pub mod error;
+pub mod identity;
+pub mod issue;
+pub mod revocation;
+pub mod rotation;
+pub mod validity;
+pub mod verify;
+
+pub use authority::{Authority, IntermediateParams, KeyAlgorithm, RootParams};
+pub use certificate::{Certificate, Fingerprint, Serial};
+pub use encoding::{Pkcs12Profile, PrivateKeyPem};
+pub use error::{Error, ErrorCode};
+pub use identity::{IdPattern, SpiffeId, TrustDomain};
+pub use issue::{create_csr, GeneratedCsr, IssueRequest, Issued, KeySource, Usage};
+
+pub use revocation::{Crl, CrlParams, RevocationList, RevocationReason, RevokedEntry};
+pub use rotation::{RenewTrigger, RotationPolicy, RotationStatus};
+pub use validity::Timestamp;
+pub use verify::{
+    PeerIdentity, PeerUsage, Policy, PolicyBuilder, RevocationPolicy, TrustBundle, Verifier,
+    VerifyOptions,
+};

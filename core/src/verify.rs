@@ -1,0 +1,682 @@
+//! Verification: a chain against a trust bundle (rustls-webpki does the path building and
+//! signature checks), then revocation, the X509-SVID leaf rules and the identity policy.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use pki_types::{CertificateDer, ServerName, TrustAnchor};
+use webpki::{CertRevocationList, EndEntityCert, KeyUsage, RevocationOptionsBuilder};
+
+use crate::backend::SIGNATURE_ALGORITHMS;
+use crate::certificate::{Certificate, Fingerprint, Serial};
+use crate::encoding;
+use crate::error::{Error, ErrorCode, Result};
+use crate::identity::{IdPattern, SpiffeId, TrustDomain};
+use crate::revocation::Crl;
+use crate::validity::Timestamp;
+
+/// The role the verified peer plays, which decides the extended key usage it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerUsage {
+    /// The peer is a TLS client: it needs clientAuth.
+    Client,
+    /// The peer is a TLS server: it needs serverAuth.
+    Server,
+}
+
+#[derive(Debug, Clone)]
+struct BundleCa {
+    cert: Certificate,
+    anchor: TrustAnchor<'static>,
+    trust_domain: Option<TrustDomain>,
+}
+
+/// The CA certificates a verifier trusts (several during a CA rotation) and the CRLs it
+/// checks.
+#[derive(Debug, Clone, Default)]
+pub struct TrustBundle {
+    cas: Vec<BundleCa>,
+    crls: Vec<Crl>,
+}
+
+impl TrustBundle {
+    /// An empty bundle (it trusts nothing until a CA is added).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A bundle of every certificate in the PEM (or the one DER certificate).
+    pub fn from_pem(input: &[u8]) -> Result<Self> {
+        let mut b = TrustBundle::new();
+        for der in encoding::parse_certificates(input)? {
+            b.add_ca_der(&der)?;
+        }
+        Ok(b)
+    }
+
+    /// Adds a CA certificate (DER). Adding one already present changes nothing.
+    pub fn add_ca_der(&mut self, der: &[u8]) -> Result<()> {
+        let cert = Certificate::from_der(der)?;
+        if !cert.is_ca {
+            return Err(Error::invalid_request(format!(
+                "{} is not a CA certificate: a trust bundle holds CAs",
+                cert.subject
+            )));
+        }
+        if self
+            .cas
+            .iter()
+            .any(|c| c.cert.fingerprint == cert.fingerprint)
+        {
+            return Ok(());
+        }
+        let anchor = webpki::anchor_from_trusted_cert(&CertificateDer::from(der))
+            .map_err(|e| Error::malformed(format!("unusable trust anchor: {e}")))?
+            .to_owned();
+        let trust_domain = match cert.uris.as_slice() {
+            [uri] => TrustDomain::parse_lenient(uri).ok(),
+            _ => None,
+        };
+        self.cas.push(BundleCa {
+            cert,
+            anchor,
+            trust_domain,
+        });
+        Ok(())
+    }
+
+    /// Adds every CA certificate of the PEM.
+    pub fn add_ca_pem(&mut self, input: &[u8]) -> Result<()> {
+        for der in encoding::parse_certificates(input)? {
+            self.add_ca_der(&der)?;
+        }
+        Ok(())
+    }
+
+    /// Adds a CRL (PEM or DER). A CRL of the same issuer is replaced when this one is newer
+    /// (higher CRL number, or later thisUpdate); an older one is ignored.
+    pub fn add_crl(&mut self, input: &[u8]) -> Result<()> {
+        let crl = Crl::from_pem_or_der(input)?;
+        if let Some(existing) = self.crls.iter_mut().find(|c| c.same_scope(&crl)) {
+            if crl.is_newer_than(existing) {
+                *existing = crl;
+            }
+            return Ok(());
+        }
+        self.crls.push(crl);
+        Ok(())
+    }
+
+    /// Removes the CA with this certificate fingerprint; returns whether it was there.
+    pub fn remove_ca(&mut self, fingerprint: &Fingerprint) -> bool {
+        let before = self.cas.len();
+        self.cas.retain(|c| &c.cert.fingerprint != fingerprint);
+        before != self.cas.len()
+    }
+
+    /// Drops CAs that have expired at `at` (the last step of a CA rotation); returns how many.
+    pub fn prune_expired(&mut self, at: Timestamp) -> usize {
+        let before = self.cas.len();
+        self.cas.retain(|c| c.cert.not_after >= at);
+        before - self.cas.len()
+    }
+
+    /// A bundle with the CAs and CRLs of both: the overlap of a CA rotation.
+    pub fn merged(&self, other: &TrustBundle) -> TrustBundle {
+        let mut b = self.clone();
+        for ca in &other.cas {
+            if !b
+                .cas
+                .iter()
+                .any(|c| c.cert.fingerprint == ca.cert.fingerprint)
+            {
+                b.cas.push(ca.clone());
+            }
+        }
+        for crl in &other.crls {
+            if let Some(existing) = b.crls.iter_mut().find(|c| c.same_scope(crl)) {
+                if crl.is_newer_than(existing) {
+                    *existing = crl.clone();
+                }
+            } else {
+                b.crls.push(crl.clone());
+            }
+        }
+        b
+    }
+
+    /// The CA certificates.
+    pub fn cas(&self) -> impl Iterator<Item = &Certificate> {
+        self.cas.iter().map(|c| &c.cert)
+    }
+
+    /// The CRLs.
+    pub fn crls(&self) -> &[Crl] {
+        &self.crls
+    }
+
+    /// The CA certificates as PEM.
+    pub fn to_pem(&self) -> String {
+        self.cas.iter().map(|c| c.cert.to_pem()).collect()
+    }
+
+    /// Number of CAs.
+    pub fn len(&self) -> usize {
+        self.cas.len()
+    }
+
+    /// Whether the bundle has no CA.
+    pub fn is_empty(&self) -> bool {
+        self.cas.is_empty()
+    }
+}
+
+/// Who may connect. Build with [`Policy::builder`]; a built policy is immutable.
+///
+/// A peer passes when (1) it matches at least one identity rule — an ID or pattern for its
+/// SPIFFE ID, or a DNS name — or the policy allows any identity, and (2) when pins are set,
+/// its certificate or SPKI SHA-256 is one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    patterns: Vec<IdPattern>,
+    dns_names: Vec<String>,
+    cert_pins: BTreeSet<Fingerprint>,
+    spki_pins: BTreeSet<Fingerprint>,
+    any: bool,
+}
+
+/// Builds a [`Policy`].
+#[derive(Debug, Clone, Default)]
+pub struct PolicyBuilder {
+    patterns: Vec<IdPattern>,
+    dns_names: Vec<String>,
+    cert_pins: BTreeSet<Fingerprint>,
+    spki_pins: BTreeSet<Fingerprint>,
+    any: bool,
+}
+
+impl Policy {
+    /// A new builder.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::default()
+    }
+
+    /// Any peer the bundle vouches for (still subject to the SVID rules).
+    pub fn allow_any() -> Policy {
+        Policy {
+            patterns: Vec::new(),
+            dns_names: Vec::new(),
+            cert_pins: BTreeSet::new(),
+            spki_pins: BTreeSet::new(),
+            any: true,
+        }
+    }
+
+    fn check(&self, leaf: &Certificate, end_entity: &EndEntityCert<'_>) -> Result<()> {
+        let identity_ok = self.any
+            || (self.patterns.is_empty() && self.dns_names.is_empty())
+            || leaf
+                .spiffe_id
+                .as_ref()
+                .is_some_and(|id| self.patterns.iter().any(|p| p.matches(id)))
+            || self.dns_names.iter().any(|name| {
+                ServerName::try_from(name.as_str())
+                    .map(|sn| end_entity.verify_is_valid_for_subject_name(&sn).is_ok())
+                    .unwrap_or(false)
+            });
+        if !identity_ok {
+            let who = leaf
+                .spiffe_id
+                .as_ref()
+                .map(|id| id.to_string())
+                .or_else(|| leaf.dns_names.first().cloned())
+                .unwrap_or_else(|| leaf.subject.clone());
+            return Err(Error::new(
+                ErrorCode::IdentityNotAllowed,
+                format!("{who} is not allowed by the policy"),
+            ));
+        }
+        if (!self.cert_pins.is_empty() || !self.spki_pins.is_empty())
+            && !self.cert_pins.contains(&leaf.fingerprint)
+            && !self.spki_pins.contains(&leaf.spki_fingerprint)
+        {
+            return Err(Error::new(
+                ErrorCode::NotPinned,
+                format!("certificate {} matches none of the pins", leaf.fingerprint),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl PolicyBuilder {
+    /// Allows exactly this SPIFFE ID.
+    pub fn allow_id(mut self, id: SpiffeId) -> Self {
+        self.patterns.push(IdPattern::exact(&id));
+        self
+    }
+
+    /// Allows IDs matching the pattern.
+    pub fn allow_pattern(mut self, pattern: IdPattern) -> Self {
+        self.patterns.push(pattern);
+        self
+    }
+
+    /// Allows every member of the trust domain.
+    pub fn allow_trust_domain(mut self, td: TrustDomain) -> Self {
+        self.patterns.push(IdPattern::trust_domain_member(&td));
+        self
+    }
+
+    /// Allows a peer whose certificate is valid for this DNS name (or IP address).
+    pub fn allow_dns(mut self, name: impl Into<String>) -> Self {
+        self.dns_names.push(name.into());
+        self
+    }
+
+    /// Requires the certificate's SHA-256 to be pinned (any one of the pins).
+    pub fn pin_cert(mut self, fp: Fingerprint) -> Self {
+        self.cert_pins.insert(fp);
+        self
+    }
+
+    /// Requires the SubjectPublicKeyInfo's SHA-256 to be pinned (survives re-issuance
+    /// with the same key).
+    pub fn pin_spki(mut self, fp: Fingerprint) -> Self {
+        self.spki_pins.insert(fp);
+        self
+    }
+
+    /// Allows any identity the bundle vouches for.
+    pub fn allow_any(mut self) -> Self {
+        self.any = true;
+        self
+    }
+
+    /// Builds the policy. A policy that allows nobody — no identity rule, no pin and no
+    /// `allow_any` — is `invalid_request`: meshtls fails closed, never open.
+    pub fn build(self) -> Result<Policy> {
+        for name in &self.dns_names {
+            ServerName::try_from(name.as_str()).map_err(|_| {
+                Error::invalid_request(format!("{name:?} is not a DNS name or IP address"))
+            })?;
+        }
+        if !self.any
+            && self.patterns.is_empty()
+            && self.dns_names.is_empty()
+            && self.cert_pins.is_empty()
+            && self.spki_pins.is_empty()
+        {
+            return Err(Error::invalid_request(
+                "the policy allows nobody: add an ID, pattern, trust domain, DNS name or pin, or allow_any()",
+            ));
+        }
+        Ok(Policy {
+            patterns: self.patterns,
+            dns_names: self.dns_names,
+            cert_pins: self.cert_pins,
+            spki_pins: self.spki_pins,
+            any: self.any,
+        })
+    }
+}
+
+/// What to do about revocation when the bundle holds CRLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationPolicy {
+    /// Reject when no CRL covers a certificate in the path (default true: fail closed).
+    pub require_crl: bool,
+    /// Reject when the covering CRL is past its nextUpdate (default true).
+    pub reject_stale_crl: bool,
+    /// Check the leaf only, not the intermediates (default false: the whole path).
+    pub leaf_only: bool,
+}
+
+impl Default for RevocationPolicy {
+    fn default() -> Self {
+        RevocationPolicy {
+            require_crl: true,
+            reject_stale_crl: true,
+            leaf_only: false,
+        }
+    }
+}
+
+/// Tunables of a [`Verifier`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// The most intermediates between the leaf and the trust anchor (default 4).
+    pub max_intermediates: usize,
+    /// Tolerated clock difference at both ends of validity (default 30 s).
+    pub clock_skew: Duration,
+    /// Revocation checking, used when the bundle holds CRLs.
+    pub revocation: RevocationPolicy,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            max_intermediates: 4,
+            clock_skew: Duration::from_secs(30),
+            revocation: RevocationPolicy::default(),
+        }
+    }
+}
+
+/// Who the peer is, once verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerIdentity {
+    /// The SPIFFE ID (None for a leaf without a URI SAN, allowed by a DNS rule or a pin).
+    pub spiffe_id: Option<SpiffeId>,
+    /// DNS SANs.
+    pub dns_names: Vec<String>,
+    /// Subject common name.
+    pub common_name: Option<String>,
+    /// Serial number.
+    pub serial: Serial,
+    /// Start of validity.
+    pub not_before: Timestamp,
+    /// End of validity.
+    pub not_after: Timestamp,
+    /// SHA-256 of the leaf DER.
+    pub fingerprint: Fingerprint,
+    /// SHA-256 of the leaf SubjectPublicKeyInfo.
+    pub spki_fingerprint: Fingerprint,
+    /// Subject of the trust anchor the path ends at.
+    pub anchor_subject: String,
+}
+
+/// A trust bundle, a policy and options: decides whether a presented chain is acceptable.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    bundle: TrustBundle,
+    policy: Policy,
+    options: VerifyOptions,
+    anchors: Vec<TrustAnchor<'static>>,
+}
+
+#[allow(deprecated)] // webpki still returns the old unit variants in places
+fn map_webpki(e: webpki::Error) -> Error {
+    use webpki::Error as W;
+    let (code, msg): (ErrorCode, String) = match &e {
+        W::CertExpired { time, not_after } => (
+            ErrorCode::Expired,
+            format!(
+                "certificate expired at {} (checked at {})",
+                Timestamp::from_unix(not_after.as_secs() as i64),
+                Timestamp::from_unix(time.as_secs() as i64)
+            ),
+        ),
+        W::CertNotValidYet { time, not_before } => (
+            ErrorCode::NotYetValid,
+            format!(
+                "certificate not valid before {} (checked at {})",
+                Timestamp::from_unix(not_before.as_secs() as i64),
+                Timestamp::from_unix(time.as_secs() as i64)
+            ),
+        ),
+        W::UnknownIssuer => (ErrorCode::UnknownIssuer, "no path to a trusted CA".into()),
+        W::InvalidSignatureForPublicKey | W::InvalidCrlSignatureForPublicKey => (
+            ErrorCode::BadSignature,
+            format!("signature does not verify ({e:?})"),
+        ),
+        W::CertRevoked => (ErrorCode::Revoked, "certificate is revoked".into()),
+        W::RequiredEkuNotFound | W::RequiredEkuNotFoundContext(_) => (
+            ErrorCode::WrongUsage,
+            "certificate lacks the extended key usage for this role".into(),
+        ),
+        W::CaUsedAsEndEntity => (
+            ErrorCode::WrongUsage,
+            "a CA certificate was presented as the peer".into(),
+        ),
+        W::EndEntityUsedAsCa => (
+            ErrorCode::UnknownIssuer,
+            "a leaf certificate was used as a CA".into(),
+        ),
+        W::NameConstraintViolation => (
+            ErrorCode::NameConstraintViolation,
+            "a name is outside a CA's name constraints".into(),
+        ),
+        W::UnknownRevocationStatus => (
+            ErrorCode::RevocationUnknown,
+            "no CRL covers a certificate in the path (CRLs are configured: failing closed)".into(),
+        ),
+        W::CrlExpired { .. } => (
+            ErrorCode::CrlExpired,
+            "the CRL is past its nextUpdate".into(),
+        ),
+        W::MaximumPathDepthExceeded
+        | W::MaximumPathBuildCallsExceeded
+        | W::PathLenConstraintViolated => {
+            (ErrorCode::ChainTooLong, format!("path too long ({e:?})"))
+        }
+        W::UnsupportedSignatureAlgorithm
+        | W::UnsupportedSignatureAlgorithmContext(_)
+        | W::UnsupportedSignatureAlgorithmForPublicKey
+        | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+        | W::UnsupportedCriticalExtension
+        | W::UnsupportedCertVersion => (ErrorCode::Unsupported, format!("{e:?}")),
+        _ => (ErrorCode::Malformed, format!("{e:?}")),
+    };
+    Error::new(code, msg)
+}
+
+impl Verifier {
+    /// A verifier with the default options.
+    pub fn new(bundle: TrustBundle, policy: Policy) -> Self {
+        Self::with_options(bundle, policy, VerifyOptions::default())
+    }
+
+    /// A verifier with these options.
+    pub fn with_options(bundle: TrustBundle, policy: Policy, options: VerifyOptions) -> Self {
+        let anchors = bundle.cas.iter().map(|c| c.anchor.clone()).collect();
+        Verifier {
+            bundle,
+            policy,
+            options,
+            anchors,
+        }
+    }
+
+    /// The bundle.
+    pub fn bundle(&self) -> &TrustBundle {
+        &self.bundle
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Verifies a PEM chain (leaf first).
+    pub fn verify_pem(
+        &self,
+        chain_pem: &[u8],
+        usage: PeerUsage,
+        at: Timestamp,
+    ) -> Result<PeerIdentity> {
+        let chain = encoding::parse_certificates(chain_pem)?;
+        self.verify(&chain, usage, at)
+    }
+
+    /// Verifies a chain of DER certificates (leaf first, then intermediates in any order;
+    /// a root in the chain is ignored) for the peer's role at time `at`.
+    pub fn verify<C: AsRef<[u8]>>(
+        &self,
+        chain: &[C],
+        usage: PeerUsage,
+        at: Timestamp,
+    ) -> Result<PeerIdentity> {
+        let Some(leaf_der) = chain.first() else {
+            return Err(Error::malformed("no certificate was presented"));
+        };
+        let leaf_der = CertificateDer::from(leaf_der.as_ref());
+        let end_entity = EndEntityCert::try_from(&leaf_der)
+            .map_err(|e| Error::malformed(format!("the peer certificate does not parse: {e:?}")))?;
+        let intermediates: Vec<CertificateDer<'_>> = chain[1..]
+            .iter()
+            .map(|c| CertificateDer::from(c.as_ref()))
+            .collect();
+
+        let (anchor_spki, intermediate_count) =
+            self.build_path(&end_entity, &intermediates, usage, at)?;
+        if intermediate_count > self.options.max_intermediates {
+            return Err(Error::new(
+                ErrorCode::ChainTooLong,
+                format!(
+                    "the path has {intermediate_count} intermediates; at most {} are allowed",
+                    self.options.max_intermediates
+                ),
+            ));
+        }
+        let leaf = Certificate::from_der(leaf_der.as_ref())?;
+        check_svid_rules(&leaf)?;
+        if let (Some(id), Some(ca)) = (
+            &leaf.spiffe_id,
+            self.bundle
+                .cas
+                .iter()
+                .find(|c| c.anchor.subject_public_key_info.as_ref() == anchor_spki.as_slice()),
+        ) {
+            if let Some(td) = &ca.trust_domain {
+                if id.trust_domain() != td {
+                    return Err(Error::new(
+                        ErrorCode::IdentityNotAllowed,
+                        format!("{id} was vouched for by a CA of trust domain {td}"),
+                    ));
+                }
+            }
+        }
+        self.policy.check(&leaf, &end_entity)?;
+        let anchor_subject = self
+            .bundle
+            .cas
+            .iter()
+            .find(|c| c.anchor.subject_public_key_info.as_ref() == anchor_spki.as_slice())
+            .map(|c| c.cert.subject.clone())
+            .unwrap_or_default();
+        Ok(PeerIdentity {
+            spiffe_id: leaf.spiffe_id,
+            dns_names: leaf.dns_names,
+            common_name: leaf.common_name,
+            serial: leaf.serial,
+            not_before: leaf.not_before,
+            not_after: leaf.not_after,
+            fingerprint: leaf.fingerprint,
+            spki_fingerprint: leaf.spki_fingerprint,
+            anchor_subject,
+        })
+    }
+
+    /// Path building through webpki, with the clock skew tolerance. Returns the anchor's SPKI
+    /// and the number of intermediates in the path.
+    fn build_path(
+        &self,
+        end_entity: &EndEntityCert<'_>,
+        intermediates: &[CertificateDer<'_>],
+        usage: PeerUsage,
+        at: Timestamp,
+    ) -> Result<(Vec<u8>, usize)> {
+        let crl_refs: Vec<&CertRevocationList<'static>> =
+            self.bundle.crls.iter().map(|c| c.webpki()).collect();
+        let eku = match usage {
+            PeerUsage::Client => KeyUsage::client_auth(),
+            PeerUsage::Server => KeyUsage::server_auth(),
+        };
+        let attempt = |time: Timestamp| -> std::result::Result<(Vec<u8>, usize), webpki::Error> {
+            let revocation = match RevocationOptionsBuilder::new(&crl_refs) {
+                Ok(b) => {
+                    let rp = self.options.revocation;
+                    Some(
+                        b.with_depth(if rp.leaf_only {
+                            webpki::RevocationCheckDepth::EndEntity
+                        } else {
+                            webpki::RevocationCheckDepth::Chain
+                        })
+                        .with_status_policy(if rp.require_crl {
+                            webpki::UnknownStatusPolicy::Deny
+                        } else {
+                            webpki::UnknownStatusPolicy::Allow
+                        })
+                        .with_expiration_policy(if rp.reject_stale_crl {
+                            webpki::ExpirationPolicy::Enforce
+                        } else {
+                            webpki::ExpirationPolicy::Ignore
+                        })
+                        .build(),
+                    )
+                }
+                Err(_) => None,
+            };
+            let path = end_entity.verify_for_usage(
+                SIGNATURE_ALGORITHMS,
+                &self.anchors,
+                intermediates,
+                time.to_pki(),
+                eku.clone(),
+                revocation,
+                None,
+            )?;
+            Ok((
+                path.anchor().subject_public_key_info.as_ref().to_vec(),
+                path.intermediate_certificates().count(),
+            ))
+        };
+        let skew = self.options.clock_skew;
+        match attempt(at) {
+            Ok(r) => Ok(r),
+            Err(webpki::Error::CertNotValidYet { not_before, .. })
+                if !skew.is_zero() && (not_before.as_secs() as i64) <= at.add(skew).unix() =>
+            {
+                attempt(at.add(skew)).map_err(map_webpki)
+            }
+            Err(webpki::Error::CertExpired { not_after, .. })
+                if !skew.is_zero() && (not_after.as_secs() as i64) >= at.sub(skew).unix() =>
+            {
+                attempt(at.sub(skew)).map_err(map_webpki)
+            }
+            Err(e) => Err(map_webpki(e)),
+        }
+    }
+}
+
+/// The X509-SVID rules for a leaf: not a CA, digitalSignature without keyCertSign/cRLSign,
+/// at most one URI SAN, and that one a valid SPIFFE ID.
+fn check_svid_rules(leaf: &Certificate) -> Result<()> {
+    if leaf.is_ca {
+        return Err(Error::new(
+            ErrorCode::WrongUsage,
+            "a CA certificate was presented as the peer",
+        ));
+    }
+    if let Some(ku) = leaf.key_usage {
+        if ku.key_cert_sign || ku.crl_sign {
+            return Err(Error::new(
+                ErrorCode::InvalidSvid,
+                "the leaf may sign certificates or CRLs (keyCertSign/cRLSign): not an X509-SVID",
+            ));
+        }
+        if !ku.digital_signature {
+            return Err(Error::new(
+                ErrorCode::InvalidSvid,
+                "the leaf lacks digitalSignature key usage",
+            ));
+        }
+    }
+    match leaf.uris.as_slice() {
+        [] => Ok(()),
+        [one] => SpiffeId::parse(one).map(|_| ()).map_err(|e| {
+            Error::new(
+                ErrorCode::InvalidSvid,
+                format!("the URI SAN is not a SPIFFE ID: {}", e.message()),
+            )
+        }),
+        many => Err(Error::new(
+            ErrorCode::InvalidSvid,
+            format!(
+                "the leaf has {} URI SANs; an X509-SVID has exactly one",
+                many.len()
+            ),
+        )),
+    }
+}
