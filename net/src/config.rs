@@ -1,0 +1,463 @@
+//! rustls configurations from an [`IdentityHandle`] and a [`TrustHandle`], with secure defaults.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use meshtls_core::{Error, ErrorCode, PeerUsage, Timestamp};
+use rustls::crypto::aws_lc_rs::{cipher_suite, default_provider, kx_group};
+use rustls::crypto::CryptoProvider;
+use rustls::version::{TLS12, TLS13};
+use rustls::{ClientConfig, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
+use rustls_pki_types::ServerName;
+use tokio::net::{TcpStream, ToSocketAddrs};
+
+use crate::error::{to_io, HandshakeFailure};
+use crate::identity::{IdentityHandle, Resolver};
+use crate::session::{ClientStore, ServerStore};
+use crate::stream::MtlsStream;
+use crate::trust::TrustHandle;
+use crate::verify::CoreCertVerifier;
+use crate::ws::TokenValidator;
+
+/// How long a handshake may take before the connection is dropped, unless set otherwise.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many handshakes a listener runs at once, unless set otherwise.
+pub const DEFAULT_MAX_CONCURRENT_HANDSHAKES: usize = 1024;
+/// Sessions kept for resumption.
+const SESSION_CACHE_SIZE: usize = 4096;
+
+/// The aws-lc-rs provider as meshtls uses it: X25519MLKEM768 offered first, then X25519,
+/// P-256, P-384; TLS 1.3 suites, and for opt-in TLS 1.2 only ECDHE + AEAD suites.
+pub(crate) fn provider() -> CryptoProvider {
+    let mut p = default_provider();
+    p.kx_groups = vec![
+        kx_group::X25519MLKEM768,
+        kx_group::X25519,
+        kx_group::SECP256R1,
+        kx_group::SECP384R1,
+    ];
+    p.cipher_suites = vec![
+        cipher_suite::TLS13_AES_128_GCM_SHA256,
+        cipher_suite::TLS13_AES_256_GCM_SHA384,
+        cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+        cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    p
+}
+
+static TLS13_ONLY: &[&SupportedProtocolVersion] = &[&TLS13];
+static TLS13_AND_12: &[&SupportedProtocolVersion] = &[&TLS13, &TLS12];
+
+fn versions(tls12: bool) -> &'static [&'static SupportedProtocolVersion] {
+    if tls12 {
+        TLS13_AND_12
+    } else {
+        TLS13_ONLY
+    }
+}
+
+fn provider_for(tls12: bool) -> Arc<CryptoProvider> {
+    let mut p = provider();
+    if !tls12 {
+        p.cipher_suites
+            .retain(|s| matches!(s, SupportedCipherSuite::Tls13(_)));
+    }
+    Arc::new(p)
+}
+
+/// The wall clock, read at this edge only.
+pub(crate) fn now() -> Timestamp {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Timestamp::from_unix(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+fn config_error(e: rustls::Error) -> Error {
+    Error::new(ErrorCode::Unsupported, format!("TLS configuration: {e}"))
+}
+
+/// Options for [`MtlsServer`]; made by [`MtlsServer::builder`].
+pub struct MtlsServerBuilder {
+    identity: IdentityHandle,
+    trust: TrustHandle,
+    tls12: bool,
+    resumption: bool,
+    alpn: Vec<Vec<u8>>,
+    handshake_timeout: Duration,
+    max_concurrent_handshakes: usize,
+    bearer: Option<TokenValidator>,
+    on_handshake_error: Option<Arc<dyn Fn(&HandshakeFailure) + Send + Sync>>,
+}
+
+impl MtlsServerBuilder {
+    /// Also accept TLS 1.2 (ECDHE + AEAD suites only). Off by default.
+    pub fn allow_tls12(mut self, allow: bool) -> Self {
+        self.tls12 = allow;
+        self
+    }
+
+    /// Session resumption (on by default). Resumed sessions are re-verified against the
+    /// current trust, and the cache is dropped whenever identity or trust is replaced.
+    pub fn resumption(mut self, on: bool) -> Self {
+        self.resumption = on;
+        self
+    }
+
+    /// ALPN protocols to offer, most preferred first (none by default).
+    pub fn alpn(mut self, protocols: Vec<Vec<u8>>) -> Self {
+        self.alpn = protocols;
+        self
+    }
+
+    /// How long a listener waits for a handshake to finish (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// How many handshakes a listener runs at once (default 1024); more connections wait.
+    pub fn max_concurrent_handshakes(mut self, n: usize) -> Self {
+        self.max_concurrent_handshakes = n.max(1);
+        self
+    }
+
+    /// Hybrid mode for WebSocket listeners: also let clients without a certificate finish the TLS
+    /// handshake, and accept them only if their HTTP upgrade request carries
+    /// `Authorization: Bearer <token>` that `validator` accepts. Off by default, and then a
+    /// client without a certificate fails the handshake. A client that does present a
+    /// certificate is still verified by the core, and rejected if that fails. Raw
+    /// [`MtlsListener`](crate::MtlsListener)s drop certificate-less clients in any case.
+    pub fn bearer_fallback(mut self, validator: TokenValidator) -> Self {
+        self.bearer = Some(validator);
+        self
+    }
+
+    /// Called for every handshake a listener gives up on (rejected peer, timeout, garbage).
+    pub fn on_handshake_error(
+        mut self,
+        callback: impl Fn(&HandshakeFailure) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_handshake_error = Some(Arc::new(callback));
+        self
+    }
+
+    /// Build the server.
+    pub fn build(self) -> Result<MtlsServer, Error> {
+        let provider = provider_for(self.tls12);
+        let verifier = Arc::new(CoreCertVerifier::new(
+            self.trust.clone(),
+            PeerUsage::Client,
+            self.bearer.is_none(),
+            provider.signature_verification_algorithms,
+        ));
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions(self.tls12))
+            .map_err(config_error)?
+            .with_client_cert_verifier(verifier.clone())
+            .with_cert_resolver(Arc::new(Resolver(self.identity.clone())));
+        config.alpn_protocols = self.alpn;
+        if self.resumption {
+            config.session_storage = Arc::new(ServerStore::new(
+                self.identity.clone(),
+                self.trust.clone(),
+                SESSION_CACHE_SIZE,
+            ));
+        } else {
+            config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+            config.send_tls13_tickets = 0;
+        }
+        let config = Arc::new(config);
+        Ok(MtlsServer {
+            inner: Arc::new(ServerInner {
+                acceptor: tokio_rustls::TlsAcceptor::from(config.clone()),
+                config,
+                verifier,
+                handshake_timeout: self.handshake_timeout,
+                max_concurrent_handshakes: self.max_concurrent_handshakes,
+                bearer: self.bearer,
+                on_handshake_error: self.on_handshake_error,
+                identity: self.identity,
+                trust: self.trust,
+            }),
+        })
+    }
+}
+
+/// The server side of mTLS: a rustls `ServerConfig` whose client verifier is the core's, plus
+/// listener settings. Cheap to clone.
+#[derive(Clone)]
+pub struct MtlsServer {
+    pub(crate) inner: Arc<ServerInner>,
+}
+
+pub(crate) struct ServerInner {
+    config: Arc<ServerConfig>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    verifier: Arc<CoreCertVerifier>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) max_concurrent_handshakes: usize,
+    pub(crate) bearer: Option<TokenValidator>,
+    pub(crate) on_handshake_error: Option<Arc<dyn Fn(&HandshakeFailure) + Send + Sync>>,
+    identity: IdentityHandle,
+    trust: TrustHandle,
+}
+
+impl fmt::Debug for MtlsServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MtlsServer")
+            .field("handshake_timeout", &self.inner.handshake_timeout)
+            .field("hybrid", &self.inner.bearer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MtlsServer {
+    /// Start configuring a server that presents `identity` and verifies clients with `trust`.
+    pub fn builder(identity: IdentityHandle, trust: TrustHandle) -> MtlsServerBuilder {
+        MtlsServerBuilder {
+            identity,
+            trust,
+            tls12: false,
+            resumption: true,
+            alpn: Vec::new(),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            max_concurrent_handshakes: DEFAULT_MAX_CONCURRENT_HANDSHAKES,
+            bearer: None,
+            on_handshake_error: None,
+        }
+    }
+
+    /// The rustls configuration, for use with another TLS stack integration.
+    ///
+    /// Note that a stream made with it directly skips the post-handshake identity pickup and the
+    /// re-verification of resumed sessions that [`accept`](Self::accept) does.
+    pub fn rustls_config(&self) -> Arc<ServerConfig> {
+        self.inner.config.clone()
+    }
+
+    /// The identity this server presents.
+    pub fn identity(&self) -> &IdentityHandle {
+        &self.inner.identity
+    }
+
+    /// The trust this server verifies clients with.
+    pub fn trust(&self) -> &TrustHandle {
+        &self.inner.trust
+    }
+
+    /// Run the server side of a handshake on an accepted TCP connection, within the handshake
+    /// timeout. On success the stream carries the core's verdict on the client.
+    pub async fn accept(&self, tcp: TcpStream) -> io::Result<MtlsStream> {
+        match tokio::time::timeout(self.inner.handshake_timeout, self.accept_inner(tcp)).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            )),
+        }
+    }
+
+    async fn accept_inner(&self, tcp: TcpStream) -> io::Result<MtlsStream> {
+        let _ = tcp.set_nodelay(true);
+        let tls = self.inner.acceptor.accept(tcp).await?;
+        let (_, conn) = tls.get_ref();
+        let resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+        let peer = self
+            .inner
+            .verifier
+            .peer_after_handshake(conn.peer_certificates(), resumed, now())
+            .map_err(to_io)?;
+        Ok(MtlsStream::new(tokio_rustls::TlsStream::Server(tls), peer))
+    }
+
+    pub(crate) fn report(&self, peer_addr: SocketAddr, error: io::Error) {
+        if let Some(cb) = &self.inner.on_handshake_error {
+            cb(&HandshakeFailure { peer_addr, error });
+        }
+    }
+}
+
+/// Options for [`MtlsClient`]; made by [`MtlsClient::builder`].
+pub struct MtlsClientBuilder {
+    identity: IdentityHandle,
+    trust: TrustHandle,
+    tls12: bool,
+    resumption: bool,
+    alpn: Vec<Vec<u8>>,
+    handshake_timeout: Duration,
+}
+
+impl MtlsClientBuilder {
+    /// Also offer TLS 1.2 (ECDHE + AEAD suites only). Off by default.
+    pub fn allow_tls12(mut self, allow: bool) -> Self {
+        self.tls12 = allow;
+        self
+    }
+
+    /// Session resumption (on by default); the cache is dropped whenever identity or trust is
+    /// replaced, and a resumed session's server chain is verified again.
+    pub fn resumption(mut self, on: bool) -> Self {
+        self.resumption = on;
+        self
+    }
+
+    /// ALPN protocols to offer, most preferred first (none by default).
+    pub fn alpn(mut self, protocols: Vec<Vec<u8>>) -> Self {
+        self.alpn = protocols;
+        self
+    }
+
+    /// How long [`MtlsClient::connect`] may take, TCP connect included (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Build the client.
+    pub fn build(self) -> Result<MtlsClient, Error> {
+        let provider = provider_for(self.tls12);
+        let verifier = Arc::new(CoreCertVerifier::new(
+            self.trust.clone(),
+            PeerUsage::Server,
+            true,
+            provider.signature_verification_algorithms,
+        ));
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions(self.tls12))
+            .map_err(config_error)?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_client_cert_resolver(Arc::new(Resolver(self.identity.clone())));
+        config.alpn_protocols = self.alpn;
+        config.resumption = if self.resumption {
+            rustls::client::Resumption::store(Arc::new(ClientStore::new(
+                self.identity.clone(),
+                self.trust.clone(),
+                SESSION_CACHE_SIZE,
+            )))
+        } else {
+            rustls::client::Resumption::disabled()
+        };
+        Ok(MtlsClient {
+            inner: Arc::new(ClientInner {
+                connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+                verifier,
+                handshake_timeout: self.handshake_timeout,
+                identity: self.identity,
+                trust: self.trust,
+            }),
+        })
+    }
+}
+
+/// The client side of mTLS: presents an identity, verifies the server with the core. Cheap to
+/// clone; keep one per process so sessions can be resumed.
+#[derive(Clone)]
+pub struct MtlsClient {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    connector: tokio_rustls::TlsConnector,
+    verifier: Arc<CoreCertVerifier>,
+    handshake_timeout: Duration,
+    identity: IdentityHandle,
+    trust: TrustHandle,
+}
+
+impl fmt::Debug for MtlsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MtlsClient")
+            .field("handshake_timeout", &self.inner.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MtlsClient {
+    /// Start configuring a client that presents `identity` and verifies servers with `trust`.
+    pub fn builder(identity: IdentityHandle, trust: TrustHandle) -> MtlsClientBuilder {
+        MtlsClientBuilder {
+            identity,
+            trust,
+            tls12: false,
+            resumption: true,
+            alpn: Vec::new(),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+
+    /// The rustls configuration, for use with another TLS stack integration (see the note on
+    /// [`MtlsServer::rustls_config`]).
+    pub fn rustls_config(&self) -> Arc<ClientConfig> {
+        self.inner.connector.config().clone()
+    }
+
+    /// The identity this client presents.
+    pub fn identity(&self) -> &IdentityHandle {
+        &self.inner.identity
+    }
+
+    /// The trust this client verifies servers with.
+    pub fn trust(&self) -> &TrustHandle {
+        &self.inner.trust
+    }
+
+    /// Connect over TCP and run the handshake. `server_name` is sent as SNI (a DNS name or an IP
+    /// address); whether the server is acceptable is the core policy's decision.
+    pub async fn connect(
+        &self,
+        addr: impl ToSocketAddrs,
+        server_name: &str,
+    ) -> io::Result<MtlsStream> {
+        let name = server_name_of(server_name)?;
+        let work = async {
+            let tcp = TcpStream::connect(addr).await?;
+            self.handshake(tcp, name).await
+        };
+        match tokio::time::timeout(self.inner.handshake_timeout, work).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS connect timed out",
+            )),
+        }
+    }
+
+    /// Run the client side of a handshake on a connected TCP stream (no timeout applied).
+    pub async fn connect_tcp(&self, tcp: TcpStream, server_name: &str) -> io::Result<MtlsStream> {
+        let name = server_name_of(server_name)?;
+        self.handshake(tcp, name).await
+    }
+
+    async fn handshake(&self, tcp: TcpStream, name: ServerName<'static>) -> io::Result<MtlsStream> {
+        let _ = tcp.set_nodelay(true);
+        let tls = self.inner.connector.connect(name, tcp).await?;
+        let (_, conn) = tls.get_ref();
+        let resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+        let peer = self
+            .inner
+            .verifier
+            .peer_after_handshake(conn.peer_certificates(), resumed, now())
+            .map_err(to_io)?;
+        Ok(MtlsStream::new(tokio_rustls::TlsStream::Client(tls), peer))
+    }
+}
+
+fn server_name_of(s: &str) -> io::Result<ServerName<'static>> {
+    ServerName::try_from(s.to_owned()).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            Error::new(ErrorCode::InvalidRequest, format!("server name {s:?}: {e}")),
+        )
+    })
+}

@@ -1,0 +1,231 @@
+//! The rustls verifiers: every certificate decision is the core's.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use meshtls_core::{Error, ErrorCode, PeerIdentity, PeerUsage, Timestamp};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+use crate::error::to_rustls;
+use crate::trust::TrustHandle;
+
+/// Most verdicts kept between a handshake's verification and the moment the stream is handed
+/// out. Entries are taken right after the handshake; this only bounds what failed handshakes
+/// (verified chain, then a bad CertificateVerify) can leave behind.
+const MAX_PENDING_VERDICTS: usize = 4096;
+
+/// Calls [`meshtls_core::Verifier::verify`] from inside the handshake, for either side.
+pub(crate) struct CoreCertVerifier {
+    trust: TrustHandle,
+    /// What the *peer* must be: `Client` when we are the server, `Server` when we are the client.
+    peer_usage: PeerUsage,
+    mandatory: bool,
+    algorithms: WebPkiSupportedAlgorithms,
+    /// The core's verdicts, keyed by leaf DER, until the stream picks them up.
+    pending: Mutex<HashMap<Vec<u8>, (PeerIdentity, u32)>>,
+}
+
+impl fmt::Debug for CoreCertVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CoreCertVerifier")
+            .field("peer_usage", &self.peer_usage)
+            .field("mandatory", &self.mandatory)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn timestamp(now: UnixTime) -> Timestamp {
+    Timestamp::from_unix(i64::try_from(now.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl CoreCertVerifier {
+    pub(crate) fn new(
+        trust: TrustHandle,
+        peer_usage: PeerUsage,
+        mandatory: bool,
+        algorithms: WebPkiSupportedAlgorithms,
+    ) -> Self {
+        CoreCertVerifier {
+            trust,
+            peer_usage,
+            mandatory,
+            algorithms,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        let verifier = self.trust.current();
+        let mut chain: Vec<&[u8]> = Vec::with_capacity(1 + intermediates.len());
+        chain.push(end_entity.as_ref());
+        chain.extend(intermediates.iter().map(|c| c.as_ref()));
+        let peer = verifier
+            .verify(&chain, self.peer_usage, timestamp(now))
+            .map_err(to_rustls)?;
+        self.stash(end_entity.as_ref(), peer);
+        Ok(())
+    }
+
+    fn stash(&self, leaf: &[u8], peer: PeerIdentity) {
+        let mut pending = match self.pending.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if pending.len() >= MAX_PENDING_VERDICTS {
+            pending.clear();
+        }
+        pending
+            .entry(leaf.to_vec())
+            .and_modify(|(p, n)| {
+                *p = peer.clone();
+                *n += 1;
+            })
+            .or_insert((peer, 1));
+    }
+
+    fn take(&self, leaf: &[u8]) -> Option<PeerIdentity> {
+        let mut pending = match self.pending.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let (peer, left) = {
+            let (peer, n) = pending.get_mut(leaf)?;
+            *n -= 1;
+            (peer.clone(), *n)
+        };
+        if left == 0 {
+            pending.remove(leaf);
+        }
+        Some(peer)
+    }
+
+    /// The core's verdict on the peer of a completed handshake.
+    ///
+    /// After a full handshake this is the verdict the verifier reached during it. A resumed
+    /// session skipped the verifier, so the peer's chain (from the original session) is
+    /// verified again here with the trust current now: a revoked or expired peer, or one the
+    /// policy no longer allows, cannot come back through resumption.
+    pub(crate) fn peer_after_handshake(
+        &self,
+        certs: Option<&[CertificateDer<'static>]>,
+        resumed: bool,
+        now: Timestamp,
+    ) -> Result<Option<PeerIdentity>, Error> {
+        let certs = match certs {
+            Some(c) if !c.is_empty() => c,
+            _ if self.mandatory => {
+                return Err(Error::new(
+                    ErrorCode::IdentityNotAllowed,
+                    "the peer presented no certificate",
+                ))
+            }
+            _ => return Ok(None),
+        };
+        let leaf = certs[0].as_ref();
+        if !resumed {
+            if let Some(peer) = self.take(leaf) {
+                return Ok(Some(peer));
+            }
+        }
+        let chain: Vec<&[u8]> = certs.iter().map(|c| c.as_ref()).collect();
+        self.trust
+            .current()
+            .verify(&chain, self.peer_usage, now)
+            .map(Some)
+    }
+}
+
+impl ClientCertVerifier for CoreCertVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        // No hints: the client offers the one identity it has.
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.check(end_entity, intermediates, now)?;
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+impl ServerCertVerifier for CoreCertVerifier {
+    /// The server name is not checked against the certificate here: who the server may be is
+    /// the core policy's decision (SPIFFE IDs, DNS names, pins), not the SNI string's.
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.check(end_entity, intermediates, now)?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
