@@ -1,0 +1,419 @@
+//! rust ↔ rust over 127.0.0.1: the core's verdict during the handshake, both directions.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use meshtls_core::ErrorCode;
+use meshtls_net::{MtlsClient, MtlsListener, MtlsServer};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+struct Running {
+    addr: std::net::SocketAddr,
+    failures: mpsc::UnboundedReceiver<meshtls_net::HandshakeFailure>,
+    peers: mpsc::UnboundedReceiver<meshtls_core::PeerIdentity>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+async fn serve(pki: &Pki, server_leaf: &meshtls_core::Issued) -> Running {
+    let (server, failures) = server_with(Pki::identity(server_leaf), pki.server_trust());
+    serve_with(server, failures).await
+}
+
+async fn serve_with(
+    server: MtlsServer,
+    failures: mpsc::UnboundedReceiver<meshtls_net::HandshakeFailure>,
+) -> Running {
+    let listener = MtlsListener::bind("127.0.0.1:0", server).await.unwrap();
+    let addr = listener.local_addr();
+    let (ptx, peers) = mpsc::unbounded_channel();
+    Running {
+        addr,
+        failures,
+        peers,
+        _task: spawn_echo(listener, ptx),
+    }
+}
+
+#[tokio::test]
+async fn mutual_tls_succeeds_and_both_sides_see_the_core_verdict() {
+    let pki = Pki::new();
+    let mut srv = serve(&pki, &pki.server).await;
+    let client = pki.client_with(&pki.client);
+    let mut stream = within("connect", client.connect(srv.addr, "localhost"))
+        .await
+        .unwrap();
+    let server_peer = stream.peer_identity().unwrap().clone();
+    assert_eq!(server_peer.spiffe_id, Some(id(SERVER_ID)));
+    assert_eq!(server_peer.serial, pki.server.serial);
+    assert_eq!(
+        stream.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+    assert_eq!(
+        stream.key_exchange_group(),
+        Some(rustls::NamedGroup::X25519MLKEM768)
+    );
+    assert_eq!(
+        within("echo", roundtrip(&mut stream, "hi")).await.unwrap(),
+        "echo:hi"
+    );
+    let client_peer = within("peer", srv.peers.recv()).await.unwrap();
+    assert_eq!(client_peer.spiffe_id, Some(id(CLIENT_ID)));
+    assert_eq!(client_peer.serial, pki.client.serial);
+    assert!(srv.failures.try_recv().is_err());
+}
+
+/// The server rejects a client with `code`; the client sees the failure too.
+async fn server_rejects(pki: &Pki, client_leaf: &meshtls_core::Issued, code: ErrorCode) {
+    let mut srv = serve(pki, &pki.server).await;
+    let client = pki.client_with(client_leaf);
+    // In TLS 1.3 the client learns of the rejection at its first read.
+    let outcome = async {
+        let mut s = client.connect(srv.addr, "localhost").await?;
+        roundtrip(&mut s, "hi").await
+    };
+    let result = within("rejected client", outcome).await;
+    assert!(result.is_err(), "client must not get through: {result:?}");
+    let failure = next_failure(&mut srv.failures).await;
+    assert_eq!(failure.code(), Some(code), "server side: {failure}");
+    assert!(srv.peers.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn server_rejects_a_client_from_another_ca() {
+    let pki = Pki::new();
+    server_rejects(&pki, &pki.rogue_client, ErrorCode::UnknownIssuer).await;
+}
+
+#[tokio::test]
+async fn server_rejects_an_expired_client() {
+    let pki = Pki::new();
+    server_rejects(&pki, &pki.expired_client, ErrorCode::Expired).await;
+}
+
+#[tokio::test]
+async fn server_rejects_a_revoked_client() {
+    let pki = Pki::new();
+    server_rejects(&pki, &pki.revoked_client, ErrorCode::Revoked).await;
+}
+
+#[tokio::test]
+async fn server_rejects_a_client_the_policy_does_not_allow() {
+    let pki = Pki::new();
+    server_rejects(&pki, &pki.intruder_client, ErrorCode::IdentityNotAllowed).await;
+}
+
+#[tokio::test]
+async fn server_rejects_a_server_certificate_used_as_client() {
+    let pki = Pki::new();
+    // Right SPIFFE ID, but a serverAuth-only certificate: wrong usage.
+    let leaf = issue(
+        &pki.ca,
+        CLIENT_ID,
+        meshtls_core::Usage::Server,
+        wall_now().sub(Duration::from_secs(60)),
+        Duration::from_secs(3600),
+    );
+    server_rejects(&pki, &leaf, ErrorCode::WrongUsage).await;
+}
+
+#[tokio::test]
+async fn server_rejects_a_client_without_certificate() {
+    let pki = Pki::new();
+    let mut srv = serve(&pki, &pki.server).await;
+    // A plain rustls client that trusts our CA but has no certificate.
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from(
+            pki.ca.certificate_der().to_vec(),
+        ))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let outcome = async {
+        let tcp = tokio::net::TcpStream::connect(srv.addr).await?;
+        let mut tls = connector
+            .connect(
+                rustls_pki_types::ServerName::try_from("localhost").unwrap(),
+                tcp,
+            )
+            .await?;
+        tls.write_all(b"hi\n").await?;
+        let mut buf = [0u8; 16];
+        let n = tokio::io::AsyncReadExt::read(&mut tls, &mut buf).await?;
+        if n == 0 {
+            return Err(std::io::Error::other("closed"));
+        }
+        Ok(())
+    };
+    assert!(within("no-cert client", outcome).await.is_err());
+    let failure = next_failure(&mut srv.failures).await;
+    let rustls_err = failure
+        .error
+        .get_ref()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        rustls_err.contains("no certificate") || failure.error.to_string().contains("certificate"),
+        "{failure}"
+    );
+}
+
+/// The client rejects a server with `code`, and gets the code from the failed connect.
+async fn client_rejects(pki: &Pki, server_leaf: &meshtls_core::Issued, code: ErrorCode) {
+    let mut srv = serve(pki, server_leaf).await;
+    let client = pki.client_with(&pki.client);
+    let err = within("connect", client.connect(srv.addr, "localhost"))
+        .await
+        .expect_err("the client must refuse this server");
+    assert_eq!(code_of(&err), Some(code), "client side: {err}");
+    // The server sees the client's alert, with no core code.
+    let failure = next_failure(&mut srv.failures).await;
+    assert_eq!(failure.code(), None);
+}
+
+#[tokio::test]
+async fn client_rejects_a_server_from_another_ca() {
+    let pki = Pki::new();
+    client_rejects(&pki, &pki.rogue_server, ErrorCode::UnknownIssuer).await;
+}
+
+#[tokio::test]
+async fn client_rejects_an_expired_server() {
+    let pki = Pki::new();
+    client_rejects(&pki, &pki.expired_server, ErrorCode::Expired).await;
+}
+
+#[tokio::test]
+async fn client_rejects_a_revoked_server() {
+    let pki = Pki::new();
+    client_rejects(&pki, &pki.revoked_server, ErrorCode::Revoked).await;
+}
+
+#[tokio::test]
+async fn client_rejects_a_server_the_policy_does_not_allow() {
+    let pki = Pki::new();
+    client_rejects(&pki, &pki.intruder_server, ErrorCode::IdentityNotAllowed).await;
+}
+
+#[tokio::test]
+async fn tls12_is_refused_by_default_and_works_when_opted_in() {
+    let pki = Pki::new();
+    let mut srv = serve(&pki, &pki.server).await;
+    let tls12_client = MtlsClient::builder(Pki::identity(&pki.client), pki.client_trust())
+        .allow_tls12(true)
+        .build()
+        .unwrap();
+    // Offering 1.2 and 1.3 to a 1.3-only server: 1.3.
+    let s = within("connect", tls12_client.connect(srv.addr, "localhost"))
+        .await
+        .unwrap();
+    assert_eq!(s.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
+
+    // A 1.2-only client against the default server: refused.
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    assert!(within("tls12", connector.connect(name, tcp)).await.is_err());
+    let _ = next_failure(&mut srv.failures).await;
+
+    // A server that opts in speaks 1.2 with a 1.2-only mTLS client, on an ECDHE + AEAD suite.
+    let server12 = MtlsServer::builder(Pki::identity(&pki.server), pki.server_trust())
+        .allow_tls12(true)
+        .build()
+        .unwrap();
+    let listener = MtlsListener::bind("127.0.0.1:0", server12).await.unwrap();
+    let addr = listener.local_addr();
+    let (ptx, mut peers) = mpsc::unbounded_channel();
+    let _t = spawn_echo(listener, ptx);
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from(
+            pki.ca.certificate_der().to_vec(),
+        ))
+        .unwrap();
+    let chain = pki
+        .client
+        .chain_der
+        .iter()
+        .map(|c| rustls_pki_types::CertificateDer::from(c.clone()))
+        .collect();
+    let key =
+        rustls_pki_types::PrivateKeyDer::try_from(pki.client.key_der.clone().unwrap()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = within("tls12 mTLS", connector.connect(name, tcp))
+        .await
+        .unwrap();
+    let (_, conn) = tls.get_ref();
+    assert_eq!(
+        conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+    let suite = format!("{:?}", conn.negotiated_cipher_suite().unwrap().suite());
+    assert!(
+        suite.starts_with("TLS_ECDHE_") && (suite.contains("GCM") || suite.contains("CHACHA20")),
+        "{suite}"
+    );
+    let p = within("peer", peers.recv()).await.unwrap();
+    assert_eq!(p.spiffe_id, Some(id(CLIENT_ID)));
+}
+
+#[tokio::test]
+async fn resumed_sessions_still_carry_the_peer_and_are_not_resumed_across_trust_changes() {
+    let pki = Pki::new();
+    let mut srv = serve(&pki, &pki.server).await;
+    let client = pki.client_with(&pki.client);
+    let mut first = within("connect", client.connect(srv.addr, "localhost"))
+        .await
+        .unwrap();
+    // Read the echo so the session ticket has arrived.
+    assert_eq!(
+        within("echo", roundtrip(&mut first, "a")).await.unwrap(),
+        "echo:a"
+    );
+    assert!(!first.resumed());
+    let mut second = within("connect", client.connect(srv.addr, "localhost"))
+        .await
+        .unwrap();
+    assert!(second.resumed(), "second connection should resume");
+    assert_eq!(
+        second.peer_identity().unwrap().spiffe_id,
+        Some(id(SERVER_ID))
+    );
+    assert_eq!(
+        within("echo", roundtrip(&mut second, "b")).await.unwrap(),
+        "echo:b"
+    );
+    for _ in 0..2 {
+        let p = within("peer", srv.peers.recv()).await.unwrap();
+        assert_eq!(p.spiffe_id, Some(id(CLIENT_ID)));
+    }
+    // A new trust on the client side: its session cache starts over.
+    client
+        .trust()
+        .replace((*pki.client_trust().current()).clone());
+    let third = within("connect", client.connect(srv.addr, "localhost"))
+        .await
+        .unwrap();
+    assert!(!third.resumed(), "no resumption across a trust change");
+}
+
+#[tokio::test]
+async fn a_trust_change_applies_to_new_handshakes_and_spares_open_connections() {
+    let pki = Pki::new();
+    let (server, mut failures) = server_with(Pki::identity(&pki.server), pki.server_trust());
+    let server_trust = server.trust().clone();
+    let mut srv = serve_with(server, mpsc::unbounded_channel().1).await;
+    std::mem::swap(&mut srv.failures, &mut failures);
+    let client = pki.client_with(&pki.client);
+    let mut first = within("connect", client.connect(srv.addr, "localhost"))
+        .await
+        .unwrap();
+    assert_eq!(
+        within("echo", roundtrip(&mut first, "a")).await.unwrap(),
+        "echo:a"
+    );
+    // The server now allows nobody: even a session the cache would have resumed is refused.
+    let nobody = meshtls_core::Policy::builder()
+        .allow_id(id(INTRUDER_CLIENT_ID))
+        .build()
+        .unwrap();
+    server_trust.replace(meshtls_core::Verifier::new(pki.bundle(), nobody));
+    let outcome = async {
+        let mut s = client.connect(srv.addr, "localhost").await?;
+        roundtrip(&mut s, "b").await
+    };
+    assert!(within("refused", outcome).await.is_err());
+    let failure = next_failure(&mut srv.failures).await;
+    assert_eq!(failure.code(), Some(ErrorCode::IdentityNotAllowed));
+    // The established connection is untouched.
+    assert_eq!(
+        within("echo", roundtrip(&mut first, "c")).await.unwrap(),
+        "echo:c"
+    );
+}
+
+#[tokio::test]
+async fn slow_and_garbage_clients_do_not_stall_the_listener() {
+    let pki = Pki::new();
+    let (tx, mut failures) = mpsc::unbounded_channel();
+    let server = MtlsServer::builder(Pki::identity(&pki.server), pki.server_trust())
+        .handshake_timeout(Duration::from_millis(500))
+        .on_handshake_error(move |f| {
+            let _ = tx.send(code_of(&f.error));
+        })
+        .build()
+        .unwrap();
+    let listener = MtlsListener::bind("127.0.0.1:0", server).await.unwrap();
+    let addr = listener.local_addr();
+    let (ptx, mut peers) = mpsc::unbounded_channel();
+    let _t = spawn_echo(listener, ptx);
+    // 50 silent connections and one that sends garbage, all left open.
+    let mut idle = Vec::new();
+    for _ in 0..50 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let mut garbage = tokio::net::TcpStream::connect(addr).await.unwrap();
+    garbage.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    // A real client still gets through at once.
+    let client = pki.client_with(&pki.client);
+    let mut s = within("connect", client.connect(addr, "localhost"))
+        .await
+        .unwrap();
+    assert_eq!(
+        within("echo", roundtrip(&mut s, "x")).await.unwrap(),
+        "echo:x"
+    );
+    assert!(within("peer", peers.recv()).await.is_some());
+    // The garbage one fails quickly, the silent ones time out (code io).
+    let mut timeouts = 0;
+    let mut others = 0;
+    while timeouts + others < 51 {
+        match within("failures", failures.recv()).await.unwrap() {
+            Some(ErrorCode::Io) => timeouts += 1,
+            _ => others += 1,
+        }
+    }
+    assert_eq!(timeouts, 50);
+    assert_eq!(others, 1);
+}
+
+#[tokio::test]
+async fn identity_key_must_match_certificate() {
+    let pki = Pki::new();
+    let err = meshtls_net::Identity::from_der(
+        pki.server.chain_der.clone(),
+        pki.client.key_der.clone().unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidRequest);
+    let err = meshtls_net::Identity::from_pem(b"garbage", b"garbage").unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Malformed);
+}
