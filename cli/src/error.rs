@@ -1,0 +1,154 @@
+//! The CLI's one error type: a core [`ErrorCode`], a message, the file it concerns, and the
+//! exit status the code maps to. Printed as one line: `error: <code>: [<file>: ]<message>`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use meshtls_core::{Error, ErrorCode};
+use serde::Serialize;
+
+/// Exit statuses, documented in `meshtls --help` and cli/README.md.
+pub mod exit {
+    /// Success (for `verify`: the peer is accepted).
+    pub const OK: u8 = 0;
+    /// Verification rejected the peer (expired, revoked, unknown_issuer, identity_not_allowed...).
+    pub const REJECTED: u8 = 1;
+    /// Bad usage or bad input: unknown flag, malformed file, invalid request, unsupported.
+    pub const USAGE: u8 = 2;
+    /// A file or network operation failed (missing file, permission denied, connect failed).
+    pub const IO: u8 = 3;
+    /// The passphrase or password does not decrypt the key.
+    pub const PASSPHRASE: u8 = 4;
+    /// A bug in meshtls.
+    pub const INTERNAL: u8 = 5;
+}
+
+/// The exit-code table shown at the end of `meshtls --help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success (verify/probe: the peer is accepted)
+  1  verification rejected the peer: expired, not_yet_valid, unknown_issuer, bad_signature,
+     revoked, wrong_usage, identity_not_allowed, not_pinned, name_constraint_violation,
+     revocation_unknown, crl_expired, chain_too_long, invalid_svid
+  2  usage or bad input: unknown flag, malformed, unsupported, invalid_request
+  3  io: a file could not be read or written, a connection failed
+  4  wrong_passphrase: the passphrase or PFX password does not open the key
+  5  internal: a bug in meshtls, please report it
+Errors are one line on stderr: `error: <code>: [<file>: ]<message>`; the code is stable.";
+
+/// A failure of a command.
+#[derive(Debug, Clone)]
+pub struct CliError {
+    code: ErrorCode,
+    message: String,
+    file: Option<PathBuf>,
+}
+
+impl CliError {
+    /// An error with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        CliError {
+            code,
+            message: message.into(),
+            file: None,
+        }
+    }
+
+    /// A bad request from the command line (exit 2).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        CliError::new(ErrorCode::InvalidRequest, message)
+    }
+
+    /// A failed file operation on `path`.
+    pub fn io(path: &Path, err: &std::io::Error) -> Self {
+        let what = match err.kind() {
+            std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+            _ => err.to_string(),
+        };
+        CliError::new(ErrorCode::Io, what).in_file(path)
+    }
+
+    /// Names the file the error concerns (kept if one is already named).
+    pub fn in_file(mut self, path: &Path) -> Self {
+        if self.file.is_none() {
+            self.file = Some(path.to_path_buf());
+        }
+        self
+    }
+
+    /// The exit status for the code.
+    pub fn exit_status(&self) -> u8 {
+        match self.code {
+            c if c.is_verification() => exit::REJECTED,
+            ErrorCode::Io => exit::IO,
+            ErrorCode::WrongPassphrase => exit::PASSPHRASE,
+            ErrorCode::Internal => exit::INTERNAL,
+            _ => exit::USAGE,
+        }
+    }
+
+    /// The error as the JSON object printed on stdout under `--json`.
+    pub fn to_json(&self) -> JsonError {
+        JsonError {
+            ok: false,
+            error: JsonErrorBody {
+                code: self.code.as_str(),
+                message: self.message.clone(),
+                file: self.file.as_ref().map(|p| p.display().to_string()),
+                exit_status: self.exit_status(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}: ", self.code.as_str())?;
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        // One line, whatever the message holds.
+        f.write_str(&self.message.replace(['\n', '\r'], " "))
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        CliError::new(e.code(), e.message())
+    }
+}
+
+/// `--json` form of an error.
+#[derive(Debug, Serialize)]
+pub struct JsonError {
+    ok: bool,
+    error: JsonErrorBody,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonErrorBody {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    exit_status: u8,
+}
+
+/// Attaches a file name to the error of a result.
+pub trait InFile<T> {
+    /// Names `path` in the error, if any.
+    fn in_file(self, path: &Path) -> Result<T, CliError>;
+}
+
+impl<T> InFile<T> for Result<T, Error> {
+    fn in_file(self, path: &Path) -> Result<T, CliError> {
+        self.map_err(|e| CliError::from(e).in_file(path))
+    }
+}
+
+impl<T> InFile<T> for Result<T, CliError> {
+    fn in_file(self, path: &Path) -> Result<T, CliError> {
+        self.map_err(|e| e.in_file(path))
+    }
+}

@@ -1,0 +1,87 @@
+//! `meshtls`: the operator command line of meshtls.
+//!
+//! Every certificate decision is made by `meshtls-core`; this binary parses flags, reads and
+//! writes files (atomically, keys mode 0600), reads the clock, and turns core errors into one
+//! line on stderr and a documented exit status.
+#![forbid(unsafe_code)]
+
+mod ca;
+mod clock;
+mod error;
+mod files;
+mod inspect;
+mod issue;
+mod output;
+mod renew;
+mod revocation;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{CliError, EXIT_CODES_HELP};
+
+/// meshtls: one mTLS toolkit. CA, issuance, inspection, verification, revocation, renewal.
+#[derive(Debug, Parser)]
+#[command(name = "meshtls", version, after_help = EXIT_CODES_HELP)]
+struct Cli {
+    /// Print the result as JSON on stdout (errors too, as {"ok": false, "error": {...}}).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create certificate authorities (root or intermediate).
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
+    /// Issue a certificate (X509-SVID) for a SPIFFE ID from a CA directory.
+    #[command(after_help = "\
+Writes DIR/cert.pem, DIR/chain.pem (leaf + intermediates, what a TLS peer presents) and
+DIR/key.pem (PKCS#8, mode 0600), each atomically. Passphrases and passwords come from files
+or environment variables, never from the command line.
+
+Exit codes: 0 ok, 2 bad input, 3 I/O, 4 wrong passphrase. See `meshtls --help`.")]
+    Issue(issue::IssueArgs),
+    /// Show a certificate, chain or CRL: identity, SANs, issuer, validity, key, usages.
+    #[command(after_help = "Exit codes: 0 ok, 2 malformed file, 3 I/O. See `meshtls --help`.")]
+    Inspect(inspect::InspectArgs),
+    /// Verify a certificate chain against a trust bundle and an identity policy.
+    Verify(verify::VerifyArgs),
+    /// Record the revocation of a certificate in a CA directory.
+    Revoke(revocation::RevokeArgs),
+    /// Sign a CRL of a CA directory's revocations.
+    Crl(revocation::CrlArgs),
+    /// Reissue a certificate directory when renewal is due (or with --force).
+    Renew(renew::RenewArgs),
+}
+
+fn run(cli: &Cli) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Ca(c) => ca::run(c, cli.json),
+        Command::Issue(a) => issue::run(a, cli.json),
+        Command::Inspect(a) => inspect::run(a, cli.json),
+        Command::Verify(a) => verify::run(a, cli.json),
+        Command::Revoke(a) => revocation::revoke(a, cli.json),
+        Command::Crl(a) => revocation::crl(a, cli.json),
+        Command::Renew(a) => renew::run(a, cli.json),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::from(error::exit::OK),
+        Err(e) => {
+            if cli.json {
+                // Best effort: the stderr line below is the contract.
+                let _ = output::print_json(&e.to_json());
+            }
+            eprintln!("{e}");
+            ExitCode::from(e.exit_status())
+        }
+    }
+}
