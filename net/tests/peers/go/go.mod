@@ -1,0 +1,3 @@
+module meshtls.invalid/interop-peer
+
+go 1.19
