@@ -29,7 +29,9 @@ fn go_binary() -> &'static Result<PathBuf, String> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
         if !have_go() {
-            return Err("`go` is not installed (scripts/ci/install-deps installs golang-go)".into());
+            return Err(
+                "`go` is not installed (scripts/ci/install-deps installs golang-go)".into(),
+            );
         }
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("meshtls-go-peer");
         let status = std::process::Command::new("go")
@@ -58,20 +60,42 @@ impl Peer {
     /// Why this peer cannot run here, if it cannot.
     fn missing(self) -> Option<String> {
         match self {
-            Peer::OpenSsl => (!have_cmd("openssl", &["version"])).then(|| "openssl not installed".into()),
-            Peer::Python => (!have_cmd("python3", &["--version"])).then(|| "python3 not installed".into()),
+            Peer::OpenSsl => {
+                (!have_cmd("openssl", &["version"])).then(|| "openssl not installed".into())
+            }
+            Peer::Python => {
+                (!have_cmd("python3", &["--version"])).then(|| "python3 not installed".into())
+            }
             Peer::Node => (!have_cmd("node", &["--version"])).then(|| "node not installed".into()),
             Peer::Go => go_binary().as_ref().err().cloned(),
         }
     }
 
     fn server(self, pki: &Pki, leaf: &str) -> Command {
-        let (cert, key, ca) = (pki.path(&format!("{leaf}.pem")), pki.path(&format!("{leaf}.key")), pki.path("ca.pem"));
+        let (cert, key, ca) = (
+            pki.path(&format!("{leaf}.pem")),
+            pki.path(&format!("{leaf}.key")),
+            pki.path("ca.pem"),
+        );
         let mut cmd = match self {
             Peer::OpenSsl => {
                 let mut c = Command::new("openssl");
-                c.args(["s_server", "-accept", "127.0.0.1:0", "-tls1_3", "-rev", "-Verify", "1", "-verify_return_error"])
-                    .arg("-cert").arg(cert).arg("-key").arg(key).arg("-CAfile").arg(ca);
+                c.args([
+                    "s_server",
+                    "-accept",
+                    "127.0.0.1:0",
+                    "-tls1_3",
+                    "-rev",
+                    "-Verify",
+                    "1",
+                    "-verify_return_error",
+                ])
+                .arg("-cert")
+                .arg(cert)
+                .arg("-key")
+                .arg(key)
+                .arg("-CAfile")
+                .arg(ca);
                 c
             }
             Peer::Python => script("python3", "peer.py", "server", [cert, key, ca]),
@@ -82,7 +106,10 @@ impl Peer {
                 c
             }
         };
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
         cmd
     }
 
@@ -97,23 +124,48 @@ impl Peer {
         let mut cmd = match self {
             Peer::OpenSsl => {
                 let mut c = Command::new("openssl");
-                c.args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", "localhost",
-                        "-verify_hostname", "localhost", "-verify_return_error", "-quiet", "-ign_eof", "-tls1_3"])
-                    .arg("-CAfile").arg(ca);
+                c.args([
+                    "s_client",
+                    "-connect",
+                    &format!("127.0.0.1:{port}"),
+                    "-servername",
+                    "localhost",
+                    "-verify_hostname",
+                    "localhost",
+                    "-verify_return_error",
+                    "-quiet",
+                    "-ign_eof",
+                    "-tls1_3",
+                ])
+                .arg("-CAfile")
+                .arg(ca);
                 if leaf.is_some() {
                     c.arg("-cert").arg(cert).arg("-key").arg(key);
                 }
                 c
             }
-            Peer::Python => script("python3", "peer.py", "client", [PathBuf::from(&port_s), cert, key, ca]),
-            Peer::Node => script("node", "peer.js", "client", [PathBuf::from(&port_s), cert, key, ca]),
+            Peer::Python => script(
+                "python3",
+                "peer.py",
+                "client",
+                [PathBuf::from(&port_s), cert, key, ca],
+            ),
+            Peer::Node => script(
+                "node",
+                "peer.js",
+                "client",
+                [PathBuf::from(&port_s), cert, key, ca],
+            ),
             Peer::Go => {
                 let mut c = Command::new(go_binary().as_ref().expect("checked by missing()"));
                 c.arg("client").arg(&port_s).arg(cert).arg(key).arg(ca);
                 c
             }
         };
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         cmd
     }
 
@@ -167,26 +219,45 @@ async fn start_server(peer: Peer, pki: &Pki, leaf: &str) -> ExtServer {
                 return p.trim().parse::<u16>().expect("port");
             }
             if line.starts_with("ACCEPT ") {
-                return line.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("port");
+                return line
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.trim().parse().ok())
+                    .expect("port");
             }
         }
     })
     .await;
-    ExtServer { _child: child, port, lines }
+    ExtServer {
+        _child: child,
+        port,
+        lines,
+    }
 }
 
 async fn run_client(peer: Peer, pki: &Pki, port: u16, leaf: Option<&str>) -> String {
-    let mut child = peer.client(pki, port, leaf).spawn().expect("spawn peer client");
+    let mut child = peer
+        .client(pki, port, leaf)
+        .spawn()
+        .expect("spawn peer client");
     if let Some(mut stdin) = child.stdin.take() {
         // s_client sends what it reads; the scripts ignore stdin.
         let _ = stdin.write_all(b"ping\n").await;
     }
-    let out = within("peer client", child.wait_with_output()).await.expect("peer client ran");
+    let out = within("peer client", child.wait_with_output())
+        .await
+        .expect("peer client ran");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The Rust server for external clients: verify, read a line, answer `echo:<line>`, close.
-async fn rust_server(pki: &Pki) -> (u16, mpsc::UnboundedReceiver<meshtls_net::HandshakeFailure>, mpsc::UnboundedReceiver<meshtls_core::PeerIdentity>) {
+async fn rust_server(
+    pki: &Pki,
+) -> (
+    u16,
+    mpsc::UnboundedReceiver<meshtls_net::HandshakeFailure>,
+    mpsc::UnboundedReceiver<meshtls_core::PeerIdentity>,
+) {
     let (server, failures) = server_with(Pki::identity(&pki.server), pki.server_trust());
     let mut listener = MtlsListener::bind("127.0.0.1:0", server).await.unwrap();
     let port = listener.local_addr().port();
@@ -206,7 +277,9 @@ async fn echo_once(stream: MtlsStream) {
     let (r, mut w) = tokio::io::split(stream);
     let mut line = String::new();
     if BufReader::new(r).read_line(&mut line).await.is_ok() {
-        let _ = w.write_all(format!("echo:{}\n", line.trim_end()).as_bytes()).await;
+        let _ = w
+            .write_all(format!("echo:{}\n", line.trim_end()).as_bytes())
+            .await;
         let _ = w.shutdown().await;
     }
 }
@@ -235,13 +308,19 @@ async fn external_clients_against_rust_server(peer: Peer) {
     ];
     for (leaf, code) in cases {
         let out = run_client(peer, &pki, port, leaf).await;
-        assert!(!out.contains("echo:"), "{peer:?} client {leaf:?} must be refused: {out}");
+        assert!(
+            !out.contains("echo:"),
+            "{peer:?} client {leaf:?} must be refused: {out}"
+        );
         let f = next_failure(&mut failures).await;
         if code.is_some() {
             assert_eq!(f.code(), code, "{peer:?} client {leaf:?}: {f}");
         }
     }
-    assert!(peers.try_recv().is_err(), "no refused client may reach the application");
+    assert!(
+        peers.try_recv().is_err(),
+        "no refused client may reach the application"
+    );
 }
 
 /// The Rust client against external servers: one good, four refused with the right code, and
@@ -255,13 +334,25 @@ async fn rust_client_against_external_servers(peer: Peer) {
     let client = pki.client_with(&pki.client);
 
     let mut srv = start_server(peer, &pki, "server").await;
-    let mut s = within("connect", client.connect(("127.0.0.1", srv.port), "localhost")).await.unwrap();
+    let mut s = within(
+        "connect",
+        client.connect(("127.0.0.1", srv.port), "localhost"),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.peer_identity().unwrap().spiffe_id, Some(id(SERVER_ID)));
     assert_eq!(s.peer_identity().unwrap().serial, pki.server.serial);
-    assert_eq!(within("reply", roundtrip(&mut s, "ping")).await.unwrap(), peer.server_reply());
+    assert_eq!(
+        within("reply", roundtrip(&mut s, "ping")).await.unwrap(),
+        peer.server_reply()
+    );
     if !matches!(peer, Peer::OpenSsl) {
         let line = within("ACCEPT", srv.lines.recv()).await.unwrap();
-        assert_eq!(line, format!("ACCEPT {CLIENT_ID}"), "{peer:?} sees our client identity");
+        assert_eq!(
+            line,
+            format!("ACCEPT {CLIENT_ID}"),
+            "{peer:?} sees our client identity"
+        );
     }
     // The external server refuses a client from another CA.
     let rogue = pki.client_with(&pki.rogue_client);
@@ -269,7 +360,10 @@ async fn rust_client_against_external_servers(peer: Peer) {
         let mut s = rogue.connect(("127.0.0.1", srv.port), "localhost").await?;
         roundtrip(&mut s, "ping").await
     };
-    assert!(within("rogue", refused).await.is_err(), "{peer:?} server must refuse a rogue client");
+    assert!(
+        within("rogue", refused).await.is_err(),
+        "{peer:?} server must refuse a rogue client"
+    );
 
     for (leaf, code) in [
         ("rogue_server", ErrorCode::UnknownIssuer),
@@ -278,9 +372,12 @@ async fn rust_client_against_external_servers(peer: Peer) {
         ("intruder_server", ErrorCode::IdentityNotAllowed),
     ] {
         let srv = start_server(peer, &pki, leaf).await;
-        let err = within("connect", client.connect(("127.0.0.1", srv.port), "localhost"))
-            .await
-            .expect_err("must refuse");
+        let err = within(
+            "connect",
+            client.connect(("127.0.0.1", srv.port), "localhost"),
+        )
+        .await
+        .expect_err("must refuse");
         assert_eq!(code_of(&err), Some(code), "{peer:?} server {leaf}: {err}");
     }
 }
