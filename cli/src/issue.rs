@@ -70,7 +70,7 @@ pub struct IssueArgs {
     #[arg(long, value_name = "FILE", requires = "pfx")]
     pfx_password_file: Option<PathBuf>,
     /// Write the PFX with PBE-SHA1-3DES and an HMAC-SHA1 MAC, for Mono and old Windows
-    /// (OpenSSL 3 reads it with `-legacy`). Default: AES-256-CBC + HMAC-SHA256.
+    /// (OpenSSL 3 reads it too). Default: AES-256-CBC + HMAC-SHA256.
     #[arg(long, requires = "pfx")]
     pfx_legacy: bool,
     /// Replace the files of a certificate already in DIR.
