@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
 use meshtls_core::{Error, ErrorCode, PeerUsage, Timestamp};
 use rustls::crypto::aws_lc_rs::{cipher_suite, default_provider, kx_group};
 use rustls::crypto::CryptoProvider;
@@ -16,7 +17,6 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 
 use crate::error::{to_io, HandshakeFailure};
 use crate::identity::{IdentityHandle, Resolver};
-use crate::session::{ClientStore, ServerStore};
 use crate::stream::MtlsStream;
 use crate::trust::TrustHandle;
 use crate::verify::CoreCertVerifier;
@@ -107,7 +107,7 @@ impl MtlsServerBuilder {
     }
 
     /// Session resumption (on by default). Resumed sessions are re-verified against the
-    /// current trust, and the cache is dropped whenever identity or trust is replaced.
+    /// current trust, and sessions never outlive a replacement of identity or trust.
     pub fn resumption(mut self, on: bool) -> Self {
         self.resumption = on;
         self
@@ -160,35 +160,74 @@ impl MtlsServerBuilder {
             self.bearer.is_none(),
             provider.signature_verification_algorithms,
         ));
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(versions(self.tls12))
-            .map_err(config_error)?
-            .with_client_cert_verifier(verifier.clone())
-            .with_cert_resolver(Arc::new(Resolver(self.identity.clone())));
-        config.alpn_protocols = self.alpn;
-        if self.resumption {
-            config.session_storage = Arc::new(ServerStore::new(
-                self.identity.clone(),
-                self.trust.clone(),
-                SESSION_CACHE_SIZE,
-            ));
-        } else {
-            config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
-            config.send_tls13_tickets = 0;
-        }
-        let config = Arc::new(config);
+        let recipe = ServerRecipe {
+            provider,
+            verifier,
+            tls12: self.tls12,
+            resumption: self.resumption,
+            alpn: self.alpn,
+            identity: self.identity.clone(),
+            trust: self.trust.clone(),
+        };
+        let current = ArcSwap::from_pointee(recipe.make()?);
         Ok(MtlsServer {
             inner: Arc::new(ServerInner {
-                acceptor: tokio_rustls::TlsAcceptor::from(config.clone()),
-                config,
-                verifier,
+                recipe,
+                current,
                 handshake_timeout: self.handshake_timeout,
                 max_concurrent_handshakes: self.max_concurrent_handshakes,
                 bearer: self.bearer,
                 on_handshake_error: self.on_handshake_error,
-                identity: self.identity,
-                trust: self.trust,
             }),
+        })
+    }
+}
+
+/// Which (identity, trust) replacement a rustls config was made for.
+fn generations(identity: &IdentityHandle, trust: &TrustHandle) -> (u64, u64) {
+    (identity.generation(), trust.generation())
+}
+
+/// Everything needed to make the server's rustls config again.
+///
+/// Each (identity, trust) generation gets its own `ServerConfig` and so its own session cache:
+/// a session made under the old identity or trust is never resumed under the new one, even
+/// when its handshake finished after the swap (a cache shared across generations would let
+/// such a session, and the tickets chained from it, live on).
+struct ServerRecipe {
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<CoreCertVerifier>,
+    tls12: bool,
+    resumption: bool,
+    alpn: Vec<Vec<u8>>,
+    identity: IdentityHandle,
+    trust: TrustHandle,
+}
+
+struct Generation<T> {
+    generations: (u64, u64),
+    value: T,
+}
+
+impl ServerRecipe {
+    fn make(&self) -> Result<Generation<tokio_rustls::TlsAcceptor>, Error> {
+        let generations = generations(&self.identity, &self.trust);
+        let mut config = ServerConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(versions(self.tls12))
+            .map_err(config_error)?
+            .with_client_cert_verifier(self.verifier.clone())
+            .with_cert_resolver(Arc::new(Resolver(self.identity.clone())));
+        config.alpn_protocols = self.alpn.clone();
+        if self.resumption {
+            config.session_storage =
+                rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE_SIZE);
+        } else {
+            config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+            config.send_tls13_tickets = 0;
+        }
+        Ok(Generation {
+            generations,
+            value: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
         })
     }
 }
@@ -201,15 +240,12 @@ pub struct MtlsServer {
 }
 
 pub(crate) struct ServerInner {
-    config: Arc<ServerConfig>,
-    acceptor: tokio_rustls::TlsAcceptor,
-    verifier: Arc<CoreCertVerifier>,
+    recipe: ServerRecipe,
+    current: ArcSwap<Generation<tokio_rustls::TlsAcceptor>>,
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_concurrent_handshakes: usize,
     pub(crate) bearer: Option<TokenValidator>,
     pub(crate) on_handshake_error: Option<Arc<dyn Fn(&HandshakeFailure) + Send + Sync>>,
-    identity: IdentityHandle,
-    trust: TrustHandle,
 }
 
 impl fmt::Debug for MtlsServer {
@@ -241,18 +277,31 @@ impl MtlsServer {
     ///
     /// Note that a stream made with it directly skips the post-handshake identity pickup and the
     /// re-verification of resumed sessions that [`accept`](Self::accept) does.
-    pub fn rustls_config(&self) -> Arc<ServerConfig> {
-        self.inner.config.clone()
+    pub fn rustls_config(&self) -> io::Result<Arc<ServerConfig>> {
+        Ok(self.acceptor()?.config().clone())
     }
 
     /// The identity this server presents.
     pub fn identity(&self) -> &IdentityHandle {
-        &self.inner.identity
+        &self.inner.recipe.identity
     }
 
     /// The trust this server verifies clients with.
     pub fn trust(&self) -> &TrustHandle {
-        &self.inner.trust
+        &self.inner.recipe.trust
+    }
+
+    /// The acceptor of the current (identity, trust) generation, made anew after a swap.
+    fn acceptor(&self) -> io::Result<tokio_rustls::TlsAcceptor> {
+        let recipe = &self.inner.recipe;
+        let current = self.inner.current.load();
+        if current.generations == generations(&recipe.identity, &recipe.trust) {
+            return Ok(current.value.clone());
+        }
+        let fresh = recipe.make().map_err(to_io)?;
+        let acceptor = fresh.value.clone();
+        self.inner.current.store(Arc::new(fresh));
+        Ok(acceptor)
     }
 
     /// Run the server side of a handshake on an accepted TCP connection, within the handshake
@@ -269,11 +318,12 @@ impl MtlsServer {
 
     async fn accept_inner(&self, tcp: TcpStream) -> io::Result<MtlsStream> {
         let _ = tcp.set_nodelay(true);
-        let tls = self.inner.acceptor.accept(tcp).await?;
+        let tls = self.acceptor()?.accept(tcp).await?;
         let (_, conn) = tls.get_ref();
         let resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
         let peer = self
             .inner
+            .recipe
             .verifier
             .peer_after_handshake(conn.peer_certificates(), resumed, now())
             .map_err(to_io)?;
@@ -332,30 +382,56 @@ impl MtlsClientBuilder {
             true,
             provider.signature_verification_algorithms,
         ));
-        let mut config = ClientConfig::builder_with_provider(provider)
+        let recipe = ClientRecipe {
+            provider,
+            verifier,
+            tls12: self.tls12,
+            resumption: self.resumption,
+            alpn: self.alpn,
+            identity: self.identity,
+            trust: self.trust,
+        };
+        let current = ArcSwap::from_pointee(recipe.make()?);
+        Ok(MtlsClient {
+            inner: Arc::new(ClientInner {
+                recipe,
+                current,
+                handshake_timeout: self.handshake_timeout,
+            }),
+        })
+    }
+}
+
+/// The client's counterpart of [`ServerRecipe`]: one `ClientConfig` and session cache per
+/// (identity, trust) generation.
+struct ClientRecipe {
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<CoreCertVerifier>,
+    tls12: bool,
+    resumption: bool,
+    alpn: Vec<Vec<u8>>,
+    identity: IdentityHandle,
+    trust: TrustHandle,
+}
+
+impl ClientRecipe {
+    fn make(&self) -> Result<Generation<tokio_rustls::TlsConnector>, Error> {
+        let generations = generations(&self.identity, &self.trust);
+        let mut config = ClientConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(versions(self.tls12))
             .map_err(config_error)?
             .dangerous()
-            .with_custom_certificate_verifier(verifier.clone())
+            .with_custom_certificate_verifier(self.verifier.clone())
             .with_client_cert_resolver(Arc::new(Resolver(self.identity.clone())));
-        config.alpn_protocols = self.alpn;
+        config.alpn_protocols = self.alpn.clone();
         config.resumption = if self.resumption {
-            rustls::client::Resumption::store(Arc::new(ClientStore::new(
-                self.identity.clone(),
-                self.trust.clone(),
-                SESSION_CACHE_SIZE,
-            )))
+            rustls::client::Resumption::in_memory_sessions(SESSION_CACHE_SIZE)
         } else {
             rustls::client::Resumption::disabled()
         };
-        Ok(MtlsClient {
-            inner: Arc::new(ClientInner {
-                connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
-                verifier,
-                handshake_timeout: self.handshake_timeout,
-                identity: self.identity,
-                trust: self.trust,
-            }),
+        Ok(Generation {
+            generations,
+            value: tokio_rustls::TlsConnector::from(Arc::new(config)),
         })
     }
 }
@@ -368,11 +444,9 @@ pub struct MtlsClient {
 }
 
 struct ClientInner {
-    connector: tokio_rustls::TlsConnector,
-    verifier: Arc<CoreCertVerifier>,
+    recipe: ClientRecipe,
+    current: ArcSwap<Generation<tokio_rustls::TlsConnector>>,
     handshake_timeout: Duration,
-    identity: IdentityHandle,
-    trust: TrustHandle,
 }
 
 impl fmt::Debug for MtlsClient {
@@ -398,18 +472,31 @@ impl MtlsClient {
 
     /// The rustls configuration, for use with another TLS stack integration (see the note on
     /// [`MtlsServer::rustls_config`]).
-    pub fn rustls_config(&self) -> Arc<ClientConfig> {
-        self.inner.connector.config().clone()
+    pub fn rustls_config(&self) -> io::Result<Arc<ClientConfig>> {
+        Ok(self.connector()?.config().clone())
     }
 
     /// The identity this client presents.
     pub fn identity(&self) -> &IdentityHandle {
-        &self.inner.identity
+        &self.inner.recipe.identity
     }
 
     /// The trust this client verifies servers with.
     pub fn trust(&self) -> &TrustHandle {
-        &self.inner.trust
+        &self.inner.recipe.trust
+    }
+
+    /// The connector of the current (identity, trust) generation, made anew after a swap.
+    fn connector(&self) -> io::Result<tokio_rustls::TlsConnector> {
+        let recipe = &self.inner.recipe;
+        let current = self.inner.current.load();
+        if current.generations == generations(&recipe.identity, &recipe.trust) {
+            return Ok(current.value.clone());
+        }
+        let fresh = recipe.make().map_err(to_io)?;
+        let connector = fresh.value.clone();
+        self.inner.current.store(Arc::new(fresh));
+        Ok(connector)
     }
 
     /// Connect over TCP and run the handshake. `server_name` is sent as SNI (a DNS name or an IP
@@ -441,11 +528,12 @@ impl MtlsClient {
 
     async fn handshake(&self, tcp: TcpStream, name: ServerName<'static>) -> io::Result<MtlsStream> {
         let _ = tcp.set_nodelay(true);
-        let tls = self.inner.connector.connect(name, tcp).await?;
+        let tls = self.connector()?.connect(name, tcp).await?;
         let (_, conn) = tls.get_ref();
         let resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
         let peer = self
             .inner
+            .recipe
             .verifier
             .peer_after_handshake(conn.peer_certificates(), resumed, now())
             .map_err(to_io)?;

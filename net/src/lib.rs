@@ -47,7 +47,6 @@ pub mod error;
 pub mod identity;
 pub mod listener;
 pub mod rotation;
-mod session;
 pub mod stream;
 pub mod trust;
 mod verify;

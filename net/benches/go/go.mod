@@ -1,0 +1,3 @@
+module meshtls.invalid/handshake-baseline
+
+go 1.19
