@@ -176,6 +176,8 @@ pub struct Authority {
     parents: Vec<Vec<u8>>,
     /// The root's DER (this CA's own DER for a root).
     root: Vec<u8>,
+    /// [`Authority::intermediates_der`] as PEM, computed once: every issuance appends it.
+    intermediates_pem: String,
 }
 
 impl fmt::Debug for Authority {
@@ -297,7 +299,9 @@ impl Authority {
             trust_domain: params.trust_domain.clone(),
             parents: Vec::new(),
             root: der,
-        })
+            intermediates_pem: String::new(),
+        }
+        .with_cached_pem())
     }
 
     /// Creates an intermediate CA signed by this CA, in the same trust domain.
@@ -356,7 +360,9 @@ impl Authority {
             trust_domain: self.trust_domain.clone(),
             parents,
             root: self.root.clone(),
-        })
+            intermediates_pem: String::new(),
+        }
+        .with_cached_pem())
     }
 
     /// Loads a CA from its certificate chain (this CA first, then its parents; the root may
@@ -415,7 +421,9 @@ impl Authority {
             trust_domain,
             parents,
             root,
-        })
+            intermediates_pem: String::new(),
+        }
+        .with_cached_pem())
     }
 
     /// The CA's certificate chain as PEM: this CA, then its parents, then the root.
@@ -473,6 +481,20 @@ impl Authority {
         }
         v.extend(self.parents.iter().cloned());
         v
+    }
+
+    /// The intermediates to send after a leaf, as PEM.
+    pub fn intermediates_pem(&self) -> &str {
+        &self.intermediates_pem
+    }
+
+    fn with_cached_pem(mut self) -> Self {
+        self.intermediates_pem = self
+            .intermediates_der()
+            .iter()
+            .map(|d| encoding::cert_pem(d))
+            .collect();
+        self
     }
 
     /// The trust domain.

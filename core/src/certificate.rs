@@ -3,7 +3,6 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use sha2::{Digest, Sha256};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
@@ -65,7 +64,7 @@ pub struct Fingerprint(pub [u8; 32]);
 impl Fingerprint {
     /// SHA-256 of the bytes.
     pub fn of(bytes: &[u8]) -> Self {
-        Fingerprint(Sha256::digest(bytes).into())
+        Fingerprint(crate::backend::sha256(bytes))
     }
 
     /// Parses 64 hex digits (colons allowed, any case).
@@ -257,13 +256,13 @@ impl Certificate {
                     }
                 }
                 ParsedExtension::UnsupportedExtension { .. }
-                | ParsedExtension::ParseError { .. } => {
-                    if ext.critical {
-                        return Err(Error::unsupported(format!(
-                            "certificate has an unsupported critical extension {}",
-                            ext.oid
-                        )));
-                    }
+                | ParsedExtension::ParseError { .. }
+                    if ext.critical =>
+                {
+                    return Err(Error::unsupported(format!(
+                        "certificate has an unsupported critical extension {}",
+                        ext.oid
+                    )));
                 }
                 _ => {}
             }

@@ -345,11 +345,11 @@ impl Authority {
 
         let (cert, key_der) = match &req.key {
             KeySource::Generate(alg) => {
-                let key = backend::generate(*alg)?;
+                let key = backend::generate_leaf_key(*alg)?;
                 let cert = params
                     .signed_by(&key, &self.issuer)
                     .map_err(|e| Error::internal(format!("signing failed: {e}")))?;
-                (cert, Some(key.serialize_der()))
+                (cert, Some(key.pkcs8))
             }
             KeySource::Csr(csr) => {
                 let der = encoding::parse_csr(csr)?;
@@ -372,7 +372,7 @@ impl Authority {
         let mut chain_der = vec![cert_der.clone()];
         chain_der.extend(self.intermediates_der());
         let cert_pem = encoding::cert_pem(&cert_der);
-        let chain_pem: String = chain_der.iter().map(|d| encoding::cert_pem(d)).collect();
+        let chain_pem = format!("{cert_pem}{}", self.intermediates_pem());
         let serial = Serial::from_bytes(
             params
                 .serial_number

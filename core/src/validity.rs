@@ -23,6 +23,7 @@ impl Timestamp {
     }
 
     /// This time plus a duration (saturating).
+    #[allow(clippy::should_implement_trait)] // saturating, unlike `+`
     pub fn add(self, d: Duration) -> Self {
         Timestamp(
             self.0
@@ -31,6 +32,7 @@ impl Timestamp {
     }
 
     /// This time minus a duration (saturating).
+    #[allow(clippy::should_implement_trait)] // saturating, unlike `-`
     pub fn sub(self, d: Duration) -> Self {
         Timestamp(
             self.0

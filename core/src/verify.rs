@@ -613,7 +613,7 @@ impl Verifier {
                 &self.anchors,
                 intermediates,
                 time.to_pki(),
-                eku.clone(),
+                eku,
                 revocation,
                 None,
             )?;

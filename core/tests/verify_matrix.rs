@@ -19,7 +19,12 @@ fn code_of(r: Result<meshtls_core::PeerIdentity, meshtls_core::Error>) -> ErrorC
 #[test]
 fn valid_peer_is_accepted_with_its_identity() {
     let ca = root();
-    let leaf = ca.issue(&IssueRequest::new(id("api")).with_dns(["api.mesh.internal"]), NOW).unwrap();
+    let leaf = ca
+        .issue(
+            &IssueRequest::new(id("api")).with_dns(["api.mesh.internal"]),
+            NOW,
+        )
+        .unwrap();
     let v = verifier_for(&ca, Policy::builder().allow_id(id("api")).build().unwrap());
     for usage in [PeerUsage::Client, PeerUsage::Server] {
         let peer = v.verify(&leaf.chain_der, usage, NOW).unwrap();
@@ -31,23 +36,49 @@ fn valid_peer_is_accepted_with_its_identity() {
         assert_eq!(peer.not_after, leaf.not_after);
     }
     // The same through PEM.
-    let peer = v.verify_pem(leaf.chain_pem.as_bytes(), PeerUsage::Client, NOW).unwrap();
+    let peer = v
+        .verify_pem(leaf.chain_pem.as_bytes(), PeerUsage::Client, NOW)
+        .unwrap();
     assert_eq!(peer.spiffe_id, Some(id("api")));
 }
 
 #[test]
 fn expired_and_not_yet_valid() {
     let ca = root();
-    let leaf = ca.issue(&IssueRequest::new(id("api")).with_lifetime(HOUR), NOW).unwrap();
+    let leaf = ca
+        .issue(&IssueRequest::new(id("api")).with_lifetime(HOUR), NOW)
+        .unwrap();
     let v = verifier_for(&ca, any_in_domain());
-    assert_eq!(code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW.add(2 * HOUR))), ErrorCode::Expired);
-    assert_eq!(code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW.sub(HOUR))), ErrorCode::NotYetValid);
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW.add(2 * HOUR))),
+        ErrorCode::Expired
+    );
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW.sub(HOUR))),
+        ErrorCode::NotYetValid
+    );
     // Within the 30 s skew tolerance at both ends.
-    assert!(v.verify(&leaf.chain_der, PeerUsage::Client, leaf.not_after.add(std::time::Duration::from_secs(20))).is_ok());
-    assert!(v.verify(&leaf.chain_der, PeerUsage::Client, leaf.not_before.sub(std::time::Duration::from_secs(20))).is_ok());
+    assert!(v
+        .verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_after.add(std::time::Duration::from_secs(20))
+        )
+        .is_ok());
+    assert!(v
+        .verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_before.sub(std::time::Duration::from_secs(20))
+        )
+        .is_ok());
     // And just past it.
     assert_eq!(
-        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, leaf.not_after.add(std::time::Duration::from_secs(40)))),
+        code_of(v.verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_after.add(std::time::Duration::from_secs(40))
+        )),
         ErrorCode::Expired
     );
 }
@@ -59,7 +90,10 @@ fn revoked_leaf_is_rejected_and_others_pass() {
     let good = issue(&ca, "good");
     let mut records = RevocationList::new();
     assert!(records.revoke(bad.serial.clone(), RevocationReason::KeyCompromise, NOW));
-    assert!(!records.revoke(bad.serial.clone(), RevocationReason::KeyCompromise, NOW), "revoking twice is a no-op");
+    assert!(
+        !records.revoke(bad.serial.clone(), RevocationReason::KeyCompromise, NOW),
+        "revoking twice is a no-op"
+    );
     let crl = ca.build_crl(&records, &CrlParams::new(1, NOW)).unwrap();
     let entry = crl.lookup(&bad.serial).unwrap().unwrap();
     assert_eq!(entry.reason, RevocationReason::KeyCompromise);
@@ -68,29 +102,46 @@ fn revoked_leaf_is_rejected_and_others_pass() {
     let mut bundle = bundle_of(&ca);
     bundle.add_crl(crl.to_pem().as_bytes()).unwrap();
     let v = Verifier::new(bundle, any_in_domain());
-    assert_eq!(code_of(v.verify(&bad.chain_der, PeerUsage::Client, NOW)), ErrorCode::Revoked);
+    assert_eq!(
+        code_of(v.verify(&bad.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::Revoked
+    );
     assert!(v.verify(&good.chain_der, PeerUsage::Client, NOW).is_ok());
 }
 
 #[test]
 fn stale_or_missing_crl_fails_closed_unless_relaxed() {
     let ca = root();
-    let inter = ca.create_intermediate(&IntermediateParams::new(), NOW).unwrap();
+    let inter = ca
+        .create_intermediate(&IntermediateParams::new(), NOW)
+        .unwrap();
     let leaf = issue(&inter, "api");
-    let crl_root = ca.build_crl(&RevocationList::new(), &CrlParams::new(1, NOW)).unwrap();
-    let crl_inter = inter.build_crl(&RevocationList::new(), &CrlParams::new(1, NOW)).unwrap();
+    let crl_root = ca
+        .build_crl(&RevocationList::new(), &CrlParams::new(1, NOW))
+        .unwrap();
+    let crl_inter = inter
+        .build_crl(&RevocationList::new(), &CrlParams::new(1, NOW))
+        .unwrap();
 
     // Only the root's CRL: the leaf (issued by the intermediate) is not covered.
     let mut b = bundle_of(&ca);
     b.add_crl(crl_root.der()).unwrap();
     let v = Verifier::new(b.clone(), any_in_domain());
-    assert_eq!(code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)), ErrorCode::RevocationUnknown);
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::RevocationUnknown
+    );
     // Relaxed policy: a missing CRL is allowed.
     let relaxed = VerifyOptions {
-        revocation: RevocationPolicy { require_crl: false, ..Default::default() },
+        revocation: RevocationPolicy {
+            require_crl: false,
+            ..Default::default()
+        },
         ..Default::default()
     };
-    assert!(Verifier::with_options(b.clone(), any_in_domain(), relaxed).verify(&leaf.chain_der, PeerUsage::Client, NOW).is_ok());
+    assert!(Verifier::with_options(b.clone(), any_in_domain(), relaxed)
+        .verify(&leaf.chain_der, PeerUsage::Client, NOW)
+        .is_ok());
 
     // Both CRLs: fine now, stale after nextUpdate (7 days).
     b.add_crl(crl_inter.der()).unwrap();
@@ -98,26 +149,50 @@ fn stale_or_missing_crl_fails_closed_unless_relaxed() {
     assert!(v.verify(&leaf.chain_der, PeerUsage::Client, NOW).is_ok());
     let later = NOW.add(8 * DAY);
     assert!(crl_inter.is_stale(later));
-    assert_eq!(code_of(v.verify(&leaf.chain_der, PeerUsage::Client, later)), ErrorCode::CrlExpired);
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, later)),
+        ErrorCode::CrlExpired
+    );
     let lenient = VerifyOptions {
-        revocation: RevocationPolicy { reject_stale_crl: false, ..Default::default() },
+        revocation: RevocationPolicy {
+            reject_stale_crl: false,
+            ..Default::default()
+        },
         ..Default::default()
     };
-    assert!(Verifier::with_options(b, any_in_domain(), lenient).verify(&leaf.chain_der, PeerUsage::Client, later).is_ok());
+    assert!(Verifier::with_options(b, any_in_domain(), lenient)
+        .verify(&leaf.chain_der, PeerUsage::Client, later)
+        .is_ok());
 }
 
 #[test]
 fn revoked_intermediate_rejects_its_leaves() {
     let ca = root();
-    let inter = ca.create_intermediate(&IntermediateParams::new(), NOW).unwrap();
+    let inter = ca
+        .create_intermediate(&IntermediateParams::new(), NOW)
+        .unwrap();
     let leaf = issue(&inter, "api");
     let mut records = RevocationList::new();
     records.revoke(inter.serial().clone(), RevocationReason::CaCompromise, NOW);
     let mut b = bundle_of(&ca);
-    b.add_crl(ca.build_crl(&records, &CrlParams::new(1, NOW)).unwrap().der()).unwrap();
-    b.add_crl(inter.build_crl(&RevocationList::new(), &CrlParams::new(1, NOW)).unwrap().der()).unwrap();
+    b.add_crl(
+        ca.build_crl(&records, &CrlParams::new(1, NOW))
+            .unwrap()
+            .der(),
+    )
+    .unwrap();
+    b.add_crl(
+        inter
+            .build_crl(&RevocationList::new(), &CrlParams::new(1, NOW))
+            .unwrap()
+            .der(),
+    )
+    .unwrap();
     let v = Verifier::new(b, any_in_domain());
-    assert_eq!(code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)), ErrorCode::Revoked);
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::Revoked
+    );
 }
 
 #[test]
@@ -134,7 +209,10 @@ fn newer_crl_replaces_older_one() {
     assert_eq!(b.crls().len(), 1);
     assert_eq!(b.crls()[0].number, Some(2));
     let v = Verifier::new(b, any_in_domain());
-    assert_eq!(code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)), ErrorCode::Revoked);
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::Revoked
+    );
 }
 
 #[test]
@@ -145,16 +223,29 @@ fn attacker_ca_with_the_same_name_is_rejected() {
         ..RootParams::new(td())
     };
     let rogue = Authority::create_root(&rogue_params, NOW.sub(DAY)).unwrap();
-    assert_eq!(rogue.certificate().subject, ca.certificate().subject, "the names collide on purpose");
+    assert_eq!(
+        rogue.certificate().subject,
+        ca.certificate().subject,
+        "the names collide on purpose"
+    );
     let forged = issue(&rogue, "api");
     let v = verifier_for(&ca, any_in_domain());
     // The issuer name finds the real CA, whose key does not verify the forged signature.
-    assert_eq!(code_of(v.verify(&forged.chain_der, PeerUsage::Client, NOW)), ErrorCode::BadSignature);
+    assert_eq!(
+        code_of(v.verify(&forged.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::BadSignature
+    );
     // Presenting the rogue root in the chain does not help.
     let with_root = vec![forged.cert_der.clone(), rogue.certificate_der().to_vec()];
-    assert_eq!(code_of(v.verify(&with_root, PeerUsage::Client, NOW)), ErrorCode::BadSignature);
+    assert_eq!(
+        code_of(v.verify(&with_root, PeerUsage::Client, NOW)),
+        ErrorCode::BadSignature
+    );
     // A self-signed leaf that calls itself the CA is no better.
-    assert_eq!(code_of(v.verify(&[rogue.certificate_der()], PeerUsage::Client, NOW)), ErrorCode::WrongUsage);
+    assert_eq!(
+        code_of(v.verify(&[rogue.certificate_der()], PeerUsage::Client, NOW)),
+        ErrorCode::WrongUsage
+    );
 }
 
 #[test]
@@ -163,7 +254,10 @@ fn a_valid_cert_from_another_ca_is_unknown_issuer() {
     let other = Authority::create_root(&RootParams::new(td()), NOW.sub(DAY)).unwrap();
     let leaf = issue(&other, "api");
     let v = verifier_for(&ca, any_in_domain());
-    assert_eq!(code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)), ErrorCode::UnknownIssuer);
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::UnknownIssuer
+    );
 }
 
 #[test]
@@ -171,10 +265,28 @@ fn wrong_identity_is_not_allowed() {
     let ca = root();
     let leaf = issue(&ca, "billing");
     let v = verifier_for(&ca, Policy::builder().allow_id(id("api")).build().unwrap());
-    assert_eq!(code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)), ErrorCode::IdentityNotAllowed);
-    let v = verifier_for(&ca, Policy::builder().allow_pattern(IdPattern::parse("spiffe://mesh.internal/agent/*").unwrap()).build().unwrap());
-    assert_eq!(code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)), ErrorCode::IdentityNotAllowed);
-    let v = verifier_for(&ca, Policy::builder().allow_pattern(IdPattern::parse("spiffe://mesh.internal/service/*").unwrap()).build().unwrap());
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::IdentityNotAllowed
+    );
+    let v = verifier_for(
+        &ca,
+        Policy::builder()
+            .allow_pattern(IdPattern::parse("spiffe://mesh.internal/agent/*").unwrap())
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::IdentityNotAllowed
+    );
+    let v = verifier_for(
+        &ca,
+        Policy::builder()
+            .allow_pattern(IdPattern::parse("spiffe://mesh.internal/service/*").unwrap())
+            .build()
+            .unwrap(),
+    );
     assert!(v.verify(&leaf.chain_der, PeerUsage::Client, NOW).is_ok());
 }
 
@@ -183,16 +295,33 @@ fn a_ca_cannot_vouch_for_another_trust_domain() {
     // A CA of trust domain "other.internal" signs a leaf claiming an ID of mesh.internal.
     let other_td = TrustDomain::new("other.internal").unwrap();
     let other = Authority::create_root(&RootParams::new(other_td.clone()), NOW.sub(DAY)).unwrap();
-    let forged = forge(&other, leaf_params(&["spiffe://mesh.internal/service/api"], &[]));
+    let forged = forge(
+        &other,
+        leaf_params(&["spiffe://mesh.internal/service/api"], &[]),
+    );
     let mut b = bundle_of(&root());
     b.add_ca_der(other.root_der()).unwrap();
     let v = Verifier::new(b, any_in_domain());
-    assert_eq!(code_of(v.verify(&[forged], PeerUsage::Client, NOW)), ErrorCode::IdentityNotAllowed);
+    assert_eq!(
+        code_of(v.verify(&[forged], PeerUsage::Client, NOW)),
+        ErrorCode::IdentityNotAllowed
+    );
     // Its own members pass.
-    let own = other.issue(&IssueRequest::new(meshtls_core::SpiffeId::service(&other_td, "x").unwrap()), NOW).unwrap();
+    let own = other
+        .issue(
+            &IssueRequest::new(meshtls_core::SpiffeId::service(&other_td, "x").unwrap()),
+            NOW,
+        )
+        .unwrap();
     let mut b = TrustBundle::new();
     b.add_ca_der(other.root_der()).unwrap();
-    let v = Verifier::new(b, Policy::builder().allow_trust_domain(other_td).build().unwrap());
+    let v = Verifier::new(
+        b,
+        Policy::builder()
+            .allow_trust_domain(other_td)
+            .build()
+            .unwrap(),
+    );
     assert!(v.verify(&own.chain_der, PeerUsage::Client, NOW).is_ok());
     // And meshtls refuses to issue outside the CA's trust domain in the first place.
     let err = other.issue(&IssueRequest::new(id("api")), NOW).unwrap_err();
@@ -202,9 +331,11 @@ fn a_ca_cannot_vouch_for_another_trust_domain() {
 /// Signs arbitrary leaf parameters with the CA's key: for certificates meshtls itself never
 /// issues (an attacker's, or another tool's).
 fn forge(ca: &Authority, params: rcgen::CertificateParams) -> Vec<u8> {
-    let key = meshtls_core::encoding::parse_private_key(ca.plaintext_key_pem().0.as_bytes()).unwrap();
+    let key =
+        meshtls_core::encoding::parse_private_key(ca.plaintext_key_pem().0.as_bytes()).unwrap();
     let ca_key = rcgen::KeyPair::try_from(key.as_slice()).unwrap();
-    let issuer = rcgen::Issuer::from_ca_cert_der(&ca.certificate_der().to_vec().into(), ca_key).unwrap();
+    let issuer =
+        rcgen::Issuer::from_ca_cert_der(&ca.certificate_der().to_vec().into(), ca_key).unwrap();
     let leaf_key = rcgen::KeyPair::generate().unwrap();
     params.signed_by(&leaf_key, &issuer).unwrap().der().to_vec()
 }
@@ -212,13 +343,18 @@ fn forge(ca: &Authority, params: rcgen::CertificateParams) -> Vec<u8> {
 fn leaf_params(uris: &[&str], dns: &[&str]) -> rcgen::CertificateParams {
     let mut p = rcgen::CertificateParams::default();
     for u in uris {
-        p.subject_alt_names.push(rcgen::SanType::URI((*u).try_into().unwrap()));
+        p.subject_alt_names
+            .push(rcgen::SanType::URI((*u).try_into().unwrap()));
     }
     for d in dns {
-        p.subject_alt_names.push(rcgen::SanType::DnsName((*d).try_into().unwrap()));
+        p.subject_alt_names
+            .push(rcgen::SanType::DnsName((*d).try_into().unwrap()));
     }
     p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth, rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    p.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    ];
     p.not_before = meshtls_time(NOW.sub(HOUR));
     p.not_after = meshtls_time(NOW.add(HOUR));
     p
@@ -227,12 +363,22 @@ fn leaf_params(uris: &[&str], dns: &[&str]) -> rcgen::CertificateParams {
 #[test]
 fn usage_server_only_cert_cannot_be_a_client() {
     let ca = root();
-    let server = ca.issue(&IssueRequest::new(id("api")).with_usage(Usage::Server), NOW).unwrap();
-    let client = ca.issue(&IssueRequest::new(id("cli")).with_usage(Usage::Client), NOW).unwrap();
+    let server = ca
+        .issue(&IssueRequest::new(id("api")).with_usage(Usage::Server), NOW)
+        .unwrap();
+    let client = ca
+        .issue(&IssueRequest::new(id("cli")).with_usage(Usage::Client), NOW)
+        .unwrap();
     let v = verifier_for(&ca, any_in_domain());
-    assert_eq!(code_of(v.verify(&server.chain_der, PeerUsage::Client, NOW)), ErrorCode::WrongUsage);
+    assert_eq!(
+        code_of(v.verify(&server.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::WrongUsage
+    );
     assert!(v.verify(&server.chain_der, PeerUsage::Server, NOW).is_ok());
-    assert_eq!(code_of(v.verify(&client.chain_der, PeerUsage::Server, NOW)), ErrorCode::WrongUsage);
+    assert_eq!(
+        code_of(v.verify(&client.chain_der, PeerUsage::Server, NOW)),
+        ErrorCode::WrongUsage
+    );
     assert!(v.verify(&client.chain_der, PeerUsage::Client, NOW).is_ok());
 }
 
@@ -244,12 +390,18 @@ fn tampered_signature_is_bad_signature() {
     let last = der.len() - 1;
     der[last] ^= 0x01;
     let v = verifier_for(&ca, any_in_domain());
-    assert_eq!(code_of(v.verify(&[der], PeerUsage::Client, NOW)), ErrorCode::BadSignature);
+    assert_eq!(
+        code_of(v.verify(&[der], PeerUsage::Client, NOW)),
+        ErrorCode::BadSignature
+    );
     // Tampering with the signed part (a byte of the SPIFFE ID) is caught the same way.
     let mut der = leaf.cert_der.clone();
     let pos = der.windows(3).position(|w| w == b"api").unwrap();
     der[pos] = b'x';
-    assert_eq!(code_of(v.verify(&[der], PeerUsage::Client, NOW)), ErrorCode::BadSignature);
+    assert_eq!(
+        code_of(v.verify(&[der], PeerUsage::Client, NOW)),
+        ErrorCode::BadSignature
+    );
 }
 
 #[test]
@@ -258,42 +410,94 @@ fn garbage_truncated_and_empty_input_are_malformed() {
     let leaf = issue(&ca, "api");
     let v = verifier_for(&ca, any_in_domain());
     let empty: Vec<Vec<u8>> = vec![];
-    assert_eq!(code_of(v.verify(&empty, PeerUsage::Client, NOW)), ErrorCode::Malformed);
-    assert_eq!(code_of(v.verify(&[b"garbage".to_vec()], PeerUsage::Client, NOW)), ErrorCode::Malformed);
-    assert_eq!(code_of(v.verify(&[Vec::<u8>::new()], PeerUsage::Client, NOW)), ErrorCode::Malformed);
+    assert_eq!(
+        code_of(v.verify(&empty, PeerUsage::Client, NOW)),
+        ErrorCode::Malformed
+    );
+    assert_eq!(
+        code_of(v.verify(&[b"garbage".to_vec()], PeerUsage::Client, NOW)),
+        ErrorCode::Malformed
+    );
+    assert_eq!(
+        code_of(v.verify(&[Vec::<u8>::new()], PeerUsage::Client, NOW)),
+        ErrorCode::Malformed
+    );
     let truncated = leaf.cert_der[..leaf.cert_der.len() / 2].to_vec();
-    assert_eq!(code_of(v.verify(&[truncated], PeerUsage::Client, NOW)), ErrorCode::Malformed);
+    assert_eq!(
+        code_of(v.verify(&[truncated], PeerUsage::Client, NOW)),
+        ErrorCode::Malformed
+    );
     let half_pem = &leaf.chain_pem[..leaf.chain_pem.len() / 2];
-    assert_eq!(code_of(v.verify_pem(half_pem.as_bytes(), PeerUsage::Client, NOW)), ErrorCode::Malformed);
-    assert_eq!(code_of(v.verify_pem(b"", PeerUsage::Client, NOW)), ErrorCode::Malformed);
-    assert_eq!(TrustBundle::from_pem(b"nonsense").unwrap_err().code(), ErrorCode::Malformed);
+    assert_eq!(
+        code_of(v.verify_pem(half_pem.as_bytes(), PeerUsage::Client, NOW)),
+        ErrorCode::Malformed
+    );
+    assert_eq!(
+        code_of(v.verify_pem(b"", PeerUsage::Client, NOW)),
+        ErrorCode::Malformed
+    );
+    assert_eq!(
+        TrustBundle::from_pem(b"nonsense").unwrap_err().code(),
+        ErrorCode::Malformed
+    );
     // A leaf is not a trust anchor.
-    assert_eq!(TrustBundle::from_pem(leaf.cert_pem.as_bytes()).unwrap_err().code(), ErrorCode::InvalidRequest);
+    assert_eq!(
+        TrustBundle::from_pem(leaf.cert_pem.as_bytes())
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidRequest
+    );
 }
 
 #[test]
 fn intermediate_path_and_depth_limit() {
     let ca = root();
     let i1 = ca
-        .create_intermediate(&IntermediateParams { path_len: Some(1), ..IntermediateParams::new() }, NOW)
+        .create_intermediate(
+            &IntermediateParams {
+                path_len: Some(1),
+                ..IntermediateParams::new()
+            },
+            NOW,
+        )
         .unwrap();
-    let i2 = i1.create_intermediate(&IntermediateParams::new(), NOW).unwrap();
+    let i2 = i1
+        .create_intermediate(&IntermediateParams::new(), NOW)
+        .unwrap();
     let leaf = issue(&i2, "api");
     assert_eq!(leaf.chain_der.len(), 3, "leaf + two intermediates");
     let v = verifier_for(&ca, any_in_domain());
     assert!(v.verify(&leaf.chain_der, PeerUsage::Client, NOW).is_ok());
     // Intermediates in any order.
-    let shuffled = vec![leaf.chain_der[0].clone(), leaf.chain_der[2].clone(), leaf.chain_der[1].clone()];
+    let shuffled = vec![
+        leaf.chain_der[0].clone(),
+        leaf.chain_der[2].clone(),
+        leaf.chain_der[1].clone(),
+    ];
     assert!(v.verify(&shuffled, PeerUsage::Client, NOW).is_ok());
     // A missing intermediate breaks the path.
     let missing = vec![leaf.chain_der[0].clone(), leaf.chain_der[2].clone()];
-    assert_eq!(code_of(v.verify(&missing, PeerUsage::Client, NOW)), ErrorCode::UnknownIssuer);
+    assert_eq!(
+        code_of(v.verify(&missing, PeerUsage::Client, NOW)),
+        ErrorCode::UnknownIssuer
+    );
     // A stricter depth limit.
-    let strict = VerifyOptions { max_intermediates: 1, ..Default::default() };
+    let strict = VerifyOptions {
+        max_intermediates: 1,
+        ..Default::default()
+    };
     let v = Verifier::with_options(bundle_of(&ca), any_in_domain(), strict);
-    assert_eq!(code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)), ErrorCode::ChainTooLong);
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::ChainTooLong
+    );
     // path_len 0 forbids another level.
-    assert_eq!(i2.create_intermediate(&IntermediateParams::new(), NOW).unwrap_err().code(), ErrorCode::InvalidRequest);
+    assert_eq!(
+        i2.create_intermediate(&IntermediateParams::new(), NOW)
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidRequest
+    );
 }
 
 #[test]
@@ -305,24 +509,43 @@ fn ca_rotation_overlap_then_drop_old() {
     let overlap = bundle_of(&old).merged(&bundle_of(&new));
     assert_eq!(overlap.len(), 2);
     let v = Verifier::new(overlap.clone(), any_in_domain());
-    assert!(v.verify(&leaf_old.chain_der, PeerUsage::Client, NOW).is_ok());
-    assert!(v.verify(&leaf_new.chain_der, PeerUsage::Client, NOW).is_ok());
+    assert!(v
+        .verify(&leaf_old.chain_der, PeerUsage::Client, NOW)
+        .is_ok());
+    assert!(v
+        .verify(&leaf_new.chain_der, PeerUsage::Client, NOW)
+        .is_ok());
     let mut after = overlap;
     assert!(after.remove_ca(&old.certificate().fingerprint));
     assert!(!after.remove_ca(&old.certificate().fingerprint));
     let v = Verifier::new(after, any_in_domain());
-    assert_eq!(code_of(v.verify(&leaf_old.chain_der, PeerUsage::Client, NOW)), ErrorCode::UnknownIssuer);
-    assert!(v.verify(&leaf_new.chain_der, PeerUsage::Client, NOW).is_ok());
+    assert_eq!(
+        code_of(v.verify(&leaf_old.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::UnknownIssuer
+    );
+    assert!(v
+        .verify(&leaf_new.chain_der, PeerUsage::Client, NOW)
+        .is_ok());
 }
 
 #[test]
 fn prune_expired_drops_only_expired_cas() {
-    let short = Authority::create_root(&RootParams { validity: 2 * DAY, ..RootParams::new(td()) }, NOW).unwrap();
+    let short = Authority::create_root(
+        &RootParams {
+            validity: 2 * DAY,
+            ..RootParams::new(td())
+        },
+        NOW,
+    )
+    .unwrap();
     let long = root();
     let mut b = bundle_of(&short).merged(&bundle_of(&long));
     assert_eq!(b.prune_expired(NOW), 0);
     assert_eq!(b.prune_expired(NOW.add(3 * DAY)), 1);
-    assert_eq!(b.cas().next().unwrap().fingerprint, long.certificate().fingerprint);
+    assert_eq!(
+        b.cas().next().unwrap().fingerprint,
+        long.certificate().fingerprint
+    );
 }
 
 #[test]
@@ -331,59 +554,162 @@ fn pins_on_cert_and_spki() {
     let leaf = issue(&ca, "api");
     let other = issue(&ca, "api");
     let cert = meshtls_core::Certificate::from_der(&leaf.cert_der).unwrap();
-    let v = verifier_for(&ca, Policy::builder().allow_id(id("api")).pin_cert(leaf.fingerprint).build().unwrap());
+    let v = verifier_for(
+        &ca,
+        Policy::builder()
+            .allow_id(id("api"))
+            .pin_cert(leaf.fingerprint)
+            .build()
+            .unwrap(),
+    );
     assert!(v.verify(&leaf.chain_der, PeerUsage::Server, NOW).is_ok());
-    assert_eq!(code_of(v.verify(&other.chain_der, PeerUsage::Server, NOW)), ErrorCode::NotPinned);
-    let v = verifier_for(&ca, Policy::builder().pin_spki(cert.spki_fingerprint).build().unwrap());
+    assert_eq!(
+        code_of(v.verify(&other.chain_der, PeerUsage::Server, NOW)),
+        ErrorCode::NotPinned
+    );
+    let v = verifier_for(
+        &ca,
+        Policy::builder()
+            .pin_spki(cert.spki_fingerprint)
+            .build()
+            .unwrap(),
+    );
     assert!(v.verify(&leaf.chain_der, PeerUsage::Server, NOW).is_ok());
-    assert_eq!(code_of(v.verify(&other.chain_der, PeerUsage::Server, NOW)), ErrorCode::NotPinned);
+    assert_eq!(
+        code_of(v.verify(&other.chain_der, PeerUsage::Server, NOW)),
+        ErrorCode::NotPinned
+    );
     let bogus = Fingerprint::from_hex(&"ab".repeat(32)).unwrap();
-    let v = verifier_for(&ca, Policy::builder().allow_any().pin_cert(bogus).build().unwrap());
-    assert_eq!(code_of(v.verify(&leaf.chain_der, PeerUsage::Server, NOW)), ErrorCode::NotPinned);
+    let v = verifier_for(
+        &ca,
+        Policy::builder()
+            .allow_any()
+            .pin_cert(bogus)
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Server, NOW)),
+        ErrorCode::NotPinned
+    );
 }
 
 #[test]
 fn dns_policy_for_servers() {
     let ca = root();
-    let leaf = ca.issue(&IssueRequest::new(id("api")).with_dns(["api.mesh.internal"]).with_ips(["127.0.0.1".parse().unwrap()]), NOW).unwrap();
-    let ok = verifier_for(&ca, Policy::builder().allow_dns("api.mesh.internal").build().unwrap());
+    let leaf = ca
+        .issue(
+            &IssueRequest::new(id("api"))
+                .with_dns(["api.mesh.internal"])
+                .with_ips(["127.0.0.1".parse().unwrap()]),
+            NOW,
+        )
+        .unwrap();
+    let ok = verifier_for(
+        &ca,
+        Policy::builder()
+            .allow_dns("api.mesh.internal")
+            .build()
+            .unwrap(),
+    );
     assert!(ok.verify(&leaf.chain_der, PeerUsage::Server, NOW).is_ok());
-    let ip = verifier_for(&ca, Policy::builder().allow_dns("127.0.0.1").build().unwrap());
+    let ip = verifier_for(
+        &ca,
+        Policy::builder().allow_dns("127.0.0.1").build().unwrap(),
+    );
     assert!(ip.verify(&leaf.chain_der, PeerUsage::Server, NOW).is_ok());
-    let wrong = verifier_for(&ca, Policy::builder().allow_dns("db.mesh.internal").build().unwrap());
-    assert_eq!(code_of(wrong.verify(&leaf.chain_der, PeerUsage::Server, NOW)), ErrorCode::IdentityNotAllowed);
+    let wrong = verifier_for(
+        &ca,
+        Policy::builder()
+            .allow_dns("db.mesh.internal")
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(
+        code_of(wrong.verify(&leaf.chain_der, PeerUsage::Server, NOW)),
+        ErrorCode::IdentityNotAllowed
+    );
 }
 
 #[test]
 fn empty_policy_fails_closed() {
-    assert_eq!(Policy::builder().build().unwrap_err().code(), ErrorCode::InvalidRequest);
-    assert_eq!(Policy::builder().allow_dns("not a name").build().unwrap_err().code(), ErrorCode::InvalidRequest);
+    assert_eq!(
+        Policy::builder().build().unwrap_err().code(),
+        ErrorCode::InvalidRequest
+    );
+    assert_eq!(
+        Policy::builder()
+            .allow_dns("not a name")
+            .build()
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidRequest
+    );
 }
 
 #[test]
 fn name_constraints_are_enforced_at_issuance_and_verification() {
-    let params = RootParams { permitted_dns: vec!["mesh.internal".into()], ..RootParams::new(td()) };
+    let params = RootParams {
+        permitted_dns: vec!["mesh.internal".into()],
+        ..RootParams::new(td())
+    };
     let ca = Authority::create_root(&params, NOW.sub(DAY)).unwrap();
-    assert_eq!(ca.certificate().permitted_dns, vec!["mesh.internal".to_string()]);
-    let ok = ca.issue(&IssueRequest::new(id("api")).with_dns(["api.mesh.internal"]), NOW).unwrap();
+    assert_eq!(
+        ca.certificate().permitted_dns,
+        vec!["mesh.internal".to_string()]
+    );
+    let ok = ca
+        .issue(
+            &IssueRequest::new(id("api")).with_dns(["api.mesh.internal"]),
+            NOW,
+        )
+        .unwrap();
     let v = verifier_for(&ca, any_in_domain());
-    assert!(v.verify(&ok.chain_der, PeerUsage::Server, NOW).is_ok(), "URI SANs pass under DNS-only constraints");
-    let err = ca.issue(&IssueRequest::new(id("api")).with_dns(["evil.example.com"]), NOW).unwrap_err();
+    assert!(
+        v.verify(&ok.chain_der, PeerUsage::Server, NOW).is_ok(),
+        "URI SANs pass under DNS-only constraints"
+    );
+    let err = ca
+        .issue(
+            &IssueRequest::new(id("api")).with_dns(["evil.example.com"]),
+            NOW,
+        )
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidRequest);
     // An intermediate cannot widen its parent's constraints.
     let err = ca
-        .create_intermediate(&IntermediateParams { permitted_dns: vec!["example.com".into()], ..IntermediateParams::new() }, NOW)
+        .create_intermediate(
+            &IntermediateParams {
+                permitted_dns: vec!["example.com".into()],
+                ..IntermediateParams::new()
+            },
+            NOW,
+        )
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidRequest);
     // A leaf forged outside the constraints (meshtls would not issue it) fails verification.
-    let outside = forge(&ca, leaf_params(&["spiffe://mesh.internal/service/api"], &["evil.example.com"]));
-    assert_eq!(code_of(v.verify(&[outside], PeerUsage::Server, NOW)), ErrorCode::NameConstraintViolation);
+    let outside = forge(
+        &ca,
+        leaf_params(
+            &["spiffe://mesh.internal/service/api"],
+            &["evil.example.com"],
+        ),
+    );
+    assert_eq!(
+        code_of(v.verify(&[outside], PeerUsage::Server, NOW)),
+        ErrorCode::NameConstraintViolation
+    );
 }
 
 #[test]
 fn csr_issuance_keeps_the_key_with_the_requester() {
     let ca = root();
-    let csr = meshtls_core::create_csr(&id("agent"), &["agent.local".into()], meshtls_core::KeyAlgorithm::EcdsaP256).unwrap();
+    let csr = meshtls_core::create_csr(
+        &id("agent"),
+        &["agent.local".into()],
+        meshtls_core::KeyAlgorithm::EcdsaP256,
+    )
+    .unwrap();
     let req = IssueRequest::from_csr(csr.csr_pem.as_bytes()).unwrap();
     assert_eq!(req.id, id("agent"));
     let issued = ca.issue(&req, NOW).unwrap();
@@ -391,24 +717,45 @@ fn csr_issuance_keeps_the_key_with_the_requester() {
     // The certificate carries the CSR's public key.
     let cert = meshtls_core::Certificate::from_der(&issued.cert_der).unwrap();
     let csr_key = rcgen::KeyPair::try_from(csr.key_der.as_slice()).unwrap();
-    assert_eq!(rcgen::PublicKeyData::subject_public_key_info(&csr_key), cert.spki_der);
+    assert_eq!(
+        rcgen::PublicKeyData::subject_public_key_info(&csr_key),
+        cert.spki_der
+    );
     assert_eq!(cert.dns_names, vec!["agent.local".to_string()]);
-    assert!(verifier_for(&ca, any_in_domain()).verify(&issued.chain_der, PeerUsage::Client, NOW).is_ok());
+    assert!(verifier_for(&ca, any_in_domain())
+        .verify(&issued.chain_der, PeerUsage::Client, NOW)
+        .is_ok());
     // The request may not rename the CSR's identity.
-    let err = ca.issue(&IssueRequest::new(id("admin")).with_key(KeySource::Csr(csr.csr_der.clone())), NOW).unwrap_err();
+    let err = ca
+        .issue(
+            &IssueRequest::new(id("admin")).with_key(KeySource::Csr(csr.csr_der.clone())),
+            NOW,
+        )
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidRequest);
 }
 
 #[test]
 fn csr_with_a_bad_signature_is_rejected() {
     let ca = root();
-    let csr = meshtls_core::create_csr(&id("agent"), &[], meshtls_core::KeyAlgorithm::EcdsaP256).unwrap();
+    let csr =
+        meshtls_core::create_csr(&id("agent"), &[], meshtls_core::KeyAlgorithm::EcdsaP256).unwrap();
     let mut der = csr.csr_der.clone();
     let last = der.len() - 1;
     der[last] ^= 0x01;
-    let err = ca.issue(&IssueRequest::new(id("agent")).with_key(KeySource::Csr(der)), NOW).unwrap_err();
+    let err = ca
+        .issue(
+            &IssueRequest::new(id("agent")).with_key(KeySource::Csr(der)),
+            NOW,
+        )
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::BadSignature);
-    let err = ca.issue(&IssueRequest::new(id("agent")).with_key(KeySource::Csr(b"junk".to_vec())), NOW).unwrap_err();
+    let err = ca
+        .issue(
+            &IssueRequest::new(id("agent")).with_key(KeySource::Csr(b"junk".to_vec())),
+            NOW,
+        )
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::Malformed);
 }
 
@@ -428,7 +775,11 @@ fn issued_leaf_follows_the_svid_profile() {
     // 128 random bits, positive: 16 bytes with a non-zero first byte.
     assert_eq!(c.serial.as_bytes().len(), 16);
     assert_eq!(c.not_after, NOW.add(90 * DAY));
-    assert_eq!(c.lifetime().as_secs(), 90 * 86_400 + 60, "backdated by a minute");
+    assert_eq!(
+        c.lifetime().as_secs(),
+        90 * 86_400 + 60,
+        "backdated by a minute"
+    );
     let other = issue(&ca, "api");
     assert_ne!(other.serial, leaf.serial);
 }
@@ -436,27 +787,56 @@ fn issued_leaf_follows_the_svid_profile() {
 #[test]
 fn lifetime_rules() {
     let ca = root();
-    let err = ca.issue(&IssueRequest::new(id("api")).with_lifetime(std::time::Duration::from_secs(59)), NOW).unwrap_err();
+    let err = ca
+        .issue(
+            &IssueRequest::new(id("api")).with_lifetime(std::time::Duration::from_secs(59)),
+            NOW,
+        )
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidRequest);
-    let one_minute = ca.issue(&IssueRequest::new(id("api")).with_lifetime(std::time::Duration::from_secs(60)), NOW).unwrap();
-    assert_eq!(one_minute.not_after, NOW.add(std::time::Duration::from_secs(60)));
+    let one_minute = ca
+        .issue(
+            &IssueRequest::new(id("api")).with_lifetime(std::time::Duration::from_secs(60)),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        one_minute.not_after,
+        NOW.add(std::time::Duration::from_secs(60))
+    );
     // Never outlive the issuer.
-    let err = ca.issue(&IssueRequest::new(id("api")).with_lifetime(3651 * DAY), NOW).unwrap_err();
+    let err = ca
+        .issue(&IssueRequest::new(id("api")).with_lifetime(3651 * DAY), NOW)
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidRequest);
     // An expired CA issues nothing.
-    let err = ca.issue(&IssueRequest::new(id("api")), NOW.add(3700 * DAY)).unwrap_err();
+    let err = ca
+        .issue(&IssueRequest::new(id("api")), NOW.add(3700 * DAY))
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidRequest);
 }
 
 #[test]
 fn every_key_algorithm_issues_and_verifies() {
     for alg in meshtls_core::KeyAlgorithm::ALL {
-        let ca = Authority::create_root(&RootParams { key: *alg, ..RootParams::new(td()) }, NOW.sub(DAY)).unwrap();
+        let ca = Authority::create_root(
+            &RootParams {
+                key: *alg,
+                ..RootParams::new(td())
+            },
+            NOW.sub(DAY),
+        )
+        .unwrap();
         let leaf = ca
-            .issue(&IssueRequest::new(id("api")).with_key(KeySource::Generate(*alg)), NOW)
+            .issue(
+                &IssueRequest::new(id("api")).with_key(KeySource::Generate(*alg)),
+                NOW,
+            )
             .unwrap();
         let v = verifier_for(&ca, any_in_domain());
-        let peer = v.verify(&leaf.chain_der, PeerUsage::Client, NOW).unwrap_or_else(|e| panic!("{alg}: {e}"));
+        let peer = v
+            .verify(&leaf.chain_der, PeerUsage::Client, NOW)
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
         assert_eq!(peer.spiffe_id, Some(id("api")));
         assert_eq!(ca.key_algorithm(), *alg);
     }
@@ -468,42 +848,71 @@ fn ca_key_encrypted_at_rest() {
     let key = ca.encrypted_key_pem("correct horse").unwrap();
     assert!(key.0.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
     let chain = ca.chain_pem();
-    let loaded = Authority::from_pem(chain.as_bytes(), key.0.as_bytes(), Some("correct horse")).unwrap();
-    assert_eq!(loaded.certificate().fingerprint, ca.certificate().fingerprint);
+    let loaded =
+        Authority::from_pem(chain.as_bytes(), key.0.as_bytes(), Some("correct horse")).unwrap();
+    assert_eq!(
+        loaded.certificate().fingerprint,
+        ca.certificate().fingerprint
+    );
     assert_eq!(loaded.trust_domain(), ca.trust_domain());
     // The loaded CA issues leaves the original's bundle accepts.
     let leaf = issue(&loaded, "api");
-    assert!(verifier_for(&ca, any_in_domain()).verify(&leaf.chain_der, PeerUsage::Client, NOW).is_ok());
+    assert!(verifier_for(&ca, any_in_domain())
+        .verify(&leaf.chain_der, PeerUsage::Client, NOW)
+        .is_ok());
     let err = Authority::from_pem(chain.as_bytes(), key.0.as_bytes(), Some("wrong")).unwrap_err();
     assert_eq!(err.code(), ErrorCode::WrongPassphrase);
     let err = Authority::from_pem(chain.as_bytes(), key.0.as_bytes(), None).unwrap_err();
-    assert_eq!(err.code(), ErrorCode::WrongPassphrase, "an encrypted key without a passphrase");
+    assert_eq!(
+        err.code(),
+        ErrorCode::WrongPassphrase,
+        "an encrypted key without a passphrase"
+    );
     let err = Authority::from_pem(chain.as_bytes(), b"garbage", Some("x")).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Malformed);
     // Someone else's key with this certificate.
     let other = root();
-    let err = Authority::from_pem(chain.as_bytes(), other.encrypted_key_pem("p").unwrap().0.as_bytes(), Some("p")).unwrap_err();
+    let err = Authority::from_pem(
+        chain.as_bytes(),
+        other.encrypted_key_pem("p").unwrap().0.as_bytes(),
+        Some("p"),
+    )
+    .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidRequest);
-    assert_eq!(ca.encrypted_key_pem("").unwrap_err().code(), ErrorCode::InvalidRequest);
+    assert_eq!(
+        ca.encrypted_key_pem("").unwrap_err().code(),
+        ErrorCode::InvalidRequest
+    );
 }
 
 #[test]
 fn intermediate_round_trips_through_pem() {
     let ca = root();
-    let inter = ca.create_intermediate(&IntermediateParams::new(), NOW).unwrap();
+    let inter = ca
+        .create_intermediate(&IntermediateParams::new(), NOW)
+        .unwrap();
     let key = inter.encrypted_key_pem("pw").unwrap();
-    let loaded = Authority::from_pem(inter.chain_pem().as_bytes(), key.0.as_bytes(), Some("pw")).unwrap();
+    let loaded =
+        Authority::from_pem(inter.chain_pem().as_bytes(), key.0.as_bytes(), Some("pw")).unwrap();
     assert!(!loaded.is_root());
     assert_eq!(loaded.root_der(), ca.root_der());
     let leaf = issue(&loaded, "api");
     assert_eq!(leaf.chain_der.len(), 2);
-    assert!(verifier_for(&ca, any_in_domain()).verify(&leaf.chain_der, PeerUsage::Client, NOW).is_ok());
+    assert!(verifier_for(&ca, any_in_domain())
+        .verify(&leaf.chain_der, PeerUsage::Client, NOW)
+        .is_ok());
     // Without the root in the file the intermediate cannot be placed.
-    let err = Authority::from_pem(inter.certificate_pem().as_bytes(), key.0.as_bytes(), Some("pw")).unwrap_err();
+    let err = Authority::from_pem(
+        inter.certificate_pem().as_bytes(),
+        key.0.as_bytes(),
+        Some("pw"),
+    )
+    .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidRequest);
     // A leaf is not a CA.
     let l = issue(&ca, "x");
-    let err = Authority::from_pem(l.cert_pem.as_bytes(), l.key_pem.unwrap().as_bytes(), None).unwrap_err();
+    let err = Authority::from_pem(l.cert_pem.as_bytes(), l.key_pem.unwrap().as_bytes(), None)
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidRequest);
 }
 
@@ -511,35 +920,70 @@ fn intermediate_round_trips_through_pem() {
 fn pkcs12_round_trip_both_profiles() {
     let ca = root();
     let leaf = issue(&ca, "api");
-    for profile in [meshtls_core::Pkcs12Profile::Modern, meshtls_core::Pkcs12Profile::Legacy] {
+    for profile in [
+        meshtls_core::Pkcs12Profile::Modern,
+        meshtls_core::Pkcs12Profile::Legacy,
+    ] {
         let pfx = leaf.to_pkcs12("pfx-pass", profile).unwrap();
         let (key, chain) = meshtls_core::encoding::from_pkcs12(&pfx, "pfx-pass").unwrap();
         assert_eq!(key, leaf.key_der.clone().unwrap());
         assert_eq!(chain[0], leaf.cert_der);
         assert_eq!(
-            meshtls_core::encoding::from_pkcs12(&pfx, "nope").unwrap_err().code(),
+            meshtls_core::encoding::from_pkcs12(&pfx, "nope")
+                .unwrap_err()
+                .code(),
             ErrorCode::WrongPassphrase
         );
     }
-    let csr = meshtls_core::create_csr(&id("api"), &[], meshtls_core::KeyAlgorithm::EcdsaP256).unwrap();
-    let from_csr = ca.issue(&IssueRequest::from_csr(&csr.csr_der).unwrap(), NOW).unwrap();
-    assert_eq!(from_csr.to_pkcs12("x", Default::default()).unwrap_err().code(), ErrorCode::InvalidRequest);
+    let csr =
+        meshtls_core::create_csr(&id("api"), &[], meshtls_core::KeyAlgorithm::EcdsaP256).unwrap();
+    let from_csr = ca
+        .issue(&IssueRequest::from_csr(&csr.csr_der).unwrap(), NOW)
+        .unwrap();
+    assert_eq!(
+        from_csr
+            .to_pkcs12("x", Default::default())
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidRequest
+    );
 }
 
 #[test]
 fn leaves_outside_the_svid_profile_are_rejected() {
     let ca = root();
     let v = verifier_for(&ca, Policy::allow_any());
-    let two = forge(&ca, leaf_params(&["spiffe://mesh.internal/service/a", "spiffe://mesh.internal/service/b"], &[]));
-    assert_eq!(code_of(v.verify(&[two], PeerUsage::Client, NOW)), ErrorCode::InvalidSvid);
+    let two = forge(
+        &ca,
+        leaf_params(
+            &[
+                "spiffe://mesh.internal/service/a",
+                "spiffe://mesh.internal/service/b",
+            ],
+            &[],
+        ),
+    );
+    assert_eq!(
+        code_of(v.verify(&[two], PeerUsage::Client, NOW)),
+        ErrorCode::InvalidSvid
+    );
     let not_spiffe = forge(&ca, leaf_params(&["https://mesh.internal/a"], &[]));
-    assert_eq!(code_of(v.verify(&[not_spiffe], PeerUsage::Client, NOW)), ErrorCode::InvalidSvid);
+    assert_eq!(
+        code_of(v.verify(&[not_spiffe], PeerUsage::Client, NOW)),
+        ErrorCode::InvalidSvid
+    );
     let mut signer = leaf_params(&["spiffe://mesh.internal/service/a"], &[]);
     signer.key_usages.push(rcgen::KeyUsagePurpose::KeyCertSign);
-    assert_eq!(code_of(v.verify(&[forge(&ca, signer)], PeerUsage::Client, NOW)), ErrorCode::InvalidSvid);
+    assert_eq!(
+        code_of(v.verify(&[forge(&ca, signer)], PeerUsage::Client, NOW)),
+        ErrorCode::InvalidSvid
+    );
     let mut no_sig = leaf_params(&["spiffe://mesh.internal/service/a"], &[]);
     no_sig.key_usages = vec![rcgen::KeyUsagePurpose::KeyEncipherment];
-    assert_eq!(code_of(v.verify(&[forge(&ca, no_sig)], PeerUsage::Client, NOW)), ErrorCode::InvalidSvid);
+    assert_eq!(
+        code_of(v.verify(&[forge(&ca, no_sig)], PeerUsage::Client, NOW)),
+        ErrorCode::InvalidSvid
+    );
     // The control: the same forge with a proper profile passes.
     let fine = forge(&ca, leaf_params(&["spiffe://mesh.internal/service/a"], &[]));
     assert!(v.verify(&[fine], PeerUsage::Client, NOW).is_ok());
@@ -553,7 +997,9 @@ fn meshtls_time(t: meshtls_core::Timestamp) -> time::OffsetDateTime {
 fn rotation_policy_schedule() {
     use meshtls_core::rotation::{FixedJitter, RotationStatus};
     let ca = root();
-    let leaf = ca.issue(&IssueRequest::new(id("api")).with_lifetime(90 * DAY), NOW).unwrap();
+    let leaf = ca
+        .issue(&IssueRequest::new(id("api")).with_lifetime(90 * DAY), NOW)
+        .unwrap();
     let cert = meshtls_core::Certificate::from_der(&leaf.cert_der).unwrap();
     let p = meshtls_core::RotationPolicy::default();
     let lifetime = cert.lifetime().as_secs() as i64;
@@ -561,10 +1007,20 @@ fn rotation_policy_schedule() {
     match p.status(&cert, NOW) {
         RotationStatus::Fresh { renew_at } => {
             assert!(renew_at.unix() <= two_thirds + 1);
-            assert!(renew_at.unix() >= two_thirds - lifetime / 20 - 1, "jitter is at most 5% of the lifetime");
-            assert_eq!(p.status(&cert, NOW), RotationStatus::Fresh { renew_at }, "stable for one certificate");
+            assert!(
+                renew_at.unix() >= two_thirds - lifetime / 20 - 1,
+                "jitter is at most 5% of the lifetime"
+            );
+            assert_eq!(
+                p.status(&cert, NOW),
+                RotationStatus::Fresh { renew_at },
+                "stable for one certificate"
+            );
             assert_eq!(p.status(&cert, renew_at), RotationStatus::RenewDue);
-            assert_eq!(p.next_check(RotationStatus::Fresh { renew_at }, NOW, HOUR), renew_at);
+            assert_eq!(
+                p.next_check(RotationStatus::Fresh { renew_at }, NOW, HOUR),
+                renew_at
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -572,17 +1028,25 @@ fn rotation_policy_schedule() {
     let none = p.with_jitter(0.0).unwrap();
     assert_eq!(
         none.status_with(cert.not_before, cert.not_after, NOW, &mut FixedJitter(0.9)),
-        RotationStatus::Fresh { renew_at: meshtls_core::Timestamp::from_unix(two_thirds) }
+        RotationStatus::Fresh {
+            renew_at: meshtls_core::Timestamp::from_unix(two_thirds)
+        }
     );
-    let margin = meshtls_core::RotationPolicy::before_expiry(DAY).with_jitter(0.0).unwrap();
+    let margin = meshtls_core::RotationPolicy::before_expiry(DAY)
+        .with_jitter(0.0)
+        .unwrap();
     assert_eq!(
         margin.status_with(cert.not_before, cert.not_after, NOW, &mut FixedJitter(0.0)),
-        RotationStatus::Fresh { renew_at: cert.not_after.sub(DAY) }
+        RotationStatus::Fresh {
+            renew_at: cert.not_after.sub(DAY)
+        }
     );
     assert!(meshtls_core::RotationPolicy::at_fraction(1.5).is_err());
     assert!(p.with_jitter(0.9).is_err());
     // Full jitter moves the time earlier by exactly the jitter window.
     let full = p.status_with(cert.not_before, cert.not_after, NOW, &mut FixedJitter(1.0));
-    let RotationStatus::Fresh { renew_at } = full else { panic!() };
+    let RotationStatus::Fresh { renew_at } = full else {
+        panic!()
+    };
     assert!(renew_at.unix() >= two_thirds - lifetime / 20 - 1 && renew_at.unix() < two_thirds);
 }
