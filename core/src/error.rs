@@ -150,6 +150,53 @@ impl ErrorCode {
     }
 }
 
+/// The families bindings map codes onto (Python exception classes, C# exception kinds...), so
+/// that every language groups the codes the same way.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorFamily {
+    /// The input does not parse or uses something unsupported (`malformed`, `unsupported`).
+    Input,
+    /// The request breaks a rule (`invalid_request`).
+    Request,
+    /// The peer or chain was rejected (every code of [`ErrorCode::is_verification`]).
+    Verification,
+    /// The passphrase or password is wrong (`wrong_passphrase`).
+    Passphrase,
+    /// A file or socket failed (`io`).
+    Io,
+    /// A bug (`internal`).
+    Internal,
+}
+
+impl ErrorFamily {
+    /// The stable name: `input`, `request`, `verification`, `passphrase`, `io`, `internal`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorFamily::Input => "input",
+            ErrorFamily::Request => "request",
+            ErrorFamily::Verification => "verification",
+            ErrorFamily::Passphrase => "passphrase",
+            ErrorFamily::Io => "io",
+            ErrorFamily::Internal => "internal",
+        }
+    }
+}
+
+impl ErrorCode {
+    /// The family of the code.
+    pub const fn family(self) -> ErrorFamily {
+        match self {
+            ErrorCode::Malformed | ErrorCode::Unsupported => ErrorFamily::Input,
+            ErrorCode::InvalidRequest => ErrorFamily::Request,
+            ErrorCode::WrongPassphrase => ErrorFamily::Passphrase,
+            ErrorCode::Io => ErrorFamily::Io,
+            ErrorCode::Internal => ErrorFamily::Internal,
+            _ => ErrorFamily::Verification,
+        }
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -225,6 +272,19 @@ mod tests {
             assert_eq!(ErrorCode::from_name(code.as_str()), Some(*code));
         }
         assert_eq!(ErrorCode::from_name("nope"), None);
+    }
+
+    #[test]
+    fn families_agree_with_is_verification() {
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                code.is_verification(),
+                code.family() == ErrorFamily::Verification,
+                "{code}"
+            );
+        }
+        assert_eq!(ErrorCode::Unsupported.family(), ErrorFamily::Input);
+        assert_eq!(ErrorCode::WrongPassphrase.family().as_str(), "passphrase");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub mod verify;
 pub use authority::{Authority, IntermediateParams, KeyAlgorithm, RootParams};
 pub use certificate::{Certificate, Fingerprint, Serial};
 pub use encoding::{Pkcs12Profile, PrivateKeyPem};
-pub use error::{Error, ErrorCode};
+pub use error::{Error, ErrorCode, ErrorFamily};
 pub use identity::{IdPattern, SpiffeId, TrustDomain};
 pub use issue::{create_csr, GeneratedCsr, IssueRequest, Issued, KeySource, Usage};
 
