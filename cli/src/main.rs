@@ -12,6 +12,8 @@ mod files;
 mod inspect;
 mod issue;
 mod output;
+#[cfg(feature = "probe")]
+mod probe;
 mod renew;
 mod revocation;
 mod verify;
@@ -22,7 +24,8 @@ use clap::{Parser, Subcommand};
 
 use crate::error::{CliError, EXIT_CODES_HELP};
 
-/// meshtls: one mTLS toolkit. CA, issuance, inspection, verification, revocation, renewal.
+/// meshtls: one mTLS toolkit. CA, issuance, inspection, verification, revocation, renewal,
+/// probing.
 #[derive(Debug, Parser)]
 #[command(name = "meshtls", version, after_help = EXIT_CODES_HELP)]
 struct Cli {
@@ -57,6 +60,9 @@ Exit codes: 0 ok, 2 bad input, 3 I/O, 4 wrong passphrase. See `meshtls --help`."
     Crl(revocation::CrlArgs),
     /// Reissue a certificate directory when renewal is due (or with --force).
     Renew(renew::RenewArgs),
+    /// Connect to a server with mTLS (wss:// or tls://) and print its verified identity.
+    #[cfg(feature = "probe")]
+    Probe(probe::ProbeArgs),
 }
 
 fn run(cli: &Cli) -> Result<(), CliError> {
@@ -68,6 +74,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Revoke(a) => revocation::revoke(a, cli.json),
         Command::Crl(a) => revocation::crl(a, cli.json),
         Command::Renew(a) => renew::run(a, cli.json),
+        #[cfg(feature = "probe")]
+        Command::Probe(a) => probe::run(a, cli.json),
     }
 }
 

@@ -25,6 +25,8 @@ fn every_command_has_help() {
         &["revoke"],
         &["crl"],
         &["renew"],
+        #[cfg(feature = "probe")]
+        &["probe"],
     ] {
         meshtls()
             .args(cmd)

@@ -1,0 +1,186 @@
+//! `meshtls probe` against real meshtls-net servers (wss:// and plain mTLS) on loopback.
+#![cfg(feature = "probe")]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use common::*;
+use meshtls_core::{Policy, TrustBundle, Verifier};
+use meshtls_net::{Identity, IdentityHandle, MtlsListener, MtlsServer, TrustHandle, WsListener};
+
+const SERVER_ID: &str = "spiffe://mesh.internal/service/gateway";
+
+enum Kind {
+    Ws,
+    Tls,
+}
+
+/// Starts a server presenting `cert_dir` and trusting `bundle`; it runs until the test ends.
+fn serve(kind: Kind, cert_dir: &Path, bundle: &Path) -> SocketAddr {
+    let chain = std::fs::read(cert_dir.join("chain.pem")).unwrap();
+    let key = std::fs::read(cert_dir.join("key.pem")).unwrap();
+    let bundle = TrustBundle::from_pem(&std::fs::read(bundle).unwrap()).unwrap();
+    let identity = IdentityHandle::new(Identity::from_pem(&chain, &key).unwrap());
+    let trust = TrustHandle::new(Verifier::new(bundle, Policy::allow_any()));
+    let server = MtlsServer::builder(identity, trust).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            match kind {
+                Kind::Ws => {
+                    let mut l = WsListener::bind("127.0.0.1:0", server).await.unwrap();
+                    tx.send(l.local_addr()).unwrap();
+                    while let Ok((ws, _peer)) = l.accept().await {
+                        drop(ws);
+                    }
+                }
+                Kind::Tls => {
+                    let mut l = MtlsListener::bind("127.0.0.1:0", server).await.unwrap();
+                    tx.send(l.local_addr()).unwrap();
+                    while let Ok(s) = l.accept().await {
+                        drop(s);
+                    }
+                }
+            }
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn setup() -> Pki {
+    let pki = Pki::new();
+    pki.issue(SERVER_ID, "server", &["--dns", "localhost"]);
+    pki.issue(ID, "client", &[]);
+    pki
+}
+
+#[test]
+fn probe_wss_prints_the_verified_server() {
+    let pki = setup();
+    let addr = serve(Kind::Ws, &pki.path("server"), &pki.bundle());
+    let url = format!("wss://localhost:{}/ws", addr.port());
+    let a = meshtls()
+        .args(["probe", &url, "--cert"])
+        .arg(pki.path("client"))
+        .arg("--bundle")
+        .arg(pki.bundle())
+        .assert()
+        .success();
+    let out = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(out.contains(SERVER_ID), "{out}");
+    let v = json(
+        &meshtls()
+            .args(["probe", "--json", &url, "--allow-id", SERVER_ID, "--cert"])
+            .arg(pki.path("client"))
+            .arg("--bundle")
+            .arg(pki.bundle())
+            .assert()
+            .success(),
+    );
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["peer"]["spiffe_id"], SERVER_ID);
+    assert_eq!(v["protocol"], "TLSv1_3");
+}
+
+#[test]
+fn probe_rejects_a_server_the_policy_does_not_allow() {
+    let pki = setup();
+    let addr = serve(Kind::Ws, &pki.path("server"), &pki.bundle());
+    let url = format!("wss://localhost:{}/ws", addr.port());
+    let a = meshtls()
+        .args([
+            "probe",
+            &url,
+            "--allow-id",
+            "spiffe://mesh.internal/service/billing",
+            "--cert",
+        ])
+        .arg(pki.path("client"))
+        .arg("--bundle")
+        .arg(pki.bundle())
+        .assert()
+        .code(1);
+    assert_error_line(&a, "identity_not_allowed");
+    // A bundle of another CA: the server is unknown.
+    let other = Pki::new();
+    let a = meshtls()
+        .args(["probe", &url, "--cert"])
+        .arg(pki.path("client"))
+        .arg("--bundle")
+        .arg(other.bundle())
+        .assert()
+        .code(1);
+    assert_error_line(&a, "unknown_issuer");
+}
+
+#[test]
+fn probe_tls_handshake_only() {
+    let pki = setup();
+    let addr = serve(Kind::Tls, &pki.path("server"), &pki.bundle());
+    let v = json(
+        &meshtls()
+            .args([
+                "probe",
+                "--json",
+                &format!("tls://localhost:{}", addr.port()),
+                "--cert",
+            ])
+            .arg(pki.path("client"))
+            .arg("--bundle")
+            .arg(pki.bundle())
+            .assert()
+            .success(),
+    );
+    assert_eq!(v["peer"]["spiffe_id"], SERVER_ID);
+}
+
+#[test]
+fn probe_connection_and_input_failures() {
+    let pki = setup();
+    // Nothing listens on a port we just released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let a = meshtls()
+        .args([
+            "probe",
+            &format!("wss://localhost:{port}/ws"),
+            "--timeout",
+            "5s",
+            "--cert",
+        ])
+        .arg(pki.path("client"))
+        .arg("--bundle")
+        .arg(pki.bundle())
+        .assert()
+        .code(3);
+    assert_error_line(&a, "io");
+    // Not a URL we speak.
+    let a = meshtls()
+        .args(["probe", "https://localhost/", "--cert"])
+        .arg(pki.path("client"))
+        .arg("--bundle")
+        .arg(pki.bundle())
+        .assert()
+        .code(2);
+    assert_error_line(&a, "invalid_request");
+    // A missing key.
+    std::fs::remove_file(pki.path("client/key.pem")).unwrap();
+    let a = meshtls()
+        .args(["probe", &format!("wss://localhost:{port}/ws"), "--cert"])
+        .arg(pki.path("client"))
+        .arg("--bundle")
+        .arg(pki.bundle())
+        .assert()
+        .code(3);
+    assert_error_line(&a, "io");
+    assert!(stderr(&a).contains("key.pem"));
+}
