@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use meshtls_core::{Error, ErrorCode};
+use meshtls_core::{Error, ErrorCode, ErrorFamily};
 use serde::Serialize;
 
 /// Exit statuses, documented in `meshtls --help` and cli/README.md.
@@ -35,6 +35,19 @@ Exit codes:
   4  wrong_passphrase: the passphrase or PFX password does not open the key
   5  internal: a bug in meshtls, please report it
 Errors are one line on stderr: `error: <code>: [<file>: ]<message>`; the code is stable.";
+
+/// The exit status of a code: one per core error family, so the CLI groups codes exactly as
+/// every binding does.
+pub fn exit_status_of(code: ErrorCode) -> u8 {
+    match code.family() {
+        ErrorFamily::Verification => exit::REJECTED,
+        ErrorFamily::Input | ErrorFamily::Request => exit::USAGE,
+        ErrorFamily::Io => exit::IO,
+        ErrorFamily::Passphrase => exit::PASSPHRASE,
+        // A family this CLI does not know yet: never report it as success or as a verdict.
+        _ => exit::INTERNAL,
+    }
+}
 
 /// A failure of a command.
 #[derive(Debug, Clone)]
@@ -79,13 +92,7 @@ impl CliError {
 
     /// The exit status for the code.
     pub fn exit_status(&self) -> u8 {
-        match self.code {
-            c if c.is_verification() => exit::REJECTED,
-            ErrorCode::Io => exit::IO,
-            ErrorCode::WrongPassphrase => exit::PASSPHRASE,
-            ErrorCode::Internal => exit::INTERNAL,
-            _ => exit::USAGE,
-        }
+        exit_status_of(self.code)
     }
 
     /// The error as the JSON object printed on stdout under `--json`.
@@ -94,6 +101,7 @@ impl CliError {
             ok: false,
             error: JsonErrorBody {
                 code: self.code.as_str(),
+                family: self.code.family().as_str(),
                 message: self.message.clone(),
                 file: self.file.as_ref().map(|p| p.display().to_string()),
                 exit_status: self.exit_status(),
@@ -129,6 +137,7 @@ pub struct JsonError {
 #[derive(Debug, Serialize)]
 struct JsonErrorBody {
     code: &'static str,
+    family: &'static str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<String>,
@@ -150,5 +159,33 @@ impl<T> InFile<T> for Result<T, Error> {
 impl<T> InFile<T> for Result<T, CliError> {
     fn in_file(self, path: &Path) -> Result<T, CliError> {
         self.map_err(|e| e.in_file(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_the_documented_exit_status() {
+        for code in ErrorCode::ALL {
+            let status = exit_status_of(*code);
+            let line = EXIT_CODES_HELP
+                .lines()
+                .skip_while(|l| !l.trim_start().starts_with(&status.to_string()))
+                .take_while(|l| {
+                    !l.trim_start().starts_with(&(status + 1).to_string())
+                        && !l.starts_with("Errors")
+                })
+                .collect::<String>();
+            assert!(line.contains(code.as_str()), "{code} -> {status}: {line:?}");
+        }
+    }
+
+    #[test]
+    fn the_line_names_code_file_and_message_on_one_line() {
+        let e = CliError::new(ErrorCode::Malformed, "bad\nPEM").in_file(Path::new("x/ca.crt"));
+        assert_eq!(e.to_string(), "error: malformed: x/ca.crt: bad PEM");
+        assert_eq!(e.exit_status(), exit::USAGE);
     }
 }
