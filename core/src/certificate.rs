@@ -320,6 +320,19 @@ impl Certificate {
         encoding::cert_pem(&self.der)
     }
 
+    /// The key algorithm as one meshtls generates, if it is one of those.
+    pub fn key_kind(&self) -> Option<crate::authority::KeyAlgorithm> {
+        use crate::authority::KeyAlgorithm;
+        match self.key_algorithm.as_str() {
+            "ECDSA P-256" => Some(KeyAlgorithm::EcdsaP256),
+            "ECDSA P-384" => Some(KeyAlgorithm::EcdsaP384),
+            "Ed25519" => Some(KeyAlgorithm::Ed25519),
+            "RSA 2048" => Some(KeyAlgorithm::Rsa2048),
+            "RSA 4096" => Some(KeyAlgorithm::Rsa4096),
+            _ => None,
+        }
+    }
+
     /// The total lifetime (not_after - not_before).
     pub fn lifetime(&self) -> std::time::Duration {
         self.not_after.since(self.not_before)

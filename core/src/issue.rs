@@ -12,7 +12,7 @@ use x509_parser::prelude::FromDer;
 
 use crate::authority::{random_serial, Authority, KeyAlgorithm, BACKDATE};
 use crate::backend;
-use crate::certificate::{Fingerprint, Serial};
+use crate::certificate::{Certificate, Fingerprint, Serial};
 use crate::encoding::{self, Pkcs12Profile};
 use crate::error::{Error, Result};
 use crate::identity::SpiffeId;
@@ -132,6 +132,36 @@ impl IssueRequest {
         req.dns_names = parsed.dns_names;
         req.key = KeySource::Csr(der);
         Ok(req)
+    }
+
+    /// The request that renews `old`: the same SPIFFE ID, DNS and IP SANs, common name,
+    /// usage, CRL distribution points, lifetime and key algorithm, with a new generated key.
+    /// `old` must be an X509-SVID (one SPIFFE ID).
+    pub fn renewal_of(old: &Certificate) -> Result<Self> {
+        let id = old.spiffe_id.clone().ok_or_else(|| {
+            Error::invalid_request(
+                "the certificate names no SPIFFE ID: it cannot be renewed as an SVID",
+            )
+        })?;
+        let usage = match (old.server_auth, old.client_auth) {
+            (true, false) => Usage::Server,
+            (false, true) => Usage::Client,
+            _ => Usage::Both,
+        };
+        let key = old.key_kind().ok_or_else(|| {
+            Error::unsupported(format!("cannot renew a {} key", old.key_algorithm))
+        })?;
+        Ok(IssueRequest {
+            id,
+            dns_names: old.dns_names.clone(),
+            ip_addresses: old.ip_addresses.clone(),
+            common_name: old.common_name.clone(),
+            usage,
+            // Issuance backdates by BACKDATE: the lifetime asked for is the rest.
+            lifetime: old.lifetime().saturating_sub(BACKDATE).max(MIN_LIFETIME),
+            key: KeySource::Generate(key),
+            crl_distribution_points: old.crl_distribution_points.clone(),
+        })
     }
 
     /// Adds DNS SANs.

@@ -1050,3 +1050,45 @@ fn rotation_policy_schedule() {
     };
     assert!(renew_at.unix() >= two_thirds - lifetime / 20 - 1 && renew_at.unix() < two_thirds);
 }
+
+#[test]
+fn renewal_request_keeps_everything_but_the_key() {
+    let ca = root();
+    let old = ca
+        .issue(
+            &IssueRequest::new(id("api"))
+                .with_dns(["api.mesh.internal"])
+                .with_ips(["10.1.2.3".parse().unwrap()])
+                .with_common_name("api-1")
+                .with_usage(Usage::Server)
+                .with_lifetime(2 * DAY)
+                .with_key(KeySource::Generate(meshtls_core::KeyAlgorithm::EcdsaP384))
+                .with_crl_distribution_point("http://ca.mesh.internal/crl"),
+            NOW,
+        )
+        .unwrap();
+    let old_cert = meshtls_core::Certificate::from_der(&old.cert_der).unwrap();
+    let req = IssueRequest::renewal_of(&old_cert).unwrap();
+    assert_eq!(req.lifetime, 2 * DAY);
+    assert_eq!(
+        req.key,
+        KeySource::Generate(meshtls_core::KeyAlgorithm::EcdsaP384)
+    );
+    let new = ca.issue(&req, NOW.add(DAY)).unwrap();
+    let c = meshtls_core::Certificate::from_der(&new.cert_der).unwrap();
+    assert_eq!(c.spiffe_id, old_cert.spiffe_id);
+    assert_eq!(c.dns_names, old_cert.dns_names);
+    assert_eq!(c.ip_addresses, old_cert.ip_addresses);
+    assert_eq!(c.common_name.as_deref(), Some("api-1"));
+    assert!(c.server_auth && !c.client_auth);
+    assert_eq!(c.crl_distribution_points, old_cert.crl_distribution_points);
+    assert_eq!(c.lifetime(), old_cert.lifetime());
+    assert_ne!(c.spki_der, old_cert.spki_der, "a new key");
+    // A certificate without a SPIFFE ID is not renewed as an SVID.
+    let mut no_id = old_cert.clone();
+    no_id.spiffe_id = None;
+    assert_eq!(
+        IssueRequest::renewal_of(&no_id).unwrap_err().code(),
+        ErrorCode::InvalidRequest
+    );
+}
