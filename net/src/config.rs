@@ -86,6 +86,9 @@ fn config_error(e: rustls::Error) -> Error {
     Error::new(ErrorCode::Unsupported, format!("TLS configuration: {e}"))
 }
 
+/// Where a listener reports handshakes it gave up on.
+pub(crate) type FailureCallback = Arc<dyn Fn(&HandshakeFailure) + Send + Sync>;
+
 /// Options for [`MtlsServer`]; made by [`MtlsServer::builder`].
 pub struct MtlsServerBuilder {
     identity: IdentityHandle,
@@ -96,7 +99,7 @@ pub struct MtlsServerBuilder {
     handshake_timeout: Duration,
     max_concurrent_handshakes: usize,
     bearer: Option<TokenValidator>,
-    on_handshake_error: Option<Arc<dyn Fn(&HandshakeFailure) + Send + Sync>>,
+    on_handshake_error: Option<FailureCallback>,
 }
 
 impl MtlsServerBuilder {
@@ -245,7 +248,7 @@ pub(crate) struct ServerInner {
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_concurrent_handshakes: usize,
     pub(crate) bearer: Option<TokenValidator>,
-    pub(crate) on_handshake_error: Option<Arc<dyn Fn(&HandshakeFailure) + Send + Sync>>,
+    pub(crate) on_handshake_error: Option<FailureCallback>,
 }
 
 impl fmt::Debug for MtlsServer {

@@ -16,12 +16,21 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Response};
 use tokio_tungstenite::tungstenite::http::{header, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::config::{MtlsClient, MtlsServer};
 use crate::error::to_io;
 use crate::listener::{accept_loop, READY_QUEUE};
 use crate::stream::MtlsStream;
+
+/// WebSocket buffers sized for many mostly idle connections: tungstenite's 128 KiB defaults
+/// would hold 128 KiB per connection waiting in a read; 16 KiB is one TLS record.
+pub fn default_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(16 * 1024)
+}
 
 /// A WebSocket over an mTLS stream; `ws.get_ref().peer_identity()` is the verified peer.
 pub type WsStream = WebSocketStream<MtlsStream>;
@@ -142,7 +151,7 @@ async fn upgrade(
     validator: Option<TokenValidator>,
 ) -> io::Result<(WsStream, WsPeer)> {
     if let Some(peer) = stream.peer_identity().cloned() {
-        let ws = tokio_tungstenite::accept_async(stream)
+        let ws = tokio_tungstenite::accept_async_with_config(stream, Some(default_config()))
             .await
             .map_err(ws_to_io)?;
         return Ok((ws, WsPeer::Mtls(peer)));
@@ -156,6 +165,8 @@ async fn upgrade(
     };
     let subject: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let slot = subject.clone();
+    // tungstenite's callback signature returns the whole error response by value.
+    #[allow(clippy::result_large_err)]
     let callback = move |request: &Request, response: Response| {
         let accepted = bearer_token(request).and_then(|t| validator(t));
         match accepted {
@@ -168,15 +179,16 @@ async fn upgrade(
             None => Err(unauthorized()),
         }
     };
-    let ws = tokio_tungstenite::accept_hdr_async(stream, callback)
-        .await
-        .map_err(|e| match e {
-            tokio_tungstenite::tungstenite::Error::Http(_) => to_io(Error::new(
-                ErrorCode::IdentityNotAllowed,
-                "no client certificate and no valid bearer token",
-            )),
-            other => ws_to_io(other),
-        })?;
+    let ws =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(default_config()))
+            .await
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(_) => to_io(Error::new(
+                    ErrorCode::IdentityNotAllowed,
+                    "no client certificate and no valid bearer token",
+                )),
+                other => ws_to_io(other),
+            })?;
     let subject = subject
         .lock()
         .ok()
@@ -227,9 +239,10 @@ pub async fn connect_request(
             "server verified without identity",
         ))
     })?;
-    let (ws, _response) = tokio_tungstenite::client_async(request, stream)
-        .await
-        .map_err(ws_to_io)?;
+    let (ws, _response) =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(default_config()))
+            .await
+            .map_err(ws_to_io)?;
     Ok((ws, peer))
 }
 
