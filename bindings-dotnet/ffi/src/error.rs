@@ -1,0 +1,333 @@
+//! Result codes and the thread-local last error.
+//!
+//! Codes 1..999 are the core's [`ErrorCode::number`] values, unchanged; 0 is success; 1000 and
+//! up are failures only the C ABI can have (a NULL pointer, a panic...). Codes are added, never
+//! renumbered or reused.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
+
+use meshtls_core::{Error, ErrorCode, ErrorFamily};
+
+/// The result of every fallible meshtls function: 0 on success, else why it failed.
+///
+/// Values 1 to 999 are the core's error codes (the same numbers and names in every meshtls
+/// language); 1000 and up belong to the C ABI. A failed call leaves its out-parameters
+/// untouched and sets the calling thread's last error (read it with `meshtls_last_error`).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum meshtls_result {
+    /// Success.
+    MESHTLS_OK = 0,
+    /// Input could not be parsed (bad PEM/DER, truncated, empty, garbage).
+    MESHTLS_MALFORMED = 1,
+    /// Well-formed input using something meshtls does not support.
+    MESHTLS_UNSUPPORTED = 2,
+    /// A request that breaks a rule (wrong trust domain, lifetime, name constraints...).
+    MESHTLS_INVALID_REQUEST = 3,
+    /// A certificate in the chain has expired.
+    MESHTLS_EXPIRED = 4,
+    /// A certificate in the chain is not valid yet.
+    MESHTLS_NOT_YET_VALID = 5,
+    /// No path from the presented chain to a trusted CA.
+    MESHTLS_UNKNOWN_ISSUER = 6,
+    /// A signature does not verify.
+    MESHTLS_BAD_SIGNATURE = 7,
+    /// A certificate in the chain is revoked.
+    MESHTLS_REVOKED = 8,
+    /// The certificate is not allowed for the requested usage.
+    MESHTLS_WRONG_USAGE = 9,
+    /// The peer's identity is not allowed by the policy.
+    MESHTLS_IDENTITY_NOT_ALLOWED = 10,
+    /// The peer matches none of the pins.
+    MESHTLS_NOT_PINNED = 11,
+    /// A name is outside the name constraints of a CA in the path.
+    MESHTLS_NAME_CONSTRAINT_VIOLATION = 12,
+    /// The passphrase does not decrypt the key.
+    MESHTLS_WRONG_PASSPHRASE = 13,
+    /// CRLs are configured but none covers a certificate in the path.
+    MESHTLS_REVOCATION_UNKNOWN = 14,
+    /// The covering CRL is past its nextUpdate.
+    MESHTLS_CRL_EXPIRED = 15,
+    /// The path is longer than allowed.
+    MESHTLS_CHAIN_TOO_LONG = 16,
+    /// The leaf breaks the X509-SVID rules.
+    MESHTLS_INVALID_SVID = 17,
+    /// A file or socket operation failed.
+    MESHTLS_IO = 18,
+    /// A bug in meshtls.
+    MESHTLS_INTERNAL = 19,
+    /// C ABI: a required pointer argument was NULL.
+    MESHTLS_NULL_ARGUMENT = 1000,
+    /// C ABI: meshtls panicked; the call was abandoned (please report it).
+    MESHTLS_PANIC = 1001,
+    /// C ABI: an argument is out of range (an unknown enum value, a string that is not UTF-8,
+    /// lengths that do not add up).
+    MESHTLS_INVALID_ARGUMENT = 1002,
+}
+
+impl meshtls_result {
+    /// The result for a core error code. A code this crate does not know yet (the core's enum
+    /// is non-exhaustive) becomes `MESHTLS_INTERNAL`; a unit test keeps the two lists equal.
+    pub(crate) fn from_code(code: ErrorCode) -> Self {
+        use meshtls_result::*;
+        match code.number() {
+            1 => MESHTLS_MALFORMED,
+            2 => MESHTLS_UNSUPPORTED,
+            3 => MESHTLS_INVALID_REQUEST,
+            4 => MESHTLS_EXPIRED,
+            5 => MESHTLS_NOT_YET_VALID,
+            6 => MESHTLS_UNKNOWN_ISSUER,
+            7 => MESHTLS_BAD_SIGNATURE,
+            8 => MESHTLS_REVOKED,
+            9 => MESHTLS_WRONG_USAGE,
+            10 => MESHTLS_IDENTITY_NOT_ALLOWED,
+            11 => MESHTLS_NOT_PINNED,
+            12 => MESHTLS_NAME_CONSTRAINT_VIOLATION,
+            13 => MESHTLS_WRONG_PASSPHRASE,
+            14 => MESHTLS_REVOCATION_UNKNOWN,
+            15 => MESHTLS_CRL_EXPIRED,
+            16 => MESHTLS_CHAIN_TOO_LONG,
+            17 => MESHTLS_INVALID_SVID,
+            18 => MESHTLS_IO,
+            _ => MESHTLS_INTERNAL,
+        }
+    }
+
+    /// The core code with this number, if it is one.
+    #[cfg(test)]
+    fn core_code(self) -> Option<ErrorCode> {
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.number() == self as u32)
+    }
+
+    /// Every C ABI-only code, with its stable name.
+    #[cfg(test)]
+    const FFI_ONLY: &'static [(meshtls_result, &'static str)] = &[
+        (meshtls_result::MESHTLS_NULL_ARGUMENT, "null_argument"),
+        (meshtls_result::MESHTLS_PANIC, "panic"),
+        (meshtls_result::MESHTLS_INVALID_ARGUMENT, "invalid_argument"),
+    ];
+}
+
+/// A failure on its way to C: the code and the message for the last error.
+#[derive(Debug)]
+pub(crate) struct FfiError {
+    pub(crate) code: meshtls_result,
+    pub(crate) message: String,
+}
+
+impl FfiError {
+    pub(crate) fn null(what: &str) -> Self {
+        FfiError {
+            code: meshtls_result::MESHTLS_NULL_ARGUMENT,
+            message: format!("null_argument: {what} is NULL"),
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        FfiError {
+            code: meshtls_result::MESHTLS_INVALID_ARGUMENT,
+            message: format!("invalid_argument: {}", message.into()),
+        }
+    }
+
+    pub(crate) fn panic(message: impl Into<String>) -> Self {
+        FfiError {
+            code: meshtls_result::MESHTLS_PANIC,
+            message: format!("panic: {}", message.into()),
+        }
+    }
+}
+
+impl From<Error> for FfiError {
+    fn from(e: Error) -> Self {
+        FfiError {
+            code: meshtls_result::from_code(e.code()),
+            message: e.to_string(),
+        }
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn set_last_error(message: String) {
+    LAST_ERROR.with(|e| *e.borrow_mut() = Some(message));
+}
+
+pub(crate) fn clear_last_error() {
+    LAST_ERROR.with(|e| *e.borrow_mut() = None);
+}
+
+/// Copies the calling thread's last error message (`code: message`, UTF-8) into `buf`.
+///
+/// At most `len - 1` bytes are written, then a NUL; `*out_n` receives the full length of the
+/// message without the NUL, so `*out_n >= len` means it was cut. With `buf` NULL and `len` 0
+/// only the length is reported. Every fallible call clears the message first, so after a
+/// success it is empty. Returns `MESHTLS_NULL_ARGUMENT` when `out_n` is NULL, or `buf` is NULL
+/// with a non-zero `len`.
+///
+/// # Safety
+/// `buf` must point to `len` writable bytes (or be NULL with `len` 0); `out_n` must be
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_last_error(
+    buf: *mut c_char,
+    len: usize,
+    out_n: *mut usize,
+) -> meshtls_result {
+    let run = std::panic::catch_unwind(|| {
+        if out_n.is_null() || (buf.is_null() && len != 0) {
+            return meshtls_result::MESHTLS_NULL_ARGUMENT;
+        }
+        let message = LAST_ERROR.with(|e| e.borrow().clone()).unwrap_or_default();
+        let bytes = message.as_bytes();
+        if len > 0 {
+            let n = bytes.len().min(len - 1);
+            // SAFETY: the caller gave `len` writable bytes at `buf` (checked non-NULL above),
+            // and `n + 1 <= len`; the source is a live Rust string that cannot overlap them.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
+                *buf.add(n) = 0;
+            }
+        }
+        // SAFETY: checked non-NULL above; the caller promised it is writable.
+        unsafe { *out_n = bytes.len() };
+        meshtls_result::MESHTLS_OK
+    });
+    run.unwrap_or(meshtls_result::MESHTLS_PANIC)
+}
+
+/// The stable snake_case name of a result code (`"ok"`, `"expired"`, `"null_argument"`...),
+/// as a static NUL-terminated string; `"unknown"` for a number that is no code. Never free it.
+#[no_mangle]
+pub extern "C" fn meshtls_result_name(code: u32) -> *const c_char {
+    let name: &'static [u8] = match code {
+        0 => b"ok\0",
+        1000 => b"null_argument\0",
+        1001 => b"panic\0",
+        1002 => b"invalid_argument\0",
+        n => match ErrorCode::ALL.iter().find(|c| c.number() == n) {
+            Some(c) => static_name(c.as_str()),
+            None => b"unknown\0",
+        },
+    };
+    name.as_ptr().cast()
+}
+
+/// The family of a result code, as a static NUL-terminated string: the core's families
+/// (`input`, `request`, `verification`, `passphrase`, `io`, `internal`) for its codes,
+/// `argument` for `null_argument`/`invalid_argument`, `internal` for `panic`, `ok` for 0,
+/// `unknown` otherwise. Never free it.
+#[no_mangle]
+pub extern "C" fn meshtls_result_family(code: u32) -> *const c_char {
+    let name: &'static [u8] = match code {
+        0 => b"ok\0",
+        1000 | 1002 => b"argument\0",
+        1001 => b"internal\0",
+        n => match ErrorCode::ALL.iter().find(|c| c.number() == n) {
+            Some(c) => match c.family() {
+                ErrorFamily::Input => b"input\0",
+                ErrorFamily::Request => b"request\0",
+                ErrorFamily::Verification => b"verification\0",
+                ErrorFamily::Passphrase => b"passphrase\0",
+                ErrorFamily::Io => b"io\0",
+                _ => b"internal\0",
+            },
+            None => b"unknown\0",
+        },
+    };
+    name.as_ptr().cast()
+}
+
+/// The core's code names with a NUL, built once from [`ErrorCode::ALL`] and kept for the
+/// life of the process, so C may hold the pointers forever.
+fn static_name(name: &str) -> &'static [u8] {
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            ErrorCode::ALL
+                .iter()
+                .filter_map(|c| CString::new(c.as_str()).ok())
+                .collect()
+        })
+        .iter()
+        .find(|c| c.as_bytes() == name.as_bytes())
+        .map(|c| c.as_bytes_with_nul())
+        .unwrap_or(b"unknown\0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn name_of(code: u32) -> String {
+        // SAFETY: meshtls_result_name returns a static NUL-terminated string.
+        unsafe { CStr::from_ptr(meshtls_result_name(code)) }
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn every_core_code_has_its_number_and_name() {
+        for code in ErrorCode::ALL {
+            let r = meshtls_result::from_code(*code);
+            assert_eq!(r as u32, code.number(), "{code}");
+            assert_eq!(r.core_code(), Some(*code));
+            assert_eq!(name_of(code.number()), code.as_str());
+        }
+        assert!(ErrorCode::ALL.iter().all(|c| c.number() < 1000));
+    }
+
+    #[test]
+    fn ffi_codes_are_named_and_above_the_core_range() {
+        for (code, name) in meshtls_result::FFI_ONLY {
+            assert!(*code as u32 >= 1000);
+            assert_eq!(code.core_code(), None);
+            assert_eq!(name_of(*code as u32), *name);
+        }
+        assert_eq!(name_of(0), "ok");
+        assert_eq!(name_of(999), "unknown");
+    }
+
+    #[test]
+    fn families_follow_the_core() {
+        for code in ErrorCode::ALL {
+            // SAFETY: static NUL-terminated string.
+            let fam = unsafe { CStr::from_ptr(meshtls_result_family(code.number())) };
+            assert_eq!(fam.to_str().unwrap(), code.family().as_str());
+        }
+    }
+
+    #[test]
+    fn last_error_is_copied_cut_and_measured() {
+        set_last_error("expired: leaf expired".into());
+        let mut buf = [0x55 as c_char; 8];
+        let mut n = 0usize;
+        // SAFETY: buf has 8 writable bytes; n is writable.
+        let r = unsafe { meshtls_last_error(buf.as_mut_ptr(), buf.len(), &mut n) };
+        assert_eq!(r, meshtls_result::MESHTLS_OK);
+        assert_eq!(n, "expired: leaf expired".len());
+        // SAFETY: the function NUL-terminated it within the 8 bytes.
+        let got = unsafe { CStr::from_ptr(buf.as_ptr()) };
+        assert_eq!(got.to_str().unwrap(), "expired");
+        // SAFETY: length query only.
+        let r = unsafe { meshtls_last_error(std::ptr::null_mut(), 0, &mut n) };
+        assert_eq!(r, meshtls_result::MESHTLS_OK);
+        // SAFETY: NULL out_n is refused before anything is written.
+        let r = unsafe { meshtls_last_error(buf.as_mut_ptr(), buf.len(), std::ptr::null_mut()) };
+        assert_eq!(r, meshtls_result::MESHTLS_NULL_ARGUMENT);
+        clear_last_error();
+        // SAFETY: as above.
+        unsafe { meshtls_last_error(buf.as_mut_ptr(), buf.len(), &mut n) };
+        assert_eq!(n, 0);
+    }
+}
