@@ -1,8 +1,9 @@
 //! The crypto backend seam: the only module that names a crypto provider.
 //!
-//! Natively the provider is aws-lc-rs (key generation, signing, signature checks). A wasm32
-//! build swaps this module's body for a wasm-capable provider; nothing else in the crate
-//! changes.
+//! Natively the provider is aws-lc-rs (feature `aws-lc-rs`, the default). The wasm32 build
+//! uses ring (feature `ring`), which compiles to `wasm32-unknown-unknown`; ring cannot
+//! generate RSA keys, so there an RSA key request is `unsupported`. When both features are
+//! on, aws-lc-rs is used. Nothing else in the crate names a provider.
 
 use pki_types::SignatureVerificationAlgorithm;
 use rcgen::KeyPair;
@@ -10,22 +11,29 @@ use rcgen::KeyPair;
 use crate::authority::KeyAlgorithm;
 use crate::error::{Error, Result};
 
-#[cfg(not(feature = "aws-lc-rs"))]
-compile_error!("meshtls-core needs a crypto backend: enable the `aws-lc-rs` feature");
+#[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
+compile_error!(
+    "meshtls-core needs a crypto backend: enable the `aws-lc-rs` feature (native) or `ring` (wasm32)"
+);
+
+#[cfg(feature = "aws-lc-rs")]
+use webpki::aws_lc_rs as algs;
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+use webpki::ring as algs;
 
 /// Signature algorithms accepted in certificates, CRLs and CSRs.
 pub(crate) static SIGNATURE_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
-    webpki::aws_lc_rs::ECDSA_P256_SHA256,
-    webpki::aws_lc_rs::ECDSA_P256_SHA384,
-    webpki::aws_lc_rs::ECDSA_P384_SHA256,
-    webpki::aws_lc_rs::ECDSA_P384_SHA384,
-    webpki::aws_lc_rs::ED25519,
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256,
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA384,
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA512,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+    algs::ECDSA_P256_SHA256,
+    algs::ECDSA_P256_SHA384,
+    algs::ECDSA_P384_SHA256,
+    algs::ECDSA_P384_SHA384,
+    algs::ED25519,
+    algs::RSA_PKCS1_2048_8192_SHA256,
+    algs::RSA_PKCS1_2048_8192_SHA384,
+    algs::RSA_PKCS1_2048_8192_SHA512,
+    algs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+    algs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+    algs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
 ];
 
 /// A fresh key pair.
@@ -34,14 +42,27 @@ pub(crate) fn generate(alg: KeyAlgorithm) -> Result<KeyPair> {
         KeyAlgorithm::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
         KeyAlgorithm::EcdsaP384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
         KeyAlgorithm::Ed25519 => KeyPair::generate_for(&rcgen::PKCS_ED25519),
-        KeyAlgorithm::Rsa2048 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
-        }
-        KeyAlgorithm::Rsa4096 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_4096)
-        }
+        KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa4096 => return generate_rsa(alg),
     };
     kp.map_err(|e| Error::internal(format!("key generation failed: {e}")))
+}
+
+#[cfg(feature = "aws-lc-rs")]
+fn generate_rsa(alg: KeyAlgorithm) -> Result<KeyPair> {
+    let size = match alg {
+        KeyAlgorithm::Rsa4096 => rcgen::RsaKeySize::_4096,
+        _ => rcgen::RsaKeySize::_2048,
+    };
+    KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, size)
+        .map_err(|e| Error::internal(format!("key generation failed: {e}")))
+}
+
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+fn generate_rsa(alg: KeyAlgorithm) -> Result<KeyPair> {
+    Err(Error::unsupported(format!(
+        "{alg} key generation is not available in this build (ring backend, e.g. wasm): \
+         use ecdsa-p256, ecdsa-p384 or ed25519, or bring an RSA key in a CSR"
+    )))
 }
 
 /// A freshly generated leaf key: its public half for the certificate and its PKCS#8 for the
@@ -64,6 +85,7 @@ impl rcgen::PublicKeyData for GeneratedKey {
 }
 
 /// A fresh key for a leaf certificate.
+#[cfg(feature = "aws-lc-rs")]
 pub(crate) fn generate_leaf_key(alg: KeyAlgorithm) -> Result<GeneratedKey> {
     use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
     let failed = |_| Error::internal("key generation failed");
@@ -103,14 +125,36 @@ pub(crate) fn generate_leaf_key(alg: KeyAlgorithm) -> Result<GeneratedKey> {
     }
 }
 
+/// A fresh key for a leaf certificate (ring has no cheaper path than a full key pair).
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+pub(crate) fn generate_leaf_key(alg: KeyAlgorithm) -> Result<GeneratedKey> {
+    use rcgen::PublicKeyData as _;
+    let k = generate(alg)?;
+    Ok(GeneratedKey {
+        alg: k.algorithm(),
+        public: k.der_bytes().to_vec(),
+        pkcs8: k.serialize_der(),
+    })
+}
+
 /// A key pair from PKCS#8, SEC1 or PKCS#1 DER; the algorithm is detected.
 pub(crate) fn load_key_any(der: &[u8]) -> Result<KeyPair> {
     KeyPair::try_from(der).map_err(|e| Error::malformed(format!("unusable private key: {e}")))
 }
 
 /// SHA-256 of the bytes.
+#[cfg(feature = "aws-lc-rs")]
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// SHA-256 of the bytes.
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
     out
