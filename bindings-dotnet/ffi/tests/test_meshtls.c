@@ -1,0 +1,892 @@
+/*
+ * The meshtls C ABI end to end: the core's scenario (issue, verify; expired; revoked through a
+ * CRL; wrong identity; rogue CA; garbage; wrong passphrase), NULL arguments for every function
+ * family, and a replay of the shared fixtures (fixtures/cases.json). Run under valgrind in CI.
+ *
+ *   gcc -std=c11 -Wall -Wextra -Werror -Iinclude tests/test_meshtls.c -Ltarget/debug \
+ *       -lmeshtls_ffi -o test_meshtls && ./test_meshtls ../../fixtures
+ *
+ * Prints one line per failed check and, last, "c-abi: N passed, N failed".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meshtls.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                      \
+    do {                                                      \
+        if (cond) {                                           \
+            passed++;                                         \
+        } else {                                              \
+            failed++;                                         \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__);                     \
+            fprintf(stderr, "\n");                            \
+        }                                                     \
+    } while (0)
+
+/* Checks a call's result against the expected code, printing the last error if it differs. */
+#define EXPECT(call, want)                                                          \
+    do {                                                                            \
+        meshtls_result got_ = (call);                                               \
+        if (got_ == (meshtls_result)(want)) {                                       \
+            passed++;                                                               \
+        } else {                                                                    \
+            failed++;                                                               \
+            fprintf(stderr, "FAIL %s:%d: %s -> %s (%u), want %s: %s\n", __FILE__, __LINE__, \
+                    #call, meshtls_result_name(got_), (unsigned)got_,               \
+                    meshtls_result_name(want), last_error());                       \
+        }                                                                           \
+    } while (0)
+
+static const char *last_error(void) {
+    static char buf[512];
+    size_t n = 0;
+    if (meshtls_last_error(buf, sizeof buf, &n) != MESHTLS_OK) return "(no last error)";
+    return buf;
+}
+
+static const int64_t NOW = 1790000000; /* 2026-09-21 */
+static const char *TD = "mesh.internal";
+static const char *API_ID = "spiffe://mesh.internal/service/api";
+
+/* A buffer's bytes as a NUL-terminated string (buffers carry a trailing NUL). */
+static const char *str(const meshtls_buffer *b) { return (const char *)meshtls_buffer_data(b); }
+
+static int str_eq(const meshtls_buffer *b, const char *want) {
+    return b != NULL && strcmp(str(b), want) == 0 && meshtls_buffer_len(b) == strlen(want);
+}
+
+static char *read_file(const char *dir, const char *name, size_t *len) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *data = malloc((size_t)size + 1);
+    size_t got = fread(data, 1, (size_t)size, f);
+    fclose(f);
+    data[got] = 0;
+    *len = got;
+    return data;
+}
+
+/* --- helpers building the scenario's objects; each returns NULL and counts a failure on error */
+
+static meshtls_verifier *verifier_for(const meshtls_buffer *root_pem, const char *const *crls,
+                                      size_t ncrls, const char *allow_pattern) {
+    meshtls_trust_bundle *bundle = NULL;
+    meshtls_policy_builder *pb = NULL;
+    meshtls_policy *policy = NULL;
+    meshtls_verifier *v = NULL;
+    EXPECT(meshtls_trust_bundle_new(&bundle), MESHTLS_OK);
+    EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, meshtls_buffer_data(root_pem),
+                                           meshtls_buffer_len(root_pem)),
+           MESHTLS_OK);
+    for (size_t i = 0; i < ncrls; i++)
+        EXPECT(meshtls_trust_bundle_add_crl(bundle, (const uint8_t *)crls[i], strlen(crls[i])),
+               MESHTLS_OK);
+    EXPECT(meshtls_policy_builder_new(&pb), MESHTLS_OK);
+    EXPECT(meshtls_policy_builder_allow_pattern(pb, allow_pattern), MESHTLS_OK);
+    EXPECT(meshtls_policy_builder_build(pb, &policy), MESHTLS_OK);
+    EXPECT(meshtls_verifier_new(bundle, policy, &v), MESHTLS_OK);
+    meshtls_policy_free(policy);
+    meshtls_policy_builder_free(pb);
+    meshtls_trust_bundle_free(bundle);
+    return v;
+}
+
+static meshtls_result verify_issued(const meshtls_verifier *v, const meshtls_issued *issued,
+                                    uint32_t usage, int64_t at) {
+    meshtls_buffer *chain = NULL;
+    meshtls_peer *peer = NULL;
+    meshtls_result r = meshtls_issued_chain_pem(issued, &chain);
+    if (r != MESHTLS_OK) return r;
+    r = meshtls_verifier_verify_pem(v, meshtls_buffer_data(chain), meshtls_buffer_len(chain),
+                                    usage, at, &peer);
+    CHECK((r == MESHTLS_OK) == (peer != NULL), "peer set exactly on success");
+    meshtls_peer_free(peer);
+    meshtls_buffer_free(chain);
+    return r;
+}
+
+static meshtls_issued *issue(const meshtls_authority *ca, const char *id, uint64_t lifetime) {
+    meshtls_issued *out = NULL;
+    const char *dns[] = {"api.mesh.internal"};
+    EXPECT(meshtls_authority_issue(ca, id, dns, 1, MESHTLS_USAGE_BOTH, lifetime,
+                                   MESHTLS_KEY_DEFAULT, NOW, &out),
+           MESHTLS_OK);
+    return out;
+}
+
+/* --- the scenario */
+
+static void test_scenario(void) {
+    meshtls_authority *root = NULL, *inter = NULL, *rogue = NULL;
+    EXPECT(meshtls_authority_create_root(TD, "c-abi test root", MESHTLS_KEY_DEFAULT, 0,
+                                         MESHTLS_PATH_LEN_DEFAULT, NULL, 0, NOW - 60, &root),
+           MESHTLS_OK);
+    EXPECT(meshtls_authority_create_intermediate(root, NULL, MESHTLS_KEY_ECDSA_P256, 0,
+                                                 MESHTLS_PATH_LEN_DEFAULT, NULL, 0, NOW - 60,
+                                                 &inter),
+           MESHTLS_OK);
+    EXPECT(meshtls_authority_create_root(TD, "c-abi test root", MESHTLS_KEY_DEFAULT, 0,
+                                         MESHTLS_PATH_LEN_DEFAULT, NULL, 0, NOW - 60, &rogue),
+           MESHTLS_OK);
+    CHECK(meshtls_authority_is_root(root) && !meshtls_authority_is_root(inter), "is_root");
+
+    meshtls_buffer *root_pem = NULL, *td = NULL;
+    EXPECT(meshtls_authority_root_pem(inter, &root_pem), MESHTLS_OK);
+    EXPECT(meshtls_authority_trust_domain(inter, &td), MESHTLS_OK);
+    CHECK(str_eq(td, TD), "trust domain %s", str(td));
+    meshtls_buffer_free(td);
+
+    /* issue, verify ok, with the peer's facts */
+    meshtls_issued *leaf = issue(inter, API_ID, 3600);
+    meshtls_verifier *v = verifier_for(root_pem, NULL, 0, "spiffe://mesh.internal/service/*");
+    meshtls_buffer *chain = NULL, *serial = NULL, *fp = NULL, *key = NULL;
+    EXPECT(meshtls_issued_chain_pem(leaf, &chain), MESHTLS_OK);
+    EXPECT(meshtls_issued_serial_hex(leaf, &serial), MESHTLS_OK);
+    EXPECT(meshtls_issued_fingerprint_hex(leaf, &fp), MESHTLS_OK);
+    EXPECT(meshtls_issued_key_pem(leaf, &key), MESHTLS_OK);
+    CHECK(key != NULL && strstr(str(key), "BEGIN PRIVATE KEY") != NULL, "generated key PEM");
+    CHECK(meshtls_issued_not_after(leaf) == NOW + 3600, "not_after %lld",
+          (long long)meshtls_issued_not_after(leaf));
+    CHECK(meshtls_issued_not_before(leaf) == NOW - 60, "not_before backdated a minute");
+
+    meshtls_peer *peer = NULL;
+    EXPECT(meshtls_verifier_verify_pem(v, meshtls_buffer_data(chain), meshtls_buffer_len(chain),
+                                       MESHTLS_PEER_CLIENT, NOW, &peer),
+           MESHTLS_OK);
+    if (peer) {
+        meshtls_buffer *id = NULL, *pserial = NULL, *pfp = NULL, *dns = NULL, *cn = NULL,
+                       *spki = NULL, *anchor = NULL;
+        EXPECT(meshtls_peer_spiffe_id(peer, &id), MESHTLS_OK);
+        CHECK(str_eq(id, API_ID), "spiffe id %s", id ? str(id) : "(null)");
+        EXPECT(meshtls_peer_serial_hex(peer, &pserial), MESHTLS_OK);
+        CHECK(pserial && strcmp(str(pserial), str(serial)) == 0, "serial matches the issued one");
+        EXPECT(meshtls_peer_fingerprint_hex(peer, &pfp), MESHTLS_OK);
+        CHECK(pfp && strcmp(str(pfp), str(fp)) == 0 && meshtls_buffer_len(pfp) == 64,
+              "fingerprint");
+        EXPECT(meshtls_peer_spki_fingerprint_hex(peer, &spki), MESHTLS_OK);
+        CHECK(spki && meshtls_buffer_len(spki) == 64, "spki fingerprint");
+        EXPECT(meshtls_peer_common_name(peer, &cn), MESHTLS_OK);
+        CHECK(str_eq(cn, "api"), "common name");
+        EXPECT(meshtls_peer_anchor_subject(peer, &anchor), MESHTLS_OK);
+        CHECK(anchor && strstr(str(anchor), "c-abi test root") != NULL, "anchor %s",
+              anchor ? str(anchor) : "(null)");
+        CHECK(meshtls_peer_dns_name_count(peer) == 1, "one DNS name");
+        EXPECT(meshtls_peer_dns_name(peer, 0, &dns), MESHTLS_OK);
+        CHECK(str_eq(dns, "api.mesh.internal"), "dns name");
+        meshtls_buffer *sentinel = (meshtls_buffer *)&passed;
+        meshtls_buffer *keep = sentinel;
+        EXPECT(meshtls_peer_dns_name(peer, 1, &keep), MESHTLS_INVALID_ARGUMENT);
+        CHECK(keep == sentinel, "out untouched on failure");
+        CHECK(meshtls_peer_not_after(peer) == NOW + 3600, "peer not_after");
+        CHECK(meshtls_peer_not_before(peer) == NOW - 60, "peer not_before");
+        meshtls_buffer_free(id);
+        meshtls_buffer_free(pserial);
+        meshtls_buffer_free(pfp);
+        meshtls_buffer_free(spki);
+        meshtls_buffer_free(cn);
+        meshtls_buffer_free(anchor);
+        meshtls_buffer_free(dns);
+        meshtls_peer_free(peer);
+    }
+    EXPECT(verify_issued(v, leaf, MESHTLS_PEER_SERVER, NOW), MESHTLS_OK);
+    EXPECT(verify_issued(v, leaf, 7, NOW), MESHTLS_INVALID_ARGUMENT);
+
+    /* expired, and not yet valid (past the 30 s clock skew) */
+    EXPECT(verify_issued(v, leaf, MESHTLS_PEER_CLIENT, NOW + 7200), MESHTLS_EXPIRED);
+    CHECK(strncmp(last_error(), "expired: ", 9) == 0, "message names the code: %s",
+          last_error());
+    EXPECT(verify_issued(v, leaf, MESHTLS_PEER_CLIENT, NOW - 3600), MESHTLS_NOT_YET_VALID);
+
+    /* wrong identity */
+    meshtls_verifier *only_web = verifier_for(root_pem, NULL, 0, "spiffe://mesh.internal/service/web");
+    EXPECT(verify_issued(only_web, leaf, MESHTLS_PEER_CLIENT, NOW), MESHTLS_IDENTITY_NOT_ALLOWED);
+    meshtls_verifier_free(only_web);
+
+    /* rogue CA with the same name and trust domain */
+    meshtls_issued *rogue_leaf = issue(rogue, API_ID, 3600);
+    EXPECT(verify_issued(v, rogue_leaf, MESHTLS_PEER_CLIENT, NOW), MESHTLS_BAD_SIGNATURE);
+    meshtls_issued_free(rogue_leaf);
+
+    /* a CA of another trust domain: outside the request's trust domain, then unknown issuer */
+    meshtls_authority *other = NULL;
+    EXPECT(meshtls_authority_create_root("other.internal", NULL, 0, 0, MESHTLS_PATH_LEN_DEFAULT,
+                                         NULL, 0, NOW - 60, &other),
+           MESHTLS_OK);
+    meshtls_issued *nope = NULL;
+    EXPECT(meshtls_authority_issue(other, API_ID, NULL, 0, 0, 0, 0, NOW, &nope),
+           MESHTLS_INVALID_REQUEST);
+    CHECK(nope == NULL, "no issued on failure");
+    meshtls_issued *other_leaf = issue(other, "spiffe://other.internal/service/api", 3600);
+    EXPECT(verify_issued(v, other_leaf, MESHTLS_PEER_CLIENT, NOW), MESHTLS_UNKNOWN_ISSUER);
+    meshtls_issued_free(other_leaf);
+    meshtls_authority_free(other);
+
+    /* revoked through a CRL (the root's CRL covers the intermediate, which is not revoked) */
+    meshtls_revocation_list *revoked = NULL, *none = NULL;
+    bool added = false;
+    EXPECT(meshtls_revocation_list_new(&revoked), MESHTLS_OK);
+    EXPECT(meshtls_revocation_list_new(&none), MESHTLS_OK);
+    EXPECT(meshtls_revocation_list_revoke(revoked, str(serial), MESHTLS_REASON_KEY_COMPROMISE,
+                                          NOW, &added),
+           MESHTLS_OK);
+    CHECK(added, "first revocation is new");
+    EXPECT(meshtls_revocation_list_revoke(revoked, str(serial), 0, NOW, &added), MESHTLS_OK);
+    CHECK(!added, "second revocation changes nothing");
+    EXPECT(meshtls_revocation_list_revoke(revoked, "zz", 0, NOW, &added), MESHTLS_MALFORMED);
+    EXPECT(meshtls_revocation_list_revoke(revoked, str(serial), 7, NOW, &added),
+           MESHTLS_INVALID_ARGUMENT);
+    CHECK(meshtls_revocation_list_len(revoked) == 1, "one record");
+    meshtls_buffer *text = NULL;
+    meshtls_revocation_list *reread = NULL;
+    EXPECT(meshtls_revocation_list_to_text(revoked, &text), MESHTLS_OK);
+    EXPECT(meshtls_revocation_list_from_text(meshtls_buffer_data(text), meshtls_buffer_len(text),
+                                             &reread),
+           MESHTLS_OK);
+    CHECK(meshtls_revocation_list_len(reread) == 1, "records round-trip");
+    EXPECT(meshtls_revocation_list_from_text((const uint8_t *)"nope", 4, &reread),
+           MESHTLS_MALFORMED);
+    meshtls_revocation_list_free(reread);
+    meshtls_buffer_free(text);
+
+    meshtls_buffer *inter_crl = NULL, *root_crl = NULL;
+    EXPECT(meshtls_authority_build_crl(inter, revoked, 1, NOW - 10, 0, &inter_crl), MESHTLS_OK);
+    EXPECT(meshtls_authority_build_crl(root, none, 1, NOW - 10, NOW + 86400, &root_crl),
+           MESHTLS_OK);
+    meshtls_buffer *bad_crl = NULL;
+    EXPECT(meshtls_authority_build_crl(root, none, 2, NOW, NOW - 10, &bad_crl),
+           MESHTLS_INVALID_REQUEST);
+    const char *crls[] = {str(inter_crl), str(root_crl)};
+    meshtls_verifier *with_crls =
+        verifier_for(root_pem, crls, 2, "spiffe://mesh.internal/service/*");
+    EXPECT(verify_issued(with_crls, leaf, MESHTLS_PEER_CLIENT, NOW), MESHTLS_REVOKED);
+    meshtls_issued *fresh = issue(inter, API_ID, 3600);
+    EXPECT(verify_issued(with_crls, fresh, MESHTLS_PEER_CLIENT, NOW), MESHTLS_OK);
+    /* the CRL is stale after 7 days; the leaf outlives it in this check */
+    meshtls_issued *long_lived = issue(inter, API_ID, 30 * 86400);
+    EXPECT(verify_issued(with_crls, long_lived, MESHTLS_PEER_CLIENT, NOW + 8 * 86400),
+           MESHTLS_CRL_EXPIRED);
+    /* only the leaf's CRL: the intermediate's status is unknown, failing closed */
+    const char *only_inter[] = {str(inter_crl)};
+    meshtls_verifier *half = verifier_for(root_pem, only_inter, 1, "spiffe://mesh.internal/*");
+    EXPECT(verify_issued(half, fresh, MESHTLS_PEER_CLIENT, NOW), MESHTLS_REVOCATION_UNKNOWN);
+    meshtls_verifier_free(half);
+    meshtls_issued_free(long_lived);
+    meshtls_issued_free(fresh);
+    meshtls_verifier_free(with_crls);
+    meshtls_buffer_free(inter_crl);
+    meshtls_buffer_free(root_crl);
+    meshtls_revocation_list_free(revoked);
+    meshtls_revocation_list_free(none);
+
+    /* pins */
+    {
+        meshtls_policy_builder *pb = NULL;
+        meshtls_policy *pinned = NULL, *other_pin = NULL, *empty = NULL;
+        meshtls_trust_bundle *bundle = NULL;
+        meshtls_verifier *pv = NULL, *ov = NULL;
+        EXPECT(meshtls_trust_bundle_new(&bundle), MESHTLS_OK);
+        EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, meshtls_buffer_data(root_pem),
+                                               meshtls_buffer_len(root_pem)),
+               MESHTLS_OK);
+        CHECK(meshtls_trust_bundle_len(bundle) == 1, "bundle has one CA");
+        EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, (const uint8_t *)"garbage", 7),
+               MESHTLS_MALFORMED);
+        EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, meshtls_buffer_data(chain),
+                                               meshtls_buffer_len(chain)),
+               MESHTLS_INVALID_REQUEST); /* a leaf is not a CA */
+        EXPECT(meshtls_trust_bundle_add_crl(bundle, (const uint8_t *)"garbage", 7),
+               MESHTLS_MALFORMED);
+        EXPECT(meshtls_policy_builder_new(&pb), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_build(pb, &empty), MESHTLS_INVALID_REQUEST);
+        CHECK(empty == NULL, "a policy allowing nobody is refused");
+        EXPECT(meshtls_policy_builder_pin_cert(pb, "not hex"), MESHTLS_MALFORMED);
+        EXPECT(meshtls_policy_builder_allow_id(pb, "http://nope"), MESHTLS_MALFORMED);
+        EXPECT(meshtls_policy_builder_allow_trust_domain(pb, "UPPER.case"), MESHTLS_MALFORMED);
+        EXPECT(meshtls_policy_builder_allow_any(pb), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_pin_cert(pb, str(fp)), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_build(pb, &pinned), MESHTLS_OK);
+        EXPECT(meshtls_verifier_new(bundle, pinned, &pv), MESHTLS_OK);
+        EXPECT(verify_issued(pv, leaf, MESHTLS_PEER_CLIENT, NOW), MESHTLS_OK);
+        meshtls_policy_builder_free(pb);
+        pb = NULL;
+        EXPECT(meshtls_policy_builder_new(&pb), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_allow_trust_domain(pb, TD), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_allow_id(pb, API_ID), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_allow_dns(pb, "api.mesh.internal"), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_pin_spki(
+                   pb, "0000000000000000000000000000000000000000000000000000000000000000"),
+               MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_build(pb, &other_pin), MESHTLS_OK);
+        EXPECT(meshtls_verifier_new(bundle, other_pin, &ov), MESHTLS_OK);
+        EXPECT(verify_issued(ov, leaf, MESHTLS_PEER_CLIENT, NOW), MESHTLS_NOT_PINNED);
+        meshtls_policy_builder_free(pb);
+        pb = NULL;
+        EXPECT(meshtls_policy_builder_new(&pb), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_allow_dns(pb, "not a name!"), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_build(pb, &empty), MESHTLS_INVALID_REQUEST);
+        meshtls_policy_builder_free(pb);
+        meshtls_verifier_free(pv);
+        meshtls_verifier_free(ov);
+        meshtls_policy_free(pinned);
+        meshtls_policy_free(other_pin);
+        meshtls_trust_bundle_free(bundle);
+    }
+
+    /* DER chains: lengths that do not add up are refused before the core sees them */
+    {
+        meshtls_peer *p = NULL;
+        size_t lens[] = {10, 10};
+        EXPECT(meshtls_verifier_verify_der(v, (const uint8_t *)"0123456789", 10, lens, 2,
+                                           MESHTLS_PEER_CLIENT, NOW, &p),
+               MESHTLS_INVALID_ARGUMENT);
+        EXPECT(meshtls_verifier_verify_der(v, (const uint8_t *)"0123456789", 10, lens, 1,
+                                           MESHTLS_PEER_CLIENT, NOW, &p),
+               MESHTLS_MALFORMED);
+        EXPECT(meshtls_verifier_verify_der(v, NULL, 0, NULL, 0, MESHTLS_PEER_CLIENT, NOW, &p),
+               MESHTLS_MALFORMED);
+        CHECK(p == NULL, "no peer");
+    }
+
+    /* garbage everywhere */
+    {
+        meshtls_peer *p = NULL;
+        meshtls_authority *a = NULL;
+        const uint8_t junk[] = {0x30, 0x82, 0xff, 0x00, 'x', 'y'};
+        EXPECT(meshtls_verifier_verify_pem(v, junk, sizeof junk, MESHTLS_PEER_CLIENT, NOW, &p),
+               MESHTLS_MALFORMED);
+        EXPECT(meshtls_verifier_verify_pem(v, (const uint8_t *)"", 0, MESHTLS_PEER_CLIENT, NOW,
+                                           &p),
+               MESHTLS_MALFORMED);
+        EXPECT(meshtls_authority_load(junk, sizeof junk, junk, sizeof junk, NULL, &a),
+               MESHTLS_MALFORMED);
+        EXPECT(meshtls_authority_create_root("Not A Domain", NULL, 0, 0, -1, NULL, 0, NOW, &a),
+               MESHTLS_MALFORMED);
+        EXPECT(meshtls_authority_create_root(TD, NULL, 9, 0, -1, NULL, 0, NOW, &a),
+               MESHTLS_INVALID_ARGUMENT);
+        EXPECT(meshtls_authority_create_root(TD, NULL, 0, 0, 300, NULL, 0, NOW, &a),
+               MESHTLS_INVALID_ARGUMENT);
+        EXPECT(meshtls_authority_create_root(TD, NULL, 0, 3600, -1, NULL, 0, NOW, &a),
+               MESHTLS_INVALID_REQUEST); /* a root lives at least a day */
+        CHECK(a == NULL && p == NULL, "nothing made from garbage");
+        const char bad_utf8[] = {'s', (char)0xff, 0};
+        EXPECT(meshtls_authority_create_root(bad_utf8, NULL, 0, 0, -1, NULL, 0, NOW, &a),
+               MESHTLS_INVALID_ARGUMENT);
+    }
+
+    /* save and load: the key is encrypted, and a wrong passphrase is its own code */
+    {
+        meshtls_buffer *saved_chain = NULL, *saved_key = NULL, *cert = NULL;
+        meshtls_authority *loaded = NULL, *no = NULL;
+        EXPECT(meshtls_authority_chain_pem(inter, &saved_chain), MESHTLS_OK);
+        EXPECT(meshtls_authority_certificate_pem(inter, &cert), MESHTLS_OK);
+        CHECK(meshtls_buffer_len(saved_chain) > meshtls_buffer_len(cert), "chain holds the root");
+        EXPECT(meshtls_authority_encrypted_key_pem(inter, "", &saved_key), MESHTLS_INVALID_REQUEST);
+        EXPECT(meshtls_authority_encrypted_key_pem(inter, "correct horse", &saved_key), MESHTLS_OK);
+        CHECK(saved_key && strstr(str(saved_key), "ENCRYPTED PRIVATE KEY"), "encrypted PEM");
+        EXPECT(meshtls_authority_load(meshtls_buffer_data(saved_chain),
+                                      meshtls_buffer_len(saved_chain),
+                                      meshtls_buffer_data(saved_key), meshtls_buffer_len(saved_key),
+                                      "wrong horse", &no),
+               MESHTLS_WRONG_PASSPHRASE);
+        EXPECT(meshtls_authority_load(meshtls_buffer_data(saved_chain),
+                                      meshtls_buffer_len(saved_chain),
+                                      meshtls_buffer_data(saved_key), meshtls_buffer_len(saved_key),
+                                      NULL, &no),
+               MESHTLS_WRONG_PASSPHRASE);
+        CHECK(no == NULL, "nothing loaded with a wrong passphrase");
+        EXPECT(meshtls_authority_load(meshtls_buffer_data(saved_chain),
+                                      meshtls_buffer_len(saved_chain),
+                                      meshtls_buffer_data(saved_key), meshtls_buffer_len(saved_key),
+                                      "correct horse", &loaded),
+               MESHTLS_OK);
+        CHECK(loaded && !meshtls_authority_is_root(loaded), "the intermediate came back");
+        meshtls_issued *again = issue(loaded, API_ID, 3600);
+        EXPECT(verify_issued(v, again, MESHTLS_PEER_CLIENT, NOW), MESHTLS_OK);
+        meshtls_issued_free(again);
+        meshtls_authority_free(loaded);
+        meshtls_buffer_free(saved_chain);
+        meshtls_buffer_free(saved_key);
+        meshtls_buffer_free(cert);
+    }
+
+    /* CSR: the key never leaves the requester */
+    {
+        meshtls_buffer *csr = NULL, *csr_key = NULL, *no_key = (meshtls_buffer *)&passed;
+        meshtls_issued *from_csr = NULL;
+        const char *dns[] = {"web.mesh.internal"};
+        EXPECT(meshtls_create_csr("spiffe://mesh.internal/service/web", dns, 1,
+                                  MESHTLS_KEY_ECDSA_P384, &csr, &csr_key),
+               MESHTLS_OK);
+        EXPECT(meshtls_authority_issue_csr(inter, meshtls_buffer_data(csr), meshtls_buffer_len(csr),
+                                           MESHTLS_USAGE_CLIENT, 0, NOW, &from_csr),
+               MESHTLS_OK);
+        EXPECT(meshtls_issued_key_pem(from_csr, &no_key), MESHTLS_OK);
+        CHECK(no_key == NULL, "no key for a CSR");
+        EXPECT(verify_issued(v, from_csr, MESHTLS_PEER_CLIENT, NOW), MESHTLS_OK);
+        EXPECT(verify_issued(v, from_csr, MESHTLS_PEER_SERVER, NOW), MESHTLS_WRONG_USAGE);
+        CHECK(meshtls_issued_not_after(from_csr) == NOW + 90 * 86400, "default lifetime 90 days");
+        meshtls_buffer *pfx = NULL;
+        EXPECT(meshtls_issued_to_pkcs12(from_csr, "pw", MESHTLS_PKCS12_LEGACY, &pfx),
+               MESHTLS_INVALID_REQUEST);
+        meshtls_buffer *tampered = NULL;
+        meshtls_issued *bad = NULL;
+        uint8_t *copy = malloc(meshtls_buffer_len(csr));
+        memcpy(copy, meshtls_buffer_data(csr), meshtls_buffer_len(csr));
+        copy[meshtls_buffer_len(csr) / 2] ^= 0x01; /* flip a base64 character */
+        meshtls_result r = meshtls_authority_issue_csr(inter, copy, meshtls_buffer_len(csr), 0, 0,
+                                                       NOW, &bad);
+        CHECK(r == MESHTLS_BAD_SIGNATURE || r == MESHTLS_MALFORMED,
+              "tampered CSR refused: %s", meshtls_result_name(r));
+        CHECK(bad == NULL, "nothing issued from a tampered CSR");
+        free(copy);
+        meshtls_buffer_free(tampered);
+        meshtls_issued_free(from_csr);
+        meshtls_buffer_free(csr);
+        meshtls_buffer_free(csr_key);
+    }
+
+    /* PKCS#12, both profiles, from an issued certificate and from PEM files */
+    {
+        meshtls_buffer *modern = NULL, *legacy = NULL, *from_pem = NULL, *bad = NULL;
+        EXPECT(meshtls_issued_to_pkcs12(leaf, "pw", MESHTLS_PKCS12_MODERN, &modern), MESHTLS_OK);
+        EXPECT(meshtls_issued_to_pkcs12(leaf, "pw", MESHTLS_PKCS12_LEGACY, &legacy), MESHTLS_OK);
+        EXPECT(meshtls_issued_to_pkcs12(leaf, "pw", 3, &bad), MESHTLS_INVALID_ARGUMENT);
+        CHECK(meshtls_buffer_len(modern) > 500 && meshtls_buffer_len(legacy) > 500,
+              "PFX files made");
+        CHECK(meshtls_buffer_data(modern)[0] == 0x30, "PFX is DER");
+        EXPECT(meshtls_pkcs12_from_pem(meshtls_buffer_data(chain), meshtls_buffer_len(chain),
+                                       meshtls_buffer_data(key), meshtls_buffer_len(key), NULL,
+                                       "pw", MESHTLS_PKCS12_LEGACY, &from_pem),
+               MESHTLS_OK);
+        EXPECT(meshtls_pkcs12_from_pem(meshtls_buffer_data(chain), meshtls_buffer_len(chain),
+                                       (const uint8_t *)"x", 1, NULL, "pw", 0, &bad),
+               MESHTLS_MALFORMED);
+        CHECK(bad == NULL, "no PFX from garbage");
+        meshtls_buffer_free(modern);
+        meshtls_buffer_free(legacy);
+        meshtls_buffer_free(from_pem);
+    }
+
+    /* rotation status */
+    {
+        meshtls_rotation_policy *rp = NULL, *bad = NULL;
+        meshtls_buffer *cert = NULL;
+        uint32_t status = 0;
+        int64_t renew_at = -1;
+        EXPECT(meshtls_issued_cert_pem(leaf, &cert), MESHTLS_OK);
+        EXPECT(meshtls_rotation_policy_new(&rp), MESHTLS_OK);
+        EXPECT(meshtls_rotation_policy_status(rp, meshtls_buffer_data(cert), meshtls_buffer_len(cert),
+                                              NOW, &status, &renew_at),
+               MESHTLS_OK);
+        CHECK(status == MESHTLS_ROTATION_FRESH, "fresh");
+        CHECK(renew_at > NOW && renew_at < NOW + 3600, "renew_at within the lifetime");
+        EXPECT(meshtls_rotation_policy_status(rp, meshtls_buffer_data(cert), meshtls_buffer_len(cert),
+                                              NOW + 3599, &status, &renew_at),
+               MESHTLS_OK);
+        CHECK(status == MESHTLS_ROTATION_RENEW_DUE, "renew due");
+        EXPECT(meshtls_rotation_policy_status(rp, meshtls_buffer_data(cert), meshtls_buffer_len(cert),
+                                              NOW + 3600, &status, &renew_at),
+               MESHTLS_OK);
+        CHECK(status == MESHTLS_ROTATION_EXPIRED, "expired");
+        EXPECT(meshtls_rotation_policy_status(rp, (const uint8_t *)"x", 1, NOW, &status, &renew_at),
+               MESHTLS_MALFORMED);
+        EXPECT(meshtls_rotation_policy_set_jitter(rp, 0.9), MESHTLS_INVALID_REQUEST);
+        EXPECT(meshtls_rotation_policy_set_jitter(rp, 0.0), MESHTLS_OK);
+        meshtls_rotation_policy_free(rp);
+        rp = NULL;
+        EXPECT(meshtls_rotation_policy_at_fraction(1.5, &bad), MESHTLS_INVALID_REQUEST);
+        CHECK(bad == NULL, "no policy from a bad fraction");
+        EXPECT(meshtls_rotation_policy_at_fraction(0.5, &rp), MESHTLS_OK);
+        EXPECT(meshtls_rotation_policy_set_jitter(rp, 0.0), MESHTLS_OK);
+        EXPECT(meshtls_rotation_policy_status(rp, meshtls_buffer_data(cert), meshtls_buffer_len(cert),
+                                              NOW, &status, &renew_at),
+               MESHTLS_OK);
+        CHECK(status == MESHTLS_ROTATION_FRESH && renew_at == NOW - 60 + 1830, "half-life %lld",
+              (long long)renew_at);
+        meshtls_rotation_policy_free(rp);
+        rp = NULL;
+        EXPECT(meshtls_rotation_policy_before_expiry(600, &rp), MESHTLS_OK);
+        EXPECT(meshtls_rotation_policy_set_jitter(rp, 0.0), MESHTLS_OK);
+        EXPECT(meshtls_rotation_policy_status(rp, meshtls_buffer_data(cert), meshtls_buffer_len(cert),
+                                              NOW, &status, &renew_at),
+               MESHTLS_OK);
+        CHECK(renew_at == NOW + 3000, "ten minutes before expiry");
+        meshtls_rotation_policy_free(rp);
+        meshtls_buffer_free(cert);
+    }
+
+    meshtls_buffer_free(chain);
+    meshtls_buffer_free(serial);
+    meshtls_buffer_free(fp);
+    meshtls_buffer_free(key);
+    meshtls_verifier_free(v);
+    meshtls_issued_free(leaf);
+    meshtls_buffer_free(root_pem);
+    meshtls_authority_free(root);
+    meshtls_authority_free(inter);
+    meshtls_authority_free(rogue);
+}
+
+/* --- NULL arguments: every family refuses them with MESHTLS_NULL_ARGUMENT, out untouched */
+
+#define SENTINEL ((void *)&passed)
+
+static void test_null_arguments(void) {
+    meshtls_authority *ca = NULL;
+    meshtls_issued *issued = NULL;
+    EXPECT(meshtls_authority_create_root(TD, NULL, 0, 0, -1, NULL, 0, NOW, &ca), MESHTLS_OK);
+    issued = issue(ca, API_ID, 3600);
+
+    void *out = SENTINEL;
+    meshtls_buffer *b = SENTINEL;
+    uint32_t status = 99;
+    int64_t renew_at = 99;
+    bool added = true;
+    const char *names[] = {"a.example"};
+
+    /* authority */
+    EXPECT(meshtls_authority_create_root(NULL, NULL, 0, 0, -1, NULL, 0, NOW, (meshtls_authority **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_create_root(TD, NULL, 0, 0, -1, NULL, 0, NOW, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_create_root(TD, NULL, 0, 0, -1, NULL, 1, NOW, (meshtls_authority **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_create_intermediate(NULL, NULL, 0, 0, -1, NULL, 0, NOW, (meshtls_authority **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_create_intermediate(ca, NULL, 0, 0, -1, NULL, 0, NOW, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_load(NULL, 5, (const uint8_t *)"x", 1, NULL, (meshtls_authority **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_load((const uint8_t *)"x", 1, NULL, 5, NULL, (meshtls_authority **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_load((const uint8_t *)"x", 1, (const uint8_t *)"x", 1, NULL, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_chain_pem(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_chain_pem(ca, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_certificate_pem(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_root_pem(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_trust_domain(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_encrypted_key_pem(NULL, "pw", &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_encrypted_key_pem(ca, NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_encrypted_key_pem(ca, "pw", NULL), MESHTLS_NULL_ARGUMENT);
+    CHECK(!meshtls_authority_is_root(NULL), "is_root(NULL) is false");
+
+    /* issue */
+    EXPECT(meshtls_authority_issue(NULL, API_ID, NULL, 0, 0, 0, 0, NOW, (meshtls_issued **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_issue(ca, NULL, NULL, 0, 0, 0, 0, NOW, (meshtls_issued **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_issue(ca, API_ID, NULL, 2, 0, 0, 0, NOW, (meshtls_issued **)&out), MESHTLS_NULL_ARGUMENT);
+    const char *with_null[] = {"a.example", NULL};
+    EXPECT(meshtls_authority_issue(ca, API_ID, with_null, 2, 0, 0, 0, NOW, (meshtls_issued **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_issue(ca, API_ID, names, 1, 0, 0, 0, NOW, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_issue_csr(NULL, (const uint8_t *)"x", 1, 0, 0, NOW, (meshtls_issued **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_issue_csr(ca, NULL, 1, 0, 0, NOW, (meshtls_issued **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_issue_csr(ca, (const uint8_t *)"x", 1, 0, 0, NOW, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_create_csr(NULL, NULL, 0, 0, &b, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_create_csr(API_ID, NULL, 0, 0, NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_create_csr(API_ID, NULL, 0, 0, &b, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_issued_cert_pem(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_issued_chain_pem(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_issued_key_pem(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_issued_serial_hex(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_issued_fingerprint_hex(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_issued_cert_pem(issued, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_issued_to_pkcs12(NULL, "pw", 0, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_issued_to_pkcs12(issued, NULL, 0, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_issued_to_pkcs12(issued, "pw", 0, NULL), MESHTLS_NULL_ARGUMENT);
+    CHECK(meshtls_issued_not_before(NULL) == 0 && meshtls_issued_not_after(NULL) == 0,
+          "issued times of NULL are 0");
+    EXPECT(meshtls_pkcs12_from_pem(NULL, 1, (const uint8_t *)"x", 1, NULL, "pw", 0, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_pkcs12_from_pem((const uint8_t *)"x", 1, NULL, 1, NULL, "pw", 0, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_pkcs12_from_pem((const uint8_t *)"x", 1, (const uint8_t *)"x", 1, NULL, NULL, 0, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_pkcs12_from_pem((const uint8_t *)"x", 1, (const uint8_t *)"x", 1, NULL, "pw", 0, NULL), MESHTLS_NULL_ARGUMENT);
+
+    /* trust bundle, policy, verifier, peer */
+    EXPECT(meshtls_trust_bundle_new(NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_trust_bundle_add_ca_pem(NULL, (const uint8_t *)"x", 1), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_trust_bundle_add_crl(NULL, (const uint8_t *)"x", 1), MESHTLS_NULL_ARGUMENT);
+    CHECK(meshtls_trust_bundle_len(NULL) == 0, "bundle len of NULL");
+    meshtls_trust_bundle *bundle = NULL;
+    EXPECT(meshtls_trust_bundle_new(&bundle), MESHTLS_OK);
+    EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, NULL, 3), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_trust_bundle_add_crl(bundle, NULL, 3), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_new(NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_allow_id(NULL, API_ID), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_allow_pattern(NULL, API_ID), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_allow_trust_domain(NULL, TD), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_allow_dns(NULL, "a.example"), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_pin_cert(NULL, "00"), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_pin_spki(NULL, "00"), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_allow_any(NULL), MESHTLS_NULL_ARGUMENT);
+    meshtls_policy_builder *pb = NULL;
+    meshtls_policy *policy = NULL;
+    EXPECT(meshtls_policy_builder_new(&pb), MESHTLS_OK);
+    EXPECT(meshtls_policy_builder_allow_id(pb, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_allow_pattern(pb, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_allow_trust_domain(pb, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_allow_dns(pb, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_pin_cert(pb, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_pin_spki(pb, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_build(NULL, (meshtls_policy **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_allow_any(pb), MESHTLS_OK);
+    EXPECT(meshtls_policy_builder_build(pb, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_policy_builder_build(pb, &policy), MESHTLS_OK);
+    EXPECT(meshtls_verifier_new(NULL, policy, (meshtls_verifier **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_verifier_new(bundle, NULL, (meshtls_verifier **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_verifier_new(bundle, policy, NULL), MESHTLS_NULL_ARGUMENT);
+    meshtls_verifier *v = NULL;
+    EXPECT(meshtls_verifier_new(bundle, policy, &v), MESHTLS_OK);
+    EXPECT(meshtls_verifier_verify_pem(NULL, (const uint8_t *)"x", 1, 1, NOW, (meshtls_peer **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_verifier_verify_pem(v, NULL, 1, 1, NOW, (meshtls_peer **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_verifier_verify_pem(v, (const uint8_t *)"x", 1, 1, NOW, NULL), MESHTLS_NULL_ARGUMENT);
+    size_t one = 1;
+    EXPECT(meshtls_verifier_verify_der(NULL, (const uint8_t *)"x", 1, &one, 1, 1, NOW, (meshtls_peer **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_verifier_verify_der(v, NULL, 1, &one, 1, 1, NOW, (meshtls_peer **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_verifier_verify_der(v, (const uint8_t *)"x", 1, NULL, 1, 1, NOW, (meshtls_peer **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_verifier_verify_der(v, (const uint8_t *)"x", 1, &one, 1, 1, NOW, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_peer_spiffe_id(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_peer_common_name(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_peer_serial_hex(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_peer_fingerprint_hex(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_peer_spki_fingerprint_hex(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_peer_anchor_subject(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_peer_dns_name(NULL, 0, &b), MESHTLS_NULL_ARGUMENT);
+    CHECK(meshtls_peer_dns_name_count(NULL) == 0 && meshtls_peer_not_after(NULL) == 0 &&
+              meshtls_peer_not_before(NULL) == 0,
+          "peer getters of NULL are 0");
+    {
+        meshtls_buffer *chain = NULL;
+        meshtls_buffer *root = NULL;
+        meshtls_peer *peer = NULL;
+        EXPECT(meshtls_authority_root_pem(ca, &root), MESHTLS_OK);
+        EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, meshtls_buffer_data(root), meshtls_buffer_len(root)), MESHTLS_OK);
+        meshtls_verifier *v2 = NULL;
+        EXPECT(meshtls_verifier_new(bundle, policy, &v2), MESHTLS_OK);
+        EXPECT(meshtls_issued_chain_pem(issued, &chain), MESHTLS_OK);
+        EXPECT(meshtls_verifier_verify_pem(v2, meshtls_buffer_data(chain), meshtls_buffer_len(chain), 1, NOW, &peer), MESHTLS_OK);
+        EXPECT(meshtls_peer_spiffe_id(peer, NULL), MESHTLS_NULL_ARGUMENT);
+        EXPECT(meshtls_peer_dns_name(peer, 0, NULL), MESHTLS_NULL_ARGUMENT);
+        meshtls_peer_free(peer);
+        meshtls_verifier_free(v2);
+        meshtls_buffer_free(chain);
+        meshtls_buffer_free(root);
+    }
+
+    /* rotation */
+    EXPECT(meshtls_rotation_policy_new(NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_rotation_policy_at_fraction(0.5, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_rotation_policy_before_expiry(60, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_rotation_policy_set_jitter(NULL, 0.1), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_rotation_policy_status(NULL, (const uint8_t *)"x", 1, NOW, &status, &renew_at), MESHTLS_NULL_ARGUMENT);
+    meshtls_rotation_policy *rp = NULL;
+    EXPECT(meshtls_rotation_policy_new(&rp), MESHTLS_OK);
+    EXPECT(meshtls_rotation_policy_status(rp, NULL, 1, NOW, &status, &renew_at), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_rotation_policy_status(rp, (const uint8_t *)"x", 1, NOW, NULL, &renew_at), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_rotation_policy_status(rp, (const uint8_t *)"x", 1, NOW, &status, NULL), MESHTLS_NULL_ARGUMENT);
+    CHECK(status == 99 && renew_at == 99, "rotation outs untouched on failure");
+
+    /* revocation */
+    EXPECT(meshtls_revocation_list_new(NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_revocation_list_from_text(NULL, 3, (meshtls_revocation_list **)&out), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_revocation_list_from_text((const uint8_t *)"x", 1, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_revocation_list_to_text(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_revocation_list_revoke(NULL, "01", 0, NOW, &added), MESHTLS_NULL_ARGUMENT);
+    CHECK(meshtls_revocation_list_len(NULL) == 0, "records len of NULL");
+    meshtls_revocation_list *rl = NULL;
+    EXPECT(meshtls_revocation_list_new(&rl), MESHTLS_OK);
+    EXPECT(meshtls_revocation_list_revoke(rl, NULL, 0, NOW, &added), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_revocation_list_revoke(rl, "01", 0, NOW, NULL), MESHTLS_NULL_ARGUMENT);
+    CHECK(added, "added untouched on failure");
+    CHECK(meshtls_revocation_list_len(rl) == 0, "nothing recorded by a failed call");
+    EXPECT(meshtls_authority_build_crl(NULL, rl, 1, NOW, 0, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_build_crl(ca, NULL, 1, NOW, 0, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_build_crl(ca, rl, 1, NOW, 0, NULL), MESHTLS_NULL_ARGUMENT);
+
+    /* buffers and the last error */
+    CHECK(meshtls_buffer_data(NULL) == NULL && meshtls_buffer_len(NULL) == 0, "NULL buffer");
+    size_t n = 0;
+    char small[8];
+    EXPECT(meshtls_last_error(NULL, 0, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_last_error(NULL, 8, &n), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_authority_chain_pem(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_last_error(small, sizeof small, &n), MESHTLS_OK);
+    CHECK(n > sizeof small && strlen(small) == sizeof small - 1, "message cut to the buffer");
+    CHECK(strncmp(small, "null_ar", 7) == 0, "cut message %s", small);
+    EXPECT(meshtls_authority_chain_pem(ca, &b), MESHTLS_OK);
+    meshtls_buffer_free(b);
+    EXPECT(meshtls_last_error(small, sizeof small, &n), MESHTLS_OK);
+    CHECK(n == 0 && small[0] == 0, "success clears the last error");
+
+    CHECK(out == SENTINEL, "handle outs untouched on failure");
+
+    /* free functions accept NULL */
+    meshtls_authority_free(NULL);
+    meshtls_issued_free(NULL);
+    meshtls_buffer_free(NULL);
+    meshtls_trust_bundle_free(NULL);
+    meshtls_policy_builder_free(NULL);
+    meshtls_policy_free(NULL);
+    meshtls_verifier_free(NULL);
+    meshtls_peer_free(NULL);
+    meshtls_rotation_policy_free(NULL);
+    meshtls_revocation_list_free(NULL);
+
+    meshtls_revocation_list_free(rl);
+    meshtls_rotation_policy_free(rp);
+    meshtls_verifier_free(v);
+    meshtls_policy_free(policy);
+    meshtls_policy_builder_free(pb);
+    meshtls_trust_bundle_free(bundle);
+    meshtls_issued_free(issued);
+    meshtls_authority_free(ca);
+}
+
+static void test_names(void) {
+    CHECK(strcmp(meshtls_result_name(0), "ok") == 0, "ok");
+    CHECK(strcmp(meshtls_result_name(MESHTLS_EXPIRED), "expired") == 0, "expired");
+    CHECK(strcmp(meshtls_result_name(MESHTLS_IDENTITY_NOT_ALLOWED), "identity_not_allowed") == 0, "identity_not_allowed");
+    CHECK(strcmp(meshtls_result_name(MESHTLS_NULL_ARGUMENT), "null_argument") == 0, "null_argument");
+    CHECK(strcmp(meshtls_result_name(MESHTLS_PANIC), "panic") == 0, "panic");
+    CHECK(strcmp(meshtls_result_name(12345), "unknown") == 0, "unknown");
+    CHECK(strcmp(meshtls_result_family(MESHTLS_REVOKED), "verification") == 0, "family revoked");
+    CHECK(strcmp(meshtls_result_family(MESHTLS_MALFORMED), "input") == 0, "family malformed");
+    CHECK(strcmp(meshtls_result_family(MESHTLS_INVALID_REQUEST), "request") == 0, "family request");
+    CHECK(strcmp(meshtls_result_family(MESHTLS_WRONG_PASSPHRASE), "passphrase") == 0, "family passphrase");
+    CHECK(strcmp(meshtls_result_family(MESHTLS_IO), "io") == 0, "family io");
+    CHECK(strcmp(meshtls_result_family(MESHTLS_INTERNAL), "internal") == 0, "family internal");
+    CHECK(strcmp(meshtls_result_family(MESHTLS_NULL_ARGUMENT), "argument") == 0, "family argument");
+    CHECK(strcmp(meshtls_version(), "0.1.0") == 0, "version %s", meshtls_version());
+}
+
+/* --- fixtures/cases.json: one case per line, as make_fixtures writes it */
+
+/* Copies the string value of "key" in line into out; returns 0 when absent. */
+static int json_string(const char *line, const char *key, char *out, size_t cap) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": \"", key);
+    const char *p = strstr(line, pat);
+    if (!p) return 0;
+    p += strlen(pat);
+    const char *end = strchr(p, '"');
+    if (!end || (size_t)(end - p) >= cap) return 0;
+    memcpy(out, p, (size_t)(end - p));
+    out[end - p] = 0;
+    return 1;
+}
+
+static void test_fixtures(const char *dir) {
+    size_t len = 0;
+    char *cases = read_file(dir, "cases.json", &len);
+    char bundle_name[128], crl_names[2][128];
+    const char *at_p = strstr(cases, "\"at\": ");
+    CHECK(at_p != NULL, "cases.json has at");
+    if (!at_p) {
+        free(cases);
+        return;
+    }
+    int64_t at = strtoll(at_p + 6, NULL, 10);
+    CHECK(json_string(cases, "bundle", bundle_name, sizeof bundle_name), "bundle");
+    const char *crls_p = strstr(cases, "\"crls\": [\"");
+    CHECK(crls_p != NULL, "crls");
+    if (!crls_p) {
+        free(cases);
+        return;
+    }
+    crls_p += 10;
+    const char *q = strchr(crls_p, '"');
+    snprintf(crl_names[0], sizeof crl_names[0], "%.*s", (int)(q - crls_p), crls_p);
+    crls_p = q + 4; /* past `", "` */
+    q = strchr(crls_p, '"');
+    snprintf(crl_names[1], sizeof crl_names[1], "%.*s", (int)(q - crls_p), crls_p);
+
+    size_t blen = 0, c0len = 0, c1len = 0;
+    char *bundle_pem = read_file(dir, bundle_name, &blen);
+    char *crl0 = read_file(dir, crl_names[0], &c0len);
+    char *crl1 = read_file(dir, crl_names[1], &c1len);
+
+    int replayed = 0;
+    for (char *line = strtok(cases, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[128], chain_name[128], usage[16], expect[64];
+        if (!json_string(line, "name", name, sizeof name)) continue;
+        if (!json_string(line, "chain", chain_name, sizeof chain_name) ||
+            !json_string(line, "usage", usage, sizeof usage) ||
+            !json_string(line, "expect", expect, sizeof expect) ||
+            !strstr(line, "\"allow\": [")) {
+            CHECK(0, "case %s: cannot parse", name);
+            continue;
+        }
+        int with_crls = strstr(line, "\"with_crls\": true") != NULL;
+
+        meshtls_trust_bundle *bundle = NULL;
+        meshtls_policy_builder *pb = NULL;
+        meshtls_policy *policy = NULL;
+        meshtls_verifier *v = NULL;
+        meshtls_peer *peer = NULL;
+        meshtls_trust_bundle_new(&bundle);
+        meshtls_trust_bundle_add_ca_pem(bundle, (const uint8_t *)bundle_pem, blen);
+        if (with_crls) {
+            meshtls_trust_bundle_add_crl(bundle, (const uint8_t *)crl0, c0len);
+            meshtls_trust_bundle_add_crl(bundle, (const uint8_t *)crl1, c1len);
+        }
+        meshtls_policy_builder_new(&pb);
+        /* every pattern of the case */
+        for (const char *p = strstr(line, "\"allow\": [") + 10; *p && *p != ']';) {
+            const char *s = strchr(p, '"');
+            if (!s || s > strchr(p, ']')) break;
+            const char *e = strchr(s + 1, '"');
+            char pat[256];
+            snprintf(pat, sizeof pat, "%.*s", (int)(e - s - 1), s + 1);
+            EXPECT(meshtls_policy_builder_allow_pattern(pb, pat), MESHTLS_OK);
+            p = e + 1;
+        }
+        EXPECT(meshtls_policy_builder_build(pb, &policy), MESHTLS_OK);
+        EXPECT(meshtls_verifier_new(bundle, policy, &v), MESHTLS_OK);
+        size_t clen = 0;
+        char *chain = read_file(dir, chain_name, &clen);
+        meshtls_result r = meshtls_verifier_verify_pem(
+            v, (const uint8_t *)chain, clen,
+            strcmp(usage, "client") == 0 ? MESHTLS_PEER_CLIENT : MESHTLS_PEER_SERVER, at, &peer);
+        const char *got = meshtls_result_name(r);
+        CHECK(strcmp(got, expect) == 0, "fixture %s: got %s, want %s (%s)", name, got, expect,
+              last_error());
+        replayed++;
+        free(chain);
+        meshtls_peer_free(peer);
+        meshtls_verifier_free(v);
+        meshtls_policy_free(policy);
+        meshtls_policy_builder_free(pb);
+        meshtls_trust_bundle_free(bundle);
+    }
+    CHECK(replayed >= 15, "replayed %d fixture cases", replayed);
+
+    /* the fixture CA key needs its passphrase */
+    size_t klen = 0;
+    char *key = read_file(dir, "root.key.enc.pem", &klen);
+    meshtls_authority *ca = NULL;
+    EXPECT(meshtls_authority_load((const uint8_t *)bundle_pem, blen, (const uint8_t *)key, klen,
+                                  "nope", &ca),
+           MESHTLS_WRONG_PASSPHRASE);
+    EXPECT(meshtls_authority_load((const uint8_t *)bundle_pem, blen, (const uint8_t *)key, klen,
+                                  "fixture-passphrase", &ca),
+           MESHTLS_OK);
+    meshtls_authority_free(ca);
+    free(key);
+    free(bundle_pem);
+    free(crl0);
+    free(crl1);
+    free(cases);
+}
+
+int main(int argc, char **argv) {
+    const char *fixtures = argc > 1 ? argv[1] : "../../fixtures";
+    test_names();
+    test_scenario();
+    test_null_arguments();
+    test_fixtures(fixtures);
+    printf("c-abi: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
