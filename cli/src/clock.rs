@@ -3,7 +3,6 @@
 use std::time::SystemTime;
 
 use meshtls_core::{ErrorCode, Timestamp};
-use time::format_description::well_known::Rfc3339;
 
 use crate::error::CliError;
 
@@ -20,10 +19,5 @@ pub fn now() -> Result<Timestamp, CliError> {
 
 /// Parses `--at`: RFC 3339 (`2026-09-21T14:13:20Z`) or seconds since the epoch.
 pub fn parse_at(s: &str) -> Result<Timestamp, String> {
-    if let Ok(secs) = s.parse::<i64>() {
-        return Ok(Timestamp::from_unix(secs));
-    }
-    time::OffsetDateTime::parse(s, &Rfc3339)
-        .map(|t| Timestamp::from_unix(t.unix_timestamp()))
-        .map_err(|e| format!("{s:?} is neither RFC 3339 nor a unix time: {e}"))
+    Timestamp::parse(s).map_err(|e| e.message().to_owned())
 }

@@ -3,10 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use meshtls_core::authority::BACKDATE;
-use meshtls_core::{
-    Certificate, IssueRequest, KeyAlgorithm, KeySource, RotationPolicy, RotationStatus, Usage,
-};
+use meshtls_core::{Certificate, IssueRequest, RotationPolicy, RotationStatus};
 use serde::Serialize;
 
 use crate::ca::{self, PassphraseArgs};
@@ -54,46 +51,6 @@ struct RenewOut {
     issued: Option<IssuedOut>,
 }
 
-/// The core's human key name back to the algorithm (presentation only: see the report).
-fn key_algorithm_of(c: &Certificate) -> Option<KeyAlgorithm> {
-    match c.key_algorithm.as_str() {
-        "ECDSA P-256" => Some(KeyAlgorithm::EcdsaP256),
-        "ECDSA P-384" => Some(KeyAlgorithm::EcdsaP384),
-        "Ed25519" => Some(KeyAlgorithm::Ed25519),
-        "RSA 2048" => Some(KeyAlgorithm::Rsa2048),
-        "RSA 4096" => Some(KeyAlgorithm::Rsa4096),
-        _ => None,
-    }
-}
-
-/// The request that reissues `old`: same identity, SANs, usage, lifetime and key algorithm.
-fn renewal_request(old: &Certificate) -> Result<IssueRequest, CliError> {
-    let id = old.spiffe_id.clone().ok_or_else(|| {
-        CliError::invalid("the certificate has no SPIFFE ID: reissue it with `meshtls issue`")
-    })?;
-    let usage = match (old.server_auth, old.client_auth) {
-        (true, false) => Usage::Server,
-        (false, true) => Usage::Client,
-        _ => Usage::Both,
-    };
-    let mut req = IssueRequest::new(id)
-        .with_dns(old.dns_names.iter().cloned())
-        .with_ips(old.ip_addresses.iter().copied())
-        .with_usage(usage)
-        // Core backdates not_before by BACKDATE: the requested lifetime is the rest.
-        .with_lifetime(old.lifetime().saturating_sub(BACKDATE));
-    if let Some(cn) = &old.common_name {
-        req = req.with_common_name(cn.clone());
-    }
-    if let Some(alg) = key_algorithm_of(old) {
-        req = req.with_key(KeySource::Generate(alg));
-    }
-    for uri in &old.crl_distribution_points {
-        req = req.with_crl_distribution_point(uri.clone());
-    }
-    Ok(req)
-}
-
 /// Runs `renew`.
 pub fn run(a: &RenewArgs, json: bool) -> Result<(), CliError> {
     let cert_path = a.cert.join(issue::CERT_FILE);
@@ -122,10 +79,10 @@ pub fn run(a: &RenewArgs, json: bool) -> Result<(), CliError> {
             )
         });
     }
-    let req = renewal_request(&old).in_file(&cert_path)?;
+    let req = IssueRequest::renewal_of(&old).in_file(&cert_path)?;
     let passphrase = a.passphrase.read()?;
     let authority = ca::load(&a.ca, &passphrase)?;
-    let issued = authority.issue(&req, now)?;
+    let issued = authority.renew(&old, now).in_file(&cert_path)?;
     let written = issue::write_issued(&a.cert, &issued, &req, None)?;
     let out = RenewOut {
         renewed: true,

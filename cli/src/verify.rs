@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use meshtls_core::{
-    Fingerprint, IdPattern, PeerIdentity, PeerUsage, Policy, Timestamp, TrustBundle, TrustDomain,
-    Verifier,
+    Fingerprint, IdPattern, PeerIdentity, PeerUsage, Policy, Timestamp, TrustBundle, Verifier,
 };
 use serde::Serialize;
 
@@ -165,25 +164,12 @@ pub fn build_policy(
         b = b.pin_spki(*p);
     }
     if allow_id.is_empty() && allow_dns.is_empty() && pin.is_empty() && pin_spki.is_empty() {
-        // The bundle CAs' trust domains, read as core reads them (the CA's one URI SAN).
-        let mut tds: Vec<TrustDomain> = Vec::new();
-        for ca in bundle.cas() {
-            if let [uri] = ca.uris.as_slice() {
-                if let Ok(td) = TrustDomain::parse_lenient(uri) {
-                    if !tds.contains(&td) {
-                        tds.push(td);
-                    }
-                }
-            }
-        }
-        if tds.is_empty() {
+        if bundle.trust_domains().is_empty() {
             return Err(CliError::invalid(
                 "the bundle's CAs name no trust domain: give --allow-id, --allow-dns or --pin",
             ));
         }
-        for td in tds {
-            b = b.allow_trust_domain(td);
-        }
+        b = b.allow_bundle_trust_domains(bundle);
     }
     Ok(b.build()?)
 }

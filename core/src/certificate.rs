@@ -51,6 +51,13 @@ impl Serial {
     }
 }
 
+impl std::str::FromStr for Serial {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Serial::from_hex(s)
+    }
+}
+
 impl fmt::Display for Serial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
@@ -80,6 +87,13 @@ impl Fingerprint {
     /// Lowercase hex without separators.
     pub fn to_hex(&self) -> String {
         encoding::hex_encode(&self.0)
+    }
+}
+
+impl std::str::FromStr for Fingerprint {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Fingerprint::from_hex(s)
     }
 }
 
@@ -330,6 +344,18 @@ impl Certificate {
             "RSA 2048" => Some(KeyAlgorithm::Rsa2048),
             "RSA 4096" => Some(KeyAlgorithm::Rsa4096),
             _ => None,
+        }
+    }
+
+    /// The TLS usage its extended key usage allows (None when it allows neither role).
+    /// A certificate without an EKU extension may be used for both.
+    pub fn usage(&self) -> Option<crate::issue::Usage> {
+        use crate::issue::Usage;
+        match (self.has_eku, self.server_auth, self.client_auth) {
+            (false, _, _) | (true, true, true) => Some(Usage::Both),
+            (true, true, false) => Some(Usage::Server),
+            (true, false, true) => Some(Usage::Client),
+            (true, false, false) => None,
         }
     }
 

@@ -143,11 +143,11 @@ impl IssueRequest {
                 "the certificate names no SPIFFE ID: it cannot be renewed as an SVID",
             )
         })?;
-        let usage = match (old.server_auth, old.client_auth) {
-            (true, false) => Usage::Server,
-            (false, true) => Usage::Client,
-            _ => Usage::Both,
-        };
+        let usage = old.usage().ok_or_else(|| {
+            Error::invalid_request(
+                "the certificate allows neither TLS role: not renewable as an SVID",
+            )
+        })?;
         let key = old.key_kind().ok_or_else(|| {
             Error::unsupported(format!("cannot renew a {} key", old.key_algorithm))
         })?;
@@ -422,6 +422,24 @@ impl Authority {
             not_before: now.sub(BACKDATE),
             not_after,
         })
+    }
+}
+
+impl Authority {
+    /// Renews a certificate this CA issued: [`IssueRequest::renewal_of`] with a new key,
+    /// issued at `now`. A certificate of another CA is `invalid_request`.
+    pub fn renew(&self, old: &Certificate, now: Timestamp) -> Result<Issued> {
+        let ours = old.issuer == self.certificate().subject
+            && (old.authority_key_id.is_none()
+                || old.authority_key_id == self.certificate().subject_key_id);
+        if !ours {
+            return Err(Error::invalid_request(format!(
+                "{} was not issued by this CA ({})",
+                old.subject,
+                self.certificate().subject
+            )));
+        }
+        self.issue(&IssueRequest::renewal_of(old)?, now)
     }
 }
 

@@ -101,6 +101,20 @@ impl RevocationReason {
     }
 }
 
+fn reason_from_code(code: u8) -> RevocationReason {
+    match code {
+        1 => RevocationReason::KeyCompromise,
+        2 => RevocationReason::CaCompromise,
+        3 => RevocationReason::AffiliationChanged,
+        4 => RevocationReason::Superseded,
+        5 => RevocationReason::CessationOfOperation,
+        6 => RevocationReason::CertificateHold,
+        9 => RevocationReason::PrivilegeWithdrawn,
+        10 => RevocationReason::AaCompromise,
+        _ => RevocationReason::Unspecified,
+    }
+}
+
 impl fmt::Display for RevocationReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -337,6 +351,24 @@ impl Crl {
                 .map(RevocationReason::from_webpki)
                 .unwrap_or_default(),
         }))
+    }
+
+    /// Every entry of the CRL, in the CRL's order (parsed again from the DER on each call).
+    pub fn entries(&self) -> Result<Vec<RevokedEntry>> {
+        let (_, parsed) =
+            x509_parser::revocation_list::CertificateRevocationList::from_der(&self.der)
+                .map_err(|e| Error::malformed(format!("not a CRL: {e}")))?;
+        Ok(parsed
+            .iter_revoked_certificates()
+            .map(|r| RevokedEntry {
+                serial: Serial::from_bytes(r.raw_serial()),
+                revoked_at: Timestamp::from_unix(r.revocation_date.timestamp()),
+                reason: r
+                    .reason_code()
+                    .map(|(_, c)| reason_from_code(c.0))
+                    .unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// Whether the CRL is past its nextUpdate at `at`.

@@ -45,6 +45,27 @@ impl Timestamp {
         Duration::from_secs(self.0.saturating_sub(earlier.0).max(0) as u64)
     }
 
+    /// Parses RFC 3339 (`2026-09-21T14:13:20Z`, any offset) or whole seconds since the epoch:
+    /// the one time syntax every meshtls front end accepts.
+    ///
+    /// ```
+    /// # use meshtls_core::Timestamp;
+    /// assert_eq!(Timestamp::parse("2026-09-21T14:13:20Z")?, Timestamp::from_unix(1_790_000_000));
+    /// assert_eq!(Timestamp::parse("1790000000")?, Timestamp::from_unix(1_790_000_000));
+    /// # Ok::<(), meshtls_core::Error>(())
+    /// ```
+    pub fn parse(s: &str) -> Result<Self> {
+        let s = s.trim();
+        if let Ok(secs) = s.parse::<i64>() {
+            return Ok(Timestamp(secs));
+        }
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map(|t| Timestamp(t.unix_timestamp()))
+            .map_err(|e| {
+                Error::malformed(format!("{s:?} is neither RFC 3339 nor a unix time: {e}"))
+            })
+    }
+
     /// RFC 3339 form, e.g. `2026-11-25T16:54:29Z`.
     pub fn to_rfc3339(self) -> String {
         match self.to_offset() {
@@ -156,6 +177,22 @@ mod tests {
             Timestamp::from_unix(1_790_000_000).to_rfc3339(),
             "2026-09-21T14:13:20Z"
         );
+    }
+
+    #[test]
+    fn parse_times() {
+        assert_eq!(
+            Timestamp::parse("1970-01-01T01:00:00+01:00").unwrap(),
+            Timestamp::from_unix(0)
+        );
+        assert_eq!(Timestamp::parse("-5").unwrap(), Timestamp::from_unix(-5));
+        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-09-21"] {
+            assert_eq!(
+                Timestamp::parse(bad).unwrap_err().code(),
+                crate::ErrorCode::Malformed,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

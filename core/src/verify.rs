@@ -150,6 +150,17 @@ impl TrustBundle {
         self.cas.iter().map(|c| &c.cert)
     }
 
+    /// The trust domains the bundle's CAs name (each CA's one `spiffe://<td>` URI SAN), once each.
+    pub fn trust_domains(&self) -> Vec<TrustDomain> {
+        let mut tds: Vec<TrustDomain> = Vec::new();
+        for td in self.cas.iter().filter_map(|c| c.trust_domain.clone()) {
+            if !tds.contains(&td) {
+                tds.push(td);
+            }
+        }
+        tds
+    }
+
     /// The CRLs.
     pub fn crls(&self) -> &[Crl] {
         &self.crls
@@ -265,6 +276,16 @@ impl PolicyBuilder {
     /// Allows every member of the trust domain.
     pub fn allow_trust_domain(mut self, td: TrustDomain) -> Self {
         self.patterns.push(IdPattern::trust_domain_member(&td));
+        self
+    }
+
+    /// Allows every member of the trust domains the bundle's CAs name: "anyone my CAs vouch
+    /// for, within their own domains". A bundle whose CAs name no trust domain adds nothing
+    /// (and `build` then fails closed unless another rule was given).
+    pub fn allow_bundle_trust_domains(mut self, bundle: &TrustBundle) -> Self {
+        for td in bundle.trust_domains() {
+            self.patterns.push(IdPattern::trust_domain_member(&td));
+        }
         self
     }
 

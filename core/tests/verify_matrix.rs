@@ -1092,3 +1092,83 @@ fn renewal_request_keeps_everything_but_the_key() {
         ErrorCode::InvalidRequest
     );
 }
+
+#[test]
+fn authority_renew_checks_the_issuer_and_crl_entries_list() {
+    let ca = root();
+    let other = root();
+    let old = issue(&ca, "api");
+    let cert = meshtls_core::Certificate::from_der(&old.cert_der).unwrap();
+    assert_eq!(cert.usage(), Some(Usage::Both));
+    assert_eq!(cert.key_kind(), Some(meshtls_core::KeyAlgorithm::EcdsaP256));
+    let renewed = ca.renew(&cert, NOW.add(DAY)).unwrap();
+    assert_ne!(renewed.serial, old.serial);
+    assert_eq!(
+        other.renew(&cert, NOW).unwrap_err().code(),
+        ErrorCode::InvalidRequest
+    );
+
+    let mut records = RevocationList::new();
+    records.revoke(old.serial.clone(), RevocationReason::Superseded, NOW);
+    records.revoke(
+        renewed.serial.clone(),
+        RevocationReason::KeyCompromise,
+        NOW.add(DAY),
+    );
+    let crl = ca
+        .build_crl(&records, &CrlParams::new(7, NOW.add(DAY)))
+        .unwrap();
+    let mut entries = crl.entries().unwrap();
+    entries.sort_by_key(|e| e.revoked_at);
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        (entries[0].serial.clone(), entries[0].reason),
+        (old.serial.clone(), RevocationReason::Superseded)
+    );
+    assert_eq!(
+        (
+            entries[1].serial.clone(),
+            entries[1].reason,
+            entries[1].revoked_at
+        ),
+        (
+            renewed.serial.clone(),
+            RevocationReason::KeyCompromise,
+            NOW.add(DAY)
+        )
+    );
+    assert_eq!(crl.number, Some(7));
+}
+
+#[test]
+fn bundle_trust_domains_policy() {
+    let ca = root();
+    let other_td = TrustDomain::new("other.internal").unwrap();
+    let other = Authority::create_root(&RootParams::new(other_td.clone()), NOW.sub(DAY)).unwrap();
+    let b = bundle_of(&ca).merged(&bundle_of(&other));
+    assert_eq!(b.trust_domains(), vec![td(), other_td.clone()]);
+    let policy = Policy::builder()
+        .allow_bundle_trust_domains(&b)
+        .build()
+        .unwrap();
+    let v = Verifier::new(b, policy);
+    assert!(v
+        .verify(&issue(&ca, "api").chain_der, PeerUsage::Client, NOW)
+        .is_ok());
+    let theirs = other
+        .issue(
+            &IssueRequest::new(meshtls_core::SpiffeId::service(&other_td, "x").unwrap()),
+            NOW,
+        )
+        .unwrap();
+    assert!(v.verify(&theirs.chain_der, PeerUsage::Client, NOW).is_ok());
+    // No trust domain in an empty bundle: the policy fails closed.
+    assert_eq!(
+        Policy::builder()
+            .allow_bundle_trust_domains(&TrustBundle::new())
+            .build()
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidRequest
+    );
+}
