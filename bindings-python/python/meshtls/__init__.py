@@ -1,0 +1,86 @@
+"""meshtls: mTLS for Python from the meshtls Rust core.
+
+SPIFFE identities, a certificate authority, issuance, verification with an identity policy,
+revocation, rotation timing, PKCS#12 — the same decisions and error codes as every other
+meshtls language — plus TLS two ways: :meth:`Identity.ssl_context` for the standard ``ssl``
+module (and ``websockets``), and the native asyncio transport :func:`connect_ws` /
+:func:`serve_ws` / :func:`connect` / :func:`serve`.
+
+Errors are :class:`meshtls.Error` with the core's stable ``.code``; the subclass tells the
+family (:class:`MalformedInput`, :class:`InvalidRequest`, :class:`VerificationError`,
+:class:`WrongPassphrase`, :class:`IoError`, :class:`InternalError`).
+"""
+
+from ._native import (
+    ERROR_CODES,
+    Authority,
+    Certificate,
+    ConnectionClosed,
+    Crl,
+    Error,
+    GeneratedCsr,
+    InternalError,
+    InvalidRequest,
+    IoError,
+    Issued,
+    MalformedInput,
+    PeerIdentity,
+    Policy,
+    RevocationList,
+    Revoked,
+    RotationPolicy,
+    RotationStatus,
+    SpiffeId,
+    TlsStream,
+    TrustBundle,
+    VerificationError,
+    WrongPassphrase,
+    WsConnection,
+    __version__,
+    create_csr,
+    load_private_key,
+    parse_certificates,
+    read_pkcs12,
+)
+from ._stdlib import Identity, MeshSSLContext, Verifier
+from ._transport import Server, connect, connect_ws, serve, serve_ws
+
+__all__ = [
+    "ERROR_CODES",
+    "Authority",
+    "Certificate",
+    "ConnectionClosed",
+    "Crl",
+    "Error",
+    "GeneratedCsr",
+    "Identity",
+    "InternalError",
+    "InvalidRequest",
+    "IoError",
+    "Issued",
+    "MalformedInput",
+    "MeshSSLContext",
+    "PeerIdentity",
+    "Policy",
+    "RevocationList",
+    "Revoked",
+    "RotationPolicy",
+    "RotationStatus",
+    "Server",
+    "SpiffeId",
+    "TlsStream",
+    "TrustBundle",
+    "VerificationError",
+    "Verifier",
+    "WrongPassphrase",
+    "WsConnection",
+    "__version__",
+    "connect",
+    "connect_ws",
+    "create_csr",
+    "load_private_key",
+    "parse_certificates",
+    "read_pkcs12",
+    "serve",
+    "serve_ws",
+]

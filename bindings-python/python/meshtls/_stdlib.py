@@ -1,0 +1,191 @@
+"""meshtls with the standard library's ``ssl``: contexts that enforce the core's verdict.
+
+``Identity.ssl_context(verifier, server=...)`` returns an :class:`ssl.SSLContext` that
+requires TLS 1.3 and a peer certificate, trusts the verifier's bundle (loaded from memory),
+and runs :meth:`Verifier.check_peer` inside every handshake: a peer the core rejects never
+gets a usable connection, even if the caller forgets to check.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import ssl
+import tempfile
+import weakref
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Union
+
+from . import _native
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._native import PeerIdentity
+
+__all__ = ["Identity", "Verifier", "MeshSSLContext"]
+
+_Input = Union[str, bytes]
+
+
+class Verifier(_native.Verifier):
+    """A trust bundle, a policy and options: decides whether a peer's chain is acceptable.
+
+    ``Verifier(bundle, policy, intermediates=...)``: ``intermediates`` are CA certificates
+    that :meth:`check_peer` appends to the peer's leaf on Python < 3.13, where the ``ssl``
+    module only exposes the peer's leaf certificate.
+    """
+
+    _intermediates: List[bytes]
+
+    def __new__(
+        cls,
+        bundle: Any,
+        policy: _native.Policy,
+        *,
+        intermediates: Union[_Input, Sequence[_Input], None] = None,
+        **options: Any,
+    ) -> "Verifier":
+        self = super().__new__(cls, bundle, policy, **options)
+        self._intermediates = _ders(intermediates)
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # arguments taken by __new__
+        pass
+
+    def check_peer(
+        self, ssl_object: Union[ssl.SSLSocket, ssl.SSLObject], *, usage: Optional[str] = None
+    ) -> "PeerIdentity":
+        """Verifies the peer of an established ``ssl`` connection with the core.
+
+        ``usage`` is the peer's role; by default ``"client"`` on a server-side connection and
+        ``"server"`` on a client-side one. Raises a :class:`meshtls.VerificationError` with
+        the core's code when the peer is not acceptable.
+
+        The chain passed to the core is the peer's whole presented chain on Python 3.13+
+        (``get_unverified_chain()``). Older Pythons expose only the leaf
+        (``getpeercert(binary_form=True)``): the verifier then adds the intermediates of its
+        bundle and those given as ``intermediates=``, so a peer whose intermediate is in
+        neither is rejected as ``unknown_issuer`` (fail closed).
+        """
+        if usage is None:
+            usage = "client" if ssl_object.server_side else "server"
+        return self.verify(peer_chain(ssl_object, self), usage=usage)
+
+
+def peer_chain(ssl_object: Union[ssl.SSLSocket, ssl.SSLObject], verifier: Verifier) -> List[bytes]:
+    """The peer's certificate chain as DER, leaf first (see :meth:`Verifier.check_peer`)."""
+    get_chain = getattr(ssl_object, "get_unverified_chain", None)
+    if get_chain is not None:  # Python 3.13+
+        chain = get_chain() or []
+        return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]
+    leaf = ssl_object.getpeercert(binary_form=True)
+    if not leaf:
+        return []
+    known = [ca.der for ca in verifier.bundle.cas if not ca.self_issued]
+    return [leaf, *known, *getattr(verifier, "_intermediates", [])]
+
+
+def _ders(certs: Union[_Input, Sequence[_Input], None]) -> List[bytes]:
+    if certs is None:
+        return []
+    return _native.parse_certificates(certs)
+
+
+class _CheckedSSLObject(ssl.SSLObject):
+    """An SSLObject (asyncio, websockets) whose handshake includes the core's verdict."""
+
+    def do_handshake(self) -> None:
+        super().do_handshake()
+        _enforce(self)
+
+
+class _CheckedSSLSocket(ssl.SSLSocket):
+    """An SSLSocket (blocking sockets) whose handshake includes the core's verdict."""
+
+    def do_handshake(self, block: bool = False) -> None:  # type: ignore[override]
+        super().do_handshake(block)
+        try:
+            _enforce(self)
+        except BaseException:
+            self.close()
+            raise
+
+
+def _enforce(conn: Union[ssl.SSLObject, ssl.SSLSocket]) -> None:
+    context = conn.context
+    verifier = getattr(context, "meshtls_verifier", None)
+    if verifier is None:  # pragma: no cover - only MeshSSLContext installs these classes
+        raise _native.InternalError("internal: meshtls SSL object without a verifier")
+    conn.meshtls_peer = verifier.check_peer(conn)  # type: ignore[union-attr]
+
+
+class MeshSSLContext(ssl.SSLContext):
+    """An ``ssl.SSLContext`` made by :meth:`Identity.ssl_context`.
+
+    ``meshtls_verifier`` is checked in every handshake; after it, the connection's
+    ``meshtls_peer`` attribute holds the :class:`PeerIdentity`.
+    """
+
+    meshtls_verifier: Verifier
+
+
+def _load_identity(context: ssl.SSLContext, identity: "_native.Identity") -> None:
+    # load_cert_chain only reads files: the chain and a key encrypted with a one-time
+    # passphrase go to a 0600 file in a private (0700) temporary directory, deleted at once.
+    passphrase = secrets.token_urlsafe(32)
+    key_pem = identity._private_key_pem(passphrase)
+    with tempfile.TemporaryDirectory(prefix="meshtls-") as directory:
+        path = os.path.join(directory, "identity.pem")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(identity.chain_pem)
+            f.write(key_pem)
+        try:
+            context.load_cert_chain(path, password=passphrase)
+        finally:
+            os.unlink(path)
+
+
+class Identity(_native.Identity):
+    """Our certificate chain and private key, replaceable while connections run.
+
+    ``Identity(chain, key)``, ``Identity(issued)`` or ``Identity.from_issued(issued)``.
+    :meth:`replace` changes what new handshakes present — for the native transport and for
+    every ``ssl`` context this identity made — and leaves open connections alone.
+    """
+
+    def _contexts(self) -> "weakref.WeakSet[ssl.SSLContext]":
+        contexts = self.__dict__.get("_ssl_contexts")
+        if contexts is None:
+            contexts = weakref.WeakSet()
+            self.__dict__["_ssl_contexts"] = contexts
+        return contexts
+
+    def replace(self, chain: Any, key: Any = None, passphrase: Optional[str] = None) -> None:
+        super().replace(chain, key, passphrase)
+        for context in list(self._contexts()):
+            _load_identity(context, self)
+
+    def ssl_context(self, verifier: Verifier, *, server: bool = False) -> MeshSSLContext:
+        """An ``ssl.SSLContext`` for this identity, fail-closed.
+
+        TLS 1.3 minimum; the peer must present a certificate (client certificates are required
+        on servers); the bundle of ``verifier`` is the only trust (loaded from memory with
+        ``cadata``); and every handshake runs ``verifier.check_peer``, so a peer the core
+        rejects (expired, revoked, wrong identity...) fails the handshake. Hostname checking
+        is off: which names and SPIFFE IDs are acceptable is the policy's decision.
+        """
+        if not isinstance(verifier, Verifier):
+            raise TypeError(
+                "ssl_context() needs a meshtls.Verifier (a bundle and a policy), got "
+                + type(verifier).__name__
+            )
+        context = MeshSSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cadata=verifier.bundle.to_pem())
+        _load_identity(context, self)
+        context.meshtls_verifier = verifier
+        context.sslobject_class = _CheckedSSLObject
+        context.sslsocket_class = _CheckedSSLSocket
+        self._contexts().add(context)
+        return context
