@@ -1,0 +1,97 @@
+using System;
+using System.Linq;
+using System.Text.RegularExpressions;
+using NUnit.Framework;
+
+namespace MeshTls.Tests
+{
+    /// <summary>The shared test vectors (fixtures/cases.json): the same verdict as the core for every case.</summary>
+    [TestFixture]
+    public class FixtureTests
+    {
+        private sealed class Case
+        {
+            public string Name;
+            public string Chain;
+            public bool WithCrls;
+            public string[] Allow;
+            public string Usage;
+            public string Expect;
+        }
+
+        // cases.json as make_fixtures writes it: one case object per line. A tiny reader keeps the
+        // tests free of a JSON package Mono does not ship by default.
+        private static string Field(string line, string key)
+        {
+            var m = Regex.Match(line, "\"" + key + "\":\\s*\"([^\"]*)\"");
+            return m.Success ? m.Groups[1].Value : null;
+        }
+
+        private static string[] Strings(string text)
+        {
+            return Regex.Matches(text, "\"([^\"]*)\"").Cast<Match>().Select(m => m.Groups[1].Value).ToArray();
+        }
+
+        [Test]
+        public void EveryCaseGetsItsCommittedVerdict()
+        {
+            var text = TestData.Fixture("cases.json");
+            var at = DateTimeOffset.FromUnixTimeSeconds(long.Parse(Regex.Match(text, "\"at\":\\s*(\\d+)").Groups[1].Value));
+            var bundlePem = TestData.Fixture(Field(text, "bundle"));
+            var crls = Strings(Regex.Match(text, "\"crls\":\\s*\\[([^\\]]*)\\]").Groups[1].Value);
+            var list = text.Split('\n')
+                .Where(line => Field(line, "name") != null)
+                .Select(line => new Case
+                {
+                    Name = Field(line, "name"),
+                    Chain = Field(line, "chain"),
+                    WithCrls = Regex.IsMatch(line, "\"with_crls\":\\s*true"),
+                    Allow = Strings(Regex.Match(line, "\"allow\":\\s*\\[([^\\]]*)\\]").Groups[1].Value),
+                    Usage = Field(line, "usage"),
+                    Expect = Field(line, "expect"),
+                })
+                .ToList();
+            Assert.GreaterOrEqual(list.Count, 15);
+            Assert.AreEqual(2, crls.Length);
+            var failures = 0;
+            foreach (var c in list)
+            {
+                using (var bundle = new TrustBundle(bundlePem))
+                using (var builder = new PolicyBuilder())
+                {
+                    if (c.WithCrls)
+                    {
+                        foreach (var crl in crls)
+                        {
+                            bundle.AddCrl(TestData.Fixture(crl));
+                        }
+                    }
+                    foreach (var pattern in c.Allow)
+                    {
+                        builder.AllowPattern(pattern);
+                    }
+                    using (var policy = builder.Build())
+                    using (var verifier = new Verifier(bundle, policy))
+                    {
+                        string got;
+                        try
+                        {
+                            verifier.Verify(TestData.Fixture(c.Chain), c.Usage == "client" ? PeerUsage.Client : PeerUsage.Server, at);
+                            got = "ok";
+                        }
+                        catch (MeshTlsException e)
+                        {
+                            got = e.CodeName;
+                        }
+                        if (got != c.Expect)
+                        {
+                            failures++;
+                            Console.WriteLine("fixture {0}: got {1}, want {2}", c.Name, got, c.Expect);
+                        }
+                    }
+                }
+            }
+            Assert.AreEqual(0, failures, "fixture cases with another verdict than the core's");
+        }
+    }
+}

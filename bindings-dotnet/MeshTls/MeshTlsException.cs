@@ -1,0 +1,169 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace MeshTls
+{
+    /// <summary>
+    /// Why a meshtls operation failed. The names and numbers are the core's (<c>expired</c> = 4,
+    /// <c>revoked</c> = 8...), the same in every meshtls language; 1000 and up are failures of
+    /// the C ABI itself. Codes are added, never renumbered.
+    /// </summary>
+    public enum ErrorCode : uint
+    {
+        /// <summary>Input could not be parsed (bad PEM/DER, truncated, empty, garbage).</summary>
+        Malformed = 1,
+        /// <summary>Well-formed input using something meshtls does not support.</summary>
+        Unsupported = 2,
+        /// <summary>A request that breaks a rule (wrong trust domain, lifetime, name constraints...).</summary>
+        InvalidRequest = 3,
+        /// <summary>A certificate in the chain has expired.</summary>
+        Expired = 4,
+        /// <summary>A certificate in the chain is not valid yet.</summary>
+        NotYetValid = 5,
+        /// <summary>No path from the presented chain to a trusted CA.</summary>
+        UnknownIssuer = 6,
+        /// <summary>A signature does not verify (tampered certificate, CSR or CRL).</summary>
+        BadSignature = 7,
+        /// <summary>A certificate in the chain is revoked.</summary>
+        Revoked = 8,
+        /// <summary>The certificate is not allowed for the requested usage.</summary>
+        WrongUsage = 9,
+        /// <summary>The peer's identity is not allowed by the policy.</summary>
+        IdentityNotAllowed = 10,
+        /// <summary>The policy pins certificates and the peer matches none of the pins.</summary>
+        NotPinned = 11,
+        /// <summary>A name is outside the name constraints of a CA in the path.</summary>
+        NameConstraintViolation = 12,
+        /// <summary>The passphrase does not decrypt the key.</summary>
+        WrongPassphrase = 13,
+        /// <summary>CRLs are configured but none covers a certificate in the path.</summary>
+        RevocationUnknown = 14,
+        /// <summary>The CRL that covers a certificate is past its nextUpdate.</summary>
+        CrlExpired = 15,
+        /// <summary>The path is longer than allowed.</summary>
+        ChainTooLong = 16,
+        /// <summary>The leaf breaks the X509-SVID rules.</summary>
+        InvalidSvid = 17,
+        /// <summary>A file or socket operation failed.</summary>
+        Io = 18,
+        /// <summary>A bug in meshtls.</summary>
+        Internal = 19,
+        /// <summary>C ABI: a required argument was null.</summary>
+        NullArgument = 1000,
+        /// <summary>C ABI: the native library panicked; the call was abandoned.</summary>
+        Panic = 1001,
+        /// <summary>C ABI: an argument is out of range (unknown enum value, inconsistent lengths).</summary>
+        InvalidArgument = 1002,
+    }
+
+    /// <summary>
+    /// How the codes group, the same in every meshtls language: catch a family when the exact
+    /// code does not matter.
+    /// </summary>
+    public enum ErrorFamily
+    {
+        /// <summary>The input does not parse or is unsupported (<c>malformed</c>, <c>unsupported</c>).</summary>
+        Input,
+        /// <summary>The request breaks a rule (<c>invalid_request</c>).</summary>
+        Request,
+        /// <summary>The peer or chain was rejected (<c>expired</c>, <c>revoked</c>, <c>unknown_issuer</c>...).</summary>
+        Verification,
+        /// <summary>The passphrase or password is wrong (<c>wrong_passphrase</c>).</summary>
+        Passphrase,
+        /// <summary>A file or socket failed (<c>io</c>).</summary>
+        Io,
+        /// <summary>A bug (<c>internal</c>, <c>panic</c>).</summary>
+        Internal,
+        /// <summary>The caller passed a bad argument (<c>null_argument</c>, <c>invalid_argument</c>).</summary>
+        Argument,
+    }
+
+    /// <summary>
+    /// A meshtls failure: the stable <see cref="Code"/>, its <see cref="Family"/>, and the
+    /// native message. Tell <c>Expired</c> from <c>UnknownIssuer</c> by the code, never by the text.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// try { verifier.Verify(chainPem, PeerUsage.Client, DateTimeOffset.UtcNow); }
+    /// catch (MeshTlsException e) when (e.Code == ErrorCode.Expired) { /* renew */ }
+    /// </code>
+    /// </example>
+    public sealed class MeshTlsException : Exception
+    {
+        /// <summary>Creates an exception (the library builds them from native results).</summary>
+        public MeshTlsException(ErrorCode code, string message) : base(message)
+        {
+            Code = code;
+        }
+
+        /// <summary>The stable code.</summary>
+        public ErrorCode Code { get; }
+
+        /// <summary>The snake_case name of the code, as in every meshtls language (<c>identity_not_allowed</c>).</summary>
+        public string CodeName => NameOf(Code);
+
+        /// <summary>The family of the code.</summary>
+        public ErrorFamily Family => FamilyOf(Code);
+
+        /// <summary>The snake_case name of a code, from the native library.</summary>
+        public static string NameOf(ErrorCode code)
+        {
+            return Marshal.PtrToStringAnsi(Native.meshtls_result_name((uint)code));
+        }
+
+        /// <summary>The family of a code, from the native library.</summary>
+        public static ErrorFamily FamilyOf(ErrorCode code)
+        {
+            var name = Marshal.PtrToStringAnsi(Native.meshtls_result_family((uint)code));
+            switch (name)
+            {
+                case "input": return ErrorFamily.Input;
+                case "request": return ErrorFamily.Request;
+                case "verification": return ErrorFamily.Verification;
+                case "passphrase": return ErrorFamily.Passphrase;
+                case "io": return ErrorFamily.Io;
+                case "argument": return ErrorFamily.Argument;
+                default: return ErrorFamily.Internal;
+            }
+        }
+
+        /// <summary>Throws the exception for a failed native result (does nothing for 0).</summary>
+        internal static void Check(uint result)
+        {
+            if (result != 0)
+            {
+                throw FromLastError(result);
+            }
+        }
+
+        private static MeshTlsException FromLastError(uint result)
+        {
+            UIntPtr n;
+            string message;
+            if (Native.meshtls_last_error(null, UIntPtr.Zero, out n) == 0)
+            {
+                var buf = new byte[(int)n.ToUInt32() + 1];
+                Native.meshtls_last_error(buf, (UIntPtr)buf.Length, out n);
+                message = Encoding.UTF8.GetString(buf, 0, buf.Length - 1);
+            }
+            else
+            {
+                message = "meshtls failed without a message";
+            }
+            return new MeshTlsException((ErrorCode)result, message);
+        }
+
+        private static class Native
+        {
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_last_error(byte[] buf, UIntPtr len, out UIntPtr outN);
+
+            [DllImport("meshtls_ffi")]
+            public static extern IntPtr meshtls_result_name(uint code);
+
+            [DllImport("meshtls_ffi")]
+            public static extern IntPtr meshtls_result_family(uint code);
+        }
+    }
+}
