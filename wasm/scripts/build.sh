@@ -8,6 +8,7 @@
 #        WASM_BINDGEN    the wasm-bindgen CLI (default: /opt/wasm-bindgen-<version>/bin/wasm-bindgen,
 #                        version from Cargo.lock)
 #        WASM_CC         C compiler for ring's C code (default clang-14)
+#        CARGO_TARGET_DIR (default: the repository's target/, as wasm/.cargo/config.toml says)
 #        UPDATE_TYPES=1  rewrite the committed types/meshtls_wasm.d.ts instead of checking it
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,13 +22,13 @@ command -v "$ar" >/dev/null || ar=llvm-ar
 
 case "$WASM_TOOLCHAIN" in
   rustup)
-    target_dir=$here/../target
+    target_dir=${CARGO_TARGET_DIR:-$here/../target}
     env CC_wasm32_unknown_unknown="$WASM_CC" AR_wasm32_unknown_unknown="$ar" \
       cargo build --locked --release --target wasm32-unknown-unknown
     ;;
   debian)
     # Debian's 1.96 and rustup's toolchain must not share artifacts: its own target dir.
-    target_dir=$here/../target/wasm-deb
+    target_dir=${CARGO_TARGET_DIR:-$here/../target}/wasm-deb
     llvm=$(/usr/bin/rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
     env PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
       CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="wasm-ld-$llvm" \
