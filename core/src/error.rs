@@ -48,6 +48,8 @@ pub enum ErrorCode {
     Io,
     /// A bug in meshtls: please report it.
     Internal,
+    /// The peer presented no certificate where one is required.
+    NoCertificate,
 }
 
 impl ErrorCode {
@@ -72,6 +74,7 @@ impl ErrorCode {
         ErrorCode::InvalidSvid,
         ErrorCode::Io,
         ErrorCode::Internal,
+        ErrorCode::NoCertificate,
     ];
 
     /// The stable snake_case name of the code, the same in every language.
@@ -96,6 +99,7 @@ impl ErrorCode {
             ErrorCode::InvalidSvid => "invalid_svid",
             ErrorCode::Io => "io",
             ErrorCode::Internal => "internal",
+            ErrorCode::NoCertificate => "no_certificate",
         }
     }
 
@@ -121,6 +125,7 @@ impl ErrorCode {
             ErrorCode::InvalidSvid => 17,
             ErrorCode::Io => 18,
             ErrorCode::Internal => 19,
+            ErrorCode::NoCertificate => 20,
         }
     }
 
@@ -146,6 +151,7 @@ impl ErrorCode {
                 | ErrorCode::CrlExpired
                 | ErrorCode::ChainTooLong
                 | ErrorCode::InvalidSvid
+                | ErrorCode::NoCertificate
         )
     }
 }

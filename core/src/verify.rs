@@ -529,7 +529,10 @@ impl Verifier {
         at: Timestamp,
     ) -> Result<PeerIdentity> {
         let Some(leaf_der) = chain.first() else {
-            return Err(Error::malformed("no certificate was presented"));
+            return Err(Error::new(
+                ErrorCode::NoCertificate,
+                "no certificate was presented",
+            ));
         };
         let leaf_der = CertificateDer::from(leaf_der.as_ref());
         let end_entity = EndEntityCert::try_from(&leaf_der)

@@ -412,7 +412,7 @@ fn garbage_truncated_and_empty_input_are_malformed() {
     let empty: Vec<Vec<u8>> = vec![];
     assert_eq!(
         code_of(v.verify(&empty, PeerUsage::Client, NOW)),
-        ErrorCode::Malformed
+        ErrorCode::NoCertificate
     );
     assert_eq!(
         code_of(v.verify(&[b"garbage".to_vec()], PeerUsage::Client, NOW)),

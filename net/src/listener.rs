@@ -142,7 +142,7 @@ pub(crate) async fn accept_loop<T, F, Fut>(
 pub(crate) async fn require_peer(stream: MtlsStream) -> io::Result<MtlsStream> {
     if stream.peer_identity().is_none() {
         return Err(to_io(meshtls_core::Error::new(
-            meshtls_core::ErrorCode::IdentityNotAllowed,
+            meshtls_core::ErrorCode::NoCertificate,
             "the client presented no certificate",
         )));
     }

@@ -125,7 +125,7 @@ impl CoreCertVerifier {
             Some(c) if !c.is_empty() => c,
             _ if self.mandatory => {
                 return Err(Error::new(
-                    ErrorCode::IdentityNotAllowed,
+                    ErrorCode::NoCertificate,
                     "the peer presented no certificate",
                 ))
             }

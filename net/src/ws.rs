@@ -159,7 +159,7 @@ async fn upgrade(
     // No certificate: only a hybrid server gets here (otherwise the handshake failed).
     let Some(validator) = validator else {
         return Err(to_io(Error::new(
-            ErrorCode::IdentityNotAllowed,
+            ErrorCode::NoCertificate,
             "the client presented no certificate",
         )));
     };

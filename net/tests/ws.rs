@@ -227,7 +227,7 @@ async fn raw_listener_of_a_hybrid_server_drops_certificate_less_clients() {
     let _tls = tls_only_connector(&pki).connect(name, tcp).await.unwrap();
     assert_eq!(
         within("failure", failures.recv()).await.unwrap(),
-        Some(ErrorCode::IdentityNotAllowed)
+        Some(ErrorCode::NoCertificate)
     );
     let accepted =
         tokio::time::timeout(std::time::Duration::from_millis(200), listener.accept()).await;
