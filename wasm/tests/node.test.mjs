@@ -38,6 +38,18 @@ test("every code the .d.ts declares is a core code, in the core's order", () => 
   }
 });
 
+test("the bundler build (ES module importing the .wasm) gives the same verdicts", () => {
+  const out = execFileSync(
+    process.execPath,
+    ["--experimental-wasm-modules", "--no-warnings", path.join(here, "bundler-replay.mjs")],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  const got = JSON.parse(out);
+  for (const c of fx.cases.cases) {
+    if (got[c.name] !== c.expect) throw new Error(`case ${c.name}: got ${got[c.name]}, want ${c.expect}`);
+  }
+});
+
 for (const example of ["quickstart.mjs", "verify-fixture.cjs"]) {
   test(`example ${example} runs`, () => {
     const out = execFileSync(process.execPath, [path.join(here, "..", "examples", example)], {
