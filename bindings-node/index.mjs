@@ -1,0 +1,35 @@
+// meshtls (ESM entry): the same module as index.js, with named exports.
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const meshtls = require('./index.js')
+
+export const {
+  Authority,
+  Certificate,
+  Crl,
+  IdPattern,
+  Identity,
+  Issued,
+  Policy,
+  RevocationList,
+  RotationPolicy,
+  SpiffeId,
+  TrustBundle,
+  Verifier,
+  createCsr,
+  decryptPrivateKey,
+  encryptPrivateKey,
+  errorCodes,
+  errorFamily,
+  fromPkcs12,
+  toPkcs12,
+  tlsServerOptions,
+  tlsClientOptions,
+  guardServer,
+  createServer,
+  createHttpsServer,
+  connect,
+  peerIdentity,
+} = meshtls
+export default meshtls

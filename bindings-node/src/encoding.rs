@@ -1,0 +1,126 @@
+//! Inputs (PEM text or DER/PEM bytes) and the core's `encoding` module: PKCS#12 and encrypted
+//! PKCS#8 keys. PBKDF2/scrypt are slow on purpose, so these are async.
+
+use meshtls_core::encoding as core_enc;
+use meshtls_core::{ErrorCode, Pkcs12Profile};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::error::{edge, Code};
+use crate::tasks::CoreTask;
+
+/// PEM text or bytes (DER, or PEM as bytes): what every meshtls input accepts.
+#[napi]
+pub type Input = Either<String, Uint8Array>;
+
+/// The bytes of an input.
+pub fn bytes(input: &Input) -> Vec<u8> {
+    match input {
+        Either::A(s) => s.as_bytes().to_vec(),
+        Either::B(b) => b.to_vec(),
+    }
+}
+
+/// The PKCS#12 protection profile from its name.
+pub fn pkcs12_profile(name: Option<String>) -> Result<Pkcs12Profile, Code> {
+    match name.as_deref() {
+        None | Some("modern") => Ok(Pkcs12Profile::Modern),
+        Some("legacy") => Ok(Pkcs12Profile::Legacy),
+        Some(other) => Err(edge(
+            ErrorCode::Unsupported,
+            format!("PKCS#12 profile {other:?}: use \"modern\" or \"legacy\""),
+        )),
+    }
+}
+
+/// What `fromPkcs12` finds in a PFX file.
+#[napi(object)]
+pub struct Pkcs12Contents {
+    /// The private key, PKCS#8 PEM.
+    pub key_pem: String,
+    /// The chain, leaf first, PEM.
+    pub chain_pem: String,
+    /// The private key, PKCS#8 DER.
+    pub key_der: Buffer,
+    /// The chain, leaf first, DER.
+    pub chain_der: Vec<Buffer>,
+}
+
+/// Options of `toPkcs12`.
+#[napi(object)]
+pub struct Pkcs12Options {
+    /// The password protecting the file.
+    pub password: String,
+    /// `"modern"` (default: AES-256, HMAC-SHA256) or `"legacy"` (3DES, SHA-1: Mono, old keychains).
+    pub profile: Option<String>,
+    /// The friendly name of the key entry (default `meshtls`).
+    pub friendly_name: Option<String>,
+}
+
+/// Builds a password-protected PKCS#12 (PFX) file from a private key and its chain (leaf first).
+#[napi(ts_return_type = "Promise<Buffer>")]
+pub fn to_pkcs12(
+    key: Input,
+    chain: Input,
+    options: Pkcs12Options,
+) -> Result<AsyncTask<CoreTask<Vec<u8>, Buffer>>, Code> {
+    let profile = pkcs12_profile(options.profile)?;
+    let key = bytes(&key);
+    let chain = bytes(&chain);
+    let name = options
+        .friendly_name
+        .unwrap_or_else(|| "meshtls".to_owned());
+    Ok(CoreTask::new(
+        move || {
+            let key = core_enc::parse_private_key(&key)?;
+            let chain = core_enc::parse_certificates(&chain)?;
+            core_enc::to_pkcs12(&key, &chain, &name, &options.password, profile)
+        },
+        Buffer::from,
+    ))
+}
+
+/// Reads a PKCS#12 (PFX) file: the key and chain. A wrong password is `wrong_passphrase`.
+#[napi(ts_return_type = "Promise<Pkcs12Contents>")]
+pub fn from_pkcs12(
+    pfx: Uint8Array,
+    password: String,
+) -> AsyncTask<CoreTask<(Vec<u8>, Vec<Vec<u8>>), Pkcs12Contents>> {
+    let pfx = pfx.to_vec();
+    CoreTask::new(
+        move || core_enc::from_pkcs12(&pfx, &password),
+        |(key, chain)| Pkcs12Contents {
+            key_pem: core_enc::key_pem(&key),
+            chain_pem: chain.iter().map(|c| core_enc::cert_pem(c)).collect(),
+            key_der: key.into(),
+            chain_der: chain.into_iter().map(Buffer::from).collect(),
+        },
+    )
+}
+
+/// Encrypts a PKCS#8 private key (PEM or DER) with a passphrase (scrypt + AES-256-CBC).
+#[napi(ts_return_type = "Promise<string>")]
+pub fn encrypt_private_key(key: Input, passphrase: String) -> AsyncTask<CoreTask<String, String>> {
+    let key = bytes(&key);
+    CoreTask::new(
+        move || {
+            let der = core_enc::parse_private_key(&key)?;
+            Ok(core_enc::encrypt_private_key(&der, &passphrase)?.0)
+        },
+        |s| s,
+    )
+}
+
+/// Decrypts an encrypted PKCS#8 PEM key into plain PKCS#8 PEM. A wrong passphrase is
+/// `wrong_passphrase`.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn decrypt_private_key(key: Input, passphrase: String) -> AsyncTask<CoreTask<String, String>> {
+    let key = bytes(&key);
+    CoreTask::new(
+        move || {
+            let der = core_enc::decrypt_private_key(&key, &passphrase)?;
+            Ok(core_enc::key_pem(&der))
+        },
+        |s| s,
+    )
+}

@@ -1,0 +1,85 @@
+//! SPIFFE IDs and ID patterns (core `identity`).
+
+use meshtls_core::{IdPattern as CoreIdPattern, SpiffeId as CoreSpiffeId, TrustDomain};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::error::{Code, IntoJs};
+
+/// A SPIFFE ID (`spiffe://mesh.internal/service/api`), validated by the core.
+#[napi]
+pub struct SpiffeId {
+    pub(crate) inner: CoreSpiffeId,
+}
+
+#[napi]
+impl SpiffeId {
+    /// Parses an ID; anything that is not a valid SPIFFE ID is `malformed`.
+    #[napi(factory)]
+    pub fn parse(id: String) -> Result<SpiffeId, Code> {
+        Ok(SpiffeId {
+            inner: CoreSpiffeId::parse(&id).js()?,
+        })
+    }
+
+    /// The trust domain (`mesh.internal`).
+    #[napi(getter)]
+    pub fn trust_domain(&self) -> String {
+        self.inner.trust_domain().to_string()
+    }
+
+    /// The path (`/service/api`).
+    #[napi(getter)]
+    pub fn path(&self) -> String {
+        self.inner.path().to_owned()
+    }
+
+    /// The path segments (`["service", "api"]`).
+    #[napi(getter)]
+    pub fn segments(&self) -> Vec<String> {
+        self.inner.segments().map(str::to_owned).collect()
+    }
+
+    /// Whether the ID belongs to the trust domain (`mesh.internal` or `spiffe://mesh.internal`).
+    #[napi]
+    pub fn is_member_of(&self, trust_domain: String) -> Result<bool, Code> {
+        let td = TrustDomain::parse_lenient(&trust_domain).js()?;
+        Ok(self.inner.is_member_of(&td))
+    }
+
+    /// The ID as text.
+    #[napi(js_name = "toString")]
+    pub fn to_js_string(&self) -> String {
+        self.inner.to_string()
+    }
+}
+
+/// An ID pattern: `spiffe://td` (any member), `spiffe://td/service/*` (one segment),
+/// `spiffe://td/service/**` (one or more segments), or an exact ID.
+#[napi]
+pub struct IdPattern {
+    inner: CoreIdPattern,
+}
+
+#[napi]
+impl IdPattern {
+    /// Parses a pattern; a malformed one is `malformed`.
+    #[napi(factory)]
+    pub fn parse(pattern: String) -> Result<IdPattern, Code> {
+        Ok(IdPattern {
+            inner: CoreIdPattern::parse(&pattern).js()?,
+        })
+    }
+
+    /// Whether the SPIFFE ID matches; an ID that does not parse is `malformed`.
+    #[napi]
+    pub fn matches(&self, id: String) -> Result<bool, Code> {
+        Ok(self.inner.matches(&CoreSpiffeId::parse(&id).js()?))
+    }
+
+    /// The pattern as text.
+    #[napi(js_name = "toString")]
+    pub fn to_js_string(&self) -> String {
+        self.inner.to_string()
+    }
+}

@@ -1,0 +1,134 @@
+//! When to renew (core `rotation`): at a fraction of the lifetime or a margin before expiry,
+//! with jitter.
+
+use chrono::{DateTime, Utc};
+use meshtls_core::{
+    Certificate as CoreCertificate, RenewTrigger, RotationPolicy as CoreRotationPolicy,
+    RotationStatus as CoreRotationStatus, Timestamp,
+};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::encoding::{bytes, Input};
+use crate::error::{Code, IntoJs};
+use crate::validity::{at, duration, to_date};
+
+/// Where a certificate stands.
+#[napi(object)]
+pub struct RotationStatus {
+    /// `fresh`, `renew_due` or `expired`.
+    pub state: String,
+    /// When renewal becomes due (`fresh` only).
+    pub renew_at: Option<DateTime<Utc>>,
+}
+
+fn status(s: CoreRotationStatus) -> RotationStatus {
+    match s {
+        CoreRotationStatus::Fresh { renew_at } => RotationStatus {
+            state: "fresh".into(),
+            renew_at: Some(to_date(renew_at)),
+        },
+        CoreRotationStatus::RenewDue => RotationStatus {
+            state: "renew_due".into(),
+            renew_at: None,
+        },
+        CoreRotationStatus::Expired => RotationStatus {
+            state: "expired".into(),
+            renew_at: None,
+        },
+    }
+}
+
+/// A renewal schedule (immutable: `withJitter` returns a new one).
+#[napi]
+pub struct RotationPolicy {
+    inner: CoreRotationPolicy,
+}
+
+#[napi]
+impl RotationPolicy {
+    /// The default: renew at 2/3 of the lifetime, jitter 5% of it.
+    #[napi(constructor)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        RotationPolicy {
+            inner: CoreRotationPolicy::default(),
+        }
+    }
+
+    /// Renew at this fraction of the lifetime (0 < f < 1).
+    #[napi(factory)]
+    pub fn at_fraction(fraction: f64) -> Result<Self, Code> {
+        Ok(RotationPolicy {
+            inner: CoreRotationPolicy::at_fraction(fraction).js()?,
+        })
+    }
+
+    /// Renew this long (seconds, or text such as `"7d"`) before expiry.
+    #[napi(factory)]
+    pub fn before_expiry(margin: Either<f64, String>) -> Result<Self, Code> {
+        Ok(RotationPolicy {
+            inner: CoreRotationPolicy::before_expiry(duration(margin)?),
+        })
+    }
+
+    /// The same schedule with this jitter (0 to 0.5 of the lifetime).
+    #[napi]
+    pub fn with_jitter(&self, jitter: f64) -> Result<RotationPolicy, Code> {
+        Ok(RotationPolicy {
+            inner: self.inner.with_jitter(jitter).js()?,
+        })
+    }
+
+    /// The renewal fraction, when the trigger is a fraction.
+    #[napi(getter)]
+    pub fn fraction(&self) -> Option<f64> {
+        match self.inner.trigger {
+            RenewTrigger::Fraction(f) => Some(f),
+            RenewTrigger::Before(_) => None,
+        }
+    }
+
+    /// The margin before expiry in seconds, when the trigger is a margin.
+    #[napi(getter)]
+    pub fn before_expiry_seconds(&self) -> Option<f64> {
+        match self.inner.trigger {
+            RenewTrigger::Fraction(_) => None,
+            RenewTrigger::Before(d) => Some(d.as_secs_f64()),
+        }
+    }
+
+    /// The jitter fraction.
+    #[napi(getter)]
+    pub fn jitter(&self) -> f64 {
+        self.inner.jitter
+    }
+
+    /// Where a certificate (PEM text, or PEM/DER bytes; the first one) stands at `at`
+    /// (default now). The jitter comes from its fingerprint: asking twice gives one answer.
+    #[napi]
+    pub fn status(
+        &self,
+        cert: Input,
+        at_time: Option<DateTime<Utc>>,
+    ) -> Result<RotationStatus, Code> {
+        let cert = CoreCertificate::from_pem_or_der(&bytes(&cert)).js()?;
+        Ok(status(self.inner.status(&cert, at(at_time))))
+    }
+
+    /// When to look again: `renewAt` for a fresh certificate, otherwise `at + retry` (retry in
+    /// seconds or text; grow it after a failed renewal).
+    #[napi]
+    pub fn next_check(
+        &self,
+        cert: Input,
+        at_time: Option<DateTime<Utc>>,
+        retry: Either<f64, String>,
+    ) -> Result<DateTime<Utc>, Code> {
+        let cert = CoreCertificate::from_pem_or_der(&bytes(&cert)).js()?;
+        let now: Timestamp = at(at_time);
+        let retry = duration(retry)?;
+        let s = self.inner.status(&cert, now);
+        Ok(to_date(self.inner.next_check(s, now, retry)))
+    }
+}
