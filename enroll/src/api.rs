@@ -1,0 +1,134 @@
+//! The JSON bodies of the HTTP API (see `openapi.yaml`).
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// A SPIFFE ID or pattern (`spiffe://td/service/*`) the token may enroll.
+    pub identity: String,
+    /// Lifetime in seconds (default 86400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u64>,
+    /// DNS names the enrolling CSR may carry (none by default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_names: Vec<String>,
+}
+
+/// Answer to `POST /v1/tokens`: the token is shown only here.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The secret (64 hex characters).
+    pub token: String,
+    /// The identity or pattern it is bound to.
+    pub identity: String,
+    /// Unusable from then on, Unix seconds.
+    pub expires_at: i64,
+}
+
+/// `POST /v1/enroll`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The join token.
+    pub token: String,
+    /// PKCS#10 CSR, PEM, naming exactly one SPIFFE ID.
+    pub csr: String,
+}
+
+/// `POST /v1/renew` (authenticated by the client certificate).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewRequest {
+    /// PKCS#10 CSR, PEM, for the same SPIFFE ID as the client certificate.
+    pub csr: String,
+}
+
+/// Answer to enroll and renew.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuedResponse {
+    /// Serial, hex.
+    pub serial: String,
+    /// The SPIFFE ID.
+    pub identity: String,
+    /// Unix seconds.
+    pub not_before: i64,
+    /// Unix seconds.
+    pub not_after: i64,
+    /// Leaf then intermediates, PEM: what the node presents.
+    pub chain_pem: String,
+    /// The CA certificates to trust (several during a CA rotation), PEM.
+    pub bundle_pem: String,
+}
+
+/// `POST /v1/revoke`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// Serial, hex.
+    pub serial: String,
+    /// RFC 5280 reason in snake_case (default `unspecified`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Answer to `POST /v1/revoke`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeResponse {
+    /// Serial, hex.
+    pub serial: String,
+    /// `false` when it was revoked already.
+    pub newly_revoked: bool,
+}
+
+/// One row of `GET /v1/certs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertInfo {
+    /// Serial, hex.
+    pub serial: String,
+    /// SPIFFE ID.
+    pub identity: String,
+    /// Unix seconds.
+    pub not_before: i64,
+    /// Unix seconds.
+    pub not_after: i64,
+    /// SHA-256 of the DER, hex.
+    pub fingerprint: String,
+    /// `enroll`, `renew` or `service`.
+    pub kind: String,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// The certificate that authenticated a renewal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_serial: Option<String>,
+    /// Unix seconds, when revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+    /// Reason, when revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_reason: Option<String>,
+}
+
+/// Answer to `GET /v1/certs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertList {
+    /// Newest first.
+    pub certs: Vec<CertInfo>,
+}
+
+/// Every error answer: `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A stable snake_case code and a human message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, snake_case (see the README's table).
+    pub code: String,
+    /// For people.
+    pub message: String,
+}

@@ -1,0 +1,620 @@
+//! The enrollment client: enroll with a join token, then renew and refresh on a schedule.
+//!
+//! The key is generated here (core [`create_csr`]) and never leaves the process; the service
+//! only ever sees the CSR. The CA service is verified by the core against the trust bundle
+//! the node was given with its token, and must present the service identity
+//! (`spiffe://<td>/meshtls/ca` unless set otherwise).
+//!
+//! ```no_run
+//! # async fn demo(bundle_pem: String) -> Result<(), meshtls_enroll::EnrollError> {
+//! use meshtls_core::SpiffeId;
+//! use meshtls_enroll::{enroll, EnrollOptions};
+//!
+//! let id = SpiffeId::parse("spiffe://mesh.internal/service/api").expect("valid ID");
+//! let node = enroll("https://ca.mesh.internal:8443", "5f1e…", &id,
+//!                   EnrollOptions::new(bundle_pem)).await?;
+//! let identity = node.identity();   // hand to MtlsServer / MtlsClient: renews itself
+//! let trust = node.trust();         // bundle + CRL, refreshed in the background
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use meshtls_core::{
+    create_csr, Error as CoreError, ErrorCode, KeyAlgorithm, Policy, RotationPolicy, SpiffeId,
+    TrustBundle, Verifier,
+};
+use meshtls_net::{
+    Identity, IdentityHandle, MtlsClient, RotationDriver, RotationTask, TrustHandle,
+};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+use crate::api::{EnrollRequest, ErrorBody, IssuedResponse, RenewRequest};
+
+/// Largest answer the client reads (a chain plus bundle is a few KiB; a CRL can be large).
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+/// Why an enrollment client call failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EnrollError {
+    /// The core refused something (bad bundle, key/cert mismatch, a chain it cannot verify).
+    Core(CoreError),
+    /// The service answered with an error: HTTP status and its stable code.
+    Service {
+        /// HTTP status.
+        status: u16,
+        /// The service's code (`token_used`, `identity_mismatch`, `revoked`...).
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// Connecting, TLS (including the core rejecting the service's certificate) or HTTP.
+    Transport(String),
+    /// An argument was unusable (e.g. the URL).
+    Invalid(String),
+}
+
+impl EnrollError {
+    /// The stable code: the service's code, the core's code, or `transport`/`invalid_request`.
+    pub fn code(&self) -> &str {
+        match self {
+            EnrollError::Core(e) => e.code().as_str(),
+            EnrollError::Service { code, .. } => code,
+            EnrollError::Transport(_) => "transport",
+            EnrollError::Invalid(_) => ErrorCode::InvalidRequest.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for EnrollError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnrollError::Core(e) => write!(f, "{e}"),
+            EnrollError::Service {
+                status,
+                code,
+                message,
+            } => write!(f, "CA service: {status} {code}: {message}"),
+            EnrollError::Transport(m) => write!(f, "CA service unreachable: {m}"),
+            EnrollError::Invalid(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for EnrollError {}
+
+impl From<CoreError> for EnrollError {
+    fn from(e: CoreError) -> Self {
+        EnrollError::Core(e)
+    }
+}
+
+fn transport(e: impl fmt::Display) -> EnrollError {
+    EnrollError::Transport(e.to_string())
+}
+
+/// Options of [`enroll`].
+#[derive(Debug, Clone)]
+pub struct EnrollOptions {
+    /// CA certificates (PEM) that vouch for the service, given to the node with its token.
+    pub trust_bundle_pem: String,
+    /// DNS names to ask for (the token must grant them).
+    pub dns_names: Vec<String>,
+    /// Key algorithm of the node's key (default ECDSA P-256).
+    pub key_algorithm: KeyAlgorithm,
+    /// The SPIFFE ID the service must present (default `spiffe://<td>/meshtls/ca`).
+    pub service_id: Option<SpiffeId>,
+    /// The policy of the returned [`EnrolledIdentity::trust`] (default: the trust domain).
+    pub peer_policy: Option<Policy>,
+    /// When to renew (default: the core's, 2/3 of the lifetime with jitter).
+    pub rotation: RotationPolicy,
+    /// How often the bundle and CRL are fetched again (default 5 minutes).
+    pub refresh_every: Duration,
+    /// Timeout of each request to the service (default 30 s).
+    pub timeout: Duration,
+}
+
+impl EnrollOptions {
+    /// Defaults, trusting the service through `trust_bundle_pem`.
+    pub fn new(trust_bundle_pem: impl Into<String>) -> Self {
+        EnrollOptions {
+            trust_bundle_pem: trust_bundle_pem.into(),
+            dns_names: Vec::new(),
+            key_algorithm: KeyAlgorithm::EcdsaP256,
+            service_id: None,
+            peer_policy: None,
+            rotation: RotationPolicy::default(),
+            refresh_every: Duration::from_secs(300),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where the service is.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    authority: String,
+    host: String,
+}
+
+impl Endpoint {
+    fn parse(url: &str) -> Result<Self, EnrollError> {
+        let rest = url.strip_prefix("https://").ok_or_else(|| {
+            EnrollError::Invalid(format!("the CA URL must start with https://: {url:?}"))
+        })?;
+        let authority = rest.split('/').next().unwrap_or_default().to_owned();
+        if authority.is_empty() {
+            return Err(EnrollError::Invalid(format!("no host in {url:?}")));
+        }
+        let host = if let Some(v6) = authority.strip_prefix('[') {
+            v6.split(']').next().unwrap_or_default().to_owned()
+        } else {
+            authority
+                .rsplit_once(':')
+                .map_or(authority.as_str(), |(h, _)| h)
+                .to_owned()
+        };
+        let authority = if authority.starts_with('[') || authority.contains(':') {
+            authority
+        } else {
+            format!("{authority}:443")
+        };
+        Ok(Endpoint { authority, host })
+    }
+}
+
+/// A client of one CA service: the endpoint, and how to verify it.
+#[derive(Clone)]
+pub struct CaClient {
+    endpoint: Endpoint,
+    /// Verifies the service: the bundle, and the service's SPIFFE ID as the only allowed peer.
+    service_trust: TrustHandle,
+    timeout: Duration,
+}
+
+impl fmt::Debug for CaClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaClient")
+            .field("endpoint", &self.endpoint.authority)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaClient {
+    /// A client of the service at `url` (`https://host:port`), which must present
+    /// `service_id` under a CA of `bundle`.
+    pub fn new(
+        url: &str,
+        bundle: TrustBundle,
+        service_id: SpiffeId,
+        timeout: Duration,
+    ) -> Result<Self, EnrollError> {
+        let policy = Policy::builder().allow_id(service_id).build()?;
+        Ok(CaClient {
+            endpoint: Endpoint::parse(url)?,
+            service_trust: TrustHandle::new(Verifier::new(bundle, policy)),
+            timeout,
+        })
+    }
+
+    /// Replace the bundle used to verify the service (after a refresh).
+    fn set_bundle(&self, bundle: TrustBundle) {
+        let policy = self.service_trust.current().policy().clone();
+        self.service_trust.replace(Verifier::new(bundle, policy));
+    }
+
+    /// One HTTP request; `identity` is presented as the client certificate when given.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        identity: Option<&IdentityHandle>,
+    ) -> Result<(StatusCode, Bytes), EnrollError> {
+        let work = async {
+            let tcp = TcpStream::connect(&self.endpoint.authority)
+                .await
+                .map_err(transport)?;
+            match identity {
+                Some(id) => {
+                    let client = MtlsClient::builder(id.clone(), self.service_trust.clone())
+                        .alpn(vec![b"http/1.1".to_vec()])
+                        .resumption(false)
+                        .build()?;
+                    let tls = client
+                        .connect_tcp(tcp, &self.endpoint.host)
+                        .await
+                        .map_err(transport)?;
+                    self.exchange(tls, method, path, body).await
+                }
+                None => {
+                    let tls = self.anonymous_tls(tcp).await?;
+                    self.exchange(tls, method, path, body).await
+                }
+            }
+        };
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_| EnrollError::Transport("request timed out".to_owned()))?
+    }
+
+    /// TLS without a client certificate (the first enrollment), the server still verified
+    /// by the core's [`Verifier`].
+    async fn anonymous_tls(
+        &self,
+        tcp: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, EnrollError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = Arc::new(CoreServerVerifier {
+            trust: self.service_trust.clone(),
+            algorithms: provider.signature_verification_algorithms,
+        });
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(transport)?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let name = ServerName::try_from(self.endpoint.host.clone())
+            .map_err(|e| EnrollError::Invalid(format!("server name: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(transport)
+    }
+
+    async fn exchange<S>(
+        &self,
+        stream: S,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), EnrollError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(transport)?;
+        let conn_task = tokio::spawn(conn);
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, self.endpoint.host.as_str());
+        if body.is_some() {
+            builder = builder.header(CONTENT_TYPE, "application/json");
+        }
+        let req = builder
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(transport)?;
+        let response = sender.send_request(req).await.map_err(transport)?;
+        let status = response.status();
+        let bytes = Limited::new(response.into_body(), MAX_RESPONSE)
+            .collect()
+            .await
+            .map_err(transport)?
+            .to_bytes();
+        conn_task.abort();
+        Ok((status, bytes))
+    }
+
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+        identity: Option<&IdentityHandle>,
+    ) -> Result<Resp, EnrollError> {
+        let body = serde_json::to_vec(body).map_err(transport)?;
+        let (status, bytes) = self
+            .request(Method::POST, path, Some(body), identity)
+            .await?;
+        decode(status, &bytes)
+    }
+
+    /// `POST /v1/enroll`.
+    pub async fn enroll_csr(
+        &self,
+        token: &str,
+        csr_pem: &str,
+    ) -> Result<IssuedResponse, EnrollError> {
+        self.call(
+            "/v1/enroll",
+            &EnrollRequest {
+                token: token.to_owned(),
+                csr: csr_pem.to_owned(),
+            },
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/renew`, authenticated by `identity`.
+    pub async fn renew_csr(
+        &self,
+        identity: &IdentityHandle,
+        csr_pem: &str,
+    ) -> Result<IssuedResponse, EnrollError> {
+        self.call(
+            "/v1/renew",
+            &RenewRequest {
+                csr: csr_pem.to_owned(),
+            },
+            Some(identity),
+        )
+        .await
+    }
+
+    /// `GET` a PEM document (`/v1/bundle`, `/v1/crl`).
+    pub async fn get_pem(&self, path: &str) -> Result<Bytes, EnrollError> {
+        let (status, bytes) = self.request(Method::GET, path, None, None).await?;
+        if !status.is_success() {
+            return Err(service_error(status, &bytes));
+        }
+        Ok(bytes)
+    }
+}
+
+fn service_error(status: StatusCode, bytes: &[u8]) -> EnrollError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(b) => EnrollError::Service {
+            status: status.as_u16(),
+            code: b.error.code,
+            message: b.error.message,
+        },
+        Err(_) => EnrollError::Service {
+            status: status.as_u16(),
+            code: "unexpected_answer".to_owned(),
+            message: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+        },
+    }
+}
+
+fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, EnrollError> {
+    if !status.is_success() {
+        return Err(service_error(status, bytes));
+    }
+    serde_json::from_slice(bytes).map_err(|e| transport(format!("bad answer: {e}")))
+}
+
+/// Verifies the CA service with the core when the client presents no certificate.
+#[derive(Debug)]
+struct CoreServerVerifier {
+    trust: TrustHandle,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for CoreServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut chain: Vec<&[u8]> = vec![end_entity.as_ref()];
+        chain.extend(intermediates.iter().map(|c| c.as_ref()));
+        let at =
+            meshtls_core::Timestamp::from_unix(i64::try_from(now.as_secs()).unwrap_or(i64::MAX));
+        self.trust
+            .current()
+            .verify(&chain, meshtls_core::PeerUsage::Server, at)
+            .map_err(meshtls_net::error::to_rustls)?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// A node's identity from the CA: renews itself through `/v1/renew` and keeps its trust
+/// (bundle + CRL) fresh. Dropping it stops both background tasks.
+pub struct EnrolledIdentity {
+    id: SpiffeId,
+    identity: IdentityHandle,
+    trust: TrustHandle,
+    client: CaClient,
+    dns_names: Vec<String>,
+    key_algorithm: KeyAlgorithm,
+    _rotation: RotationTask,
+    refresh: JoinHandle<()>,
+}
+
+impl fmt::Debug for EnrolledIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnrolledIdentity")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for EnrolledIdentity {
+    fn drop(&mut self) {
+        self.refresh.abort();
+    }
+}
+
+impl EnrolledIdentity {
+    /// The SPIFFE ID.
+    pub fn id(&self) -> &SpiffeId {
+        &self.id
+    }
+
+    /// The certificate and key, swapped on each renewal: give it to `MtlsServer`/`MtlsClient`.
+    pub fn identity(&self) -> IdentityHandle {
+        self.identity.clone()
+    }
+
+    /// The CA bundle and CRL with the peer policy, refreshed in the background.
+    pub fn trust(&self) -> TrustHandle {
+        self.trust.clone()
+    }
+
+    /// The client of the CA service this identity came from.
+    pub fn ca(&self) -> &CaClient {
+        &self.client
+    }
+
+    /// Renew now (the rotation driver does this on schedule): a new key, a new certificate.
+    pub async fn renew_now(&self) -> Result<(), EnrollError> {
+        let next = renew_once(
+            &self.client,
+            &self.identity,
+            &self.id,
+            &self.dns_names,
+            self.key_algorithm,
+        )
+        .await?;
+        self.identity.replace(next);
+        Ok(())
+    }
+
+    /// Fetch the bundle and CRL now (also done on schedule).
+    pub async fn refresh_trust(&self) -> Result<(), EnrollError> {
+        refresh(&self.client, &self.trust).await
+    }
+}
+
+async fn renew_once(
+    client: &CaClient,
+    identity: &IdentityHandle,
+    id: &SpiffeId,
+    dns: &[String],
+    alg: KeyAlgorithm,
+) -> Result<Identity, EnrollError> {
+    let csr = create_csr(id, dns, alg)?;
+    let issued = client.renew_csr(identity, &csr.csr_pem).await?;
+    Ok(Identity::from_pem(
+        issued.chain_pem.as_bytes(),
+        csr.key_pem.as_bytes(),
+    )?)
+}
+
+async fn refresh(client: &CaClient, trust: &TrustHandle) -> Result<(), EnrollError> {
+    let bundle_pem = client.get_pem("/v1/bundle").await?;
+    let crl_pem = client.get_pem("/v1/crl").await?;
+    let mut bundle = TrustBundle::from_pem(&bundle_pem)?;
+    bundle.add_crl(&crl_pem)?;
+    let policy = trust.current().policy().clone();
+    trust.replace(Verifier::new(bundle.clone(), policy));
+    client.set_bundle(TrustBundle::from_pem(&bundle_pem)?);
+    Ok(())
+}
+
+/// Enroll `id` at the CA service `url` with a join `token`: make a key here, send only the
+/// CSR, and return an identity that renews itself (at the rotation policy's time, through
+/// `/v1/renew` over mTLS) with a trust bundle and CRL refreshed every
+/// `options.refresh_every`. Must be called within a tokio runtime.
+pub async fn enroll(
+    url: &str,
+    token: &str,
+    id: &SpiffeId,
+    options: EnrollOptions,
+) -> Result<EnrolledIdentity, EnrollError> {
+    let bundle = TrustBundle::from_pem(options.trust_bundle_pem.as_bytes())?;
+    let service = match options.service_id.clone() {
+        Some(s) => s,
+        None => SpiffeId::from_segments(id.trust_domain(), &["meshtls", "ca"])?,
+    };
+    let client = CaClient::new(url, bundle.clone(), service, options.timeout)?;
+    let csr = create_csr(id, &options.dns_names, options.key_algorithm)?;
+    let issued = client.enroll_csr(token, &csr.csr_pem).await?;
+    let identity = IdentityHandle::new(Identity::from_pem(
+        issued.chain_pem.as_bytes(),
+        csr.key_pem.as_bytes(),
+    )?);
+    drop(csr);
+
+    let peer_policy = match options.peer_policy.clone() {
+        Some(p) => p,
+        None => Policy::builder()
+            .allow_trust_domain(id.trust_domain().clone())
+            .build()?,
+    };
+    let issued_bundle = TrustBundle::from_pem(issued.bundle_pem.as_bytes())?;
+    let trust = TrustHandle::new(Verifier::new(issued_bundle.clone(), peer_policy));
+    client.set_bundle(issued_bundle.clone());
+    // Best effort now (the CRL); the schedule retries.
+    let _ = refresh(&client, &trust).await;
+
+    let own_policy = Policy::builder().allow_id(id.clone()).build()?;
+    let verify_own = TrustHandle::new(Verifier::new(issued_bundle, own_policy));
+    let rotation = {
+        let client = client.clone();
+        let handle = identity.clone();
+        let id = id.clone();
+        let dns = options.dns_names.clone();
+        let alg = options.key_algorithm;
+        RotationDriver::new(identity.clone(), verify_own, move || {
+            let client = client.clone();
+            let handle = handle.clone();
+            let id = id.clone();
+            let dns = dns.clone();
+            async move {
+                renew_once(&client, &handle, &id, &dns, alg)
+                    .await
+                    .map_err(|e| Box::new(e) as meshtls_net::RenewError)
+            }
+        })
+        .policy(options.rotation)
+        .spawn()
+    };
+    let refresh_task = {
+        let client = client.clone();
+        let trust = trust.clone();
+        let every = options.refresh_every.max(Duration::from_secs(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let _ = refresh(&client, &trust).await;
+            }
+        })
+    };
+    Ok(EnrolledIdentity {
+        id: id.clone(),
+        identity,
+        trust,
+        client,
+        dns_names: options.dns_names,
+        key_algorithm: options.key_algorithm,
+        _rotation: rotation,
+        refresh: refresh_task,
+    })
+}

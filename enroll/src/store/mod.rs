@@ -1,0 +1,202 @@
+//! The ledger: join tokens, every certificate issued, every revocation, behind one trait.
+//!
+//! Two implementations: [`SqliteStore`] (embedded, one file in the CA directory, WAL) and
+//! [`PostgresStore`] (several CA replicas sharing one ledger). The guarantees the service
+//! relies on are the trait's, and both keep them:
+//!
+//! - a token is consumed at most once, atomically with the recording of the certificate it
+//!   bought ([`Store::enroll`]): of two concurrent enrolls with one token exactly one succeeds;
+//! - a serial is recorded at most once (primary key), across replicas;
+//! - a call that returned `Ok` is durable: the service answers only after it.
+
+mod sqlite;
+pub use sqlite::SqliteStore;
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresStore;
+
+use std::fmt;
+
+/// How a certificate came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueKind {
+    /// First certificate, bought with a join token.
+    Enroll,
+    /// Renewal with a still-valid certificate.
+    Renew,
+    /// The service's own TLS server certificate.
+    Service,
+}
+
+impl IssueKind {
+    /// `enroll` or `renew`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IssueKind::Enroll => "enroll",
+            IssueKind::Renew => "renew",
+            IssueKind::Service => "service",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> IssueKind {
+        match s {
+            "renew" => IssueKind::Renew,
+            "service" => IssueKind::Service,
+            _ => IssueKind::Enroll,
+        }
+    }
+}
+
+/// One certificate in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertRecord {
+    /// Serial, lowercase hex.
+    pub serial: String,
+    /// The SPIFFE ID the certificate names.
+    pub identity: String,
+    /// notBefore, Unix seconds.
+    pub not_before: i64,
+    /// notAfter, Unix seconds.
+    pub not_after: i64,
+    /// SHA-256 of the certificate DER, hex.
+    pub fingerprint: String,
+    /// Enrollment or renewal.
+    pub kind: IssueKind,
+    /// When the service issued it, Unix seconds.
+    pub issued_at: i64,
+    /// For a renewal, the serial of the certificate that authenticated it.
+    pub previous_serial: Option<String>,
+    /// The certificate, PEM.
+    pub cert_pem: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// The revocation reason (core `RevocationReason::as_str`), if revoked.
+    pub revocation_reason: Option<String>,
+}
+
+/// One join token (only its hash is ever stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// SHA-256 of the token, hex.
+    pub hash: String,
+    /// The identity or pattern (core `IdPattern`) the token may enroll.
+    pub pattern: String,
+    /// Minted at, Unix seconds.
+    pub created_at: i64,
+    /// Unusable from this time on, Unix seconds.
+    pub expires_at: i64,
+    /// Who minted it (the admin's SPIFFE ID).
+    pub created_by: String,
+    /// DNS names a CSR enrolled with this token may carry (none by default).
+    pub dns_names: Vec<String>,
+    /// When it was used, if it was.
+    pub used_at: Option<i64>,
+}
+
+/// Filters of [`Store::certs`]; all set filters must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertFilter {
+    /// Exactly this SPIFFE ID.
+    pub identity: Option<String>,
+    /// notAfter strictly before this Unix time.
+    pub expiring_before: Option<i64>,
+    /// Only revoked (`true`) or only unrevoked (`false`) certificates.
+    pub revoked: Option<bool>,
+    /// At most this many rows (newest first).
+    pub limit: u32,
+}
+
+/// A revocation as the CRL needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// Serial, hex.
+    pub serial: String,
+    /// When, Unix seconds.
+    pub revoked_at: i64,
+    /// Reason name.
+    pub reason: String,
+}
+
+/// What [`Store::revoke`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    /// Newly revoked.
+    Revoked,
+    /// It was revoked before; nothing changed.
+    AlreadyRevoked,
+    /// No such serial in the ledger.
+    NotFound,
+}
+
+/// A storage failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// No token has this hash.
+    TokenUnknown,
+    /// The token was used already.
+    TokenUsed,
+    /// The token has expired.
+    TokenExpired,
+    /// The serial is in the ledger already.
+    DuplicateSerial,
+    /// The database failed.
+    Backend(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::TokenUnknown => f.write_str("unknown join token"),
+            StoreError::TokenUsed => f.write_str("the join token was used already"),
+            StoreError::TokenExpired => f.write_str("the join token has expired"),
+            StoreError::DuplicateSerial => f.write_str("serial already in the ledger"),
+            StoreError::Backend(m) => write!(f, "ledger: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The ledger. Calls block; the service runs them on tokio's blocking pool.
+pub trait Store: Send + Sync + 'static {
+    /// Record a freshly minted token.
+    fn add_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// The token with this hash, used or not.
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// In one transaction: consume the token (unused, and unexpired at `now`) and record
+    /// `cert`. On any error nothing changed.
+    fn enroll(&self, token_hash: &str, now: i64, cert: &CertRecord) -> Result<(), StoreError>;
+    /// Record a certificate issued without a token (a renewal, the service's own).
+    fn record_cert(&self, cert: &CertRecord) -> Result<(), StoreError>;
+    /// Mark a certificate revoked.
+    fn revoke(&self, serial: &str, reason: &str, at: i64) -> Result<RevokeOutcome, StoreError>;
+    /// One certificate by serial.
+    fn cert(&self, serial: &str) -> Result<Option<CertRecord>, StoreError>;
+    /// The inventory, newest first.
+    fn certs(&self, filter: &CertFilter) -> Result<Vec<CertRecord>, StoreError>;
+    /// Every revocation (for the CRL).
+    fn revocations(&self) -> Result<Vec<Revocation>, StoreError>;
+    /// How many certificates are revoked: cheap, tells a replica its cached CRL is stale.
+    fn revocation_count(&self) -> Result<u64, StoreError>;
+    /// The next CRL number (grows across replicas).
+    fn next_crl_number(&self) -> Result<u64, StoreError>;
+    /// The earliest notAfter of the unrevoked certificates still valid at `now`.
+    fn earliest_expiry(&self, now: i64) -> Result<Option<i64>, StoreError>;
+    /// A trivial query: is the database there.
+    fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// DNS names as stored (one per line).
+pub(crate) fn join_dns(names: &[String]) -> String {
+    names.join("\n")
+}
+
+/// DNS names from their stored form.
+pub(crate) fn split_dns(s: &str) -> Vec<String> {
+    s.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}

@@ -1,0 +1,357 @@
+//! The shared ledger: PostgreSQL, for several CA replicas behind a load balancer.
+//!
+//! One-time tokens and unique serials hold across replicas because the database enforces
+//! them: a token is consumed by `UPDATE ... WHERE used_at IS NULL` (the row lock makes a
+//! concurrent second update see the first one's result and match nothing), and `serial` is
+//! the primary key.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use postgres::{Client, NoTls, Row};
+
+use super::{
+    join_dns, split_dns, CertFilter, CertRecord, IssueKind, Revocation, RevokeOutcome, Store,
+    StoreError, TokenRecord,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meshtls_tokens (
+    hash TEXT PRIMARY KEY,
+    pattern TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    dns_names TEXT NOT NULL DEFAULT '',
+    used_at BIGINT,
+    used_serial TEXT
+);
+CREATE TABLE IF NOT EXISTS meshtls_certs (
+    serial TEXT PRIMARY KEY,
+    identity TEXT NOT NULL,
+    not_before BIGINT NOT NULL,
+    not_after BIGINT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    previous_serial TEXT,
+    cert_pem TEXT NOT NULL,
+    revoked_at BIGINT,
+    revocation_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS meshtls_certs_identity ON meshtls_certs(identity);
+CREATE INDEX IF NOT EXISTS meshtls_certs_not_after ON meshtls_certs(not_after);
+CREATE TABLE IF NOT EXISTS meshtls_events (
+    id BIGSERIAL PRIMARY KEY,
+    at BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    identity TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meshtls_meta (
+    key TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+INSERT INTO meshtls_meta(key, value) VALUES ('crl_number', 0) ON CONFLICT DO NOTHING;
+";
+
+const CERT_COLUMNS: &str = "serial, identity, not_before, not_after, fingerprint, kind, \
+     issued_at, previous_serial, cert_pem, revoked_at, revocation_reason";
+
+/// Serialises schema creation between replicas starting together.
+const SCHEMA_LOCK: i64 = 0x006d_6573_6874_6c73;
+
+fn backend(e: postgres::Error) -> StoreError {
+    if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+        return StoreError::DuplicateSerial;
+    }
+    StoreError::Backend(e.to_string())
+}
+
+fn cert_from_row(r: &Row) -> CertRecord {
+    CertRecord {
+        serial: r.get(0),
+        identity: r.get(1),
+        not_before: r.get(2),
+        not_after: r.get(3),
+        fingerprint: r.get(4),
+        kind: IssueKind::parse(r.get::<_, &str>(5)),
+        issued_at: r.get(6),
+        previous_serial: r.get(7),
+        cert_pem: r.get(8),
+        revoked_at: r.get(9),
+        revocation_reason: r.get(10),
+    }
+}
+
+/// PostgreSQL ledger with a small pool of connections.
+pub struct PostgresStore {
+    pool: Vec<Mutex<Client>>,
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("connections", &self.pool.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connect with `url` (`postgres://user@host:port/db`), `connections` connections, and
+    /// create the tables if missing. Must not be called from an async context (use
+    /// `spawn_blocking`).
+    pub fn connect(url: &str, connections: usize) -> Result<Self, StoreError> {
+        let mut pool = Vec::new();
+        for _ in 0..connections.max(1) {
+            pool.push(Mutex::new(Client::connect(url, NoTls).map_err(backend)?));
+        }
+        let store = PostgresStore {
+            pool,
+            next: AtomicUsize::new(0),
+        };
+        {
+            let mut c = store.client();
+            let mut tx = c.transaction().map_err(backend)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+                .map_err(backend)?;
+            tx.batch_execute(SCHEMA).map_err(backend)?;
+            tx.commit().map_err(backend)?;
+        }
+        Ok(store)
+    }
+
+    fn client(&self) -> MutexGuard<'_, Client> {
+        let n = self.pool.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        for i in 0..n {
+            if let Ok(c) = self.pool[(start + i) % n].try_lock() {
+                return c;
+            }
+        }
+        match self.pool[start].lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+fn insert_cert(tx: &mut postgres::Transaction<'_>, c: &CertRecord) -> Result<(), StoreError> {
+    tx.execute(
+        &format!(
+            "INSERT INTO meshtls_certs ({CERT_COLUMNS}) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,NULL,NULL)"
+        ),
+        &[
+            &c.serial,
+            &c.identity,
+            &c.not_before,
+            &c.not_after,
+            &c.fingerprint,
+            &c.kind.as_str(),
+            &c.issued_at,
+            &c.previous_serial,
+            &c.cert_pem,
+        ],
+    )
+    .map_err(backend)?;
+    tx.execute(
+        "INSERT INTO meshtls_events (at, kind, serial, identity) VALUES ($1, $2, $3, $4)",
+        &[&c.issued_at, &c.kind.as_str(), &c.serial, &c.identity],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+impl Store for PostgresStore {
+    fn add_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        self.client()
+            .execute(
+                "INSERT INTO meshtls_tokens (hash, pattern, created_at, expires_at, created_by, dns_names) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &t.hash,
+                    &t.pattern,
+                    &t.created_at,
+                    &t.expires_at,
+                    &t.created_by,
+                    &join_dns(&t.dns_names),
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = self
+            .client()
+            .query_opt(
+                "SELECT hash, pattern, created_at, expires_at, created_by, used_at, dns_names \
+                 FROM meshtls_tokens WHERE hash = $1",
+                &[&hash],
+            )
+            .map_err(backend)?;
+        Ok(row.map(|r| TokenRecord {
+            hash: r.get(0),
+            pattern: r.get(1),
+            created_at: r.get(2),
+            expires_at: r.get(3),
+            created_by: r.get(4),
+            used_at: r.get(5),
+            dns_names: split_dns(r.get::<_, &str>(6)),
+        }))
+    }
+
+    fn enroll(&self, token_hash: &str, now: i64, cert: &CertRecord) -> Result<(), StoreError> {
+        let mut c = self.client();
+        let mut tx = c.transaction().map_err(backend)?;
+        let n = tx
+            .execute(
+                "UPDATE meshtls_tokens SET used_at = $1, used_serial = $2 \
+                 WHERE hash = $3 AND used_at IS NULL AND expires_at > $1",
+                &[&now, &cert.serial, &token_hash],
+            )
+            .map_err(backend)?;
+        if n != 1 {
+            let state = tx
+                .query_opt(
+                    "SELECT used_at, expires_at FROM meshtls_tokens WHERE hash = $1",
+                    &[&token_hash],
+                )
+                .map_err(backend)?;
+            return Err(match state {
+                None => StoreError::TokenUnknown,
+                Some(r) if r.get::<_, Option<i64>>(0).is_some() => StoreError::TokenUsed,
+                Some(_) => StoreError::TokenExpired,
+            });
+        }
+        insert_cert(&mut tx, cert)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn record_cert(&self, cert: &CertRecord) -> Result<(), StoreError> {
+        let mut c = self.client();
+        let mut tx = c.transaction().map_err(backend)?;
+        insert_cert(&mut tx, cert)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn revoke(&self, serial: &str, reason: &str, at: i64) -> Result<RevokeOutcome, StoreError> {
+        let mut c = self.client();
+        let mut tx = c.transaction().map_err(backend)?;
+        let row = tx
+            .query_opt(
+                "UPDATE meshtls_certs SET revoked_at = $1, revocation_reason = $2 \
+                 WHERE serial = $3 AND revoked_at IS NULL RETURNING identity",
+                &[&at, &reason, &serial],
+            )
+            .map_err(backend)?;
+        let Some(row) = row else {
+            let exists = tx
+                .query_opt("SELECT 1 FROM meshtls_certs WHERE serial = $1", &[&serial])
+                .map_err(backend)?;
+            return Ok(if exists.is_some() {
+                RevokeOutcome::AlreadyRevoked
+            } else {
+                RevokeOutcome::NotFound
+            });
+        };
+        let identity: String = row.get(0);
+        tx.execute(
+            "INSERT INTO meshtls_events (at, kind, serial, identity) VALUES ($1, 'revoke', $2, $3)",
+            &[&at, &serial, &identity],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(RevokeOutcome::Revoked)
+    }
+
+    fn cert(&self, serial: &str) -> Result<Option<CertRecord>, StoreError> {
+        let row = self
+            .client()
+            .query_opt(
+                &format!("SELECT {CERT_COLUMNS} FROM meshtls_certs WHERE serial = $1"),
+                &[&serial],
+            )
+            .map_err(backend)?;
+        Ok(row.as_ref().map(cert_from_row))
+    }
+
+    fn certs(&self, f: &CertFilter) -> Result<Vec<CertRecord>, StoreError> {
+        let limit = i64::from(f.limit);
+        let rows = self
+            .client()
+            .query(
+                &format!(
+                    "SELECT {CERT_COLUMNS} FROM meshtls_certs \
+                     WHERE ($1::TEXT IS NULL OR identity = $1) \
+                       AND ($2::BIGINT IS NULL OR not_after < $2) \
+                       AND ($3::BOOLEAN IS NULL OR (revoked_at IS NOT NULL) = $3) \
+                     ORDER BY issued_at DESC, serial LIMIT $4"
+                ),
+                &[&f.identity, &f.expiring_before, &f.revoked, &limit],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(cert_from_row).collect())
+    }
+
+    fn revocations(&self) -> Result<Vec<Revocation>, StoreError> {
+        let rows = self
+            .client()
+            .query(
+                "SELECT serial, revoked_at, revocation_reason FROM meshtls_certs \
+                 WHERE revoked_at IS NOT NULL",
+                &[],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| Revocation {
+                serial: r.get(0),
+                revoked_at: r.get(1),
+                reason: r.get::<_, Option<String>>(2).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    fn revocation_count(&self) -> Result<u64, StoreError> {
+        let row = self
+            .client()
+            .query_one(
+                "SELECT COUNT(*) FROM meshtls_certs WHERE revoked_at IS NOT NULL",
+                &[],
+            )
+            .map_err(backend)?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+
+    fn next_crl_number(&self) -> Result<u64, StoreError> {
+        let row = self
+            .client()
+            .query_one(
+                "UPDATE meshtls_meta SET value = value + 1 WHERE key = 'crl_number' \
+                 RETURNING value",
+                &[],
+            )
+            .map_err(backend)?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+
+    fn earliest_expiry(&self, now: i64) -> Result<Option<i64>, StoreError> {
+        let row = self
+            .client()
+            .query_one(
+                "SELECT MIN(not_after) FROM meshtls_certs \
+                 WHERE revoked_at IS NULL AND not_after > $1",
+                &[&now],
+            )
+            .map_err(backend)?;
+        Ok(row.get(0))
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.client().query_one("SELECT 1", &[]).map_err(backend)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,360 @@
+//! The embedded ledger: SQLite in WAL mode, one connection behind a mutex.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use super::{
+    join_dns, split_dns, CertFilter, CertRecord, IssueKind, Revocation, RevokeOutcome, Store,
+    StoreError, TokenRecord,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    pattern TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    dns_names TEXT NOT NULL DEFAULT '',
+    used_at INTEGER,
+    used_serial TEXT
+);
+CREATE TABLE IF NOT EXISTS certs (
+    serial TEXT PRIMARY KEY,
+    identity TEXT NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    issued_at INTEGER NOT NULL,
+    previous_serial TEXT,
+    cert_pem TEXT NOT NULL,
+    revoked_at INTEGER,
+    revocation_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS certs_identity ON certs(identity);
+CREATE INDEX IF NOT EXISTS certs_not_after ON certs(not_after);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    identity TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('crl_number', 0);
+";
+
+const CERT_COLUMNS: &str = "serial, identity, not_before, not_after, fingerprint, kind, \
+     issued_at, previous_serial, cert_pem, revoked_at, revocation_reason";
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn insert_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::DuplicateSerial
+        }
+        _ => backend(e),
+    }
+}
+
+pub(crate) fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
+    Ok(CertRecord {
+        serial: row.get(0)?,
+        identity: row.get(1)?,
+        not_before: row.get(2)?,
+        not_after: row.get(3)?,
+        fingerprint: row.get(4)?,
+        kind: IssueKind::parse(&row.get::<_, String>(5)?),
+        issued_at: row.get(6)?,
+        previous_serial: row.get(7)?,
+        cert_pem: row.get(8)?,
+        revoked_at: row.get(9)?,
+        revocation_reason: row.get(10)?,
+    })
+}
+
+/// SQLite ledger (a file, WAL journal, `synchronous=FULL`: a commit survives a crash of the
+/// process and of the machine).
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory ledger (tests, benchmarks).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        match self.conn.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+fn insert_cert(tx: &rusqlite::Transaction<'_>, c: &CertRecord) -> Result<(), StoreError> {
+    tx.execute(
+        &format!(
+            "INSERT INTO certs ({CERT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,NULL,NULL)"
+        ),
+        params![
+            c.serial,
+            c.identity,
+            c.not_before,
+            c.not_after,
+            c.fingerprint,
+            c.kind.as_str(),
+            c.issued_at,
+            c.previous_serial,
+            c.cert_pem
+        ],
+    )
+    .map_err(insert_error)?;
+    tx.execute(
+        "INSERT INTO events (at, kind, serial, identity) VALUES (?1, ?2, ?3, ?4)",
+        params![c.issued_at, c.kind.as_str(), c.serial, c.identity],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn add_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO tokens (hash, pattern, created_at, expires_at, created_by, dns_names) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    t.hash,
+                    t.pattern,
+                    t.created_at,
+                    t.expires_at,
+                    t.created_by,
+                    join_dns(&t.dns_names)
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT hash, pattern, created_at, expires_at, created_by, used_at, dns_names \
+                 FROM tokens WHERE hash = ?1",
+                params![hash],
+                |r| {
+                    Ok(TokenRecord {
+                        hash: r.get(0)?,
+                        pattern: r.get(1)?,
+                        created_at: r.get(2)?,
+                        expires_at: r.get(3)?,
+                        created_by: r.get(4)?,
+                        used_at: r.get(5)?,
+                        dns_names: split_dns(&r.get::<_, String>(6)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn enroll(&self, token_hash: &str, now: i64, cert: &CertRecord) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let state: Option<(Option<i64>, i64)> = tx
+            .query_row(
+                "SELECT used_at, expires_at FROM tokens WHERE hash = ?1",
+                params![token_hash],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(backend)?;
+        match state {
+            None => return Err(StoreError::TokenUnknown),
+            Some((Some(_), _)) => return Err(StoreError::TokenUsed),
+            Some((None, expires_at)) if expires_at <= now => return Err(StoreError::TokenExpired),
+            Some(_) => {}
+        }
+        let n = tx
+            .execute(
+                "UPDATE tokens SET used_at = ?1, used_serial = ?2 \
+                 WHERE hash = ?3 AND used_at IS NULL",
+                params![now, cert.serial, token_hash],
+            )
+            .map_err(backend)?;
+        if n != 1 {
+            return Err(StoreError::TokenUsed);
+        }
+        insert_cert(&tx, cert)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn record_cert(&self, cert: &CertRecord) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        insert_cert(&tx, cert)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn revoke(&self, serial: &str, reason: &str, at: i64) -> Result<RevokeOutcome, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let row: Option<(String, Option<i64>)> = tx
+            .query_row(
+                "SELECT identity, revoked_at FROM certs WHERE serial = ?1",
+                params![serial],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(backend)?;
+        let identity = match row {
+            None => return Ok(RevokeOutcome::NotFound),
+            Some((_, Some(_))) => return Ok(RevokeOutcome::AlreadyRevoked),
+            Some((identity, None)) => identity,
+        };
+        tx.execute(
+            "UPDATE certs SET revoked_at = ?1, revocation_reason = ?2 WHERE serial = ?3",
+            params![at, reason, serial],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO events (at, kind, serial, identity) VALUES (?1, 'revoke', ?2, ?3)",
+            params![at, serial, identity],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(RevokeOutcome::Revoked)
+    }
+
+    fn cert(&self, serial: &str) -> Result<Option<CertRecord>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {CERT_COLUMNS} FROM certs WHERE serial = ?1"),
+                params![serial],
+                cert_from_row,
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn certs(&self, f: &CertFilter) -> Result<Vec<CertRecord>, StoreError> {
+        let revoked = f.revoked.map(i64::from);
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {CERT_COLUMNS} FROM certs \
+                 WHERE (?1 IS NULL OR identity = ?1) \
+                   AND (?2 IS NULL OR not_after < ?2) \
+                   AND (?3 IS NULL OR (revoked_at IS NOT NULL) = ?3) \
+                 ORDER BY issued_at DESC, serial LIMIT ?4"
+            ))
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(
+                params![f.identity, f.expiring_before, revoked, f.limit],
+                cert_from_row,
+            )
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn revocations(&self) -> Result<Vec<Revocation>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT serial, revoked_at, revocation_reason FROM certs \
+                 WHERE revoked_at IS NOT NULL",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Revocation {
+                    serial: r.get(0)?,
+                    revoked_at: r.get(1)?,
+                    reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn revocation_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM certs WHERE revoked_at IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn next_crl_number(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row(
+                "UPDATE meta SET value = value + 1 WHERE key = 'crl_number' RETURNING value",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn earliest_expiry(&self, now: i64) -> Result<Option<i64>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT MIN(not_after) FROM certs WHERE revoked_at IS NULL AND not_after > ?1",
+                params![now],
+                |r| r.get(0),
+            )
+            .map_err(backend)
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.conn()
+            .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+            .map_err(backend)?;
+        Ok(())
+    }
+}

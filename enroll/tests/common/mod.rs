@@ -1,0 +1,168 @@
+//! A CA service on loopback with an admin identity, for the integration tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hyper::{Method, StatusCode};
+use meshtls_core::{
+    Authority, IdPattern, IssueRequest, RootParams, SpiffeId, Timestamp, TrustBundle, TrustDomain,
+};
+use meshtls_enroll::api::{TokenRequest, TokenResponse};
+use meshtls_enroll::client::CaClient;
+use meshtls_enroll::{CaService, EnrollOptions, RunningService, ServiceConfig, Store};
+use meshtls_net::{Identity, IdentityHandle};
+
+pub const ADMIN: &str = "spiffe://mesh.internal/admin/ops";
+
+pub fn now() -> Timestamp {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Timestamp::from_unix(secs as i64)
+}
+
+pub fn id(s: &str) -> SpiffeId {
+    SpiffeId::parse(s).unwrap()
+}
+
+/// The CA material, so several replicas can share one CA.
+pub struct CaMaterial {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl CaMaterial {
+    pub fn new() -> Self {
+        let td = TrustDomain::new("mesh.internal").unwrap();
+        let ca = Authority::create_root(
+            &RootParams::new(td),
+            now().sub(Duration::from_secs(4 * 3600)),
+        )
+        .unwrap();
+        CaMaterial {
+            cert_pem: ca.certificate_pem(),
+            key_pem: ca.plaintext_key_pem().0,
+        }
+    }
+
+    pub fn authority(&self) -> Authority {
+        Authority::from_pem(self.cert_pem.as_bytes(), self.key_pem.as_bytes(), None).unwrap()
+    }
+}
+
+pub struct Harness {
+    pub running: RunningService,
+    pub url: String,
+    pub bundle_pem: String,
+    pub admin: IdentityHandle,
+    pub ca: Arc<CaMaterial>,
+    pub store: Arc<dyn Store>,
+}
+
+impl Harness {
+    pub async fn start(store: Arc<dyn Store>) -> Harness {
+        Self::start_with(Arc::new(CaMaterial::new()), store).await
+    }
+
+    pub async fn start_with(ca: Arc<CaMaterial>, store: Arc<dyn Store>) -> Harness {
+        let admin_issued = ca
+            .authority()
+            .issue(&IssueRequest::new(id(ADMIN)), now())
+            .unwrap();
+        let admin = IdentityHandle::new(Identity::from_issued(&admin_issued).unwrap());
+        let config = ServiceConfig::new(ca.authority())
+            .with_admin(IdPattern::parse(ADMIN).unwrap())
+            .with_max_body(16 * 1024);
+        let st = store.clone();
+        let service = tokio::task::spawn_blocking(move || CaService::new(config, st))
+            .await
+            .unwrap()
+            .unwrap();
+        let bundle_pem = service.bundle_pem().to_owned();
+        let running = service.bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://localhost:{}", running.local_addr().port());
+        Harness {
+            running,
+            url,
+            bundle_pem,
+            admin,
+            ca,
+            store,
+        }
+    }
+
+    pub fn client(&self) -> CaClient {
+        CaClient::new(
+            &self.url,
+            TrustBundle::from_pem(self.bundle_pem.as_bytes()).unwrap(),
+            id("spiffe://mesh.internal/meshtls/ca"),
+            Duration::from_secs(20),
+        )
+        .unwrap()
+    }
+
+    pub fn options(&self) -> EnrollOptions {
+        EnrollOptions::new(self.bundle_pem.clone())
+    }
+
+    /// An admin request; returns status and body.
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let body = body.map(|b| serde_json::to_vec(&b).unwrap());
+        let (status, bytes) = self
+            .client()
+            .request(method, path, body, Some(&self.admin))
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, value)
+    }
+
+    pub async fn token(&self, identity: &str) -> String {
+        let req = TokenRequest {
+            identity: identity.to_owned(),
+            ttl_seconds: None,
+            dns_names: vec![],
+        };
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/v1/tokens",
+                Some(serde_json::to_value(req).unwrap()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let resp: TokenResponse = serde_json::from_value(body).unwrap();
+        resp.token
+    }
+
+    pub async fn revoke(&self, serial: &str) {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/v1/revoke",
+                Some(serde_json::json!({"serial": serial, "reason": "key_compromise"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Vec<u8>) {
+        let (s, b) = self
+            .client()
+            .request(Method::GET, path, None, None)
+            .await
+            .unwrap();
+        (s, b.to_vec())
+    }
+}
+
+pub fn serial_of(identity: &IdentityHandle) -> String {
+    identity.current().leaf().unwrap().serial.to_hex()
+}

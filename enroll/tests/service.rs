@@ -1,0 +1,487 @@
+//! The CA service over real TLS on loopback with the SQLite ledger: the happy path with the
+//! Rust client, and a negative test for every rule.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use hyper::{Method, StatusCode};
+use meshtls_core::{create_csr, Crl, IssueRequest, KeyAlgorithm, PeerUsage, Serial, TrustBundle};
+use meshtls_enroll::store::TokenRecord;
+use meshtls_enroll::{enroll, token, EnrollError, SqliteStore, Store};
+use meshtls_net::{Identity, IdentityHandle};
+use tokio::io::AsyncWriteExt;
+
+async fn sqlite() -> (Harness, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("ledger.db")).unwrap());
+    (Harness::start(store).await, dir)
+}
+
+fn service_code(e: &EnrollError) -> (u16, String) {
+    match e {
+        EnrollError::Service { status, code, .. } => (*status, code.clone()),
+        other => panic!("expected a service error, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn enroll_renew_and_fetch_trust() {
+    let (h, _dir) = sqlite().await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    let node = enroll(&h.url, &token, &node_id, h.options()).await.unwrap();
+
+    let leaf = node.identity().current().leaf().unwrap();
+    assert_eq!(leaf.spiffe_id.as_ref(), Some(&node_id));
+    // The chain verifies under the node's refreshed trust, which carries the CRL.
+    let trust = node.trust().current();
+    assert_eq!(trust.bundle().crls().len(), 1);
+    let chain: Vec<Vec<u8>> = node
+        .identity()
+        .current()
+        .chain()
+        .iter()
+        .map(|c| c.to_vec())
+        .collect();
+    trust.verify(&chain, PeerUsage::Client, now()).unwrap();
+
+    let first = serial_of(&node.identity());
+    node.renew_now().await.unwrap();
+    let second = serial_of(&node.identity());
+    assert_ne!(first, second);
+
+    // The ledger has both, the renewal pointing at the certificate that authenticated it.
+    let (status, body) = h
+        .admin(
+            Method::GET,
+            "/v1/certs?identity=spiffe%3A%2F%2Fmesh.internal%2Fservice%2Fapi",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let certs = body["certs"].as_array().unwrap();
+    assert_eq!(certs.len(), 2, "{body}");
+    let renewal = certs.iter().find(|c| c["kind"] == "renew").unwrap();
+    assert_eq!(renewal["serial"], second.as_str());
+    assert_eq!(renewal["previous_serial"], first.as_str());
+
+    let (status, metrics) = h.get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(metrics.contains("meshtls_ca_issued_total 1"), "{metrics}");
+    assert!(metrics.contains("meshtls_ca_renewed_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("meshtls_ca_earliest_expiry_seconds "),
+        "{metrics}"
+    );
+
+    let (status, body) = h.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, br#"{"status":"ok"}"#);
+}
+
+#[tokio::test]
+async fn the_node_key_never_leaves_the_node() {
+    // The enroll request carries a CSR only; the answer carries no key.
+    let (h, _dir) = sqlite().await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    let csr = create_csr(&node_id, &[], KeyAlgorithm::EcdsaP256).unwrap();
+    let issued = h.client().enroll_csr(&token, &csr.csr_pem).await.unwrap();
+    let answer = serde_json::to_string(&issued).unwrap();
+    assert!(!answer.contains("PRIVATE KEY"));
+    Identity::from_pem(issued.chain_pem.as_bytes(), csr.key_pem.as_bytes()).unwrap();
+}
+
+#[tokio::test]
+async fn a_token_is_used_once() {
+    let (h, _dir) = sqlite().await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    enroll(&h.url, &token, &node_id, h.options()).await.unwrap();
+    let e = enroll(&h.url, &token, &node_id, h.options())
+        .await
+        .unwrap_err();
+    assert_eq!(service_code(&e), (403, "token_used".to_owned()));
+    let e = enroll(&h.url, "00".repeat(32).as_str(), &node_id, h.options())
+        .await
+        .unwrap_err();
+    assert_eq!(service_code(&e), (401, "token_invalid".to_owned()));
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    let (h, _dir) = sqlite().await;
+    let secret = token::mint().unwrap();
+    let at = now().unix();
+    h.store
+        .add_token(&TokenRecord {
+            hash: token::hash(&secret),
+            pattern: "spiffe://mesh.internal/service/api".to_owned(),
+            created_at: at - 7200,
+            expires_at: at - 3600,
+            created_by: ADMIN.to_owned(),
+            dns_names: vec![],
+            used_at: None,
+        })
+        .unwrap();
+    let e = enroll(
+        &h.url,
+        &secret,
+        &id("spiffe://mesh.internal/service/api"),
+        h.options(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(service_code(&e), (403, "token_expired".to_owned()));
+}
+
+#[tokio::test]
+async fn a_token_for_another_identity_is_refused_and_not_burned() {
+    let (h, _dir) = sqlite().await;
+    let token = h.token("spiffe://mesh.internal/service/api").await;
+    let e = enroll(
+        &h.url,
+        &token,
+        &id("spiffe://mesh.internal/service/web"),
+        h.options(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(service_code(&e), (403, "identity_mismatch".to_owned()));
+    // DNS names the token does not grant are refused too.
+    let mut opts = h.options();
+    opts.dns_names = vec!["ca.mesh.internal".to_owned()];
+    let e = enroll(
+        &h.url,
+        &token,
+        &id("spiffe://mesh.internal/service/api"),
+        opts,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(service_code(&e), (403, "identity_mismatch".to_owned()));
+    // The rightful node can still use it.
+    enroll(
+        &h.url,
+        &token,
+        &id("spiffe://mesh.internal/service/api"),
+        h.options(),
+    )
+    .await
+    .unwrap();
+
+    // A pattern token enrolls any matching identity, once.
+    let token = h.token("spiffe://mesh.internal/worker/*").await;
+    enroll(
+        &h.url,
+        &token,
+        &id("spiffe://mesh.internal/worker/w7"),
+        h.options(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_revoked_certificate_cannot_renew_and_is_in_the_crl() {
+    let (h, _dir) = sqlite().await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    let node = enroll(&h.url, &token, &node_id, h.options()).await.unwrap();
+    let (_, crl_before) = h.get("/v1/crl").await;
+    let serial = serial_of(&node.identity());
+    h.revoke(&serial).await;
+
+    let e = node.renew_now().await.unwrap_err();
+    assert_eq!(service_code(&e), (403, "revoked".to_owned()));
+
+    let (status, crl_after) = h.get("/v1/crl").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(crl_before, crl_after, "the CRL is rebuilt on revocation");
+    let crl = Crl::from_pem_or_der(&crl_after).unwrap();
+    assert!(crl
+        .lookup(&Serial::from_hex(&serial).unwrap())
+        .unwrap()
+        .is_some());
+    // Cached: the same bytes until the next revocation.
+    let (_, again) = h.get("/v1/crl").await;
+    assert_eq!(again, crl_after);
+
+    // The node's trust picks the CRL up on refresh, so peers reject the revoked cert.
+    node.refresh_trust().await.unwrap();
+    let chain: Vec<Vec<u8>> = node
+        .identity()
+        .current()
+        .chain()
+        .iter()
+        .map(|c| c.to_vec())
+        .collect();
+    let err = node
+        .trust()
+        .current()
+        .verify(&chain, PeerUsage::Client, now())
+        .unwrap_err();
+    assert_eq!(err.code().as_str(), "revoked");
+
+    // The inventory filters.
+    let (_, body) = h.admin(Method::GET, "/v1/certs?revoked=true", None).await;
+    let revoked = body["certs"].as_array().unwrap();
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0]["serial"], serial.as_str());
+    let (_, body) = h
+        .admin(
+            Method::GET,
+            &format!("/v1/certs?expiring_before={}", now().unix()),
+            None,
+        )
+        .await;
+    assert_eq!(body["certs"].as_array().unwrap().len(), 0);
+    let (status, body) = h.admin(Method::GET, "/v1/certs?colour=blue", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Revoking an unknown serial is a 404, twice is not an error.
+    let (status, _) = h
+        .admin(
+            Method::POST,
+            "/v1/revoke",
+            Some(serde_json::json!({"serial": "0abc"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = h
+        .admin(
+            Method::POST,
+            "/v1/revoke",
+            Some(serde_json::json!({"serial": serial})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["newly_revoked"], false);
+}
+
+#[tokio::test]
+async fn an_expired_certificate_cannot_renew() {
+    let (h, _dir) = sqlite().await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    // Issued two hours ago for one minute, and recorded in the ledger as if enrolled.
+    let issued =
+        h.ca.authority()
+            .issue(
+                &IssueRequest::new(node_id.clone()).with_lifetime(Duration::from_secs(60)),
+                now().sub(Duration::from_secs(7200)),
+            )
+            .unwrap();
+    let identity = IdentityHandle::new(Identity::from_issued(&issued).unwrap());
+    let csr = create_csr(&node_id, &[], KeyAlgorithm::EcdsaP256).unwrap();
+    let e = h
+        .client()
+        .renew_csr(&identity, &csr.csr_pem)
+        .await
+        .unwrap_err();
+    // The core refuses it in the TLS handshake: no HTTP answer at all.
+    assert!(matches!(e, EnrollError::Transport(_)), "{e}");
+    let (status, _) = h.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn renewal_needs_a_certificate_of_the_same_identity_from_the_ledger() {
+    let (h, _dir) = sqlite().await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    let node = enroll(&h.url, &token, &node_id, h.options()).await.unwrap();
+    // CSR for another identity.
+    let other = create_csr(
+        &id("spiffe://mesh.internal/service/web"),
+        &[],
+        KeyAlgorithm::EcdsaP256,
+    )
+    .unwrap();
+    let e = h
+        .client()
+        .renew_csr(&node.identity(), &other.csr_pem)
+        .await
+        .unwrap_err();
+    assert_eq!(service_code(&e), (403, "identity_mismatch".to_owned()));
+    // A garbage CSR.
+    let e = h
+        .client()
+        .renew_csr(&node.identity(), "not a csr")
+        .await
+        .unwrap_err();
+    assert_eq!(service_code(&e).0, 400);
+    // No client certificate.
+    let (status, body) = h
+        .client()
+        .request(
+            Method::POST,
+            "/v1/renew",
+            Some(br#"{"csr":"x"}"#.to_vec()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body:?}");
+    // A certificate the CA issued outside the service (not in the ledger).
+    let offline =
+        h.ca.authority()
+            .issue(&IssueRequest::new(node_id.clone()), now())
+            .unwrap();
+    let offline = IdentityHandle::new(Identity::from_issued(&offline).unwrap());
+    let csr = create_csr(&node_id, &[], KeyAlgorithm::EcdsaP256).unwrap();
+    let e = h
+        .client()
+        .renew_csr(&offline, &csr.csr_pem)
+        .await
+        .unwrap_err();
+    assert_eq!(service_code(&e), (403, "unknown_certificate".to_owned()));
+}
+
+#[tokio::test]
+async fn admin_endpoints_need_an_admin_certificate() {
+    let (h, _dir) = sqlite().await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    let node = enroll(&h.url, &token, &node_id, h.options()).await.unwrap();
+    let body = br#"{"identity":"spiffe://mesh.internal/service/x"}"#.to_vec();
+    let (status, _) = h
+        .client()
+        .request(
+            Method::POST,
+            "/v1/tokens",
+            Some(body.clone()),
+            Some(&node.identity()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = h
+        .client()
+        .request(Method::POST, "/v1/tokens", Some(body), None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = h
+        .client()
+        .request(Method::GET, "/v1/certs", None, None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A token for another trust domain, or with a silly TTL, is refused.
+    let (status, _) = h
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(serde_json::json!({"identity": "spiffe://other.internal/a"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = h
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(serde_json::json!({"identity": "spiffe://mesh.internal/a", "ttl_seconds": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn garbage_and_oversized_requests_get_a_clear_4xx() {
+    let (h, _dir) = sqlite().await;
+    let c = h.client();
+    let cases: Vec<(Method, &str, Vec<u8>, StatusCode, &str)> = vec![
+        (Method::POST, "/v1/enroll", b"not json".to_vec(), StatusCode::BAD_REQUEST, "malformed"),
+        (Method::POST, "/v1/enroll", b"{}".to_vec(), StatusCode::BAD_REQUEST, "malformed"),
+        (
+            Method::POST,
+            "/v1/enroll",
+            br#"{"token":"x","csr":"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (Method::POST, "/v1/enroll", vec![0xff; 300], StatusCode::BAD_REQUEST, "malformed"),
+        (
+            Method::POST,
+            "/v1/enroll",
+            vec![b'a'; 1024 * 1024],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+        (Method::GET, "/v1/enroll", vec![], StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        (Method::GET, "/nope", vec![], StatusCode::NOT_FOUND, "not_found"),
+    ];
+    for (method, path, body, want, code) in cases {
+        let (status, bytes) = c
+            .request(method.clone(), path, Some(body), None)
+            .await
+            .unwrap();
+        assert_eq!(status, want, "{method} {path}: {bytes:?}");
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["error"]["code"], code, "{method} {path}: {v}");
+    }
+    // Raw garbage instead of TLS, and a connection that says nothing.
+    let mut raw = tokio::net::TcpStream::connect(h.running.local_addr())
+        .await
+        .unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\n\r\n\x00\x01garbage")
+        .await
+        .unwrap();
+    let _idle = tokio::net::TcpStream::connect(h.running.local_addr())
+        .await
+        .unwrap();
+    // Still serving.
+    let (status, _) = h.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, bundle) = h.get("/v1/bundle").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(TrustBundle::from_pem(&bundle).unwrap().len(), 1);
+    let (_, metrics) = h.get("/metrics").await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains("meshtls_ca_enroll_failures_total{reason=\"malformed\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn two_concurrent_enrollments_with_one_token_exactly_one_wins() {
+    let (h, _dir) = sqlite().await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (url, token, node_id, opts) =
+            (h.url.clone(), token.clone(), node_id.clone(), h.options());
+        tasks.push(tokio::spawn(async move {
+            enroll(&url, &token, &node_id, opts)
+                .await
+                .map(|n| serial_of(&n.identity()))
+        }));
+    }
+    let mut won = Vec::new();
+    let mut lost = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(serial) => won.push(serial),
+            Err(e) => {
+                assert_eq!(service_code(&e), (403, "token_used".to_owned()));
+                lost += 1;
+            }
+        }
+    }
+    assert_eq!(won.len(), 1);
+    assert_eq!(lost, 7);
+    let (_, body) = h.admin(Method::GET, "/v1/certs", None).await;
+    let enrolled: Vec<_> = body["certs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "enroll")
+        .collect();
+    assert_eq!(enrolled.len(), 1);
+    assert_eq!(enrolled[0]["serial"], won[0].as_str());
+}
