@@ -168,7 +168,7 @@ fn run() -> Result<bool, meshtls_core::Error> {
     let empty: [Vec<u8>; 0] = [];
     report.expect_err(
         "no client certificate at all",
-        ErrorCode::Malformed,
+        ErrorCode::NoCertificate,
         with_crl.verify(&empty, PeerUsage::Client, now),
     );
 
