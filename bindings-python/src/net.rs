@@ -224,6 +224,9 @@ fn client_config(identity: &Identity, verifier: &Verifier) -> PyResult<MtlsClien
     .map_err(to_py)
 }
 
+/// How long close() waits for the peer's close frame and for the TLS shutdown.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A WebSocket message: `str` for text frames, `bytes` for binary frames.
 #[derive(IntoPyObject)]
 enum Received {
@@ -235,8 +238,9 @@ enum Received {
 /// `await close()`; `peer_identity` is the peer the core verified.
 #[pyclass(frozen, module = "meshtls._native")]
 pub struct WsConnection {
-    sink: Arc<AsyncMutex<SplitSink<WsStream, Message>>>,
-    stream: Arc<AsyncMutex<SplitStream<WsStream>>>,
+    // None once closed: close() reunites the halves to shut the TLS stream down.
+    sink: Arc<AsyncMutex<Option<SplitSink<WsStream, Message>>>>,
+    stream: Arc<AsyncMutex<Option<SplitStream<WsStream>>>>,
     peer: Option<CorePeer>,
     bearer_subject: Option<String>,
 }
@@ -245,8 +249,8 @@ impl WsConnection {
     fn new(ws: WsStream, peer: Option<CorePeer>, bearer_subject: Option<String>) -> Self {
         let (sink, stream) = ws.split();
         WsConnection {
-            sink: Arc::new(AsyncMutex::new(sink)),
-            stream: Arc::new(AsyncMutex::new(stream)),
+            sink: Arc::new(AsyncMutex::new(Some(sink))),
+            stream: Arc::new(AsyncMutex::new(Some(stream))),
             peer,
             bearer_subject,
         }
@@ -279,7 +283,11 @@ impl WsConnection {
         runtime::get()?;
         let sink = self.sink.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            sink.lock().await.send(message).await.map_err(ws_error)
+            let mut sink = sink.lock().await;
+            let sink = sink
+                .as_mut()
+                .ok_or_else(|| closed("the WebSocket is closed"))?;
+            sink.send(message).await.map_err(ws_error)
         })
     }
 
@@ -289,6 +297,9 @@ impl WsConnection {
         let stream = self.stream.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let mut stream = stream.lock().await;
+            let stream = stream
+                .as_mut()
+                .ok_or_else(|| closed("the WebSocket is closed"))?;
             loop {
                 match stream.next().await {
                     Some(Ok(Message::Text(t))) => return Ok(Received::Text(t.to_string())),
@@ -303,7 +314,8 @@ impl WsConnection {
         })
     }
 
-    /// Sends a close frame (`code`, `reason`) and closes the connection.
+    /// Sends a close frame (`code`, `reason`), waits (bounded) for the peer's close frame,
+    /// then shuts the TLS stream down. Closing twice is harmless.
     #[pyo3(signature = (code=1000, reason=String::new()))]
     fn close<'py>(
         &self,
@@ -312,16 +324,36 @@ impl WsConnection {
         reason: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         runtime::get()?;
-        let sink = self.sink.clone();
+        let (sink, stream) = (self.sink.clone(), self.stream.clone());
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let mut sink = sink.lock().await;
-            let frame = CloseFrame {
-                code: CloseCode::from(code),
-                reason: reason.into(),
-            };
-            // Closing an already closed socket is not an error for the caller.
-            let _ = sink.send(Message::Close(Some(frame))).await;
-            let _ = sink.close().await;
+            if let Some(s) = sink.as_mut() {
+                let frame = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: reason.into(),
+                };
+                // Errors mean the peer already closed: nothing left to tell it.
+                let _ = s.send(Message::Close(Some(frame))).await;
+                let _ = s.flush().await;
+            }
+            // A pending recv() ends when the peer's close frame arrives; then drain to it.
+            let drained = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                let mut stream = stream.lock().await;
+                if let Some(st) = stream.as_mut() {
+                    while let Some(Ok(msg)) = st.next().await {
+                        if msg.is_close() {
+                            break;
+                        }
+                    }
+                }
+                stream.take()
+            })
+            .await;
+            if let (Some(sink_half), Ok(Some(stream_half))) = (sink.take(), drained) {
+                if let Ok(mut ws) = sink_half.reunite(stream_half) {
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.get_mut().shutdown()).await;
+                }
+            }
             Ok(())
         })
     }
