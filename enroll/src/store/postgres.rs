@@ -98,6 +98,15 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // A postgres::Client blocks on its own runtime when dropped, which panics on a thread
+        // that drives async tasks (a store is often dropped there): drop them elsewhere.
+        let pool = std::mem::take(&mut self.pool);
+        let _ = std::thread::spawn(move || drop(pool)).join();
+    }
+}
+
 impl PostgresStore {
     /// Connect with `url` (`postgres://user@host:port/db`), `connections` connections, and
     /// create the tables if missing. Must not be called from an async context (use

@@ -1,0 +1,131 @@
+//! The shared ledger on a real PostgreSQL server (`scripts/ci/postgres` starts one and
+//! `scripts/ci/run` exports MESHTLS_TEST_PG_URL). Each test gets a fresh database.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use common::*;
+use hyper::Method;
+use meshtls_enroll::{enroll, EnrollError, PostgresStore, Store};
+
+/// A fresh database on the test server, or None (with the reason printed) when no server
+/// was given.
+fn fresh_database() -> Option<String> {
+    let Ok(url) = std::env::var("MESHTLS_TEST_PG_URL") else {
+        eprintln!("SKIPPED: MESHTLS_TEST_PG_URL is unset (scripts/ci/postgres starts a server)");
+        return None;
+    };
+    let name = format!("meshtls_{}", &meshtls_enroll::token::mint().unwrap()[..16]);
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+async fn connect(url: &str, connections: usize) -> Arc<dyn Store> {
+    let url = url.to_owned();
+    let store = tokio::task::spawn_blocking(move || PostgresStore::connect(&url, connections))
+        .await
+        .unwrap()
+        .unwrap();
+    Arc::new(store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enroll_renew_revoke_on_postgres() {
+    let Some(url) = tokio::task::spawn_blocking(fresh_database).await.unwrap() else {
+        return;
+    };
+    let h = Harness::start(connect(&url, 4).await).await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    let node = enroll(&h.url, &token, &node_id, h.options()).await.unwrap();
+    let e = enroll(&h.url, &token, &node_id, h.options())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "token_used");
+    node.renew_now().await.unwrap();
+    let serial = serial_of(&node.identity());
+    h.revoke(&serial).await;
+    let e = node.renew_now().await.unwrap_err();
+    assert_eq!(e.code(), "revoked");
+    let (_, body) = h.admin(Method::GET, "/v1/certs?revoked=false", None).await;
+    // The first certificate and the service's own.
+    assert_eq!(body["certs"].as_array().unwrap().len(), 2, "{body}");
+    let (status, crl) = h.get("/v1/crl").await;
+    assert_eq!(status, 200);
+    let crl = meshtls_core::Crl::from_pem_or_der(&crl).unwrap();
+    assert_eq!(crl.revoked_count, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_on_one_ledger_issue_concurrently() {
+    let Some(url) = tokio::task::spawn_blocking(fresh_database).await.unwrap() else {
+        return;
+    };
+    let ca = Arc::new(CaMaterial::new());
+    let a = Harness::start_with(ca.clone(), connect(&url, 4).await).await;
+    let b = Harness::start_with(ca.clone(), connect(&url, 4).await).await;
+
+    // 12 tokens, each raced by two nodes, one through each replica.
+    const N: usize = 12;
+    let mut tokens = Vec::new();
+    for i in 0..N {
+        tokens.push(a.token(&format!("spiffe://mesh.internal/node/n{i}")).await);
+    }
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        for h in [&a, &b] {
+            let (url, token, opts) = (h.url.clone(), token.clone(), h.options());
+            let node_id = id(&format!("spiffe://mesh.internal/node/n{i}"));
+            tasks.push(tokio::spawn(async move {
+                let r = enroll(&url, &token, &node_id, opts).await;
+                (i, r.map(|n| serial_of(&n.identity())))
+            }));
+        }
+    }
+    let mut winners = vec![0usize; N];
+    let mut serials = HashSet::new();
+    for t in tasks {
+        let (i, r) = t.await.unwrap();
+        match r {
+            Ok(serial) => {
+                winners[i] += 1;
+                assert!(serials.insert(serial), "duplicate serial handed out");
+            }
+            Err(EnrollError::Service { code, .. }) => assert_eq!(code, "token_used"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(
+        winners,
+        vec![1; N],
+        "each token buys exactly one certificate"
+    );
+
+    // Both replicas see one ledger: every certificate handed out is in it, once.
+    let (_, body) = b.admin(Method::GET, "/v1/certs", None).await;
+    let ledger: Vec<String> = body["certs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "enroll")
+        .map(|c| c["serial"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ledger.len(), N);
+    assert_eq!(ledger.iter().cloned().collect::<HashSet<_>>(), serials);
+
+    // A revocation through one replica shows in the other's CRL.
+    let one = serials.iter().next().unwrap().clone();
+    a.revoke(&one).await;
+    let (_, crl) = b.get("/v1/crl").await;
+    let crl = meshtls_core::Crl::from_pem_or_der(&crl).unwrap();
+    assert!(crl
+        .lookup(&meshtls_core::Serial::from_hex(&one).unwrap())
+        .unwrap()
+        .is_some());
+}
