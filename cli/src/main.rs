@@ -16,6 +16,8 @@ mod output;
 mod probe;
 mod renew;
 mod revocation;
+#[cfg(feature = "serve")]
+mod serve;
 mod verify;
 
 use std::process::ExitCode;
@@ -63,6 +65,9 @@ Exit codes: 0 ok, 2 bad input, 3 I/O, 4 wrong passphrase. See `meshtls --help`."
     /// Connect to a server with mTLS (wss:// or tls://) and print its verified identity.
     #[cfg(feature = "probe")]
     Probe(probe::ProbeArgs),
+    /// Run the enrollment CA service (join tokens, enroll, renew, revoke, CRL, bundle) over HTTPS.
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 fn run(cli: &Cli) -> Result<(), CliError> {
@@ -76,6 +81,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Renew(a) => renew::run(a, cli.json),
         #[cfg(feature = "probe")]
         Command::Probe(a) => probe::run(a, cli.json),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve::run(a, cli.json),
     }
 }
 

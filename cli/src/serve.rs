@@ -1,0 +1,126 @@
+//! `meshtls serve`: the enrollment CA service (meshtls-enroll) on a CA directory.
+//!
+//! The service, its ledger and its rules are meshtls-enroll's and the core's; this module
+//! loads the CA, opens the ledger, prints where it listens and runs until killed.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use meshtls_core::validity::parse_duration;
+use meshtls_core::{ErrorCode, IdPattern};
+use meshtls_enroll::{CaService, ServiceConfig, SqliteStore, Store};
+
+use crate::ca::{self, PassphraseArgs};
+use crate::error::CliError;
+use crate::files;
+
+/// The ledger file in the CA directory when --db is not given.
+pub const LEDGER_FILE: &str = "ledger.db";
+
+/// `serve`
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Serves the enrollment API over HTTPS (TLS 1.3; client certificates optional, verified by the
+core when presented): POST /v1/tokens, /v1/enroll, /v1/renew, /v1/revoke; GET /v1/crl,
+/v1/bundle, /v1/certs, /healthz, /metrics. See enroll/README.md and enroll/openapi.yaml.
+
+The ledger is DIR/ledger.db (SQLite, WAL) unless --db names a PostgreSQL URL, which several
+replicas of the same CA may share. Prints `listening on ADDR` once ready, then serves until
+killed. Certificates revoked with `meshtls revoke` (revocations.txt) are not in the ledger:
+revoke through POST /v1/revoke instead.
+
+Exit codes: 2 bad input, 3 I/O (cannot bind, cannot open the ledger), 4 wrong passphrase.")]
+pub struct ServeArgs {
+    /// The CA directory (ca.crt, ca.key).
+    #[arg(long, value_name = "DIR")]
+    ca: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    listen: String,
+    /// The ledger: `sqlite` (DIR/ledger.db, default), `sqlite:PATH`, or a postgres:// URL.
+    #[arg(long, value_name = "DB", default_value = "sqlite")]
+    db: String,
+    /// SPIFFE ID or pattern of the admins (mint tokens, revoke, list); repeat for several.
+    #[arg(long, value_name = "PATTERN")]
+    admin_id: Vec<IdPattern>,
+    /// Lifetime of enrolled and renewed certificates, e.g. 24h (default), 90d.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "24h")]
+    lifetime: Duration,
+    /// DNS name of the service's own certificate (default localhost); repeat.
+    #[arg(long, value_name = "NAME")]
+    dns: Vec<String>,
+    /// IP address of the service's own certificate (default 127.0.0.1); repeat.
+    #[arg(long, value_name = "IP")]
+    ip: Vec<IpAddr>,
+    /// More CA certificates for /v1/bundle (the next or previous CA during a CA rotation).
+    #[arg(long, value_name = "FILE")]
+    bundle_extra: Vec<PathBuf>,
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
+}
+
+fn io_error(message: String) -> CliError {
+    CliError::new(ErrorCode::Io, message)
+}
+
+fn open_store(a: &ServeArgs) -> Result<Arc<dyn Store>, CliError> {
+    if a.db.starts_with("postgres://") || a.db.starts_with("postgresql://") {
+        let store = meshtls_enroll::PostgresStore::connect(&a.db, 8)
+            .map_err(|e| io_error(format!("{e}")))?;
+        return Ok(Arc::new(store));
+    }
+    let path = match a.db.strip_prefix("sqlite:") {
+        Some(p) => PathBuf::from(p),
+        None if a.db == "sqlite" => a.ca.join(LEDGER_FILE),
+        None => {
+            return Err(CliError::invalid(format!(
+                "--db: sqlite, sqlite:PATH or postgres://..., not {:?}",
+                a.db
+            )))
+        }
+    };
+    let store =
+        SqliteStore::open(&path).map_err(|e| io_error(format!("{}: {e}", path.display())))?;
+    Ok(Arc::new(store))
+}
+
+/// Runs `serve` (until killed).
+pub fn run(a: &ServeArgs, _json: bool) -> Result<(), CliError> {
+    ca::check_dir(&a.ca)?;
+    let passphrase = a.passphrase.read()?;
+    let authority = ca::load(&a.ca, &passphrase)?;
+    let mut extra = String::new();
+    for path in &a.bundle_extra {
+        extra.push_str(&files::read_text(path)?);
+    }
+    let mut config = ServiceConfig::new(authority)
+        .with_leaf_lifetime(a.lifetime)
+        .with_extra_bundle_pem(extra);
+    if !a.dns.is_empty() || !a.ip.is_empty() {
+        config = config.with_server_names(a.dns.clone(), a.ip.clone());
+    }
+    for admin in &a.admin_id {
+        config = config.with_admin(admin.clone());
+    }
+    let store = open_store(a)?;
+    let service = CaService::new(config, store).map_err(|e| match e {
+        meshtls_enroll::ServiceError::Core(e) => CliError::from(e),
+        other => io_error(other.to_string()),
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| io_error(format!("runtime: {e}")))?;
+    runtime.block_on(async {
+        let running = service
+            .bind(a.listen.as_str())
+            .await
+            .map_err(|e| io_error(format!("listen on {}: {e}", a.listen)))?;
+        println!("listening on {}", running.local_addr());
+        running.wait().await;
+        Ok(())
+    })
+}

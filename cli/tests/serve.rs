@@ -1,0 +1,180 @@
+//! `meshtls serve` as a real process: kill -9 during a burst of enrollments loses nothing a
+//! client received (the ledger is written before the answer), and the service restarts on
+//! the same ledger.
+#![cfg(feature = "serve")]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use hyper::Method;
+use meshtls_core::{create_csr, KeyAlgorithm, SpiffeId, TrustBundle};
+use meshtls_enroll::client::CaClient;
+use meshtls_enroll::store::CertFilter;
+use meshtls_enroll::{SqliteStore, Store};
+use meshtls_net::{Identity, IdentityHandle};
+
+const ADMIN: &str = "spiffe://mesh.internal/admin/ops";
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(pki: &Pki) -> Server {
+    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_meshtls"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-id",
+            ADMIN,
+            "--ca",
+        ])
+        .arg(pki.ca())
+        .env("MESHTLS_CA_PASSPHRASE", PASS)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let port = addr.rsplit_once(':').unwrap().1;
+    Server {
+        child,
+        url: format!("https://localhost:{port}"),
+    }
+}
+
+fn client(pki: &Pki, url: &str) -> CaClient {
+    let bundle = TrustBundle::from_pem(&std::fs::read(pki.bundle()).unwrap()).unwrap();
+    CaClient::new(
+        url,
+        bundle,
+        SpiffeId::parse("spiffe://mesh.internal/meshtls/ca").unwrap(),
+        Duration::from_secs(20),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_during_a_burst_loses_no_issued_certificate() {
+    let pki = Pki::new();
+    let admin_dir = pki.issue(ADMIN, "admin", &[]);
+    let admin = IdentityHandle::new(
+        Identity::from_pem(
+            &std::fs::read(admin_dir.join("chain.pem")).unwrap(),
+            &std::fs::read(admin_dir.join("key.pem")).unwrap(),
+        )
+        .unwrap(),
+    );
+    let mut server = serve(&pki);
+    let c = Arc::new(client(&pki, &server.url));
+
+    const N: usize = 100;
+    let mut tokens = Vec::new();
+    for i in 0..N {
+        let body = format!(r#"{{"identity":"spiffe://mesh.internal/node/n{i}"}}"#);
+        let (status, bytes) = c
+            .request(
+                Method::POST,
+                "/v1/tokens",
+                Some(body.into_bytes()),
+                Some(&admin),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 201, "{bytes:?}");
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        tokens.push(v["token"].as_str().unwrap().to_owned());
+    }
+    // Keys and CSRs made up front, so the burst is only enrollments.
+    let csrs: Vec<String> = (0..N)
+        .map(|i| {
+            let id = SpiffeId::parse(&format!("spiffe://mesh.internal/node/n{i}")).unwrap();
+            create_csr(&id, &[], KeyAlgorithm::EcdsaP256)
+                .unwrap()
+                .csr_pem
+        })
+        .collect();
+
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    for (token, csr) in tokens.iter().cloned().zip(csrs) {
+        let c = c.clone();
+        let done_tx = done_tx.clone();
+        tokio::spawn(async move {
+            let r = c.enroll_csr(&token, &csr).await;
+            let _ = done_tx.send(r.map(|issued| issued.serial));
+        });
+    }
+    drop(done_tx);
+    // Let a few finish, then SIGKILL the service in the middle of the rest.
+    let mut received = Vec::new();
+    let mut failed = 0;
+    while received.len() < 20 {
+        match done_rx.recv().await.unwrap() {
+            Ok(serial) => received.push(serial),
+            Err(_) => failed += 1,
+        }
+    }
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    while let Some(r) = done_rx.recv().await {
+        match r {
+            Ok(serial) => received.push(serial),
+            Err(_) => failed += 1,
+        }
+    }
+    assert!(
+        failed > 0,
+        "the kill came after the burst: nothing was interrupted"
+    );
+    eprintln!(
+        "received {} certificates, {failed} requests cut off",
+        received.len()
+    );
+
+    // Every certificate a client received is in the ledger.
+    let store = SqliteStore::open(&pki.ca().join("ledger.db")).unwrap();
+    let ledger: std::collections::HashSet<String> = store
+        .certs(&CertFilter {
+            limit: 10_000,
+            ..CertFilter::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|r| r.serial)
+        .collect();
+    for serial in &received {
+        assert!(
+            ledger.contains(serial),
+            "{serial} was handed out but is not in the ledger"
+        );
+    }
+    drop(store);
+
+    // The service comes back on the same ledger and keeps serving.
+    let server = serve(&pki);
+    let (status, _) = client(&pki, &server.url)
+        .request(Method::GET, "/healthz", None, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+}
