@@ -485,3 +485,41 @@ async fn two_concurrent_enrollments_with_one_token_exactly_one_wins() {
     assert_eq!(enrolled.len(), 1);
     assert_eq!(enrolled[0]["serial"], won[0].as_str());
 }
+
+#[tokio::test]
+async fn the_rotation_driver_renews_through_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("ledger.db")).unwrap());
+    // Leaves of 60 s (+60 s backdating): at 55% of 120 s renewal is due ~6 s after issuance.
+    let h = Harness::start_full(Arc::new(CaMaterial::new()), store, Duration::from_secs(60)).await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    let mut opts = h.options();
+    opts.rotation = meshtls_core::RotationPolicy::at_fraction(0.55)
+        .unwrap()
+        .with_jitter(0.0)
+        .unwrap();
+    let node = enroll(&h.url, &token, &node_id, opts).await.unwrap();
+    let first = serial_of(&node.identity());
+    let renewed = tokio::time::timeout(Duration::from_secs(40), async {
+        loop {
+            let now_serial = serial_of(&node.identity());
+            if now_serial != first {
+                return now_serial;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the driver renewed within 40 s");
+    let (_, body) = h.admin(Method::GET, "/v1/certs", None).await;
+    let row = body["certs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["serial"] == renewed.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(row["kind"], "renew");
+    assert_eq!(row["previous_serial"], first.as_str());
+}

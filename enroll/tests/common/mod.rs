@@ -67,6 +67,14 @@ impl Harness {
     }
 
     pub async fn start_with(ca: Arc<CaMaterial>, store: Arc<dyn Store>) -> Harness {
+        Self::start_full(ca, store, Duration::from_secs(24 * 3600)).await
+    }
+
+    pub async fn start_full(
+        ca: Arc<CaMaterial>,
+        store: Arc<dyn Store>,
+        leaf_lifetime: Duration,
+    ) -> Harness {
         let admin_issued = ca
             .authority()
             .issue(&IssueRequest::new(id(ADMIN)), now())
@@ -74,7 +82,8 @@ impl Harness {
         let admin = IdentityHandle::new(Identity::from_issued(&admin_issued).unwrap());
         let config = ServiceConfig::new(ca.authority())
             .with_admin(IdPattern::parse(ADMIN).unwrap())
-            .with_max_body(16 * 1024);
+            .with_max_body(16 * 1024)
+            .with_leaf_lifetime(leaf_lifetime);
         let st = store.clone();
         let service = tokio::task::spawn_blocking(move || CaService::new(config, st))
             .await
