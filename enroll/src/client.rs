@@ -451,6 +451,7 @@ pub struct EnrolledIdentity {
     identity: IdentityHandle,
     trust: TrustHandle,
     client: CaClient,
+    own_trust: TrustHandle,
     dns_names: Vec<String>,
     key_algorithm: KeyAlgorithm,
     _rotation: RotationTask,
@@ -508,7 +509,7 @@ impl EnrolledIdentity {
 
     /// Fetch the bundle and CRL now (also done on schedule).
     pub async fn refresh_trust(&self) -> Result<(), EnrollError> {
-        refresh(&self.client, &self.trust).await
+        refresh(&self.client, &self.trust, &self.own_trust).await
     }
 }
 
@@ -527,14 +528,23 @@ async fn renew_once(
     )?)
 }
 
-async fn refresh(client: &CaClient, trust: &TrustHandle) -> Result<(), EnrollError> {
+/// Fetch the bundle and CRL; swap them into the peer trust and the renewal check's trust, and
+/// the bare bundle into the service check (a CA rotation reaches all three).
+async fn refresh(
+    client: &CaClient,
+    trust: &TrustHandle,
+    own: &TrustHandle,
+) -> Result<(), EnrollError> {
     let bundle_pem = client.get_pem("/v1/bundle").await?;
     let crl_pem = client.get_pem("/v1/crl").await?;
-    let mut bundle = TrustBundle::from_pem(&bundle_pem)?;
+    let cas = TrustBundle::from_pem(&bundle_pem)?;
+    let mut bundle = cas.clone();
     bundle.add_crl(&crl_pem)?;
-    let policy = trust.current().policy().clone();
-    trust.replace(Verifier::new(bundle.clone(), policy));
-    client.set_bundle(TrustBundle::from_pem(&bundle_pem)?);
+    for handle in [trust, own] {
+        let policy = handle.current().policy().clone();
+        handle.replace(Verifier::new(bundle.clone(), policy));
+    }
+    client.set_bundle(cas);
     Ok(())
 }
 
@@ -571,18 +581,17 @@ pub async fn enroll(
     let issued_bundle = TrustBundle::from_pem(issued.bundle_pem.as_bytes())?;
     let trust = TrustHandle::new(Verifier::new(issued_bundle.clone(), peer_policy));
     client.set_bundle(issued_bundle.clone());
-    // Best effort now (the CRL); the schedule retries.
-    let _ = refresh(&client, &trust).await;
-
     let own_policy = Policy::builder().allow_id(id.clone()).build()?;
     let verify_own = TrustHandle::new(Verifier::new(issued_bundle, own_policy));
+    // Best effort now (the CRL); the schedule retries.
+    let _ = refresh(&client, &trust, &verify_own).await;
     let rotation = {
         let client = client.clone();
         let handle = identity.clone();
         let id = id.clone();
         let dns = options.dns_names.clone();
         let alg = options.key_algorithm;
-        RotationDriver::new(identity.clone(), verify_own, move || {
+        RotationDriver::new(identity.clone(), verify_own.clone(), move || {
             let client = client.clone();
             let handle = handle.clone();
             let id = id.clone();
@@ -599,11 +608,12 @@ pub async fn enroll(
     let refresh_task = {
         let client = client.clone();
         let trust = trust.clone();
+        let own = verify_own.clone();
         let every = options.refresh_every.max(Duration::from_secs(1));
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let _ = refresh(&client, &trust).await;
+                let _ = refresh(&client, &trust, &own).await;
             }
         })
     };
@@ -612,6 +622,7 @@ pub async fn enroll(
         identity,
         trust,
         client,
+        own_trust: verify_own,
         dns_names: options.dns_names,
         key_algorithm: options.key_algorithm,
         _rotation: rotation,

@@ -523,3 +523,34 @@ async fn the_rotation_driver_renews_through_the_service() {
     assert_eq!(row["kind"], "renew");
     assert_eq!(row["previous_serial"], first.as_str());
 }
+
+#[tokio::test]
+async fn the_bundle_carries_both_cas_during_a_ca_rotation() {
+    let old = CaMaterial::new();
+    let next = CaMaterial::new();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let config = meshtls_enroll::ServiceConfig::new(old.authority())
+        .with_extra_bundle_pem(next.cert_pem.clone());
+    let service =
+        tokio::task::spawn_blocking(move || meshtls_enroll::CaService::new(config, store))
+            .await
+            .unwrap()
+            .unwrap();
+    let running = service.bind("127.0.0.1:0").await.unwrap();
+    let client = meshtls_enroll::client::CaClient::new(
+        &format!("https://localhost:{}", running.local_addr().port()),
+        TrustBundle::from_pem(old.cert_pem.as_bytes()).unwrap(),
+        id("spiffe://mesh.internal/meshtls/ca"),
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    let bundle = client.get_pem("/v1/bundle").await.unwrap();
+    let bundle = TrustBundle::from_pem(&bundle).unwrap();
+    assert_eq!(bundle.len(), 2);
+
+    // Garbage as the extra bundle is refused at startup.
+    let config = meshtls_enroll::ServiceConfig::new(old.authority())
+        .with_extra_bundle_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    assert!(meshtls_enroll::CaService::new(config, store).is_err());
+}
