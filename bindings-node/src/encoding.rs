@@ -80,12 +80,12 @@ pub fn to_pkcs12(
     ))
 }
 
+/// Reading a PFX off the event loop: the key and the chain.
+pub type Pkcs12Task = CoreTask<(Vec<u8>, Vec<Vec<u8>>), Pkcs12Contents>;
+
 /// Reads a PKCS#12 (PFX) file: the key and chain. A wrong password is `wrong_passphrase`.
 #[napi(ts_return_type = "Promise<Pkcs12Contents>")]
-pub fn from_pkcs12(
-    pfx: Uint8Array,
-    password: String,
-) -> AsyncTask<CoreTask<(Vec<u8>, Vec<Vec<u8>>), Pkcs12Contents>> {
+pub fn from_pkcs12(pfx: Uint8Array, password: String) -> AsyncTask<Pkcs12Task> {
     let pfx = pfx.to_vec();
     CoreTask::new(
         move || core_enc::from_pkcs12(&pfx, &password),

@@ -74,7 +74,6 @@ pub fn edge(code: ErrorCode, message: impl Into<String>) -> napi::Error<Code> {
     napi::Error::new(Code(code), message.into())
 }
 
-
 /// Extension: `?` on core results inside binding functions.
 pub trait IntoJs<T> {
     /// Maps the core error.

@@ -199,6 +199,9 @@ impl Issued {
     }
 }
 
+/// Bulk issuance off the event loop.
+pub type IssueManyTask = CoreTask<Vec<CoreIssued>, Vec<Issued>>;
+
 #[napi]
 impl Authority {
     /// Issues a certificate. Resolves to an `Issued`; a request the CA refuses rejects with
@@ -222,7 +225,7 @@ impl Authority {
         &self,
         requests: Vec<IssueRequest>,
         at_time: Option<DateTime<Utc>>,
-    ) -> Result<AsyncTask<CoreTask<Vec<CoreIssued>, Vec<Issued>>>, Code> {
+    ) -> Result<AsyncTask<IssueManyTask>, Code> {
         let reqs = requests
             .into_iter()
             .map(core_request)

@@ -5,15 +5,15 @@
 //! the helpers for Node's own TLS stacks (`lib/tls.js`).
 #![deny(clippy::all)]
 
-mod authority;
-mod certificate;
-mod encoding;
-mod error;
-mod identity;
-mod issue;
-mod net;
-mod revocation;
-mod rotation;
-mod tasks;
-mod validity;
-mod verify;
+pub mod authority;
+pub mod certificate;
+pub mod encoding;
+pub mod error;
+pub mod identity;
+pub mod issue;
+pub mod net;
+pub mod revocation;
+pub mod rotation;
+pub mod tasks;
+pub mod validity;
+pub mod verify;

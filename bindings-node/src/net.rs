@@ -36,7 +36,10 @@ fn load(chain: &[u8], key: &[u8]) -> JsResult<(NetIdentity, Pems)> {
     Ok((NetIdentity::from_der(chain_der, key_der).js()?, pems))
 }
 
-fn from_source(source: &Either3<ClassInstance<Issued>, String, Uint8Array>, key: Option<Input>) -> JsResult<(NetIdentity, Pems)> {
+fn from_source(
+    source: &Either3<ClassInstance<Issued>, String, Uint8Array>,
+    key: Option<Input>,
+) -> JsResult<(NetIdentity, Pems)> {
     match source {
         Either3::A(issued) => {
             if key.is_some() {
