@@ -53,6 +53,8 @@ pub const DEFAULT_LEAF_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 const SERVICE_CERT_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// A cached CRL is rebuilt at the latest after this long, so it never nears its nextUpdate.
 const CRL_REFRESH: Duration = Duration::from_secs(24 * 3600);
+/// How long a request body may take to arrive (headers: 10 s).
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most connections served at once.
 const MAX_CONNECTIONS: usize = 4096;
 /// Inventory page size: default and largest.
@@ -560,9 +562,16 @@ async fn read_json<T: DeserializeOwned>(req: Request<Incoming>, max: usize) -> R
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    let body = Limited::new(req.into_body(), max)
-        .collect()
+    let collect = Limited::new(req.into_body(), max).collect();
+    let body = tokio::time::timeout(BODY_TIMEOUT, collect)
         .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "the body did not arrive in time",
+            )
+        })?
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
                 too_large()
