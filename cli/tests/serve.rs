@@ -32,7 +32,7 @@ impl Drop for Server {
     }
 }
 
-fn serve(pki: &Pki) -> Server {
+fn serve(pki: &Pki, db: &str) -> Server {
     let mut child = StdCommand::new(env!("CARGO_BIN_EXE_meshtls"))
         .args([
             "serve",
@@ -40,6 +40,8 @@ fn serve(pki: &Pki) -> Server {
             "127.0.0.1:0",
             "--admin-id",
             ADMIN,
+            "--db",
+            db,
             "--ca",
         ])
         .arg(pki.ca())
@@ -77,6 +79,32 @@ fn client(pki: &Pki, url: &str) -> CaClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_during_a_burst_loses_no_issued_certificate() {
     let pki = Pki::new();
+    let ledger = pki.ca().join("ledger.db");
+    burst_and_kill(&pki, "sqlite", move || {
+        Box::new(SqliteStore::open(&ledger).unwrap()) as Box<dyn Store>
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_during_a_burst_loses_no_issued_certificate_postgres() {
+    let Ok(url) = std::env::var("MESHTLS_TEST_PG_URL") else {
+        eprintln!("SKIPPED: MESHTLS_TEST_PG_URL is unset (scripts/ci/postgres starts a server)");
+        return;
+    };
+    let pki = Pki::new();
+    let u = url.clone();
+    burst_and_kill(&pki, &url, move || {
+        Box::new(meshtls_enroll::PostgresStore::connect(&u, 1).unwrap()) as Box<dyn Store>
+    })
+    .await;
+}
+
+async fn burst_and_kill(
+    pki: &Pki,
+    db: &str,
+    open_ledger: impl FnOnce() -> Box<dyn Store> + Send + 'static,
+) {
     let admin_dir = pki.issue(ADMIN, "admin", &[]);
     let admin = IdentityHandle::new(
         Identity::from_pem(
@@ -85,8 +113,8 @@ async fn kill_9_during_a_burst_loses_no_issued_certificate() {
         )
         .unwrap(),
     );
-    let mut server = serve(&pki);
-    let c = Arc::new(client(&pki, &server.url));
+    let mut server = serve(pki, db);
+    let c = Arc::new(client(pki, &server.url));
 
     const N: usize = 100;
     let mut tokens = Vec::new();
@@ -152,27 +180,29 @@ async fn kill_9_during_a_burst_loses_no_issued_certificate() {
     );
 
     // Every certificate a client received is in the ledger.
-    let store = SqliteStore::open(&pki.ca().join("ledger.db")).unwrap();
-    let ledger: std::collections::HashSet<String> = store
-        .certs(&CertFilter {
-            limit: 10_000,
-            ..CertFilter::default()
-        })
-        .unwrap()
-        .into_iter()
-        .map(|r| r.serial)
-        .collect();
+    let ledger: std::collections::HashSet<String> = tokio::task::spawn_blocking(move || {
+        let store = open_ledger();
+        let rows = store
+            .certs(&CertFilter {
+                limit: 100_000,
+                ..CertFilter::default()
+            })
+            .unwrap();
+        drop(store);
+        rows.into_iter().map(|r| r.serial).collect()
+    })
+    .await
+    .unwrap();
     for serial in &received {
         assert!(
             ledger.contains(serial),
             "{serial} was handed out but is not in the ledger"
         );
     }
-    drop(store);
 
     // The service comes back on the same ledger and keeps serving.
-    let server = serve(&pki);
-    let (status, _) = client(&pki, &server.url)
+    let server = serve(pki, db);
+    let (status, _) = client(pki, &server.url)
         .request(Method::GET, "/healthz", None, None)
         .await
         .unwrap();
