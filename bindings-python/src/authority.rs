@@ -248,7 +248,11 @@ impl Authority {
             "<Authority subject={:?} trust_domain={} root={}>",
             self.inner.certificate().subject,
             self.inner.trust_domain(),
-            self.inner.is_root()
+            if self.inner.is_root() {
+                "True"
+            } else {
+                "False"
+            }
         )
     }
 }

@@ -146,12 +146,17 @@ impl Certificate {
     }
     fn __repr__(&self) -> String {
         format!(
-            "<Certificate subject={:?} serial={} spiffe_id={:?}>",
+            "<Certificate subject={:?} serial={} spiffe_id={}>",
             self.inner.subject,
             self.inner.serial,
-            self.inner.spiffe_id.as_ref().map(|i| i.to_string())
+            py_repr(self.inner.spiffe_id.as_ref().map(|i| i.to_string()))
         )
     }
+}
+
+/// `'text'` or `None`, as Python's repr shows an optional string.
+pub fn py_repr(value: Option<String>) -> String {
+    value.map_or_else(|| "None".to_owned(), |v| format!("'{v}'"))
 }
 
 /// A serial argument: lowercase/uppercase hex `str`, or an object with a `.serial` hex

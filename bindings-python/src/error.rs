@@ -90,15 +90,15 @@ pub fn to_py(err: CoreError) -> PyErr {
     Python::attach(|py| build(py, class_of(py, err.code().family()), &err))
 }
 
-/// The Python exception for a transport error: the core code when the core rejected the peer
+/// The core error for a transport error: the core code when the core rejected the peer
 /// (found through rustls/tokio/tungstenite wrappers), `io` otherwise.
-pub fn io_to_py(err: std::io::Error) -> PyErr {
+pub fn io_to_core(err: std::io::Error) -> CoreError {
     let code = meshtls_net::error_code(&err).unwrap_or(ErrorCode::Io);
     let message = match err.get_ref() {
         Some(inner) => inner.to_string(),
         None => err.to_string(),
     };
-    to_py(CoreError::new(code, message))
+    CoreError::new(code, message)
 }
 
 /// `ConnectionClosed` (code `io`).

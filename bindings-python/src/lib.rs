@@ -10,6 +10,7 @@
 use pyo3::prelude::*;
 
 mod authority;
+mod bridge;
 mod certificate;
 mod encoding;
 mod error;
@@ -25,6 +26,7 @@ mod verify;
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(m)?;
+    bridge::register(m)?;
     m.add_class::<identity::SpiffeId>()?;
     m.add_class::<certificate::Certificate>()?;
     m.add_class::<authority::Authority>()?;

@@ -21,9 +21,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::bridge::{self, io_failure, Failure};
 use crate::certificate::Certificate;
 use crate::encoding::{self, to_bytes};
-use crate::error::{closed, io_to_py, to_py};
+use crate::error::to_py;
 use crate::issue::Issued;
 use crate::runtime;
 use crate::verify::{PeerIdentity, Verifier};
@@ -257,12 +258,12 @@ impl WsConnection {
     }
 }
 
-fn ws_error(e: tokio_tungstenite::tungstenite::Error) -> PyErr {
+fn ws_error(e: tokio_tungstenite::tungstenite::Error) -> Failure {
     use tokio_tungstenite::tungstenite::Error as E;
     match e {
-        E::ConnectionClosed | E::AlreadyClosed => closed("the WebSocket is closed"),
-        E::Io(io) => io_to_py(io),
-        other => io_to_py(std::io::Error::other(other)),
+        E::ConnectionClosed | E::AlreadyClosed => Failure::Closed("the WebSocket is closed"),
+        E::Io(io) => io_failure(io),
+        other => io_failure(std::io::Error::other(other)),
     }
 }
 
@@ -280,32 +281,30 @@ impl WsConnection {
                 data.get_type().name()?
             )));
         };
-        runtime::get()?;
         let sink = self.sink.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        bridge::spawn(py, async move {
             let mut sink = sink.lock().await;
             let sink = sink
                 .as_mut()
-                .ok_or_else(|| closed("the WebSocket is closed"))?;
+                .ok_or(Failure::Closed("the WebSocket is closed"))?;
             sink.send(message).await.map_err(ws_error)
         })
     }
 
     /// The next message (`str` or `bytes`); raises `ConnectionClosed` when the peer closed.
     fn recv<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        runtime::get()?;
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        bridge::spawn(py, async move {
             let mut stream = stream.lock().await;
             let stream = stream
                 .as_mut()
-                .ok_or_else(|| closed("the WebSocket is closed"))?;
+                .ok_or(Failure::Closed("the WebSocket is closed"))?;
             loop {
                 match stream.next().await {
                     Some(Ok(Message::Text(t))) => return Ok(Received::Text(t.to_string())),
                     Some(Ok(Message::Binary(b))) => return Ok(Received::Binary(b.to_vec())),
                     Some(Ok(Message::Close(_))) | None => {
-                        return Err(closed("the peer closed the WebSocket"))
+                        return Err(Failure::Closed("the peer closed the WebSocket"))
                     }
                     Some(Ok(_)) => continue, // ping/pong: answered by tungstenite
                     Some(Err(e)) => return Err(ws_error(e)),
@@ -323,9 +322,8 @@ impl WsConnection {
         code: u16,
         reason: String,
     ) -> PyResult<Bound<'py, PyAny>> {
-        runtime::get()?;
         let (sink, stream) = (self.sink.clone(), self.stream.clone());
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        bridge::spawn(py, async move {
             let mut sink = sink.lock().await;
             if let Some(s) = sink.as_mut() {
                 let frame = CloseFrame {
@@ -381,11 +379,10 @@ pub fn connect_ws<'py>(
     verifier: &Verifier,
 ) -> PyResult<Bound<'py, PyAny>> {
     let client = client_config(identity, verifier)?;
-    runtime::get()?;
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    bridge::spawn(py, async move {
         let (ws, peer) = meshtls_net::ws::connect(&client, &url)
             .await
-            .map_err(io_to_py)?;
+            .map_err(io_failure)?;
         Ok(WsConnection::new(ws, Some(peer), None))
     })
 }
@@ -407,16 +404,19 @@ impl Shutdown {
         self.notify.notify_waiters();
     }
     /// Runs `work` unless the server closes first.
-    async fn guard<T>(&self, work: impl std::future::Future<Output = PyResult<T>>) -> PyResult<T> {
+    async fn guard<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
         let notified = self.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if self.closed.load(Ordering::Acquire) {
-            return Err(closed("the server is closed"));
+            return Err(Failure::Closed("the server is closed"));
         }
         tokio::select! {
             r = work => r,
-            _ = notified => Err(closed("the server is closed")),
+            _ = notified => Err(Failure::Closed("the server is closed")),
         }
     }
 }
@@ -446,11 +446,10 @@ pub fn bind_ws<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let failures: Failures = Arc::default();
     let (server, trust) = server_config(identity, verifier, &failures)?;
-    runtime::get()?;
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    bridge::spawn(py, async move {
         let listener = WsListener::bind((host.as_str(), port), server)
             .await
-            .map_err(io_to_py)?;
+            .map_err(io_failure)?;
         let addr = listener.local_addr();
         Ok(WsServer {
             listener: Arc::new(AsyncMutex::new(Some(listener))),
@@ -473,17 +472,16 @@ fn failures_of(f: &Failures) -> Vec<(Option<String>, String)> {
 impl WsServer {
     /// The next verified connection; raises `ConnectionClosed` once the server is closed.
     fn accept<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        runtime::get()?;
         let listener = self.listener.clone();
         let shutdown = self.shutdown.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        bridge::spawn(py, async move {
             shutdown
                 .guard(async {
                     let mut guard = listener.lock().await;
                     let l = guard
                         .as_mut()
-                        .ok_or_else(|| closed("the server is closed"))?;
-                    let (ws, peer) = l.accept().await.map_err(io_to_py)?;
+                        .ok_or(Failure::Closed("the server is closed"))?;
+                    let (ws, peer) = l.accept().await.map_err(io_failure)?;
                     Ok(match peer {
                         WsPeer::Mtls(p) => WsConnection::new(ws, Some(p), None),
                         WsPeer::Bearer(b) => WsConnection::new(ws, None, Some(b.subject)),
@@ -539,11 +537,15 @@ impl TlsStream {
     /// Up to `n` bytes; `b""` at end of stream.
     #[pyo3(signature = (n=65536))]
     fn read<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyAny>> {
-        runtime::get()?;
         let reader = self.reader.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        bridge::spawn(py, async move {
             let mut buf = vec![0u8; n.max(1)];
-            let got = reader.lock().await.read(&mut buf).await.map_err(io_to_py)?;
+            let got = reader
+                .lock()
+                .await
+                .read(&mut buf)
+                .await
+                .map_err(io_failure)?;
             buf.truncate(got);
             Ok(buf)
         })
@@ -555,21 +557,19 @@ impl TlsStream {
         py: Python<'py>,
         data: &Bound<'py, PyBytes>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        runtime::get()?;
         let data = data.as_bytes().to_vec();
         let writer = self.writer.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        bridge::spawn(py, async move {
             let mut w = writer.lock().await;
-            w.write_all(&data).await.map_err(io_to_py)?;
-            w.flush().await.map_err(io_to_py)
+            w.write_all(&data).await.map_err(io_failure)?;
+            w.flush().await.map_err(io_failure)
         })
     }
 
     /// Sends close_notify and shuts the write side.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        runtime::get()?;
         let writer = self.writer.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        bridge::spawn(py, async move {
             let _ = writer.lock().await.shutdown().await;
             Ok(())
         })
@@ -593,13 +593,12 @@ pub fn connect_tls<'py>(
     server_name: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let client = client_config(identity, verifier)?;
-    runtime::get()?;
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    bridge::spawn(py, async move {
         let name = server_name.unwrap_or_else(|| host.clone());
         let stream = client
             .connect((host.as_str(), port), &name)
             .await
-            .map_err(io_to_py)?;
+            .map_err(io_failure)?;
         Ok(TlsStream::new(stream))
     })
 }
@@ -628,11 +627,10 @@ pub fn bind_tls<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let failures: Failures = Arc::default();
     let (server, trust) = server_config(identity, verifier, &failures)?;
-    runtime::get()?;
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    bridge::spawn(py, async move {
         let listener = MtlsListener::bind((host.as_str(), port), server)
             .await
-            .map_err(io_to_py)?;
+            .map_err(io_failure)?;
         let addr = listener.local_addr();
         Ok(TlsServer {
             listener: Arc::new(AsyncMutex::new(Some(listener))),
@@ -649,17 +647,16 @@ pub fn bind_tls<'py>(
 impl TlsServer {
     /// The next verified stream; raises `ConnectionClosed` once the server is closed.
     fn accept<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        runtime::get()?;
         let listener = self.listener.clone();
         let shutdown = self.shutdown.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        bridge::spawn(py, async move {
             shutdown
                 .guard(async {
                     let mut guard = listener.lock().await;
                     let l = guard
                         .as_mut()
-                        .ok_or_else(|| closed("the server is closed"))?;
-                    let stream = l.accept().await.map_err(io_to_py)?;
+                        .ok_or(Failure::Closed("the server is closed"))?;
+                    let stream = l.accept().await.map_err(io_failure)?;
                     Ok(TlsStream::new(stream))
                 })
                 .await

@@ -195,8 +195,10 @@ impl Crl {
     }
     fn __repr__(&self) -> String {
         format!(
-            "<Crl issuer={:?} number={:?} revoked={}>",
-            self.inner.issuer, self.inner.number, self.inner.revoked_count
+            "<Crl issuer={:?} number={} revoked={}>",
+            self.inner.issuer,
+            crate::certificate::py_repr(self.inner.number.map(|n| n.to_string())).replace('\'', ""),
+            self.inner.revoked_count
         )
     }
 }

@@ -1,5 +1,5 @@
-//! The tokio runtime the binding owns: started on first use, shared by every connection,
-//! handed to pyo3-async-runtimes so asyncio awaits run on it.
+//! The tokio runtime the binding owns: started on first use, shared by every connection;
+//! asyncio awaits its work through `bridge`.
 
 use std::sync::OnceLock;
 
@@ -26,9 +26,7 @@ pub fn get() -> PyResult<&'static Runtime> {
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start the tokio runtime: {e}")))?;
     // Another thread may have won the race; either runtime is fine, keep the first.
     let _ = RUNTIME.set(rt);
-    let rt = RUNTIME
+    RUNTIME
         .get()
-        .ok_or_else(|| PyRuntimeError::new_err("tokio runtime missing"))?;
-    let _ = pyo3_async_runtimes::tokio::init_with_runtime(rt);
-    Ok(rt)
+        .ok_or_else(|| PyRuntimeError::new_err("tokio runtime missing"))
 }

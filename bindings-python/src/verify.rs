@@ -218,8 +218,8 @@ impl PeerIdentity {
     }
     fn __repr__(&self) -> String {
         format!(
-            "<PeerIdentity spiffe_id={:?} serial={}>",
-            self.inner.spiffe_id.as_ref().map(|i| i.to_string()),
+            "<PeerIdentity spiffe_id={} serial={}>",
+            crate::certificate::py_repr(self.inner.spiffe_id.as_ref().map(|i| i.to_string())),
             self.inner.serial
         )
     }

@@ -167,3 +167,34 @@ def test_server_close_stops_accepting(ca: meshtls.Authority) -> None:
             await meshtls.connect_ws(f"wss://localhost:{port}/", client_id, verifier_for(ca))
 
     run(main())
+
+
+EXIT_SCRIPT = """
+import asyncio, meshtls
+ca = meshtls.Authority.create_root("mesh.internal")
+ident = meshtls.Identity(ca.issue("spiffe://mesh.internal/service/s", dns_names=["localhost"]))
+v = meshtls.Verifier(ca.root_pem, meshtls.Policy.allow_any())
+async def handler(conn):
+    await conn.send("hi")
+    await conn.recv()  # left pending at exit
+async def main():
+    server = await meshtls.serve_ws(handler, "127.0.0.1", 0, ident, v)
+    conns = [await meshtls.connect_ws(f"wss://localhost:{server.port}/", ident, v) for _ in range(4)]
+    for c in conns:
+        assert await c.recv() == "hi"
+    pending = [asyncio.ensure_future(c.recv()) for c in conns]  # never completed
+    await asyncio.sleep(0.05)
+    print("ok")
+asyncio.run(main())
+"""
+
+
+def test_interpreter_exits_cleanly_with_open_connections() -> None:
+    # Tokio threads must never call into a finalizing interpreter (it would abort the process).
+    import subprocess
+    import sys
+
+    for _ in range(5):
+        out = subprocess.run([sys.executable, "-c", EXIT_SCRIPT], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip() == "ok"
