@@ -261,6 +261,9 @@ typedef struct meshtls_rotation_policy meshtls_rotation_policy;
 typedef struct meshtls_trust_bundle meshtls_trust_bundle;
 
 // A trust bundle and a policy: decides whether a presented chain is acceptable.
+//
+// A verifier is immutable: several threads may verify with it at once (TLS stacks call
+// validation callbacks from their own threads).
 typedef struct meshtls_verifier meshtls_verifier;
 
 #ifdef __cplusplus

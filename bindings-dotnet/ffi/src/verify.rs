@@ -31,10 +31,19 @@ pub struct meshtls_policy {
 }
 
 /// A trust bundle and a policy: decides whether a presented chain is acceptable.
+///
+/// A verifier is immutable: several threads may verify with it at once (TLS stacks call
+/// validation callbacks from their own threads).
 #[allow(non_camel_case_types)]
 pub struct meshtls_verifier {
     inner: Verifier,
 }
+
+// The promise above, checked at compile time.
+const _: () = {
+    const fn shared_across_threads<T: Send + Sync>() {}
+    shared_across_threads::<meshtls_verifier>();
+};
 
 /// Who the peer is, once verified.
 #[allow(non_camel_case_types)]
