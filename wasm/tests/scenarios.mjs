@@ -391,5 +391,47 @@ export function scenarios(m, fx) {
     throwsCode(() => ca.issue({ csr: csr.csrPem }, now).toPkcs12("pw"), "invalid_request", "no key");
   });
 
+  add("mutated certificates, CRLs and CSRs: a code or a result, never a trap", () => {
+    // A small deterministic PRNG (xorshift32), so both environments try the same inputs.
+    let seed = 0x9e3779b9;
+    const rand = (n) => {
+      seed ^= seed << 13; seed >>>= 0;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5; seed >>>= 0;
+      return seed % n;
+    };
+    const codes = new Set(m.errorCodes());
+    const verifier = new m.Verifier(m.TrustBundle.fromPem(fx.text("root.pem")), m.Policy.allowAny());
+    const inputs = [
+      ["certificate", pemToDer(fx.text("api.chain.pem").split("-----END CERTIFICATE-----")[0])],
+      ["crl", pemToDer(fx.text("intermediate.crl.pem"))],
+      ["csr", pemToDer(m.createCsr(ID).csrPem)],
+    ];
+    const ca = m.Authority.createRoot({ trustDomain: "mesh.internal" }, now);
+    const intermediate = m.Certificate.parseChain(fx.text("api.chain.pem"))[1].der;
+    let accepted = 0;
+    for (const [kind, der] of inputs) {
+      for (let i = 0; i < 150; i++) {
+        const bad = der.slice(0, i % 7 === 0 ? rand(der.length) : der.length);
+        for (let k = 1 + rand(3); k > 0; k--) bad[rand(bad.length)] ^= 1 << rand(8);
+        try {
+          if (kind === "certificate") {
+            m.Certificate.parse(bad);
+            verifier.verifyDer([bad, intermediate], "client", at);
+          } else if (kind === "crl") {
+            m.Crl.parse(bad).entries();
+          } else {
+            ca.issue({ csr: bad }, now);
+          }
+          accepted++;
+        } catch (e) {
+          ok(codes.has(e.code), `${kind} mutation ${i}: not a meshtls error: ${e}`);
+        }
+      }
+    }
+    ok(accepted < 450, "most mutations are refused");
+    equal(m.version(), "0.1.0", "the instance is still alive");
+  });
+
   return list;
 }
