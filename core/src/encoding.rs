@@ -11,7 +11,8 @@ const ENCRYPTED_KEY_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 const CRL_LABEL: &str = "X509 CRL";
 const CSR_LABEL: &str = "CERTIFICATE REQUEST";
 
-pub(crate) fn hex_encode(bytes: &[u8]) -> String {
+/// Lowercase hex of the bytes (how meshtls prints serials, fingerprints and key IDs).
+pub fn hex_encode(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -21,7 +22,8 @@ pub(crate) fn hex_encode(bytes: &[u8]) -> String {
     s
 }
 
-pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
+/// Bytes of a hex string (either case, colons allowed); None when it is not hex.
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = s.bytes().filter(|b| *b != b':').collect();
     if digits.len() % 2 != 0 {
         return None;
@@ -262,6 +264,29 @@ pub enum Pkcs12Profile {
     /// PBE-SHA1-3DES for keys and certificates with an HMAC-SHA1 MAC: Mono, older Windows
     /// and macOS keychains, which read nothing newer.
     Legacy,
+}
+
+impl Pkcs12Profile {
+    /// `modern` or `legacy`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Pkcs12Profile::Modern => "modern",
+            Pkcs12Profile::Legacy => "legacy",
+        }
+    }
+}
+
+impl std::str::FromStr for Pkcs12Profile {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "modern" => Ok(Pkcs12Profile::Modern),
+            "legacy" => Ok(Pkcs12Profile::Legacy),
+            _ => Err(Error::invalid_request(format!(
+                "PKCS#12 profile {s:?}: use modern or legacy"
+            ))),
+        }
+    }
 }
 
 /// Builds a PKCS#12 (PFX) file holding the key and its chain (leaf first), with a password.

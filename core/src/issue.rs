@@ -464,9 +464,29 @@ impl std::fmt::Debug for GeneratedCsr {
     }
 }
 
+/// Generates a private key of the algorithm, as PKCS#8 DER. It stays with whoever made it.
+pub fn generate_key(alg: KeyAlgorithm) -> Result<Vec<u8>> {
+    Ok(backend::generate(alg)?.serialize_der())
+}
+
 /// Generates a key pair and a CSR naming `id` (and DNS names), signed by the new key.
 pub fn create_csr(id: &SpiffeId, dns_names: &[String], alg: KeyAlgorithm) -> Result<GeneratedCsr> {
-    let key = backend::generate(alg)?;
+    create_csr_with_key(id, dns_names, &generate_key(alg)?)
+}
+
+/// A CSR naming `id` (and DNS names) for an existing key (PKCS#8, SEC1 or PKCS#1 DER or PEM):
+/// a renewal that keeps its key, or a key held elsewhere.
+pub fn create_csr_with_key(
+    id: &SpiffeId,
+    dns_names: &[String],
+    key: &[u8],
+) -> Result<GeneratedCsr> {
+    let key_der = match encoding::parse_private_key(key) {
+        Ok(der) => der,
+        Err(e) if e.code() == crate::ErrorCode::Malformed => key.to_vec(),
+        Err(e) => return Err(e),
+    };
+    let key = backend::load_key_any(&key_der)?;
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(

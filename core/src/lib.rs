@@ -42,7 +42,10 @@ pub use certificate::{Certificate, Fingerprint, Serial};
 pub use encoding::{Pkcs12Profile, PrivateKeyPem};
 pub use error::{Error, ErrorCode, ErrorFamily};
 pub use identity::{IdPattern, SpiffeId, TrustDomain};
-pub use issue::{create_csr, GeneratedCsr, IssueRequest, Issued, KeySource, Usage};
+pub use issue::{
+    create_csr, create_csr_with_key, generate_key, GeneratedCsr, IssueRequest, Issued, KeySource,
+    Usage,
+};
 
 pub use revocation::{Crl, CrlParams, RevocationList, RevocationReason, RevokedEntry};
 pub use rotation::{RenewTrigger, RotationPolicy, RotationStatus};

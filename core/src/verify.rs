@@ -24,6 +24,29 @@ pub enum PeerUsage {
     Server,
 }
 
+impl PeerUsage {
+    /// `client` or `server`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PeerUsage::Client => "client",
+            PeerUsage::Server => "server",
+        }
+    }
+}
+
+impl std::str::FromStr for PeerUsage {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "client" => Ok(PeerUsage::Client),
+            "server" => Ok(PeerUsage::Server),
+            _ => Err(Error::invalid_request(format!(
+                "peer usage {s:?}: use client or server"
+            ))),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct BundleCa {
     cert: Certificate,

@@ -1172,3 +1172,42 @@ fn bundle_trust_domains_policy() {
         ErrorCode::InvalidRequest
     );
 }
+
+#[test]
+fn csr_for_an_existing_key_and_text_forms() {
+    let ca = root();
+    let key = meshtls_core::generate_key(meshtls_core::KeyAlgorithm::EcdsaP256).unwrap();
+    let a = meshtls_core::create_csr_with_key(&id("agent"), &[], &key).unwrap();
+    let pem_key = meshtls_core::encoding::key_pem(&key);
+    let b = meshtls_core::create_csr_with_key(&id("agent"), &[], pem_key.as_bytes()).unwrap();
+    let ia = ca
+        .issue(&IssueRequest::from_csr(&a.csr_der).unwrap(), NOW)
+        .unwrap();
+    let ib = ca
+        .issue(&IssueRequest::from_csr(&b.csr_der).unwrap(), NOW)
+        .unwrap();
+    let spki = |i: &meshtls_core::Issued| {
+        meshtls_core::Certificate::from_der(&i.cert_der)
+            .unwrap()
+            .spki_der
+    };
+    assert_eq!(spki(&ia), spki(&ib), "both CSRs carry the one key");
+    assert_eq!(
+        meshtls_core::create_csr_with_key(&id("agent"), &[], b"junk")
+            .unwrap_err()
+            .code(),
+        ErrorCode::Malformed
+    );
+    assert_eq!("client".parse::<PeerUsage>().unwrap(), PeerUsage::Client);
+    assert_eq!(PeerUsage::Server.as_str(), "server");
+    assert!("both".parse::<PeerUsage>().is_err());
+    assert_eq!(
+        "legacy".parse::<meshtls_core::Pkcs12Profile>().unwrap(),
+        meshtls_core::Pkcs12Profile::Legacy
+    );
+    assert!("pfx".parse::<meshtls_core::Pkcs12Profile>().is_err());
+    assert_eq!(
+        meshtls_core::encoding::hex_decode(&meshtls_core::encoding::hex_encode(&[1, 255])),
+        Some(vec![1, 255])
+    );
+}
