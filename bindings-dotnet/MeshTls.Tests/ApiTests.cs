@@ -87,7 +87,7 @@ namespace MeshTls.Tests
                 Assert.AreEqual(2, ders.Count);
                 Assert.AreEqual(TestData.ApiId, verifier.Verify(ders, PeerUsage.Client, TestData.Now).SpiffeId);
                 Assert.AreEqual(ErrorCode.UnknownIssuer, CodeOf(() => verifier.Verify(ders.Take(1).ToList(), PeerUsage.Client, TestData.Now)));
-                Assert.AreEqual(ErrorCode.Malformed, CodeOf(() => verifier.Verify(new byte[0][], PeerUsage.Client, TestData.Now)));
+                Assert.AreEqual(ErrorCode.NoCertificate, CodeOf(() => verifier.Verify(new byte[0][], PeerUsage.Client, TestData.Now)));
             }
         }
 
@@ -132,6 +132,43 @@ namespace MeshTls.Tests
                 using (var halfCovered = VerifierFor("spiffe://mesh.internal/service/*", interCrl))
                 {
                     Assert.AreEqual(ErrorCode.RevocationUnknown, CodeOf(() => halfCovered.Verify(fresh.ChainPem, PeerUsage.Client, TestData.Now)));
+                }
+            }
+        }
+
+        [Test]
+        public void VerifierOptions()
+        {
+            var d = VerifyOptions.Default();
+            Assert.AreEqual(4, d.MaxIntermediates);
+            Assert.AreEqual(TimeSpan.FromSeconds(30), d.ClockSkew);
+            Assert.IsTrue(d.RequireCrl && d.RejectStaleCrl && !d.LeafOnly);
+            using (var fresh = IssueApi(TimeSpan.FromHours(1)))
+            using (var none = new RevocationList())
+            using (var bundle = new TrustBundle(root.RootPem).AddCrl(intermediate.BuildCrl(none, 1, TestData.Now.AddSeconds(-10))))
+            using (var builder = new PolicyBuilder().AllowAny())
+            using (var policy = builder.Build())
+            {
+                using (var strict = new Verifier(bundle, policy))
+                {
+                    Assert.AreEqual(ErrorCode.RevocationUnknown, CodeOf(() => strict.Verify(fresh.ChainPem, PeerUsage.Client, TestData.Now)));
+                }
+                var leafOnly = VerifyOptions.Default();
+                leafOnly.LeafOnly = true;
+                using (var v = new Verifier(bundle, policy, leafOnly))
+                {
+                    Assert.AreEqual(TestData.ApiId, v.Verify(fresh.ChainPem, PeerUsage.Client, TestData.Now).SpiffeId);
+                    Assert.AreEqual(TestData.ApiId, v.Verify(fresh.ChainPem, PeerUsage.Client, TestData.Now.AddSeconds(3610)).SpiffeId);
+                }
+                leafOnly.ClockSkew = TimeSpan.Zero;
+                using (var v = new Verifier(bundle, policy, leafOnly))
+                {
+                    Assert.AreEqual(ErrorCode.Expired, CodeOf(() => v.Verify(fresh.ChainPem, PeerUsage.Client, TestData.Now.AddSeconds(3610))));
+                }
+                leafOnly.MaxIntermediates = 0;
+                using (var v = new Verifier(bundle, policy, leafOnly))
+                {
+                    Assert.AreEqual(ErrorCode.ChainTooLong, CodeOf(() => v.Verify(fresh.ChainPem, PeerUsage.Client, TestData.Now)));
                 }
             }
         }

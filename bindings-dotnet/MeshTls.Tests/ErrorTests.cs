@@ -22,7 +22,8 @@ namespace MeshTls.Tests
                 Assert.AreEqual(SnakeCase(code.ToString()), MeshTlsException.NameOf(code), code.ToString());
             }
             Assert.AreEqual(19, (int)ErrorCode.Internal);
-            Assert.AreEqual(22, Enum.GetValues(typeof(ErrorCode)).Length);
+            Assert.AreEqual(20, (int)ErrorCode.NoCertificate);
+            Assert.AreEqual(23, Enum.GetValues(typeof(ErrorCode)).Length);
         }
 
         [Test]
@@ -37,7 +38,7 @@ namespace MeshTls.Tests
             Assert.AreEqual(ErrorFamily.Internal, MeshTlsException.FamilyOf(ErrorCode.Panic));
             Assert.AreEqual(ErrorFamily.Argument, MeshTlsException.FamilyOf(ErrorCode.NullArgument));
             Assert.AreEqual(ErrorFamily.Argument, MeshTlsException.FamilyOf(ErrorCode.InvalidArgument));
-            foreach (var code in new[] { ErrorCode.Expired, ErrorCode.NotYetValid, ErrorCode.UnknownIssuer, ErrorCode.BadSignature, ErrorCode.Revoked, ErrorCode.WrongUsage, ErrorCode.IdentityNotAllowed, ErrorCode.NotPinned, ErrorCode.NameConstraintViolation, ErrorCode.RevocationUnknown, ErrorCode.CrlExpired, ErrorCode.ChainTooLong, ErrorCode.InvalidSvid })
+            foreach (var code in new[] { ErrorCode.Expired, ErrorCode.NotYetValid, ErrorCode.UnknownIssuer, ErrorCode.BadSignature, ErrorCode.Revoked, ErrorCode.WrongUsage, ErrorCode.IdentityNotAllowed, ErrorCode.NotPinned, ErrorCode.NameConstraintViolation, ErrorCode.RevocationUnknown, ErrorCode.CrlExpired, ErrorCode.ChainTooLong, ErrorCode.InvalidSvid, ErrorCode.NoCertificate })
             {
                 Assert.AreEqual(ErrorFamily.Verification, MeshTlsException.FamilyOf(code), code.ToString());
             }

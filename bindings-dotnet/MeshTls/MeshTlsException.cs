@@ -49,6 +49,8 @@ namespace MeshTls
         Io = 18,
         /// <summary>A bug in meshtls.</summary>
         Internal = 19,
+        /// <summary>The peer presented no certificate where one is required.</summary>
+        NoCertificate = 20,
         /// <summary>C ABI: a required argument was null.</summary>
         NullArgument = 1000,
         /// <summary>C ABI: the native library panicked; the call was abandoned.</summary>

@@ -308,6 +308,72 @@ namespace MeshTls
         public DateTimeOffset NotAfter { get; }
     }
 
+    /// <summary>Tunables of a <see cref="Verifier"/>; <see cref="Default"/> holds the core's defaults.</summary>
+    public sealed class VerifyOptions
+    {
+        /// <summary>The most intermediates between the leaf and the trust anchor.</summary>
+        public int MaxIntermediates { get; set; }
+
+        /// <summary>Tolerated clock difference at both ends of validity.</summary>
+        public TimeSpan ClockSkew { get; set; }
+
+        /// <summary>With CRLs in the bundle: reject when no CRL covers a certificate in the path.</summary>
+        public bool RequireCrl { get; set; }
+
+        /// <summary>With CRLs in the bundle: reject when the covering CRL is past its nextUpdate.</summary>
+        public bool RejectStaleCrl { get; set; }
+
+        /// <summary>With CRLs in the bundle: check the leaf only, not the intermediates.</summary>
+        public bool LeafOnly { get; set; }
+
+        /// <summary>The core's defaults (a new object each time).</summary>
+        public static VerifyOptions Default()
+        {
+            var n = Native.meshtls_verify_options_default();
+            return new VerifyOptions
+            {
+                MaxIntermediates = (int)n.MaxIntermediates,
+                ClockSkew = TimeSpan.FromSeconds(n.ClockSkewSecs),
+                RequireCrl = n.RequireCrl,
+                RejectStaleCrl = n.RejectStaleCrl,
+                LeafOnly = n.LeafOnly,
+            };
+        }
+
+        internal Raw ToNative()
+        {
+            if (MaxIntermediates < 0 || ClockSkew < TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(VerifyOptions), "limits must not be negative");
+            }
+            return new Raw
+            {
+                MaxIntermediates = (uint)MaxIntermediates,
+                ClockSkewSecs = (ulong)ClockSkew.TotalSeconds,
+                RequireCrl = RequireCrl,
+                RejectStaleCrl = RejectStaleCrl,
+                LeafOnly = LeafOnly,
+            };
+        }
+
+        /// <summary>The C struct <c>meshtls_verify_options</c>.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct Raw
+        {
+            public uint MaxIntermediates;
+            public ulong ClockSkewSecs;
+            [MarshalAs(UnmanagedType.I1)] public bool RequireCrl;
+            [MarshalAs(UnmanagedType.I1)] public bool RejectStaleCrl;
+            [MarshalAs(UnmanagedType.I1)] public bool LeafOnly;
+        }
+
+        private static class Native
+        {
+            [DllImport("meshtls_ffi")]
+            public static extern Raw meshtls_verify_options_default();
+        }
+    }
+
     /// <summary>
     /// A trust bundle and a policy: decides whether a presented chain is acceptable. Every
     /// rule (chain, validity, usage, SPIFFE identity, revocation, pins) is the core's.
@@ -334,6 +400,25 @@ namespace MeshTls
                 throw new ArgumentNullException(nameof(policy));
             }
             MeshTlsException.Check(Native.meshtls_verifier_new(bundle.NativeHandle, policy.NativeHandle, out handle));
+        }
+
+        /// <summary>As <see cref="Verifier(TrustBundle, Policy)"/>, with these options.</summary>
+        public Verifier(TrustBundle bundle, Policy policy, VerifyOptions options)
+        {
+            if (bundle == null)
+            {
+                throw new ArgumentNullException(nameof(bundle));
+            }
+            if (policy == null)
+            {
+                throw new ArgumentNullException(nameof(policy));
+            }
+            if (options == null)
+            {
+                throw new ArgumentNullException(nameof(options));
+            }
+            var raw = options.ToNative();
+            MeshTlsException.Check(Native.meshtls_verifier_new_with_options(bundle.NativeHandle, policy.NativeHandle, ref raw, out handle));
         }
 
         /// <summary>Verifies a PEM chain (leaf first) for a peer of this role at time <paramref name="at"/>.</summary>
@@ -529,6 +614,9 @@ namespace MeshTls
         {
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_verifier_new(TrustBundle.Handle bundle, Policy.Handle policy, out Handle h);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_verifier_new_with_options(TrustBundle.Handle bundle, Policy.Handle policy, ref VerifyOptions.Raw options, out Handle h);
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_verifier_verify_pem(Handle v, byte[] chainPem, UIntPtr len, uint usage, long at, out Peer p);

@@ -71,6 +71,8 @@ enum meshtls_result
   MESHTLS_IO = 18,
   // A bug in meshtls.
   MESHTLS_INTERNAL = 19,
+  // The peer presented no certificate where one is required.
+  MESHTLS_NO_CERTIFICATE = 20,
   // C ABI: a required pointer argument was NULL.
   MESHTLS_NULL_ARGUMENT = 1000,
   // C ABI: meshtls panicked; the call was abandoned (please report it).
@@ -265,6 +267,21 @@ typedef struct meshtls_trust_bundle meshtls_trust_bundle;
 // A verifier is immutable: several threads may verify with it at once (TLS stacks call
 // validation callbacks from their own threads).
 typedef struct meshtls_verifier meshtls_verifier;
+
+// Tunables of a verifier. Start from `meshtls_verify_options_default()` (the core's
+// defaults) and change what you need.
+typedef struct {
+  // The most intermediates between the leaf and the trust anchor.
+  uint32_t max_intermediates;
+  // Tolerated clock difference at both ends of validity, seconds.
+  uint64_t clock_skew_secs;
+  // With CRLs in the bundle: reject when no CRL covers a certificate in the path.
+  bool require_crl;
+  // With CRLs in the bundle: reject when the covering CRL is past its nextUpdate.
+  bool reject_stale_crl;
+  // With CRLs in the bundle: check the leaf only, not the intermediates.
+  bool leaf_only;
+} meshtls_verify_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -751,6 +768,18 @@ void meshtls_policy_free(meshtls_policy *policy);
 meshtls_result meshtls_verifier_new(const meshtls_trust_bundle *bundle,
                                     const meshtls_policy *policy,
                                     meshtls_verifier **out);
+
+// The core's default verifier options.
+meshtls_verify_options meshtls_verify_options_default(void);
+
+// As `meshtls_verifier_new`, with these options.
+//
+// # Safety
+// `bundle`, `policy` and `options` are live; `out` is writable.
+meshtls_result meshtls_verifier_new_with_options(const meshtls_trust_bundle *bundle,
+                                                 const meshtls_policy *policy,
+                                                 const meshtls_verify_options *options,
+                                                 meshtls_verifier **out);
 
 // Verifies a PEM chain (leaf first) for a peer of role `usage` (a `meshtls_peer_usage`) at
 // `at` (Unix seconds). On success `*out` is the peer's identity; otherwise the result says

@@ -59,6 +59,8 @@ pub enum meshtls_result {
     MESHTLS_IO = 18,
     /// A bug in meshtls.
     MESHTLS_INTERNAL = 19,
+    /// The peer presented no certificate where one is required.
+    MESHTLS_NO_CERTIFICATE = 20,
     /// C ABI: a required pointer argument was NULL.
     MESHTLS_NULL_ARGUMENT = 1000,
     /// C ABI: meshtls panicked; the call was abandoned (please report it).
@@ -92,6 +94,7 @@ impl meshtls_result {
             16 => MESHTLS_CHAIN_TOO_LONG,
             17 => MESHTLS_INVALID_SVID,
             18 => MESHTLS_IO,
+            20 => MESHTLS_NO_CERTIFICATE,
             _ => MESHTLS_INTERNAL,
         }
     }

@@ -2,9 +2,11 @@
 
 use std::ffi::c_char;
 
+use std::time::Duration;
+
 use meshtls_core::{
-    Fingerprint, IdPattern, PeerIdentity, PeerUsage, Policy, PolicyBuilder, SpiffeId, Timestamp,
-    TrustBundle, TrustDomain, Verifier,
+    Fingerprint, IdPattern, PeerIdentity, PeerUsage, Policy, PolicyBuilder, RevocationPolicy,
+    SpiffeId, Timestamp, TrustBundle, TrustDomain, Verifier, VerifyOptions,
 };
 
 use crate::arg::{self, Out};
@@ -385,6 +387,74 @@ pub unsafe extern "C" fn meshtls_verifier_new(
             )
         };
         let inner = Verifier::new(bundle.inner.clone(), policy.inner.clone());
+        arg::give(out, meshtls_verifier { inner });
+        Ok(())
+    })
+}
+
+/// Tunables of a verifier. Start from `meshtls_verify_options_default()` (the core's
+/// defaults) and change what you need.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct meshtls_verify_options {
+    /// The most intermediates between the leaf and the trust anchor.
+    pub max_intermediates: u32,
+    /// Tolerated clock difference at both ends of validity, seconds.
+    pub clock_skew_secs: u64,
+    /// With CRLs in the bundle: reject when no CRL covers a certificate in the path.
+    pub require_crl: bool,
+    /// With CRLs in the bundle: reject when the covering CRL is past its nextUpdate.
+    pub reject_stale_crl: bool,
+    /// With CRLs in the bundle: check the leaf only, not the intermediates.
+    pub leaf_only: bool,
+}
+
+/// The core's default verifier options.
+#[no_mangle]
+pub extern "C" fn meshtls_verify_options_default() -> meshtls_verify_options {
+    let d = VerifyOptions::default();
+    meshtls_verify_options {
+        max_intermediates: u32::try_from(d.max_intermediates).unwrap_or(u32::MAX),
+        clock_skew_secs: d.clock_skew.as_secs(),
+        require_crl: d.revocation.require_crl,
+        reject_stale_crl: d.revocation.reject_stale_crl,
+        leaf_only: d.revocation.leaf_only,
+    }
+}
+
+/// As `meshtls_verifier_new`, with these options.
+///
+/// # Safety
+/// `bundle`, `policy` and `options` are live; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_verifier_new_with_options(
+    bundle: *const meshtls_trust_bundle,
+    policy: *const meshtls_policy,
+    options: *const meshtls_verify_options,
+    out: *mut *mut meshtls_verifier,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: per this function's contract.
+        let (bundle, policy, options, out) = unsafe {
+            (
+                arg::handle(bundle, "bundle")?,
+                arg::handle(policy, "policy")?,
+                arg::handle(options, "options")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let options = VerifyOptions {
+            max_intermediates: usize::try_from(options.max_intermediates)
+                .map_err(|_| FfiError::invalid("max_intermediates does not fit"))?,
+            clock_skew: Duration::from_secs(options.clock_skew_secs),
+            revocation: RevocationPolicy {
+                require_crl: options.require_crl,
+                reject_stale_crl: options.reject_stale_crl,
+                leaf_only: options.leaf_only,
+            },
+        };
+        let inner = Verifier::with_options(bundle.inner.clone(), policy.inner.clone(), options);
         arg::give(out, meshtls_verifier { inner });
         Ok(())
     })

@@ -283,6 +283,57 @@ static void test_scenario(void) {
     meshtls_verifier *half = verifier_for(root_pem, only_inter, 1, "spiffe://mesh.internal/*");
     EXPECT(verify_issued(half, fresh, MESHTLS_PEER_CLIENT, NOW), MESHTLS_REVOCATION_UNKNOWN);
     meshtls_verifier_free(half);
+
+    /* verifier options: the core's defaults, then each one changed */
+    {
+        meshtls_verify_options o = meshtls_verify_options_default();
+        CHECK(o.max_intermediates == 4 && o.clock_skew_secs == 30 && o.require_crl &&
+                  o.reject_stale_crl && !o.leaf_only,
+              "default options");
+        meshtls_trust_bundle *bundle = NULL;
+        meshtls_policy_builder *pb = NULL;
+        meshtls_policy *policy = NULL;
+        meshtls_verifier *ov = NULL;
+        EXPECT(meshtls_trust_bundle_new(&bundle), MESHTLS_OK);
+        EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, meshtls_buffer_data(root_pem),
+                                               meshtls_buffer_len(root_pem)),
+               MESHTLS_OK);
+        EXPECT(meshtls_trust_bundle_add_crl(bundle, meshtls_buffer_data(inter_crl),
+                                            meshtls_buffer_len(inter_crl)),
+               MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_new(&pb), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_allow_any(pb), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_build(pb, &policy), MESHTLS_OK);
+        /* only the leaf's CRL is there: checking the leaf alone is enough to pass */
+        o.leaf_only = true;
+        EXPECT(meshtls_verifier_new_with_options(bundle, policy, &o, &ov), MESHTLS_OK);
+        EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW), MESHTLS_OK);
+        EXPECT(verify_issued(ov, leaf, MESHTLS_PEER_CLIENT, NOW), MESHTLS_REVOKED);
+        /* ten seconds past the end: inside the default skew, outside a zero skew */
+        EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW + 3610), MESHTLS_OK);
+        meshtls_verifier_free(ov);
+        ov = NULL;
+        o.clock_skew_secs = 0;
+        EXPECT(meshtls_verifier_new_with_options(bundle, policy, &o, &ov), MESHTLS_OK);
+        EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW + 3610), MESHTLS_EXPIRED);
+        meshtls_verifier_free(ov);
+        ov = NULL;
+        o = meshtls_verify_options_default();
+        o.leaf_only = true;
+        o.max_intermediates = 0;
+        EXPECT(meshtls_verifier_new_with_options(bundle, policy, &o, &ov), MESHTLS_OK);
+        EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW), MESHTLS_CHAIN_TOO_LONG);
+        meshtls_verifier_free(ov);
+        ov = (meshtls_verifier *)&passed;
+        EXPECT(meshtls_verifier_new_with_options(bundle, policy, NULL, &ov), MESHTLS_NULL_ARGUMENT);
+        EXPECT(meshtls_verifier_new_with_options(NULL, policy, &o, &ov), MESHTLS_NULL_ARGUMENT);
+        EXPECT(meshtls_verifier_new_with_options(bundle, NULL, &o, &ov), MESHTLS_NULL_ARGUMENT);
+        EXPECT(meshtls_verifier_new_with_options(bundle, policy, &o, NULL), MESHTLS_NULL_ARGUMENT);
+        CHECK(ov == (meshtls_verifier *)&passed, "out untouched");
+        meshtls_policy_free(policy);
+        meshtls_policy_builder_free(pb);
+        meshtls_trust_bundle_free(bundle);
+    }
     meshtls_issued_free(long_lived);
     meshtls_issued_free(fresh);
     meshtls_verifier_free(with_crls);
@@ -356,7 +407,7 @@ static void test_scenario(void) {
                                            MESHTLS_PEER_CLIENT, NOW, &p),
                MESHTLS_MALFORMED);
         EXPECT(meshtls_verifier_verify_der(v, NULL, 0, NULL, 0, MESHTLS_PEER_CLIENT, NOW, &p),
-               MESHTLS_MALFORMED);
+               MESHTLS_NO_CERTIFICATE);
         CHECK(p == NULL, "no peer");
     }
 
@@ -753,6 +804,8 @@ static void test_names(void) {
     CHECK(strcmp(meshtls_result_name(MESHTLS_PANIC), "panic") == 0, "panic");
     CHECK(strcmp(meshtls_result_name(12345), "unknown") == 0, "unknown");
     CHECK(strcmp(meshtls_result_family(MESHTLS_REVOKED), "verification") == 0, "family revoked");
+    CHECK(strcmp(meshtls_result_name(MESHTLS_NO_CERTIFICATE), "no_certificate") == 0, "no_certificate");
+    CHECK(strcmp(meshtls_result_family(MESHTLS_NO_CERTIFICATE), "verification") == 0, "family no_certificate");
     CHECK(strcmp(meshtls_result_family(MESHTLS_MALFORMED), "input") == 0, "family malformed");
     CHECK(strcmp(meshtls_result_family(MESHTLS_INVALID_REQUEST), "request") == 0, "family request");
     CHECK(strcmp(meshtls_result_family(MESHTLS_WRONG_PASSPHRASE), "passphrase") == 0, "family passphrase");
