@@ -29,8 +29,8 @@ core when presented): POST /v1/tokens, /v1/enroll, /v1/renew, /v1/revoke; GET /v
 
 The ledger is DIR/ledger.db (SQLite, WAL) unless --db names a PostgreSQL URL, which several
 replicas of the same CA may share. Prints `listening on ADDR` once ready, then serves until
-killed. Certificates revoked with `meshtls revoke` (revocations.txt) are not in the ledger:
-revoke through POST /v1/revoke instead.
+killed. Revocations made with `meshtls revoke` (DIR/revocations.txt, read at startup) are in
+the served CRL and such certificates cannot act as admins or renew.
 
 Exit codes: 2 bad input, 3 I/O (cannot bind, cannot open the ledger), 4 wrong passphrase.")]
 pub struct ServeArgs {
@@ -98,7 +98,8 @@ pub fn run(a: &ServeArgs, _json: bool) -> Result<(), CliError> {
     }
     let mut config = ServiceConfig::new(authority)
         .with_leaf_lifetime(a.lifetime)
-        .with_extra_bundle_pem(extra);
+        .with_extra_bundle_pem(extra)
+        .with_offline_revocations(ca::read_records(&a.ca)?);
     if !a.dns.is_empty() || !a.ip.is_empty() {
         config = config.with_server_names(a.dns.clone(), a.ip.clone());
     }

@@ -208,3 +208,37 @@ async fn burst_and_kill(
         .unwrap();
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_revoked_with_meshtls_revoke_is_refused_and_in_the_crl() {
+    let pki = Pki::new();
+    let admin_dir = pki.issue(ADMIN, "admin", &[]);
+    meshtls()
+        .args(["revoke", "--ca"])
+        .arg(pki.ca())
+        .arg("--cert")
+        .arg(admin_dir.join("cert.pem"))
+        .assert()
+        .success();
+    let admin = IdentityHandle::new(
+        Identity::from_pem(
+            &std::fs::read(admin_dir.join("chain.pem")).unwrap(),
+            &std::fs::read(admin_dir.join("key.pem")).unwrap(),
+        )
+        .unwrap(),
+    );
+    let server = serve(&pki, "sqlite");
+    let c = client(&pki, &server.url);
+    let body = br#"{"identity":"spiffe://mesh.internal/node/x"}"#.to_vec();
+    let (status, bytes) = c
+        .request(Method::POST, "/v1/tokens", Some(body), Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{bytes:?}");
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["error"]["code"], "revoked");
+    let crl = c.get_pem("/v1/crl").await.unwrap();
+    let crl = meshtls_core::Crl::from_pem_or_der(&crl).unwrap();
+    let serial = admin.current().leaf().unwrap().serial;
+    assert!(crl.lookup(&serial).unwrap().is_some());
+}

@@ -75,6 +75,7 @@ pub struct ServiceConfig {
     server_dns: Vec<String>,
     server_ips: Vec<IpAddr>,
     max_body: usize,
+    offline_revocations: RevocationList,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -100,7 +101,16 @@ impl ServiceConfig {
             server_dns: vec!["localhost".to_owned()],
             server_ips: vec![IpAddr::from([127, 0, 0, 1])],
             max_body: DEFAULT_MAX_BODY,
+            offline_revocations: RevocationList::new(),
         }
+    }
+
+    /// Revocations made outside the service (`meshtls revoke`, the CA directory's
+    /// revocations.txt): they go into the CRL too, and such a certificate cannot act as an
+    /// admin or renew.
+    pub fn with_offline_revocations(mut self, records: RevocationList) -> Self {
+        self.offline_revocations = records;
+        self
     }
 
     /// Clients whose verified SPIFFE ID matches `pattern` are admins.
@@ -187,6 +197,7 @@ struct State {
     admins: Vec<IdPattern>,
     leaf_lifetime: Duration,
     max_body: usize,
+    offline_revocations: RevocationList,
     metrics: Metrics,
     crl: Mutex<Option<CachedCrl>>,
 }
@@ -267,6 +278,7 @@ impl CaService {
             admins: config.admins,
             leaf_lifetime: config.leaf_lifetime,
             max_body: config.max_body,
+            offline_revocations: config.offline_revocations,
             metrics: Metrics::default(),
             crl: Mutex::new(None),
         });
@@ -621,17 +633,24 @@ async fn check_not_revoked(
     state: &Arc<State>,
     serial: &Serial,
 ) -> Result<Option<CertRecord>, ApiError> {
+    if state.offline_revocations.get(serial).is_some() {
+        return Err(revoked_error());
+    }
     let store = state.store.clone();
     let serial = serial.to_hex();
     let record = blocking(move || Ok(store.cert(&serial)?)).await?;
     if record.as_ref().is_some_and(|r| r.revoked_at.is_some()) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "revoked",
-            "the client certificate is revoked",
-        ));
+        return Err(revoked_error());
     }
     Ok(record)
+}
+
+fn revoked_error() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "revoked",
+        "the client certificate is revoked",
+    )
 }
 
 async fn healthz(state: &Arc<State>) -> Result<HttpResponse, ApiError> {
@@ -837,12 +856,8 @@ async fn renew_inner(
                 "the client certificate is not in this CA's ledger",
             )
         })?;
-        if record.revoked_at.is_some() {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "revoked",
-                "the client certificate is revoked",
-            ));
+        if record.revoked_at.is_some() || state.offline_revocations.get(&peer.serial).is_some() {
+            return Err(revoked_error());
         }
         // The handshake already refused expired certificates; this holds on a clock edge too.
         if peer.not_after.unix() <= at.unix() {
@@ -954,7 +969,10 @@ fn current_crl(state: &State) -> Result<String, ApiError> {
     }
     let revocations = state.store.revocations()?;
     let count = u64::try_from(revocations.len()).unwrap_or(u64::MAX);
-    let list = revocation_list(&revocations)?;
+    let mut list = revocation_list(&revocations)?;
+    for e in state.offline_revocations.entries() {
+        list.revoke(e.serial.clone(), e.reason, e.revoked_at);
+    }
     let number = state.store.next_crl_number()?;
     let crl = state
         .authority
