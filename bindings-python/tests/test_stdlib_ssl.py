@@ -234,3 +234,27 @@ def test_rotation_reloads_contexts_and_keeps_connections(ca: meshtls.Authority) 
                 assert (await old.recv()).endswith("still here")
 
     run(main())
+
+
+def test_intermediate_issued_peer_over_stdlib(ca: meshtls.Authority) -> None:
+    import sys
+
+    inter = ca.create_intermediate()
+    server_id = meshtls.Identity(inter.issue(f"spiffe://{TD}/service/server", dns_names=["localhost"]))
+    _, client_id = issue_identity(ca, "client")
+    server_ctx = server_id.ssl_context(verifier_for(ca), server=True)
+
+    # With the intermediate known to the verifier, every Python version accepts the server.
+    knows = meshtls.Verifier(
+        ca.root_pem, meshtls.Policy(trust_domains=[TD]), intermediates=[inter.certificate_pem]
+    )
+    peer, reply, _ = _blocking_exchange(server_ctx, client_id.ssl_context(knows))
+    assert reply == b"HI" and peer.spiffe_id == f"spiffe://{TD}/service/server"
+
+    # Without it: Python 3.13+ sees the whole presented chain; older Pythons only the leaf,
+    # and then the core cannot build the path: rejected, never waved through.
+    err, reply, _ = _blocking_exchange(server_ctx, client_id.ssl_context(verifier_for(ca)))
+    if sys.version_info >= (3, 13):
+        assert reply == b"HI"
+    else:
+        assert isinstance(err, meshtls.VerificationError) and err.code == "unknown_issuer"
