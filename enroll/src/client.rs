@@ -32,7 +32,7 @@ use meshtls_core::{
     TrustBundle, Verifier,
 };
 use meshtls_net::{
-    Identity, IdentityHandle, MtlsClient, RotationDriver, RotationTask, TrustHandle,
+    Identity, IdentityHandle, MtlsClient, RotationDriver, RotationEvent, RotationTask, TrustHandle,
 };
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
@@ -110,7 +110,7 @@ fn transport(e: impl fmt::Display) -> EnrollError {
 }
 
 /// Options of [`enroll`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EnrollOptions {
     /// CA certificates (PEM) that vouch for the service, given to the node with its token.
     pub trust_bundle_pem: String,
@@ -128,6 +128,21 @@ pub struct EnrollOptions {
     pub refresh_every: Duration,
     /// Timeout of each request to the service (default 30 s).
     pub timeout: Duration,
+    /// Called with every event of the rotation driver (renewed, failed, expiring).
+    pub on_rotation: Option<Arc<dyn Fn(RotationEvent) + Send + Sync>>,
+}
+
+impl fmt::Debug for EnrollOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnrollOptions")
+            .field("dns_names", &self.dns_names)
+            .field("key_algorithm", &self.key_algorithm)
+            .field("service_id", &self.service_id)
+            .field("rotation", &self.rotation)
+            .field("refresh_every", &self.refresh_every)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EnrollOptions {
@@ -142,6 +157,7 @@ impl EnrollOptions {
             rotation: RotationPolicy::default(),
             refresh_every: Duration::from_secs(300),
             timeout: Duration::from_secs(30),
+            on_rotation: None,
         }
     }
 }
@@ -591,7 +607,7 @@ pub async fn enroll(
         let id = id.clone();
         let dns = options.dns_names.clone();
         let alg = options.key_algorithm;
-        RotationDriver::new(identity.clone(), verify_own.clone(), move || {
+        let driver = RotationDriver::new(identity.clone(), verify_own.clone(), move || {
             let client = client.clone();
             let handle = handle.clone();
             let id = id.clone();
@@ -602,8 +618,11 @@ pub async fn enroll(
                     .map_err(|e| Box::new(e) as meshtls_net::RenewError)
             }
         })
-        .policy(options.rotation)
-        .spawn()
+        .policy(options.rotation);
+        match options.on_rotation.clone() {
+            Some(cb) => driver.on_event(move |e| cb(e)).spawn(),
+            None => driver.spawn(),
+        }
     };
     let refresh_task = {
         let client = client.clone();

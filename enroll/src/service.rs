@@ -778,6 +778,13 @@ async fn enroll_inner(
         if token.expires_at <= at.unix() {
             return Err(StoreError::TokenExpired.into());
         }
+        if service_id(&state.authority)? == request.id {
+            // Whoever held it could impersonate this service to every client.
+            return Err(identity_mismatch(format!(
+                "{} is reserved for the CA service",
+                request.id
+            )));
+        }
         let pattern = IdPattern::parse(&token.pattern)?;
         if !pattern.matches(&request.id) {
             return Err(identity_mismatch(format!(

@@ -174,6 +174,18 @@ async fn a_token_for_another_identity_is_refused_and_not_burned() {
     .await
     .unwrap();
 
+    // The service's own identity is never handed out, whatever the token allows.
+    let token = h.token("spiffe://mesh.internal").await;
+    let e = enroll(
+        &h.url,
+        &token,
+        &id("spiffe://mesh.internal/meshtls/ca"),
+        h.options(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(service_code(&e), (403, "identity_mismatch".to_owned()));
+
     // A pattern token enrolls any matching identity, once.
     let token = h.token("spiffe://mesh.internal/worker/*").await;
     enroll(
@@ -509,19 +521,27 @@ async fn the_rotation_driver_renews_through_the_service() {
         .unwrap()
         .with_jitter(0.0)
         .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    opts.on_rotation = Some(Arc::new(move |e| {
+        let _ = tx.send(e);
+    }));
     let node = enroll(&h.url, &token, &node_id, opts).await.unwrap();
     let first = serial_of(&node.identity());
     let renewed = tokio::time::timeout(Duration::from_secs(40), async {
         loop {
-            let now_serial = serial_of(&node.identity());
-            if now_serial != first {
-                return now_serial;
+            match rx.recv().await {
+                Some(meshtls_net::RotationEvent::Renewed { serial, .. }) => return serial.to_hex(),
+                Some(meshtls_net::RotationEvent::Failed { message, .. }) => {
+                    panic!("renewal failed: {message}")
+                }
+                Some(_) => continue,
+                None => panic!("the driver stopped"),
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     })
     .await
     .expect("the driver renewed within 40 s");
+    assert_eq!(serial_of(&node.identity()), renewed);
     let (_, body) = h.admin(Method::GET, "/v1/certs", None).await;
     let row = body["certs"]
         .as_array()
