@@ -129,3 +129,52 @@ async fn two_replicas_on_one_ledger_issue_concurrently() {
         .unwrap()
         .is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_service_reconnects_after_the_database_drops_its_connections() {
+    let Some(url) = tokio::task::spawn_blocking(fresh_database).await.unwrap() else {
+        return;
+    };
+    let h = Harness::start(connect(&url, 2).await).await;
+    let (status, _) = h.get("/healthz").await;
+    assert_eq!(status, 200);
+    // What a database restart or failover does to the pool: every connection is cut.
+    let u = url.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut c = postgres::Client::connect(&u, postgres::NoTls).unwrap();
+        c.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+    })
+    .await
+    .unwrap();
+    // Each cut connection may fail one request (503, never a crash), then it is replaced.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let (status, _) = h.get("/healthz").await;
+        statuses.push(status.as_u16());
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+    }
+    eprintln!("healthz after the cut: {statuses:?}");
+    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+    // And the service issues again.
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let mut token = None;
+    for _ in 0..4 {
+        let body = serde_json::json!({"identity": node_id.to_string()});
+        let (status, v) = h.admin(Method::POST, "/v1/tokens", Some(body)).await;
+        if status == 201 {
+            token = v["token"].as_str().map(str::to_owned);
+            break;
+        }
+    }
+    enroll(&h.url, &token.unwrap(), &node_id, h.options())
+        .await
+        .unwrap();
+}

@@ -86,6 +86,7 @@ fn cert_from_row(r: &Row) -> CertRecord {
 
 /// PostgreSQL ledger with a small pool of connections.
 pub struct PostgresStore {
+    url: String,
     pool: Vec<Mutex<Client>>,
     next: AtomicUsize,
 }
@@ -117,6 +118,7 @@ impl PostgresStore {
             pool.push(Mutex::new(Client::connect(url, NoTls).map_err(backend)?));
         }
         let store = PostgresStore {
+            url: url.to_owned(),
             pool,
             next: AtomicUsize::new(0),
         };
@@ -131,18 +133,24 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// A free connection (or wait for one), reconnected first if the server dropped it (a
+    /// database restart must not leave the service answering 503 until it restarts too).
     fn client(&self) -> MutexGuard<'_, Client> {
         let n = self.pool.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
-        for i in 0..n {
-            if let Ok(c) = self.pool[(start + i) % n].try_lock() {
-                return c;
+        let mut guard = (0..n)
+            .find_map(|i| self.pool[(start + i) % n].try_lock().ok())
+            .unwrap_or_else(|| match self.pool[start].lock() {
+                Ok(c) => c,
+                Err(poisoned) => poisoned.into_inner(),
+            });
+        if guard.is_closed() {
+            // On failure the closed client stays; the query fails and says why.
+            if let Ok(fresh) = Client::connect(&self.url, NoTls) {
+                *guard = fresh;
             }
         }
-        match self.pool[start].lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        guard
     }
 }
 
