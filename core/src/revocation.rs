@@ -205,6 +205,14 @@ impl RevocationList {
         self.entries.is_empty()
     }
 
+    /// The parameters of the next CRL built from these records: the CRL number after the last
+    /// one (recorded here, so a number is never reused), issued at `now`, valid for 7 days.
+    /// Save the records after calling this, before publishing the CRL.
+    pub fn next_crl_params(&mut self, now: Timestamp) -> CrlParams {
+        self.last_crl_number = self.last_crl_number.saturating_add(1);
+        CrlParams::new(self.last_crl_number, now)
+    }
+
     /// The records as text (one `serial unix-time reason` line each), for a file the CLI
     /// keeps beside the CA.
     pub fn to_text(&self) -> String {

@@ -1211,3 +1211,22 @@ fn csr_for_an_existing_key_and_text_forms() {
         Some(vec![1, 255])
     );
 }
+
+#[test]
+fn crl_numbers_grow_with_the_records() {
+    let ca = root();
+    let mut records = RevocationList::new();
+    let first = records.next_crl_params(NOW);
+    let second = records.next_crl_params(NOW.add(HOUR));
+    assert_eq!((first.number, second.number), (1, 2));
+    assert_eq!(second.next_update, NOW.add(HOUR).add(7 * DAY));
+    let text = records.to_text();
+    let mut back = RevocationList::from_text(&text).unwrap();
+    assert_eq!(
+        back.next_crl_params(NOW).number,
+        3,
+        "the counter survives the records file"
+    );
+    let crl = ca.build_crl(&records, &second).unwrap();
+    assert_eq!(crl.number, Some(2));
+}
