@@ -242,3 +242,24 @@ async fn an_admin_revoked_with_meshtls_revoke_is_refused_and_in_the_crl() {
     let serial = admin.current().leaf().unwrap().serial;
     assert!(crl.lookup(&serial).unwrap().is_some());
 }
+
+#[test]
+fn serve_has_help_and_refuses_bad_input() {
+    use predicates::prelude::*;
+    meshtls()
+        .args(["serve", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("/v1/enroll"));
+    let pki = Pki::new();
+    meshtls()
+        .args(["serve", "--db", "mysql://x", "--ca"])
+        .arg(pki.ca())
+        .assert()
+        .code(2);
+    meshtls()
+        .args(["serve", "--admin-id", "not an id", "--ca"])
+        .arg(pki.ca())
+        .assert()
+        .code(2);
+}
