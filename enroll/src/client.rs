@@ -19,6 +19,8 @@
 //! ```
 
 use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -130,6 +132,9 @@ pub struct EnrollOptions {
     pub timeout: Duration,
     /// Called with every event of the rotation driver (renewed, failed, expiring).
     pub on_rotation: Option<Arc<dyn Fn(RotationEvent) + Send + Sync>>,
+    /// Keep the certificate chain and key in `DIR/identity.pem` (mode 0600, replaced
+    /// atomically on every renewal) so a restarted node can [`resume`] without a new token.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl fmt::Debug for EnrollOptions {
@@ -141,6 +146,7 @@ impl fmt::Debug for EnrollOptions {
             .field("rotation", &self.rotation)
             .field("refresh_every", &self.refresh_every)
             .field("timeout", &self.timeout)
+            .field("state_dir", &self.state_dir)
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +164,7 @@ impl EnrollOptions {
             refresh_every: Duration::from_secs(300),
             timeout: Duration::from_secs(30),
             on_rotation: None,
+            state_dir: None,
         }
     }
 }
@@ -470,6 +477,7 @@ pub struct EnrolledIdentity {
     own_trust: TrustHandle,
     dns_names: Vec<String>,
     key_algorithm: KeyAlgorithm,
+    state_dir: Option<PathBuf>,
     _rotation: RotationTask,
     refresh: JoinHandle<()>,
 }
@@ -517,6 +525,7 @@ impl EnrolledIdentity {
             &self.id,
             &self.dns_names,
             self.key_algorithm,
+            self.state_dir.as_deref(),
         )
         .await?;
         self.identity.replace(next);
@@ -535,13 +544,61 @@ async fn renew_once(
     id: &SpiffeId,
     dns: &[String],
     alg: KeyAlgorithm,
+    state_dir: Option<&Path>,
 ) -> Result<Identity, EnrollError> {
     let csr = create_csr(id, dns, alg)?;
     let issued = client.renew_csr(identity, &csr.csr_pem).await?;
-    Ok(Identity::from_pem(
-        issued.chain_pem.as_bytes(),
-        csr.key_pem.as_bytes(),
-    )?)
+    let next = Identity::from_pem(issued.chain_pem.as_bytes(), csr.key_pem.as_bytes())?;
+    if let Some(dir) = state_dir {
+        save_state(dir, &issued.chain_pem, &csr.key_pem)?;
+    }
+    Ok(next)
+}
+
+/// The state file in a state directory.
+pub const STATE_FILE: &str = "identity.pem";
+
+/// Write chain + key as one file, mode 0600, atomically (temp file, fsync, rename), so a
+/// crash leaves the old pair or the new one, never a chain with the other's key.
+fn save_state(dir: &Path, chain_pem: &str, key_pem: &str) -> Result<(), EnrollError> {
+    let io = |e: std::io::Error| EnrollError::Invalid(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.mode(0o600);
+    }
+    let mut f = open.open(&tmp).map_err(io)?;
+    f.write_all(chain_pem.as_bytes()).map_err(io)?;
+    if !chain_pem.ends_with('\n') {
+        f.write_all(b"\n").map_err(io)?;
+    }
+    f.write_all(key_pem.as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join(STATE_FILE)).map_err(io)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Read the identity a state directory holds.
+fn load_state(dir: &Path) -> Result<Identity, EnrollError> {
+    let path = dir.join(STATE_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| EnrollError::Invalid(format!("{}: {e}", path.display())))?;
+    let at = text.find("-----BEGIN PRIVATE KEY-----").ok_or_else(|| {
+        EnrollError::Core(CoreError::new(
+            ErrorCode::Malformed,
+            format!("{}: no private key", path.display()),
+        ))
+    })?;
+    let (chain, key) = text.split_at(at);
+    Ok(Identity::from_pem(chain.as_bytes(), key.as_bytes())?)
 }
 
 /// Fetch the bundle and CRL; swap them into the peer trust and the renewal check's trust, and
@@ -586,15 +643,51 @@ pub async fn enroll(
         issued.chain_pem.as_bytes(),
         csr.key_pem.as_bytes(),
     )?);
+    if let Some(dir) = &options.state_dir {
+        save_state(dir, &issued.chain_pem, &csr.key_pem)?;
+    }
     drop(csr);
+    let issued_bundle = TrustBundle::from_pem(issued.bundle_pem.as_bytes())?;
+    start(client, identity, id, issued_bundle, options).await
+}
 
+/// Pick up an identity a previous [`enroll`] kept in `options.state_dir` (after a restart):
+/// no token needed while its certificate is valid; it renews and refreshes as after `enroll`.
+pub async fn resume(url: &str, options: EnrollOptions) -> Result<EnrolledIdentity, EnrollError> {
+    let dir = options
+        .state_dir
+        .clone()
+        .ok_or_else(|| EnrollError::Invalid("resume needs options.state_dir".to_owned()))?;
+    let identity = load_state(&dir)?;
+    let id = identity.leaf()?.spiffe_id.ok_or_else(|| {
+        EnrollError::Core(CoreError::new(
+            ErrorCode::Malformed,
+            "the stored certificate names no SPIFFE ID",
+        ))
+    })?;
+    let bundle = TrustBundle::from_pem(options.trust_bundle_pem.as_bytes())?;
+    let service = match options.service_id.clone() {
+        Some(s) => s,
+        None => SpiffeId::from_segments(id.trust_domain(), &["meshtls", "ca"])?,
+    };
+    let client = CaClient::new(url, bundle.clone(), service, options.timeout)?;
+    start(client, IdentityHandle::new(identity), &id, bundle, options).await
+}
+
+/// The background half shared by [`enroll`] and [`resume`].
+async fn start(
+    client: CaClient,
+    identity: IdentityHandle,
+    id: &SpiffeId,
+    issued_bundle: TrustBundle,
+    options: EnrollOptions,
+) -> Result<EnrolledIdentity, EnrollError> {
     let peer_policy = match options.peer_policy.clone() {
         Some(p) => p,
         None => Policy::builder()
             .allow_trust_domain(id.trust_domain().clone())
             .build()?,
     };
-    let issued_bundle = TrustBundle::from_pem(issued.bundle_pem.as_bytes())?;
     let trust = TrustHandle::new(Verifier::new(issued_bundle.clone(), peer_policy));
     client.set_bundle(issued_bundle.clone());
     let own_policy = Policy::builder().allow_id(id.clone()).build()?;
@@ -607,13 +700,15 @@ pub async fn enroll(
         let id = id.clone();
         let dns = options.dns_names.clone();
         let alg = options.key_algorithm;
+        let state_dir = options.state_dir.clone();
         let driver = RotationDriver::new(identity.clone(), verify_own.clone(), move || {
             let client = client.clone();
             let handle = handle.clone();
             let id = id.clone();
             let dns = dns.clone();
+            let state_dir = state_dir.clone();
             async move {
-                renew_once(&client, &handle, &id, &dns, alg)
+                renew_once(&client, &handle, &id, &dns, alg, state_dir.as_deref())
                     .await
                     .map_err(|e| Box::new(e) as meshtls_net::RenewError)
             }
@@ -644,6 +739,7 @@ pub async fn enroll(
         own_trust: verify_own,
         dns_names: options.dns_names,
         key_algorithm: options.key_algorithm,
+        state_dir: options.state_dir,
         _rotation: rotation,
         refresh: refresh_task,
     })

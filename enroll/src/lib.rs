@@ -17,7 +17,7 @@ pub mod service;
 pub mod store;
 pub mod token;
 
-pub use client::{enroll, EnrollError, EnrollOptions, EnrolledIdentity};
+pub use client::{enroll, resume, EnrollError, EnrollOptions, EnrolledIdentity};
 pub use service::{service_id, CaService, RunningService, ServiceConfig, ServiceError};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;

@@ -584,3 +584,43 @@ async fn the_bundle_carries_both_cas_during_a_ca_rotation() {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
     assert!(meshtls_enroll::CaService::new(config, store).is_err());
 }
+
+#[tokio::test]
+async fn a_restarted_node_resumes_from_its_state_dir_without_a_token() {
+    let (h, _dir) = sqlite().await;
+    let state = tempfile::tempdir().unwrap();
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    let mut opts = h.options();
+    opts.state_dir = Some(state.path().to_owned());
+    let node = enroll(&h.url, &token, &node_id, opts.clone())
+        .await
+        .unwrap();
+    let first = serial_of(&node.identity());
+    let file = state.path().join(meshtls_enroll::client::STATE_FILE);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    drop(node); // the process "restarts"
+
+    let node = meshtls_enroll::resume(&h.url, opts.clone()).await.unwrap();
+    assert_eq!(node.id(), &node_id);
+    assert_eq!(serial_of(&node.identity()), first);
+    node.renew_now().await.unwrap();
+    let second = serial_of(&node.identity());
+    drop(node);
+    // The renewal replaced the stored pair.
+    let node = meshtls_enroll::resume(&h.url, opts.clone()).await.unwrap();
+    assert_eq!(serial_of(&node.identity()), second);
+    node.renew_now().await.unwrap();
+
+    // No state: a clear error, not a panic.
+    let mut none = h.options();
+    none.state_dir = Some(state.path().join("missing"));
+    assert!(meshtls_enroll::resume(&h.url, none).await.is_err());
+    std::fs::write(&file, "garbage").unwrap();
+    assert!(meshtls_enroll::resume(&h.url, opts).await.is_err());
+}
