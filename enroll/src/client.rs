@@ -36,10 +36,7 @@ use meshtls_core::{
 use meshtls_net::{
     Identity, IdentityHandle, MtlsClient, RotationDriver, RotationEvent, RotationTask, TrustHandle,
 };
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::ServerName;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -284,10 +281,7 @@ impl CaClient {
         tcp: TcpStream,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, EnrollError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let verifier = Arc::new(CoreServerVerifier {
-            trust: self.service_trust.clone(),
-            algorithms: provider.signature_verification_algorithms,
-        });
+        let verifier = meshtls_net::server_cert_verifier(self.service_trust.clone());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(transport)?
@@ -415,56 +409,6 @@ fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, En
         return Err(service_error(status, bytes));
     }
     serde_json::from_slice(bytes).map_err(|e| transport(format!("bad answer: {e}")))
-}
-
-/// Verifies the CA service with the core when the client presents no certificate.
-#[derive(Debug)]
-struct CoreServerVerifier {
-    trust: TrustHandle,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for CoreServerVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let mut chain: Vec<&[u8]> = vec![end_entity.as_ref()];
-        chain.extend(intermediates.iter().map(|c| c.as_ref()));
-        let at =
-            meshtls_core::Timestamp::from_unix(i64::try_from(now.as_secs()).unwrap_or(i64::MAX));
-        self.trust
-            .current()
-            .verify(&chain, meshtls_core::PeerUsage::Server, at)
-            .map_err(meshtls_net::error::to_rustls)?;
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
 
 /// A node's identity from the CA: renews itself through `/v1/renew` and keeps its trust

@@ -59,4 +59,5 @@ pub use listener::MtlsListener;
 pub use rotation::{RenewError, RotationDriver, RotationEvent, RotationTask};
 pub use stream::MtlsStream;
 pub use trust::TrustHandle;
+pub use verify::server_cert_verifier;
 pub use ws::{BearerPeer, TokenValidator, WsListener, WsPeer, WsStream};

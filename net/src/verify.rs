@@ -145,6 +145,19 @@ impl CoreCertVerifier {
     }
 }
 
+/// A rustls [`ServerCertVerifier`] that asks the core, through `trust`, about the server's
+/// whole chain: for TLS clients built outside [`crate::MtlsClient`], such as one that presents
+/// no certificate (a node's first enrollment). TLS 1.3 and 1.2 signatures are checked with
+/// the aws-lc-rs provider.
+pub fn server_cert_verifier(trust: TrustHandle) -> std::sync::Arc<dyn ServerCertVerifier> {
+    std::sync::Arc::new(CoreCertVerifier::new(
+        trust,
+        PeerUsage::Server,
+        true,
+        rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
+    ))
+}
+
 impl ClientCertVerifier for CoreCertVerifier {
     fn offer_client_auth(&self) -> bool {
         true
