@@ -309,6 +309,33 @@ namespace MeshTls.Tests
         }
 
         [Test]
+        public void OneVerifierServesManyThreads()
+        {
+            // TLS stacks call validation callbacks from their own threads.
+            using (var issued = IssueApi(TimeSpan.FromHours(1)))
+            using (var verifier = VerifierFor("spiffe://mesh.internal/service/*"))
+            {
+                var chain = issued.ChainPem;
+                var ok = 0;
+                var expired = 0;
+                System.Threading.Tasks.Parallel.For(0, 64, i =>
+                {
+                    try
+                    {
+                        verifier.Verify(chain, PeerUsage.Client, i % 2 == 0 ? TestData.Now : TestData.Now.AddDays(1));
+                        System.Threading.Interlocked.Increment(ref ok);
+                    }
+                    catch (MeshTlsException e) when (e.Code == ErrorCode.Expired)
+                    {
+                        System.Threading.Interlocked.Increment(ref expired);
+                    }
+                });
+                Assert.AreEqual(32, ok);
+                Assert.AreEqual(32, expired);
+            }
+        }
+
+        [Test]
         public void DisposedObjectsAreRefusedNotCrashed()
         {
             var verifier = VerifierFor("spiffe://mesh.internal/service/*");
