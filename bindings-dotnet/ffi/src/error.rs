@@ -185,7 +185,7 @@ pub unsafe extern "C" fn meshtls_last_error(
     len: usize,
     out_n: *mut usize,
 ) -> meshtls_result {
-    let run = std::panic::catch_unwind(|| {
+    crate::panic::ffi_value(meshtls_result::MESHTLS_PANIC, || {
         if out_n.is_null() || (buf.is_null() && len != 0) {
             return meshtls_result::MESHTLS_NULL_ARGUMENT;
         }
@@ -203,15 +203,18 @@ pub unsafe extern "C" fn meshtls_last_error(
         // SAFETY: checked non-NULL above; the caller promised it is writable.
         unsafe { *out_n = bytes.len() };
         meshtls_result::MESHTLS_OK
-    });
-    run.unwrap_or(meshtls_result::MESHTLS_PANIC)
+    })
 }
 
 /// The stable snake_case name of a result code (`"ok"`, `"expired"`, `"null_argument"`...),
 /// as a static NUL-terminated string; `"unknown"` for a number that is no code. Never free it.
 #[no_mangle]
 pub extern "C" fn meshtls_result_name(code: u32) -> *const c_char {
-    let name: &'static [u8] = match code {
+    crate::panic::ffi_value(c"unknown".as_ptr(), || result_name(code).as_ptr().cast())
+}
+
+fn result_name(code: u32) -> &'static [u8] {
+    match code {
         0 => b"ok\0",
         1000 => b"null_argument\0",
         1001 => b"panic\0",
@@ -220,8 +223,7 @@ pub extern "C" fn meshtls_result_name(code: u32) -> *const c_char {
             Some(c) => static_name(c.as_str()),
             None => b"unknown\0",
         },
-    };
-    name.as_ptr().cast()
+    }
 }
 
 /// The family of a result code, as a static NUL-terminated string: the core's families
@@ -230,7 +232,11 @@ pub extern "C" fn meshtls_result_name(code: u32) -> *const c_char {
 /// `unknown` otherwise. Never free it.
 #[no_mangle]
 pub extern "C" fn meshtls_result_family(code: u32) -> *const c_char {
-    let name: &'static [u8] = match code {
+    crate::panic::ffi_value(c"unknown".as_ptr(), || result_family(code).as_ptr().cast())
+}
+
+fn result_family(code: u32) -> &'static [u8] {
+    match code {
         0 => b"ok\0",
         1000 | 1002 => b"argument\0",
         1001 => b"internal\0",
@@ -245,8 +251,7 @@ pub extern "C" fn meshtls_result_family(code: u32) -> *const c_char {
             },
             None => b"unknown\0",
         },
-    };
-    name.as_ptr().cast()
+    }
 }
 
 /// The core's code names with a NUL, built once from [`ErrorCode::ALL`] and kept for the
