@@ -337,6 +337,38 @@ pub fn to_pkcs12(
         .map_err(|e| Error::internal(format!("PKCS#12 encoding failed: {e}")))
 }
 
+/// A PKCS#12 file from PEM: the chain (leaf first) and its private key (plain, or encrypted
+/// with `key_passphrase`), protected with `password`. The friendly name is the leaf's SPIFFE
+/// ID (or `meshtls`), as for [`crate::Issued::to_pkcs12`].
+pub fn pkcs12_from_pem(
+    chain_pem: &[u8],
+    key_pem: &[u8],
+    key_passphrase: Option<&str>,
+    password: &str,
+    profile: Pkcs12Profile,
+) -> Result<Vec<u8>> {
+    let chain = parse_certificates(chain_pem)?;
+    let key = match key_passphrase {
+        Some(p) => decrypt_private_key(key_pem, p)?,
+        None => parse_private_key(key_pem)?,
+    };
+    to_pkcs12(
+        &key,
+        &chain,
+        &pkcs12_friendly_name(&chain[0]),
+        password,
+        profile,
+    )
+}
+
+pub(crate) fn pkcs12_friendly_name(leaf_der: &[u8]) -> String {
+    crate::certificate::Certificate::from_der(leaf_der)
+        .ok()
+        .and_then(|c| c.spiffe_id)
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| "meshtls".to_owned())
+}
+
 /// Reads a PKCS#12 file: the PKCS#8 key and the chain (leaf first).
 pub fn from_pkcs12(pfx: &[u8], password: &str) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
     use p12_keystore::{KeyStore, Pkcs12ImportPolicy};

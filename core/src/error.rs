@@ -129,6 +129,11 @@ impl ErrorCode {
         }
     }
 
+    /// The code with this number, if any.
+    pub fn from_number(n: u32) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.number() == n)
+    }
+
     /// The code with this name, if any.
     pub fn from_name(name: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.iter().copied().find(|c| c.as_str() == name)
@@ -276,8 +281,10 @@ mod tests {
             assert!(numbers.insert(code.number()));
             assert_eq!(code.number() as usize, i + 1, "numbers follow ALL order");
             assert_eq!(ErrorCode::from_name(code.as_str()), Some(*code));
+            assert_eq!(ErrorCode::from_number(code.number()), Some(*code));
         }
         assert_eq!(ErrorCode::from_name("nope"), None);
+        assert_eq!(ErrorCode::from_number(0), None);
     }
 
     #[test]

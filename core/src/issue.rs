@@ -256,11 +256,13 @@ impl Issued {
                 "issued from a CSR: the key stays with the requester, so no PKCS#12",
             )
         })?;
-        let name = crate::certificate::Certificate::from_der(&self.cert_der)?
-            .spiffe_id
-            .map(|id| id.to_string())
-            .unwrap_or_else(|| "meshtls".to_owned());
-        encoding::to_pkcs12(key, &self.chain_der, &name, password, profile)
+        encoding::to_pkcs12(
+            key,
+            &self.chain_der,
+            &encoding::pkcs12_friendly_name(&self.cert_der),
+            password,
+            profile,
+        )
     }
 }
 

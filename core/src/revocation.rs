@@ -70,6 +70,33 @@ impl RevocationReason {
         }
     }
 
+    /// The RFC 5280 CRLReason number (0-10, 7 unused).
+    pub const fn rfc5280_code(self) -> u32 {
+        match self {
+            RevocationReason::Unspecified => 0,
+            RevocationReason::KeyCompromise => 1,
+            RevocationReason::CaCompromise => 2,
+            RevocationReason::AffiliationChanged => 3,
+            RevocationReason::Superseded => 4,
+            RevocationReason::CessationOfOperation => 5,
+            RevocationReason::CertificateHold => 6,
+            RevocationReason::PrivilegeWithdrawn => 9,
+            RevocationReason::AaCompromise => 10,
+        }
+    }
+
+    /// The reason with this RFC 5280 number; 7 (unused), 8 (removeFromCRL) and others are
+    /// `invalid_request`.
+    pub fn from_rfc5280_code(code: u32) -> Result<Self> {
+        RevocationReason::ALL
+            .iter()
+            .copied()
+            .find(|r| r.rfc5280_code() == code)
+            .ok_or_else(|| {
+                Error::invalid_request(format!("{code} is not a revocation reason meshtls records"))
+            })
+    }
+
     fn to_rcgen(self) -> rcgen::RevocationReason {
         use rcgen::RevocationReason as R;
         match self {
@@ -98,20 +125,6 @@ impl RevocationReason {
             W::AaCompromise => RevocationReason::AaCompromise,
             _ => RevocationReason::Unspecified,
         }
-    }
-}
-
-fn reason_from_code(code: u8) -> RevocationReason {
-    match code {
-        1 => RevocationReason::KeyCompromise,
-        2 => RevocationReason::CaCompromise,
-        3 => RevocationReason::AffiliationChanged,
-        4 => RevocationReason::Superseded,
-        5 => RevocationReason::CessationOfOperation,
-        6 => RevocationReason::CertificateHold,
-        9 => RevocationReason::PrivilegeWithdrawn,
-        10 => RevocationReason::AaCompromise,
-        _ => RevocationReason::Unspecified,
     }
 }
 
@@ -373,7 +386,7 @@ impl Crl {
                 revoked_at: Timestamp::from_unix(r.revocation_date.timestamp()),
                 reason: r
                     .reason_code()
-                    .map(|(_, c)| reason_from_code(c.0))
+                    .and_then(|(_, c)| RevocationReason::from_rfc5280_code(u32::from(c.0)).ok())
                     .unwrap_or_default(),
             })
             .collect())

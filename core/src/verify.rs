@@ -414,6 +414,8 @@ pub struct PeerIdentity {
     pub spiffe_id: Option<SpiffeId>,
     /// DNS SANs.
     pub dns_names: Vec<String>,
+    /// IP address SANs.
+    pub ip_addresses: Vec<std::net::IpAddr>,
     /// Subject common name.
     pub common_name: Option<String>,
     /// Serial number.
@@ -605,6 +607,7 @@ impl Verifier {
         Ok(PeerIdentity {
             spiffe_id: leaf.spiffe_id,
             dns_names: leaf.dns_names,
+            ip_addresses: leaf.ip_addresses,
             common_name: leaf.common_name,
             serial: leaf.serial,
             not_before: leaf.not_before,

@@ -1230,3 +1230,60 @@ fn crl_numbers_grow_with_the_records() {
     let crl = ca.build_crl(&records, &second).unwrap();
     assert_eq!(crl.number, Some(2));
 }
+
+#[test]
+fn pkcs12_from_pem_and_reason_numbers() {
+    let ca = root();
+    let leaf = issue(&ca, "api");
+    let pfx = meshtls_core::encoding::pkcs12_from_pem(
+        leaf.chain_pem.as_bytes(),
+        leaf.key_pem.as_ref().unwrap().as_bytes(),
+        None,
+        "pw",
+        meshtls_core::Pkcs12Profile::Legacy,
+    )
+    .unwrap();
+    let (key, chain) = meshtls_core::encoding::from_pkcs12(&pfx, "pw").unwrap();
+    assert_eq!(
+        (Some(key), chain),
+        (leaf.key_der.clone(), leaf.chain_der.clone())
+    );
+    let enc =
+        meshtls_core::encoding::encrypt_private_key(leaf.key_der.as_ref().unwrap(), "k").unwrap();
+    let err = meshtls_core::encoding::pkcs12_from_pem(
+        leaf.chain_pem.as_bytes(),
+        enc.0.as_bytes(),
+        Some("x"),
+        "pw",
+        Default::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WrongPassphrase);
+    for r in RevocationReason::ALL {
+        assert_eq!(
+            RevocationReason::from_rfc5280_code(r.rfc5280_code()).unwrap(),
+            *r
+        );
+    }
+    assert_eq!(RevocationReason::KeyCompromise.rfc5280_code(), 1);
+    assert_eq!(
+        RevocationReason::from_rfc5280_code(7).unwrap_err().code(),
+        ErrorCode::InvalidRequest
+    );
+    let peer = verifier_for(&ca, any_in_domain())
+        .verify(
+            &ca.issue(
+                &IssueRequest::new(id("ip")).with_ips(["10.0.0.1".parse().unwrap()]),
+                NOW,
+            )
+            .unwrap()
+            .chain_der,
+            PeerUsage::Client,
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        peer.ip_addresses,
+        vec!["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+    );
+}
