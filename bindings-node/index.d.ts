@@ -28,6 +28,15 @@ export declare function connect(identity: Identity, verifier: Verifier, options:
 /** The peer the core verified on a socket from `guardServer` or `connect`. */
 export declare function peerIdentity(socket: nodeTls.TLSSocket): PeerIdentity | undefined
 
+/** `for await (const conn of server)`: verified, upgraded connections until `close()`. */
+export interface WssServer {
+  [Symbol.asyncIterator](): AsyncIterator<WssConnection>
+}
+/** `for await (const message of conn)`: messages until the peer closes. */
+export interface WssConnection {
+  [Symbol.asyncIterator](): AsyncIterator<string | Buffer>
+}
+
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -352,6 +361,35 @@ export declare class Verifier {
   get policy(): Policy
 }
 
+/** A WebSocket over mTLS, backed by rustls end to end (`meshtls-net`). */
+export declare class WssConnection {
+  /** The peer as the core verified it (`null` for a bearer-token client in hybrid mode). */
+  get peer(): PeerIdentity | null
+  /** The next message: a string (text) or a Buffer (binary); `null` once the peer closed. */
+  recv(): Promise<string | Buffer | null>
+  /** Sends a text (string) or binary (Buffer/Uint8Array) message. */
+  send(data: string | Uint8Array): Promise<void>
+  /** Closes the WebSocket. */
+  close(): Promise<void>
+}
+
+/**
+ * A `wss://` mTLS server backed by rustls (`meshtls-net`): the handshake, the core's
+ * verification and the upgrade happen before `accept()` yields a connection.
+ */
+export declare class WssServer {
+  /** Binds `address` (`127.0.0.1:0` for any free port) and starts accepting. */
+  static listen(identity: Identity, verifier: Verifier, address: string): Promise<WssServer>
+  /** The bound port. */
+  get port(): number
+  /** The bound address. */
+  get host(): string
+  /** The next verified, upgraded connection; `null` once the server is closed. */
+  accept(): Promise<WssConnection | null>
+  /** Stops accepting: a pending `accept()` resolves to `null` (open connections stay up). */
+  close(): void
+}
+
 /** A chain: PEM text, PEM/DER bytes, or DER certificates leaf first (Node's `cert.raw`). */
 export type ChainInput = string | Uint8Array | Array<Uint8Array>
 
@@ -594,3 +632,9 @@ export interface VerifyOptions {
   /** Verification time (default now). */
   at?: Date
 }
+
+/**
+ * Connects to a `wss://host:port/path` URL over mTLS (rustls); the server is verified by the
+ * core. Resolves to a `WssConnection` whose `peer` is the server.
+ */
+export declare function wssConnect(identity: Identity, verifier: Verifier, url: string): Promise<WssConnection>

@@ -28,3 +28,12 @@ export declare function connect(identity: Identity, verifier: Verifier, options:
 /** The peer the core verified on a socket from `guardServer` or `connect`. */
 export declare function peerIdentity(socket: nodeTls.TLSSocket): PeerIdentity | undefined
 
+/** `for await (const conn of server)`: verified, upgraded connections until `close()`. */
+export interface WssServer {
+  [Symbol.asyncIterator](): AsyncIterator<WssConnection>
+}
+/** `for await (const message of conn)`: messages until the peer closes. */
+export interface WssConnection {
+  [Symbol.asyncIterator](): AsyncIterator<string | Buffer>
+}
+

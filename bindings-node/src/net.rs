@@ -3,6 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
 use meshtls_core::encoding as core_enc;
 use meshtls_net::{Identity as NetIdentity, IdentityHandle};
 use napi::bindgen_prelude::*;
@@ -141,4 +144,260 @@ impl Identity {
             .map_err(|_| edge(meshtls_core::ErrorCode::Internal, "identity lock poisoned"))?;
         Ok((g.chain.clone(), g.key.clone()))
     }
+}
+
+/// A failure of the transport (an `io::Error` carrying a core error when the core refused the
+/// peer) as a JavaScript error with the core's code; plain I/O failures are `io`.
+fn io_to_core(e: &std::io::Error) -> meshtls_core::Error {
+    let code = meshtls_net::error_code(e).unwrap_or(meshtls_core::ErrorCode::Io);
+    meshtls_core::Error::new(code, e.to_string())
+}
+
+type Sink = futures_util::stream::SplitSink<meshtls_net::WsStream, Message>;
+type Source = futures_util::stream::SplitStream<meshtls_net::WsStream>;
+
+/// A WebSocket over mTLS, backed by rustls end to end (`meshtls-net`).
+#[napi]
+pub struct WssConnection {
+    sink: Arc<tokio::sync::Mutex<Sink>>,
+    source: Arc<tokio::sync::Mutex<Source>>,
+    peer: Option<meshtls_core::PeerIdentity>,
+}
+
+fn connection(
+    ws: meshtls_net::WsStream,
+    peer: Option<meshtls_core::PeerIdentity>,
+) -> WssConnection {
+    let (sink, source) = ws.split();
+    WssConnection {
+        sink: Arc::new(tokio::sync::Mutex::new(sink)),
+        source: Arc::new(tokio::sync::Mutex::new(source)),
+        peer,
+    }
+}
+
+/// Runs a transport future on napi's tokio runtime; its core failure rejects the promise with
+/// an `Error` carrying the core's code.
+fn spawn<'env, T, V, F>(
+    env: &'env Env,
+    fut: F,
+    finish: fn(T) -> V,
+) -> Result<PromiseRaw<'env, V>, Code>
+where
+    T: Send + 'static,
+    V: ToNapiValue + 'static,
+    F: std::future::Future<Output = meshtls_core::error::Result<T>> + Send + 'static,
+{
+    env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, out| match out {
+        Ok(v) => Ok(finish(v)),
+        Err(e) => crate::error::reject(env, e),
+    })
+    .map_err(|e| edge(meshtls_core::ErrorCode::Internal, e.reason.clone()))
+}
+
+#[napi]
+impl WssConnection {
+    /// The peer as the core verified it (`null` for a bearer-token client in hybrid mode).
+    #[napi(getter)]
+    pub fn peer(&self) -> Option<crate::verify::PeerIdentity> {
+        self.peer.clone().map(crate::verify::peer_identity)
+    }
+
+    /// The next message: a string (text) or a Buffer (binary); `null` once the peer closed.
+    #[napi(ts_return_type = "Promise<string | Buffer | null>")]
+    pub fn recv<'env>(
+        &self,
+        env: &'env Env,
+    ) -> Result<PromiseRaw<'env, Option<Either<String, Buffer>>>, Code> {
+        let source = self.source.clone();
+        spawn(
+            env,
+            async move {
+                let mut source = source.lock().await;
+                loop {
+                    match source.next().await {
+                        None | Some(Ok(Message::Close(_))) => return Ok(None),
+                        Some(Ok(Message::Text(t))) => return Ok(Some(Either::A(t.to_string()))),
+                        Some(Ok(Message::Binary(b))) => return Ok(Some(Either::B(b.to_vec()))),
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => {
+                            return Err(meshtls_core::Error::new(
+                                meshtls_core::ErrorCode::Io,
+                                e.to_string(),
+                            ))
+                        }
+                    }
+                }
+            },
+            |m| {
+                m.map(|m| match m {
+                    Either::A(s) => Either::A(s),
+                    Either::B(b) => Either::B(Buffer::from(b)),
+                })
+            },
+        )
+    }
+
+    /// Sends a text (string) or binary (Buffer/Uint8Array) message.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn send<'env>(
+        &self,
+        env: &'env Env,
+        data: Either<String, Uint8Array>,
+    ) -> Result<PromiseRaw<'env, ()>, Code> {
+        let msg = match data {
+            Either::A(s) => Message::text(s),
+            Either::B(b) => Message::binary(b.to_vec()),
+        };
+        let sink = self.sink.clone();
+        spawn(
+            env,
+            async move {
+                sink.lock().await.send(msg).await.map_err(|e| {
+                    meshtls_core::Error::new(meshtls_core::ErrorCode::Io, e.to_string())
+                })
+            },
+            |()| (),
+        )
+    }
+
+    /// Closes the WebSocket.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>, Code> {
+        let sink = self.sink.clone();
+        spawn(
+            env,
+            async move {
+                let _ = sink.lock().await.close().await;
+                Ok(())
+            },
+            |()| (),
+        )
+    }
+}
+
+/// A `wss://` mTLS server backed by rustls (`meshtls-net`): the handshake, the core's
+/// verification and the upgrade happen before `accept()` yields a connection.
+#[napi]
+pub struct WssServer {
+    listener: Arc<tokio::sync::Mutex<Option<meshtls_net::WsListener>>>,
+    closed: tokio::sync::watch::Sender<bool>,
+    port: u32,
+    host: String,
+}
+
+#[napi]
+impl WssServer {
+    /// Binds `address` (`127.0.0.1:0` for any free port) and starts accepting.
+    #[napi(ts_return_type = "Promise<WssServer>")]
+    pub fn listen<'env>(
+        env: &'env Env,
+        identity: &Identity,
+        verifier: &crate::verify::Verifier,
+        address: String,
+    ) -> Result<PromiseRaw<'env, WssServer>, Code> {
+        let server = meshtls_net::MtlsServer::builder(
+            identity.handle.clone(),
+            meshtls_net::TrustHandle::new(verifier.inner.clone()),
+        )
+        .build()
+        .js()?;
+        spawn(
+            env,
+            async move {
+                meshtls_net::WsListener::bind(address, server)
+                    .await
+                    .map_err(|e| io_to_core(&e))
+            },
+            |listener| {
+                let addr = listener.local_addr();
+                WssServer {
+                    port: u32::from(addr.port()),
+                    host: addr.ip().to_string(),
+                    listener: Arc::new(tokio::sync::Mutex::new(Some(listener))),
+                    closed: tokio::sync::watch::channel(false).0,
+                }
+            },
+        )
+    }
+
+    /// The bound port.
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        self.port
+    }
+
+    /// The bound address.
+    #[napi(getter)]
+    pub fn host(&self) -> String {
+        self.host.clone()
+    }
+
+    /// The next verified, upgraded connection; `null` once the server is closed.
+    #[napi(ts_return_type = "Promise<WssConnection | null>")]
+    pub fn accept<'env>(
+        &self,
+        env: &'env Env,
+    ) -> Result<PromiseRaw<'env, Option<WssConnection>>, Code> {
+        let listener = self.listener.clone();
+        let mut closed = self.closed.subscribe();
+        spawn(
+            env,
+            async move {
+                let mut guard = listener.lock().await;
+                if *closed.borrow_and_update() {
+                    guard.take();
+                }
+                let Some(l) = guard.as_mut() else {
+                    return Ok(None);
+                };
+                tokio::select! {
+                    r = l.accept() => match r {
+                        Ok((ws, peer)) => Ok(Some((ws, peer.identity().cloned()))),
+                        Err(_) => Ok(None),
+                    },
+                    _ = closed.changed() => {
+                        guard.take();
+                        Ok(None)
+                    }
+                }
+            },
+            |c| c.map(|(ws, peer)| connection(ws, peer)),
+        )
+    }
+
+    /// Stops accepting: a pending `accept()` resolves to `null` (open connections stay up).
+    #[napi]
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+        if let Ok(mut guard) = self.listener.try_lock() {
+            guard.take();
+        }
+    }
+}
+
+/// Connects to a `wss://host:port/path` URL over mTLS (rustls); the server is verified by the
+/// core. Resolves to a `WssConnection` whose `peer` is the server.
+#[napi(ts_return_type = "Promise<WssConnection>")]
+pub fn wss_connect<'env>(
+    env: &'env Env,
+    identity: &Identity,
+    verifier: &crate::verify::Verifier,
+    url: String,
+) -> Result<PromiseRaw<'env, WssConnection>, Code> {
+    let client = meshtls_net::MtlsClient::builder(
+        identity.handle.clone(),
+        meshtls_net::TrustHandle::new(verifier.inner.clone()),
+    )
+    .build()
+    .js()?;
+    spawn(
+        env,
+        async move {
+            meshtls_net::ws::connect(&client, &url)
+                .await
+                .map_err(|e| io_to_core(&e))
+        },
+        |(ws, peer)| connection(ws, Some(peer)),
+    )
 }
