@@ -50,6 +50,9 @@ pub struct BearerPeer {
 }
 
 /// Who is on the other end of an accepted WebSocket.
+// One value per accepted connection, matched once: boxing the larger variant would cost an
+// allocation per connection for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum WsPeer {
     /// A client certificate the core verified.
