@@ -529,6 +529,11 @@ impl Verifier {
         &self.bundle
     }
 
+    /// The options it was built with.
+    pub fn options(&self) -> &VerifyOptions {
+        &self.options
+    }
+
     /// The policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
