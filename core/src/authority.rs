@@ -178,6 +178,9 @@ pub struct Authority {
     root: Vec<u8>,
     /// [`Authority::intermediates_der`] as PEM, computed once: every issuance appends it.
     intermediates_pem: String,
+    /// The DNS name constraints of this CA and every CA above it, as (subject, permitted
+    /// bases), parsed once: issuance checks every requested DNS name against them.
+    dns_constraints: Vec<(String, Vec<String>)>,
 }
 
 impl fmt::Debug for Authority {
@@ -292,7 +295,7 @@ impl Authority {
             .map_err(|e| Error::internal(format!("signing the root failed: {e}")))?;
         let der = cert.der().to_vec();
         let parsed = Certificate::from_der(&der)?;
-        Ok(Authority {
+        Authority {
             cert: parsed,
             issuer: Issuer::new(cert_params, key),
             key_algorithm: params.key,
@@ -300,8 +303,9 @@ impl Authority {
             parents: Vec::new(),
             root: der,
             intermediates_pem: String::new(),
+            dns_constraints: Vec::new(),
         }
-        .with_cached_pem())
+        .with_caches()
     }
 
     /// Creates an intermediate CA signed by this CA, in the same trust domain.
@@ -353,7 +357,7 @@ impl Authority {
             parents.push(self.cert.der().to_vec());
         }
         parents.extend(self.parents.iter().cloned());
-        Ok(Authority {
+        Authority {
             cert: Certificate::from_der(&der)?,
             issuer: Issuer::new(cert_params, key),
             key_algorithm: params.key,
@@ -361,8 +365,9 @@ impl Authority {
             parents,
             root: self.root.clone(),
             intermediates_pem: String::new(),
+            dns_constraints: Vec::new(),
         }
-        .with_cached_pem())
+        .with_caches()
     }
 
     /// Loads a CA from its certificate chain (this CA first, then its parents; the root may
@@ -414,7 +419,7 @@ impl Authority {
                 }
             };
         let key_algorithm = KeyAlgorithm::of_key(issuer.key());
-        Ok(Authority {
+        Authority {
             cert,
             issuer,
             key_algorithm,
@@ -422,8 +427,9 @@ impl Authority {
             parents,
             root,
             intermediates_pem: String::new(),
+            dns_constraints: Vec::new(),
         }
-        .with_cached_pem())
+        .with_caches()
     }
 
     /// The CA's certificate chain as PEM: this CA, then its parents, then the root.
@@ -488,13 +494,29 @@ impl Authority {
         &self.intermediates_pem
     }
 
-    fn with_cached_pem(mut self) -> Self {
+    fn with_caches(mut self) -> Result<Self> {
+        let mut constraints = Vec::new();
+        for der in std::iter::once(self.cert.der())
+            .chain(self.parents.iter().map(Vec::as_slice))
+            .chain(std::iter::once(self.root.as_slice()))
+        {
+            let ca = Certificate::from_der(der)?;
+            if !ca.permitted_dns.is_empty() {
+                let bases = ca
+                    .permitted_dns
+                    .iter()
+                    .map(|b| b.trim_start_matches('.').to_ascii_lowercase())
+                    .collect();
+                constraints.push((ca.subject, bases));
+            }
+        }
+        self.dns_constraints = constraints;
         self.intermediates_pem = self
             .intermediates_der()
             .iter()
             .map(|d| encoding::cert_pem(d))
             .collect();
-        self
+        Ok(self)
     }
 
     /// The trust domain.
@@ -544,23 +566,16 @@ impl Authority {
     pub(crate) fn check_dns_within_constraints(&self, name: &str) -> Result<()> {
         check_dns_name(name)?;
         let name = name.to_ascii_lowercase();
-        let mut cas = vec![self.cert.clone()];
-        for der in self.parents.iter().chain(std::iter::once(&self.root)) {
-            cas.push(Certificate::from_der(der)?);
-        }
-        for ca in &cas {
-            if ca.permitted_dns.is_empty() {
-                continue;
-            }
-            let ok = ca.permitted_dns.iter().any(|base| {
-                let base = base.trim_start_matches('.').to_ascii_lowercase();
-                name == base || name.ends_with(&format!(".{base}"))
+        for (subject, bases) in &self.dns_constraints {
+            let ok = bases.iter().any(|base| {
+                name == *base
+                    || (name.ends_with(base.as_str())
+                        && name[..name.len() - base.len()].ends_with('.'))
             });
             if !ok {
                 return Err(Error::invalid_request(format!(
-                    "DNS name {name:?} is outside the name constraints of {} ({})",
-                    ca.subject,
-                    ca.permitted_dns.join(", ")
+                    "DNS name {name:?} is outside the name constraints of {subject} ({})",
+                    bases.join(", ")
                 )));
             }
         }
