@@ -167,8 +167,9 @@ test('PKCS#12 export and import', async () => {
   }
   const pfx = await toPkcs12(issued.keyPem, issued.chainPem, { password: 'x' })
   assert.equal((await fromPkcs12(pfx, 'x')).keyPem, issued.keyPem)
-  // Arguments the binding cannot translate throw at the call, before any work is queued.
-  assert.throws(() => issued.toPkcs12('pw', 'fancy'), { code: 'unsupported' })
+  // An unknown profile name is the core's invalid_request, as in every language; it throws at
+  // the call, before any work is queued.
+  assert.throws(() => issued.toPkcs12('pw', 'fancy'), { code: 'invalid_request' })
 })
 
 test('rotation policy: fresh, renew_due, expired', async () => {

@@ -2,7 +2,7 @@
 //! PKCS#8 keys. PBKDF2/scrypt are slow on purpose, so these are async.
 
 use meshtls_core::encoding as core_enc;
-use meshtls_core::{ErrorCode, Pkcs12Profile};
+use meshtls_core::Pkcs12Profile;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -23,13 +23,11 @@ pub fn bytes(input: &Input) -> Vec<u8> {
 
 /// The PKCS#12 protection profile from its name.
 pub fn pkcs12_profile(name: Option<String>) -> Result<Pkcs12Profile, Code> {
-    match name.as_deref() {
-        None | Some("modern") => Ok(Pkcs12Profile::Modern),
-        Some("legacy") => Ok(Pkcs12Profile::Legacy),
-        Some(other) => Err(edge(
-            ErrorCode::Unsupported,
-            format!("PKCS#12 profile {other:?}: use \"modern\" or \"legacy\""),
-        )),
+    match name {
+        None => Ok(Pkcs12Profile::default()),
+        Some(n) => n
+            .parse()
+            .map_err(|e: meshtls_core::Error| edge(e.code(), e.message())),
     }
 }
 

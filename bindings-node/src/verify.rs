@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use meshtls_core::{
-    ErrorCode, Fingerprint, IdPattern, PeerIdentity as CorePeerIdentity, PeerUsage,
-    Policy as CorePolicy, RevocationPolicy, SpiffeId, TrustBundle as CoreTrustBundle, TrustDomain,
+    Fingerprint, IdPattern, PeerIdentity as CorePeerIdentity, PeerUsage, Policy as CorePolicy,
+    RevocationPolicy, SpiffeId, TrustBundle as CoreTrustBundle, TrustDomain,
     Verifier as CoreVerifier, VerifyOptions as CoreVerifyOptions,
 };
 use napi::bindgen_prelude::*;
@@ -247,14 +247,9 @@ pub fn peer_identity(p: CorePeerIdentity) -> PeerIdentity {
 
 /// `client` or `server`.
 pub fn peer_usage(usage: &str) -> Result<PeerUsage, Code> {
-    match usage {
-        "client" => Ok(PeerUsage::Client),
-        "server" => Ok(PeerUsage::Server),
-        other => Err(edge(
-            ErrorCode::InvalidRequest,
-            format!("usage {other:?}: the peer is a \"client\" or a \"server\""),
-        )),
-    }
+    usage
+        .parse::<PeerUsage>()
+        .map_err(|e| edge(e.code(), e.message()))
 }
 
 /// Decides whether a presented chain is acceptable: a trust bundle, a policy and options.

@@ -112,12 +112,6 @@ pub fn closed(message: &str) -> PyErr {
     })
 }
 
-/// A core `invalid_request` error, for arguments the binding cannot translate (an unknown
-/// usage name...).
-pub fn invalid_request(message: impl Into<String>) -> PyErr {
-    to_py(CoreError::new(ErrorCode::InvalidRequest, message))
-}
-
 /// Registers the exception classes on the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 
 use crate::certificate::{fingerprint_arg, Certificate};
 use crate::encoding::{chain, input_bytes};
-use crate::error::{invalid_request, to_py};
+use crate::error::to_py;
 use crate::identity::{pattern, spiffe_id, trust_domain};
 use crate::revocation::Crl;
 use crate::validity::{opt_duration, timestamp, to_datetime};
@@ -234,13 +234,7 @@ pub struct Verifier {
 
 /// `client` or `server`: the role the verified peer plays.
 pub fn peer_usage(name: &str) -> PyResult<PeerUsage> {
-    match name {
-        "client" => Ok(PeerUsage::Client),
-        "server" => Ok(PeerUsage::Server),
-        other => Err(invalid_request(format!(
-            "usage {other:?}: use client or server (the peer's role)"
-        ))),
-    }
+    name.parse::<PeerUsage>().map_err(to_py)
 }
 
 #[pymethods]

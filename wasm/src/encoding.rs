@@ -131,11 +131,5 @@ impl<'a> Options<'a> {
 
 /// Lowercase hex without separators (the form the core prints serials and fingerprints in).
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
+    meshtls_core::encoding::hex_encode(bytes)
 }

@@ -128,14 +128,9 @@ impl Issued {
     /// old readers. Throws `invalid_request` when the key was not generated here.
     #[wasm_bindgen(js_name = toPkcs12)]
     pub fn to_pkcs12(&self, password: &str, profile: Option<String>) -> Result<Uint8Array> {
-        let profile = match profile.as_deref() {
-            None | Some("modern") => Pkcs12Profile::Modern,
-            Some("legacy") => Pkcs12Profile::Legacy,
-            Some(other) => {
-                return Err(MeshError::invalid_request(format!(
-                    "PKCS#12 profile {other:?}: use \"modern\" or \"legacy\""
-                )))
-            }
+        let profile = match profile {
+            None => Pkcs12Profile::default(),
+            Some(name) => name.parse()?,
         };
         Ok(Uint8Array::from(
             self.0.to_pkcs12(password, profile)?.as_slice(),

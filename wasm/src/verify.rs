@@ -255,10 +255,9 @@ impl PeerIdentity {
 
 fn peer_usage(usage: &PeerUsageName) -> Result<PeerUsage> {
     let v: &JsValue = usage.as_ref();
-    match v.as_string().as_deref() {
-        Some("client") => Ok(PeerUsage::Client),
-        Some("server") => Ok(PeerUsage::Server),
-        _ => Err(MeshError::invalid_request(
+    match v.as_string() {
+        Some(name) => Ok(name.parse()?),
+        None => Err(MeshError::invalid_request(
             "usage must be \"client\" (the peer is a TLS client) or \"server\"",
         )),
     }
