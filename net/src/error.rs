@@ -79,6 +79,9 @@ fn rustls_code(err: &rustls::Error) -> Option<ErrorCode> {
         rustls::Error::InvalidCertificate(CertificateError::BadEncoding) => {
             Some(ErrorCode::Malformed)
         }
+        // rustls refuses a certificate-less client of an mTLS server before the verifier is
+        // asked; it is the same verdict the core gives an empty chain.
+        rustls::Error::NoCertificatesPresented => Some(ErrorCode::NoCertificate),
         _ => None,
     }
 }

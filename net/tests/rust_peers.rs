@@ -158,13 +158,9 @@ async fn server_rejects_a_client_without_certificate() {
     };
     assert!(within("no-cert client", outcome).await.is_err());
     let failure = next_failure(&mut srv.failures).await;
-    let rustls_err = failure
-        .error
-        .get_ref()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    assert!(
-        rustls_err.contains("no certificate") || failure.error.to_string().contains("certificate"),
+    assert_eq!(
+        meshtls_net::error_code(&failure.error),
+        Some(ErrorCode::NoCertificate),
         "{failure}"
     );
 }
