@@ -54,15 +54,7 @@ fn server(
     trust: &TrustHandle,
     name: &'static str,
 ) -> Result<MtlsServer, BoxError> {
-    let mut builder = MtlsServer::builder(identity.clone(), trust.clone());
-    if name == "tls" {
-        // A raw listener drops certificate-less clients after the handshake with the core's
-        // `no_certificate` (meshtls-net's `require_peer`), where a plain mTLS server lets rustls
-        // refuse them during it, with no core code to log. The validator admits no token: on a
-        // raw listener it is never asked anyway.
-        builder = builder.bearer_fallback(std::sync::Arc::new(|_: &str| None));
-    }
-    Ok(builder
+    Ok(MtlsServer::builder(identity.clone(), trust.clone())
         .allow_tls12(true)
         .handshake_timeout(Duration::from_secs(5))
         .on_handshake_error(move |f| {
