@@ -678,10 +678,18 @@ fn name_constraints_are_enforced_at_issuance_and_verification() {
     assert_eq!(err.code(), ErrorCode::InvalidRequest);
     // A suffix that is not a label boundary is outside too.
     let err = ca
-        .issue(&IssueRequest::new(id("api")).with_dns(["evilmesh.internal"]), NOW)
+        .issue(
+            &IssueRequest::new(id("api")).with_dns(["evilmesh.internal"]),
+            NOW,
+        )
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidRequest);
-    assert!(ca.issue(&IssueRequest::new(id("api")).with_dns(["MESH.internal"]), NOW).is_ok());
+    assert!(ca
+        .issue(
+            &IssueRequest::new(id("api")).with_dns(["MESH.internal"]),
+            NOW
+        )
+        .is_ok());
     // An intermediate cannot widen its parent's constraints.
     let err = ca
         .create_intermediate(
