@@ -73,7 +73,7 @@ fn wrap(a: CoreAuthority) -> Authority {
 #[napi]
 impl Authority {
     /// Creates a self-signed root CA. Resolves to an `Authority`.
-    #[napi(ts_return_type = "Promise<Authority>")]
+    #[napi(ts_return_type = "Promise<Authority>", catch_unwind)]
     pub fn create_root(
         options: RootOptions,
     ) -> Result<AsyncTask<CoreTask<CoreAuthority, Authority>>, Code> {
@@ -97,7 +97,7 @@ impl Authority {
     }
 
     /// Creates an intermediate CA signed by this one. Resolves to an `Authority`.
-    #[napi(ts_return_type = "Promise<Authority>")]
+    #[napi(ts_return_type = "Promise<Authority>", catch_unwind)]
     pub fn create_intermediate(
         &self,
         options: Option<IntermediateOptions>,
@@ -127,7 +127,7 @@ impl Authority {
 
     /// Loads a CA from its certificate chain (this CA first) and its private key, encrypted
     /// with `passphrase` or plain. A wrong passphrase is `wrong_passphrase`.
-    #[napi(ts_return_type = "Promise<Authority>")]
+    #[napi(ts_return_type = "Promise<Authority>", catch_unwind)]
     pub fn from_pem(
         cert_chain: Input,
         key: Input,
@@ -142,68 +142,68 @@ impl Authority {
     }
 
     /// The private key encrypted with the passphrase (PKCS#8, scrypt + AES-256-CBC), PEM.
-    #[napi(ts_return_type = "Promise<string>")]
+    #[napi(ts_return_type = "Promise<string>", catch_unwind)]
     pub fn encrypted_key_pem(&self, passphrase: String) -> AsyncTask<CoreTask<String, String>> {
         let ca = self.inner.clone();
         CoreTask::new(move || Ok(ca.encrypted_key_pem(&passphrase)?.0), |s| s)
     }
 
     /// The private key as plaintext PKCS#8 PEM. Prefer `encryptedKeyPem`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn plaintext_key_pem(&self) -> String {
         self.inner.plaintext_key_pem().0
     }
 
     /// This CA's certificate, PEM.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn certificate_pem(&self) -> String {
         self.inner.certificate_pem()
     }
 
     /// This CA's chain (itself, its parents, the root), PEM.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn chain_pem(&self) -> String {
         self.inner.chain_pem()
     }
 
     /// The root above this CA (itself for a root), PEM: what a trust bundle holds.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn root_pem(&self) -> String {
         self.inner.root_pem()
     }
 
     /// The intermediates sent after a leaf this CA issues, PEM (empty for a root).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn intermediates_pem(&self) -> String {
         self.inner.intermediates_pem().to_owned()
     }
 
     /// This CA's certificate, parsed.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn certificate(&self) -> Certificate {
         Certificate::new(self.inner.certificate().clone())
     }
 
     /// The trust domain.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn trust_domain(&self) -> String {
         self.inner.trust_domain().to_string()
     }
 
     /// Whether this is a self-signed root.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn is_root(&self) -> bool {
         self.inner.is_root()
     }
 
     /// The key algorithm name.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn key_algorithm(&self) -> String {
         self.inner.key_algorithm().as_str().to_owned()
     }
 
     /// The CA certificate's serial, hex.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn serial(&self) -> String {
         self.inner.serial().to_hex()
     }

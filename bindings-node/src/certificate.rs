@@ -37,7 +37,7 @@ impl Certificate {
 #[napi]
 impl Certificate {
     /// Parses the first certificate of PEM text or PEM/DER bytes.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn parse(input: Input) -> Result<Certificate, Code> {
         Ok(Certificate::new(
             CoreCertificate::from_pem_or_der(&bytes(&input)).js()?,
@@ -45,7 +45,7 @@ impl Certificate {
     }
 
     /// Parses every certificate of PEM text or PEM/DER bytes, in order.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn parse_all(input: Input) -> Result<Vec<Certificate>, Code> {
         meshtls_core::encoding::parse_certificates(&bytes(&input))
             .js()?
@@ -55,61 +55,61 @@ impl Certificate {
     }
 
     /// Subject distinguished name.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn subject(&self) -> String {
         self.inner.subject.clone()
     }
 
     /// Issuer distinguished name.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn issuer(&self) -> String {
         self.inner.issuer.clone()
     }
 
     /// Subject common name.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn common_name(&self) -> Option<String> {
         self.inner.common_name.clone()
     }
 
     /// Serial number, lowercase hex.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn serial(&self) -> String {
         self.inner.serial.to_hex()
     }
 
     /// Start of validity.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn not_before(&self) -> DateTime<Utc> {
         to_date(self.inner.not_before)
     }
 
     /// End of validity.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn not_after(&self) -> DateTime<Utc> {
         to_date(self.inner.not_after)
     }
 
     /// URI SANs.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn uris(&self) -> Vec<String> {
         self.inner.uris.clone()
     }
 
     /// The SPIFFE ID, when the certificate has exactly one valid SPIFFE URI SAN.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn spiffe_id(&self) -> Option<String> {
         self.inner.spiffe_id.as_ref().map(|id| id.to_string())
     }
 
     /// DNS SANs.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn dns_names(&self) -> Vec<String> {
         self.inner.dns_names.clone()
     }
 
     /// IP address SANs.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn ip_addresses(&self) -> Vec<String> {
         self.inner
             .ip_addresses
@@ -119,19 +119,19 @@ impl Certificate {
     }
 
     /// Whether this is a CA certificate.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn is_ca(&self) -> bool {
         self.inner.is_ca
     }
 
     /// Path length constraint.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn path_len(&self) -> Option<u32> {
         self.inner.path_len
     }
 
     /// Key usage, when present.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn key_usage(&self) -> Option<KeyUsage> {
         self.inner.key_usage.map(|k| KeyUsage {
             digital_signature: k.digital_signature,
@@ -142,67 +142,67 @@ impl Certificate {
     }
 
     /// Whether the EKU allows TLS servers.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn server_auth(&self) -> bool {
         self.inner.server_auth
     }
 
     /// Whether the EKU allows TLS clients.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn client_auth(&self) -> bool {
         self.inner.client_auth
     }
 
     /// The public key algorithm.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn key_algorithm(&self) -> String {
         self.inner.key_algorithm.clone()
     }
 
     /// SHA-256 of the DER, lowercase hex.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn fingerprint(&self) -> String {
         self.inner.fingerprint.to_hex()
     }
 
     /// SHA-256 of the SubjectPublicKeyInfo, lowercase hex.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn spki_fingerprint(&self) -> String {
         self.inner.spki_fingerprint.to_hex()
     }
 
     /// CRL distribution point URIs.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn crl_distribution_points(&self) -> Vec<String> {
         self.inner.crl_distribution_points.clone()
     }
 
     /// Permitted DNS name constraints (CA certificates).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn permitted_dns(&self) -> Vec<String> {
         self.inner.permitted_dns.clone()
     }
 
     /// Whether subject and issuer are the same (a root).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn self_issued(&self) -> bool {
         self.inner.self_issued
     }
 
     /// The DER.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn der(&self) -> Buffer {
         self.inner.der().to_vec().into()
     }
 
     /// The PEM.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn to_pem(&self) -> String {
         self.inner.to_pem()
     }
 
     /// Whether `at` (default now) is within the validity period.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn is_valid_at(&self, at_time: Option<DateTime<Utc>>) -> bool {
         self.inner.is_valid_at(at(at_time))
     }

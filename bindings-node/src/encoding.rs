@@ -56,7 +56,7 @@ pub struct Pkcs12Options {
 }
 
 /// Builds a password-protected PKCS#12 (PFX) file from a private key and its chain (leaf first).
-#[napi(ts_return_type = "Promise<Buffer>")]
+#[napi(ts_return_type = "Promise<Buffer>", catch_unwind)]
 pub fn to_pkcs12(
     key: Input,
     chain: Input,
@@ -82,7 +82,7 @@ pub fn to_pkcs12(
 pub type Pkcs12Task = CoreTask<(Vec<u8>, Vec<Vec<u8>>), Pkcs12Contents>;
 
 /// Reads a PKCS#12 (PFX) file: the key and chain. A wrong password is `wrong_passphrase`.
-#[napi(ts_return_type = "Promise<Pkcs12Contents>")]
+#[napi(ts_return_type = "Promise<Pkcs12Contents>", catch_unwind)]
 pub fn from_pkcs12(pfx: Uint8Array, password: String) -> AsyncTask<Pkcs12Task> {
     let pfx = pfx.to_vec();
     CoreTask::new(
@@ -97,7 +97,7 @@ pub fn from_pkcs12(pfx: Uint8Array, password: String) -> AsyncTask<Pkcs12Task> {
 }
 
 /// Encrypts a PKCS#8 private key (PEM or DER) with a passphrase (scrypt + AES-256-CBC).
-#[napi(ts_return_type = "Promise<string>")]
+#[napi(ts_return_type = "Promise<string>", catch_unwind)]
 pub fn encrypt_private_key(key: Input, passphrase: String) -> AsyncTask<CoreTask<String, String>> {
     let key = bytes(&key);
     CoreTask::new(
@@ -111,7 +111,7 @@ pub fn encrypt_private_key(key: Input, passphrase: String) -> AsyncTask<CoreTask
 
 /// Decrypts an encrypted PKCS#8 PEM key into plain PKCS#8 PEM. A wrong passphrase is
 /// `wrong_passphrase`.
-#[napi(ts_return_type = "Promise<string>")]
+#[napi(ts_return_type = "Promise<string>", catch_unwind)]
 pub fn decrypt_private_key(key: Input, passphrase: String) -> AsyncTask<CoreTask<String, String>> {
     let key = bytes(&key);
     CoreTask::new(

@@ -55,13 +55,13 @@ pub fn reject<T>(env: &Env, e: meshtls_core::Error) -> Result<T> {
 
 /// The family of a core code: `input`, `request`, `verification`, `passphrase`, `io` or
 /// `internal`; `undefined` for a string that is no meshtls code.
-#[napi]
+#[napi(catch_unwind)]
 pub fn error_family(code: String) -> Option<&'static str> {
     ErrorCode::from_name(&code).map(|c| c.family().as_str())
 }
 
 /// Every error code meshtls raises, in the core's stable order.
-#[napi]
+#[napi(catch_unwind)]
 pub fn error_codes() -> Vec<&'static str> {
     ErrorCode::ALL.iter().map(|c| c.as_str()).collect()
 }

@@ -15,7 +15,7 @@ pub struct SpiffeId {
 #[napi]
 impl SpiffeId {
     /// Parses an ID; anything that is not a valid SPIFFE ID is `malformed`.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn parse(id: String) -> Result<SpiffeId, Code> {
         Ok(SpiffeId {
             inner: CoreSpiffeId::parse(&id).js()?,
@@ -23,32 +23,32 @@ impl SpiffeId {
     }
 
     /// The trust domain (`mesh.internal`).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn trust_domain(&self) -> String {
         self.inner.trust_domain().to_string()
     }
 
     /// The path (`/service/api`).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn path(&self) -> String {
         self.inner.path().to_owned()
     }
 
     /// The path segments (`["service", "api"]`).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn segments(&self) -> Vec<String> {
         self.inner.segments().map(str::to_owned).collect()
     }
 
     /// Whether the ID belongs to the trust domain (`mesh.internal` or `spiffe://mesh.internal`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn is_member_of(&self, trust_domain: String) -> Result<bool, Code> {
         let td = TrustDomain::parse_lenient(&trust_domain).js()?;
         Ok(self.inner.is_member_of(&td))
     }
 
     /// The ID as text.
-    #[napi(js_name = "toString")]
+    #[napi(js_name = "toString", catch_unwind)]
     pub fn to_js_string(&self) -> String {
         self.inner.to_string()
     }
@@ -64,7 +64,7 @@ pub struct IdPattern {
 #[napi]
 impl IdPattern {
     /// Parses a pattern; a malformed one is `malformed`.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn parse(pattern: String) -> Result<IdPattern, Code> {
         Ok(IdPattern {
             inner: CoreIdPattern::parse(&pattern).js()?,
@@ -72,13 +72,13 @@ impl IdPattern {
     }
 
     /// Whether the SPIFFE ID matches; an ID that does not parse is `malformed`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn matches(&self, id: String) -> Result<bool, Code> {
         Ok(self.inner.matches(&CoreSpiffeId::parse(&id).js()?))
     }
 
     /// The pattern as text.
-    #[napi(js_name = "toString")]
+    #[napi(js_name = "toString", catch_unwind)]
     pub fn to_js_string(&self) -> String {
         self.inner.to_string()
     }

@@ -111,31 +111,31 @@ impl Issued {
 #[napi]
 impl Issued {
     /// The leaf, PEM.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn cert_pem(&self) -> String {
         self.inner.cert_pem.clone()
     }
 
     /// The chain to present: leaf then intermediates (no root), PEM.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn chain_pem(&self) -> String {
         self.inner.chain_pem.clone()
     }
 
     /// The generated private key, PKCS#8 PEM (`null` when issued from a CSR).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn key_pem(&self) -> Option<String> {
         self.inner.key_pem.clone()
     }
 
     /// The leaf, DER.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn cert_der(&self) -> Buffer {
         self.inner.cert_der.clone().into()
     }
 
     /// The chain, DER, leaf first.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn chain_der(&self) -> Vec<Buffer> {
         self.inner
             .chain_der
@@ -145,37 +145,37 @@ impl Issued {
     }
 
     /// The generated private key, PKCS#8 DER.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn key_der(&self) -> Option<Buffer> {
         self.inner.key_der.clone().map(Buffer::from)
     }
 
     /// Serial number, lowercase hex.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn serial(&self) -> String {
         self.inner.serial.to_hex()
     }
 
     /// Start of validity.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn not_before(&self) -> DateTime<Utc> {
         to_date(self.inner.not_before)
     }
 
     /// End of validity.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn not_after(&self) -> DateTime<Utc> {
         to_date(self.inner.not_after)
     }
 
     /// SHA-256 of the leaf DER, lowercase hex.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn fingerprint(&self) -> String {
         self.inner.fingerprint.to_hex()
     }
 
     /// The leaf, parsed.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn certificate(&self) -> Result<Certificate, Code> {
         Ok(Certificate::new(
             meshtls_core::Certificate::from_der(&self.inner.cert_der).js()?,
@@ -184,7 +184,7 @@ impl Issued {
 
     /// A password-protected PKCS#12 (PFX) with the key and chain; `profile` is `"modern"`
     /// (default) or `"legacy"`. Issued from a CSR (no key here) it is `invalid_request`.
-    #[napi(ts_return_type = "Promise<Buffer>")]
+    #[napi(ts_return_type = "Promise<Buffer>", catch_unwind)]
     pub fn to_pkcs12(
         &self,
         password: String,
@@ -206,7 +206,7 @@ pub type IssueManyTask = CoreTask<Vec<CoreIssued>, Vec<Issued>>;
 impl Authority {
     /// Issues a certificate. Resolves to an `Issued`; a request the CA refuses rejects with
     /// `invalid_request`, a CSR whose signature fails with `bad_signature`.
-    #[napi(ts_return_type = "Promise<Issued>")]
+    #[napi(ts_return_type = "Promise<Issued>", catch_unwind)]
     pub fn issue(
         &self,
         request: IssueRequest,
@@ -220,7 +220,7 @@ impl Authority {
 
     /// Issues many certificates in one trip off the event loop; fails as a whole on the first
     /// refused request.
-    #[napi(ts_return_type = "Promise<Issued[]>")]
+    #[napi(ts_return_type = "Promise<Issued[]>", catch_unwind)]
     pub fn issue_many(
         &self,
         requests: Vec<IssueRequest>,
@@ -262,7 +262,7 @@ pub struct CsrResult {
 }
 
 /// Generates a key pair and a CSR naming `id`. Resolves to `{ csrPem, csrDer, keyPem, keyDer }`.
-#[napi(js_name = "createCsr", ts_return_type = "Promise<CsrResult>")]
+#[napi(js_name = "createCsr", ts_return_type = "Promise<CsrResult>", catch_unwind)]
 pub fn create_csr_js(
     id: String,
     options: Option<CsrOptions>,

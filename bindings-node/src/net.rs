@@ -81,7 +81,7 @@ impl Identity {
     /// An identity from an `Issued` (with its generated key), or from a chain (leaf first) and
     /// its private key, each PEM text or PEM/DER bytes. A key that does not match the leaf is
     /// refused.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(
         source: Either3<ClassInstance<Issued>, String, Uint8Array>,
         key: Option<Input>,
@@ -95,7 +95,7 @@ impl Identity {
 
     /// Swaps in a renewed certificate and key (same forms as the constructor). New handshakes
     /// present it; established connections keep theirs.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn update(
         &self,
         source: Either3<ClassInstance<Issued>, String, Uint8Array>,
@@ -112,25 +112,25 @@ impl Identity {
     }
 
     /// The chain presented (leaf first), PEM.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn chain_pem(&self) -> Result<String, Code> {
         Ok(self.read()?.0)
     }
 
     /// The private key, PKCS#8 PEM.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn key_pem(&self) -> Result<String, Code> {
         Ok(self.read()?.1)
     }
 
     /// Grows by one at each `update()`: Node servers compare it to refresh their context.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn generation(&self) -> f64 {
         self.handle.generation() as f64
     }
 
     /// The leaf, parsed.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn certificate(&self) -> Result<Certificate, Code> {
         Ok(Certificate::new(self.handle.current().leaf().js()?))
     }
@@ -198,13 +198,13 @@ where
 #[napi]
 impl WssConnection {
     /// The peer as the core verified it (`null` for a bearer-token client in hybrid mode).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn peer(&self) -> Option<crate::verify::PeerIdentity> {
         self.peer.clone().map(crate::verify::peer_identity)
     }
 
     /// The next message: a string (text) or a Buffer (binary); `null` once the peer closed.
-    #[napi(ts_return_type = "Promise<string | Buffer | null>")]
+    #[napi(ts_return_type = "Promise<string | Buffer | null>", catch_unwind)]
     pub fn recv<'env>(
         &self,
         env: &'env Env,
@@ -239,7 +239,7 @@ impl WssConnection {
     }
 
     /// Sends a text (string) or binary (Buffer/Uint8Array) message.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn send<'env>(
         &self,
         env: &'env Env,
@@ -262,7 +262,7 @@ impl WssConnection {
     }
 
     /// Closes the WebSocket.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>, Code> {
         let sink = self.sink.clone();
         spawn(
@@ -289,7 +289,7 @@ pub struct WssServer {
 #[napi]
 impl WssServer {
     /// Binds `address` (`127.0.0.1:0` for any free port) and starts accepting.
-    #[napi(ts_return_type = "Promise<WssServer>")]
+    #[napi(ts_return_type = "Promise<WssServer>", catch_unwind)]
     pub fn listen<'env>(
         env: &'env Env,
         identity: &Identity,
@@ -322,19 +322,19 @@ impl WssServer {
     }
 
     /// The bound port.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn port(&self) -> u32 {
         self.port
     }
 
     /// The bound address.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn host(&self) -> String {
         self.host.clone()
     }
 
     /// The next verified, upgraded connection; `null` once the server is closed.
-    #[napi(ts_return_type = "Promise<WssConnection | null>")]
+    #[napi(ts_return_type = "Promise<WssConnection | null>", catch_unwind)]
     pub fn accept<'env>(
         &self,
         env: &'env Env,
@@ -367,7 +367,7 @@ impl WssServer {
     }
 
     /// Stops accepting: a pending `accept()` resolves to `null` (open connections stay up).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.closed.send_replace(true);
         if let Ok(mut guard) = self.listener.try_lock() {
@@ -378,7 +378,7 @@ impl WssServer {
 
 /// Connects to a `wss://host:port/path` URL over mTLS (rustls); the server is verified by the
 /// core. Resolves to a `WssConnection` whose `peer` is the server.
-#[napi(ts_return_type = "Promise<WssConnection>")]
+#[napi(ts_return_type = "Promise<WssConnection>", catch_unwind)]
 pub fn wss_connect<'env>(
     env: &'env Env,
     identity: &Identity,

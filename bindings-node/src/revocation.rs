@@ -41,7 +41,7 @@ pub struct RevocationList {
 #[napi]
 impl RevocationList {
     /// No revocations.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         RevocationList {
@@ -50,7 +50,7 @@ impl RevocationList {
     }
 
     /// Parses the text form (`toText`), as the CLI keeps beside a CA.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn from_text(text: String) -> Result<Self, Code> {
         Ok(RevocationList {
             inner: CoreRevocationList::from_text(&text).js()?,
@@ -59,7 +59,7 @@ impl RevocationList {
 
     /// Records a revocation of `serial` (hex) for `reason` (default `unspecified`) at `at`
     /// (default now). Returns false, changing nothing, when it was already revoked.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn revoke(
         &mut self,
         serial: String,
@@ -75,37 +75,37 @@ impl RevocationList {
     }
 
     /// The entry for a serial (hex), if revoked.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn get(&self, serial: String) -> Result<Option<RevokedEntry>, Code> {
         Ok(self.inner.get(&Serial::from_hex(&serial).js()?).map(entry))
     }
 
     /// Every entry, by serial.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn entries(&self) -> Vec<RevokedEntry> {
         self.inner.entries().map(entry).collect()
     }
 
     /// How many serials are revoked.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn length(&self) -> u32 {
         self.inner.len() as u32
     }
 
     /// The number of the last CRL built from these records.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn last_crl_number(&self) -> f64 {
         self.inner.last_crl_number as f64
     }
 
     /// Sets the number of the last CRL built.
-    #[napi(setter)]
+    #[napi(setter, catch_unwind)]
     pub fn set_last_crl_number(&mut self, n: u32) {
         self.inner.last_crl_number = u64::from(n);
     }
 
     /// The records as text.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn to_text(&self) -> String {
         self.inner.to_text()
     }
@@ -126,62 +126,62 @@ impl Crl {
 #[napi]
 impl Crl {
     /// Parses a CRL (PEM text, or PEM/DER bytes).
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn parse(input: Input) -> Result<Self, Code> {
         Ok(Crl::new(CoreCrl::from_pem_or_der(&bytes(&input)).js()?))
     }
 
     /// Issuer distinguished name.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn issuer(&self) -> String {
         self.inner.issuer.clone()
     }
 
     /// The CRL number.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn number(&self) -> Option<f64> {
         self.inner.number.map(|n| n as f64)
     }
 
     /// thisUpdate.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn this_update(&self) -> DateTime<Utc> {
         to_date(self.inner.this_update)
     }
 
     /// nextUpdate.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn next_update(&self) -> Option<DateTime<Utc>> {
         self.inner.next_update.map(to_date)
     }
 
     /// How many certificates it revokes.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn revoked_count(&self) -> u32 {
         self.inner.revoked_count as u32
     }
 
     /// Whether `serial` (hex) is revoked, and when and why.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn lookup(&self, serial: String) -> Result<Option<RevokedEntry>, Code> {
         let serial = Serial::from_hex(&serial).js()?;
         Ok(self.inner.lookup(&serial).js()?.as_ref().map(entry))
     }
 
     /// Whether it is past its nextUpdate at `at` (default now).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn is_stale(&self, at_time: Option<DateTime<Utc>>) -> bool {
         self.inner.is_stale(at(at_time))
     }
 
     /// The DER.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn der(&self) -> Buffer {
         self.inner.der().to_vec().into()
     }
 
     /// The PEM.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn to_pem(&self) -> String {
         self.inner.to_pem()
     }
@@ -201,7 +201,7 @@ pub struct CrlOptions {
 #[napi]
 impl Authority {
     /// Builds and signs a CRL of the records.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn build_crl(&self, records: &RevocationList, options: CrlOptions) -> Result<Crl, Code> {
         let mut params = CrlParams::new(u64::from(options.number), at(options.this_update));
         if let Some(n) = options.next_update {

@@ -48,7 +48,7 @@ pub struct RotationPolicy {
 #[napi]
 impl RotationPolicy {
     /// The default: renew at 2/3 of the lifetime, jitter 5% of it.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         RotationPolicy {
@@ -57,7 +57,7 @@ impl RotationPolicy {
     }
 
     /// Renew at this fraction of the lifetime (0 < f < 1).
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn at_fraction(fraction: f64) -> Result<Self, Code> {
         Ok(RotationPolicy {
             inner: CoreRotationPolicy::at_fraction(fraction).js()?,
@@ -65,7 +65,7 @@ impl RotationPolicy {
     }
 
     /// Renew this long (seconds, or text such as `"7d"`) before expiry.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn before_expiry(margin: Either<f64, String>) -> Result<Self, Code> {
         Ok(RotationPolicy {
             inner: CoreRotationPolicy::before_expiry(duration(margin)?),
@@ -73,7 +73,7 @@ impl RotationPolicy {
     }
 
     /// The same schedule with this jitter (0 to 0.5 of the lifetime).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn with_jitter(&self, jitter: f64) -> Result<RotationPolicy, Code> {
         Ok(RotationPolicy {
             inner: self.inner.with_jitter(jitter).js()?,
@@ -81,7 +81,7 @@ impl RotationPolicy {
     }
 
     /// The renewal fraction, when the trigger is a fraction.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn fraction(&self) -> Option<f64> {
         match self.inner.trigger {
             RenewTrigger::Fraction(f) => Some(f),
@@ -90,7 +90,7 @@ impl RotationPolicy {
     }
 
     /// The margin before expiry in seconds, when the trigger is a margin.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn before_expiry_seconds(&self) -> Option<f64> {
         match self.inner.trigger {
             RenewTrigger::Fraction(_) => None,
@@ -99,14 +99,14 @@ impl RotationPolicy {
     }
 
     /// The jitter fraction.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn jitter(&self) -> f64 {
         self.inner.jitter
     }
 
     /// Where a certificate (PEM text, or PEM/DER bytes; the first one) stands at `at`
     /// (default now). The jitter comes from its fingerprint: asking twice gives one answer.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn status(
         &self,
         cert: Input,
@@ -118,7 +118,7 @@ impl RotationPolicy {
 
     /// When to look again: `renewAt` for a fresh certificate, otherwise `at + retry` (retry in
     /// seconds or text; grow it after a failed renewal).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn next_check(
         &self,
         cert: Input,

@@ -25,7 +25,7 @@ pub struct TrustBundle {
 #[napi]
 impl TrustBundle {
     /// A bundle of every certificate in `pem` (PEM text, or PEM/DER bytes); empty without one.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(pem: Option<Input>) -> Result<Self, Code> {
         Ok(TrustBundle {
             inner: match pem {
@@ -36,25 +36,25 @@ impl TrustBundle {
     }
 
     /// A bundle of every certificate in the input.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn from_pem(pem: Input) -> Result<Self, Code> {
         Self::new(Some(pem))
     }
 
     /// Adds CA certificates (PEM text, or PEM/DER bytes). A non-CA certificate is refused.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn add_ca(&mut self, cert: Input) -> Result<(), Code> {
         self.inner.add_ca_pem(&bytes(&cert)).js()
     }
 
     /// Adds a CRL (PEM or DER); a newer CRL of the same issuer replaces the older one.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn add_crl(&mut self, crl: Input) -> Result<(), Code> {
         self.inner.add_crl(&bytes(&crl)).js()
     }
 
     /// Removes the CA with this SHA-256 certificate fingerprint (hex); whether it was there.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn remove_ca(&mut self, fingerprint: String) -> Result<bool, Code> {
         Ok(self
             .inner
@@ -62,13 +62,13 @@ impl TrustBundle {
     }
 
     /// Drops CAs expired at `at` (default now); how many were dropped.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn prune_expired(&mut self, at_time: Option<DateTime<Utc>>) -> u32 {
         self.inner.prune_expired(at(at_time)) as u32
     }
 
     /// A new bundle with the CAs and CRLs of both (CA rotation overlap).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn merged(&self, other: &TrustBundle) -> TrustBundle {
         TrustBundle {
             inner: self.inner.merged(&other.inner),
@@ -76,7 +76,7 @@ impl TrustBundle {
     }
 
     /// The CA certificates.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn cas(&self) -> Vec<Certificate> {
         self.inner
             .cas()
@@ -85,7 +85,7 @@ impl TrustBundle {
     }
 
     /// The CRLs.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn crls(&self) -> Vec<Crl> {
         self.inner
             .crls()
@@ -95,13 +95,13 @@ impl TrustBundle {
     }
 
     /// The CA certificates as PEM (what Node's `ca` option takes).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn to_pem(&self) -> String {
         self.inner.to_pem()
     }
 
     /// How many CA certificates.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn length(&self) -> u32 {
         self.inner.len() as u32
     }
@@ -138,7 +138,7 @@ pub struct Policy {
 #[napi]
 impl Policy {
     /// Builds a policy from its rules.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(options: PolicyOptions) -> Result<Self, Code> {
         let mut b = CorePolicy::builder();
         for id in options.allow_ids.unwrap_or_default() {
@@ -168,7 +168,7 @@ impl Policy {
     }
 
     /// Any peer the bundle vouches for (still subject to the SVID rules).
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn allow_any() -> Self {
         Policy {
             inner: CorePolicy::allow_any(),
@@ -273,7 +273,7 @@ fn chain_ders(chain: &ChainInput) -> Result<Vec<Vec<u8>>, Code> {
 #[napi]
 impl Verifier {
     /// A verifier of the bundle and policy.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(
         bundle: &TrustBundle,
         policy: &Policy,
@@ -303,7 +303,7 @@ impl Verifier {
 
     /// Verifies a chain (leaf first) for the peer's role; returns who the peer is, or throws
     /// an `Error` whose `code` says why not (`expired`, `unknown_issuer`, `revoked`...).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn verify(&self, chain: ChainInput, options: VerifyOptions) -> Result<PeerIdentity, Code> {
         let usage = peer_usage(&options.usage)?;
         let ders = chain_ders(&chain)?;
@@ -314,7 +314,7 @@ impl Verifier {
     }
 
     /// The trust bundle.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn bundle(&self) -> TrustBundle {
         TrustBundle {
             inner: self.inner.bundle().clone(),
@@ -322,7 +322,7 @@ impl Verifier {
     }
 
     /// The policy.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn policy(&self) -> Policy {
         Policy {
             inner: self.inner.policy().clone(),
