@@ -262,7 +262,11 @@ pub struct CsrResult {
 }
 
 /// Generates a key pair and a CSR naming `id`. Resolves to `{ csrPem, csrDer, keyPem, keyDer }`.
-#[napi(js_name = "createCsr", ts_return_type = "Promise<CsrResult>", catch_unwind)]
+#[napi(
+    js_name = "createCsr",
+    ts_return_type = "Promise<CsrResult>",
+    catch_unwind
+)]
 pub fn create_csr_js(
     id: String,
     options: Option<CsrOptions>,
