@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyCFunction;
 use pyo3::IntoPyObjectExt;
 
-use crate::error::{closed, io_to_core, to_py};
+use crate::error::{closed, enroll_to_py, io_to_core, to_py};
 use crate::runtime;
 
 /// True once the interpreter is exiting: results are then dropped, not delivered.
@@ -27,6 +27,8 @@ pub enum Failure {
     Core(CoreError),
     /// The connection or server is closed: `ConnectionClosed`.
     Closed(&'static str),
+    /// The enrollment client failed (the service's code, the core's, or `transport`).
+    Enroll(meshtls_enroll::EnrollError),
 }
 
 impl Failure {
@@ -34,6 +36,7 @@ impl Failure {
         match self {
             Failure::Core(e) => to_py(e),
             Failure::Closed(m) => closed(m),
+            Failure::Enroll(e) => enroll_to_py(e),
         }
     }
 }

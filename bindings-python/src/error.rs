@@ -101,6 +101,45 @@ pub fn io_to_core(err: std::io::Error) -> CoreError {
     CoreError::new(code, message)
 }
 
+/// The Python exception for an enrollment client error. `.code` is the stable code the Rust
+/// client reports (`EnrollError::code()`: the service's, the core's, or `transport`); the
+/// class is the core family when the code is a core code, `IoError` for `transport`,
+/// `unavailable` and `timeout` (the service could not be reached or answer), and
+/// `InvalidRequest` for every other service refusal (`token_used`, `identity_mismatch`...).
+/// A service error also carries `.status` (HTTP).
+pub fn enroll_to_py(err: meshtls_enroll::EnrollError) -> PyErr {
+    use meshtls_enroll::EnrollError;
+    if let EnrollError::Core(e) = err {
+        return to_py(e);
+    }
+    let code = err.code().to_owned();
+    let status = match &err {
+        EnrollError::Service { status, .. } => Some(*status),
+        _ => None,
+    };
+    let message = match &err {
+        EnrollError::Service { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    let family = ErrorCode::ALL
+        .iter()
+        .find(|c| c.as_str() == code)
+        .map(|c| c.family())
+        .unwrap_or(match code.as_str() {
+            "transport" | "unavailable" | "timeout" | "unexpected_answer" => ErrorFamily::Io,
+            _ => ErrorFamily::Request,
+        });
+    Python::attach(|py| {
+        let pyerr = PyErr::from_type(class_of(py, family), format!("{code}: {message}"));
+        let value = pyerr.value(py);
+        let _ = value.setattr("code", code.as_str());
+        let _ = value.setattr("family", family.as_str());
+        let _ = value.setattr("message", message.as_str());
+        let _ = value.setattr("status", status);
+        pyerr
+    })
+}
+
 /// `ConnectionClosed` (code `io`).
 pub fn closed(message: &str) -> PyErr {
     Python::attach(|py| {

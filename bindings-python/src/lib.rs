@@ -13,6 +13,7 @@ mod authority;
 mod bridge;
 mod certificate;
 mod encoding;
+mod enroll;
 mod error;
 mod identity;
 mod issue;
@@ -54,6 +55,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(net::bind_ws, m)?)?;
     m.add_function(wrap_pyfunction!(net::connect_tls, m)?)?;
     m.add_function(wrap_pyfunction!(net::bind_tls, m)?)?;
+    m.add_class::<enroll::EnrolledIdentity>()?;
+    m.add_function(wrap_pyfunction!(enroll::enroll, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

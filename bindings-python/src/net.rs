@@ -37,8 +37,19 @@ pub struct Identity {
     material: Mutex<Material>,
 }
 
+impl Identity {
+    /// An identity whose handle is kept current elsewhere (an enrolled identity renewed by
+    /// meshtls-enroll): the chain is read from the handle; the key never leaves Rust.
+    pub(crate) fn from_handle(handle: IdentityHandle) -> Self {
+        Identity {
+            handle,
+            material: Mutex::new(Material { key: Vec::new() }),
+        }
+    }
+}
+
+/// The private key, for the stdlib `ssl` integration (empty for an enrolled identity).
 struct Material {
-    chain: Vec<Vec<u8>>,
     key: Vec<u8>,
 }
 
@@ -55,7 +66,6 @@ fn load(
             .detach(|| NetIdentity::from_issued(issued))
             .map_err(to_py)?;
         let material = Material {
-            chain: issued.chain_der.clone(),
             key: issued.key_der.clone().unwrap_or_default(),
         };
         return Ok((identity, material));
@@ -67,11 +77,11 @@ fn load(
     };
     let chain = encoding::chain(chain, "chain")?;
     let key = encoding::private_key(key, passphrase)?;
-    let (c, k) = (chain.clone(), key.clone());
+    let k = key.clone();
     let identity = py
-        .detach(move || NetIdentity::from_der(c, k))
+        .detach(move || NetIdentity::from_der(chain, k))
         .map_err(to_py)?;
-    Ok((identity, Material { chain, key }))
+    Ok((identity, Material { key }))
 }
 
 impl Identity {
@@ -141,8 +151,9 @@ impl Identity {
     #[getter]
     fn chain_pem(&self) -> PyResult<String> {
         Ok(self
-            .material()?
-            .chain
+            .handle
+            .current()
+            .chain()
             .iter()
             .map(|c| meshtls_core::encoding::cert_pem(c))
             .collect())
@@ -152,8 +163,9 @@ impl Identity {
     #[getter]
     fn chain_der<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         Ok(self
-            .material()?
-            .chain
+            .handle
+            .current()
+            .chain()
             .iter()
             .map(|c| to_bytes(py, c))
             .collect())
@@ -174,6 +186,13 @@ impl Identity {
     #[pyo3(signature = (passphrase=None))]
     fn _private_key_pem(&self, py: Python<'_>, passphrase: Option<&str>) -> PyResult<String> {
         let key = self.material()?.key.clone();
+        if key.is_empty() {
+            return Err(to_py(meshtls_core::Error::new(
+                meshtls_core::ErrorCode::InvalidRequest,
+                "this identity's private key stays in Rust (an enrolled identity): use the \
+                 native transport",
+            )));
+        }
         match passphrase {
             None => Ok(encoding::key_pem(&key)),
             Some(p) => {

@@ -3,6 +3,7 @@
 # module is declared here and nothing else is.
 
 import datetime
+import os
 from typing import Awaitable, List, Optional, Sequence, Tuple, Union, final
 
 _Bytes = Union[bytes, bytearray, memoryview]
@@ -416,3 +417,35 @@ def connect_tls(
     host: str, port: int, identity: Identity, verifier: Verifier, server_name: Optional[str] = None
 ) -> Awaitable[TlsStream]: ...
 def bind_tls(host: str, port: int, identity: Identity, verifier: Verifier) -> Awaitable[TlsServer]: ...
+
+@final
+class EnrolledIdentity:
+    @property
+    def spiffe_id(self) -> str: ...
+    @property
+    def identity(self) -> Identity: ...
+    @property
+    def certificate(self) -> Certificate: ...
+    @property
+    def serial(self) -> str: ...
+    @property
+    def chain_pem(self) -> str: ...
+    @property
+    def generation(self) -> int: ...
+    def verifier(self) -> Verifier: ...
+    def renew_now(self) -> Awaitable[int]: ...
+    def refresh_trust(self) -> Awaitable[None]: ...
+
+def enroll(
+    url: str,
+    token: str,
+    spiffe_id: Union[str, SpiffeId],
+    *,
+    ca_bundle: str,
+    dns_names: Sequence[str] = ...,
+    key: Optional[str] = None,
+    service_id: Optional[str] = None,
+    refresh_every: Optional[_Duration] = None,
+    timeout: Optional[_Duration] = None,
+    state_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+) -> Awaitable[EnrolledIdentity]: ...

@@ -1,0 +1,172 @@
+//! The enrollment client (meshtls-enroll) for asyncio: `enroll(url, token, spiffe_id, ...)`.
+//!
+//! The key is made, the CSR sent, the certificate renewed through `/v1/renew` and the bundle
+//! and CRL refreshed by the Rust client on the binding's tokio runtime; this module only
+//! translates arguments, results and errors.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use meshtls_enroll::{EnrollOptions, EnrolledIdentity as RustEnrolled};
+use pyo3::prelude::*;
+
+use crate::bridge::{self, Failure};
+use crate::certificate::Certificate;
+use crate::error::to_py;
+use crate::identity::spiffe_id_arg;
+use crate::issue::key_algorithm;
+use crate::net::Identity;
+use crate::validity::opt_duration;
+use crate::verify::Verifier;
+
+/// An identity from the CA service: renews itself through `/v1/renew` before it expires
+/// and keeps its trust bundle and CRL fresh. Closing it (or dropping it) stops both.
+#[pyclass(frozen, module = "meshtls._native")]
+pub struct EnrolledIdentity {
+    inner: Arc<RustEnrolled>,
+    identity: Py<Identity>,
+}
+
+#[pymethods]
+impl EnrolledIdentity {
+    /// The SPIFFE ID.
+    #[getter]
+    fn spiffe_id(&self) -> String {
+        self.inner.id().to_string()
+    }
+
+    /// The `Identity` for the native transport (`connect_ws`, `serve_ws`, `connect`,
+    /// `serve`): always the current certificate, swapped on each renewal.
+    #[getter]
+    fn identity(&self, py: Python<'_>) -> Py<Identity> {
+        self.identity.clone_ref(py)
+    }
+
+    /// The current leaf certificate.
+    #[getter]
+    fn certificate(&self) -> PyResult<Certificate> {
+        self.inner
+            .identity()
+            .current()
+            .leaf()
+            .map(Certificate::from_core)
+            .map_err(to_py)
+    }
+
+    /// The current serial (hex).
+    #[getter]
+    fn serial(&self) -> PyResult<String> {
+        Ok(self.certificate()?.inner.serial.to_hex())
+    }
+
+    /// The current chain, PEM, leaf first.
+    #[getter]
+    fn chain_pem(&self) -> String {
+        self.inner
+            .identity()
+            .current()
+            .chain()
+            .iter()
+            .map(|c| meshtls_core::encoding::cert_pem(c))
+            .collect()
+    }
+
+    /// Bumped by every renewal.
+    #[getter]
+    fn generation(&self) -> u64 {
+        self.inner.identity().generation()
+    }
+
+    /// The peer verifier as of now: the CA bundle and CRL last fetched, with the peer policy
+    /// (default: the trust domain). Call again after `refresh_trust()` for a newer one.
+    fn verifier(&self) -> Verifier {
+        Verifier {
+            inner: (*self.inner.trust().current()).clone(),
+        }
+    }
+
+    /// Renew now (a new key and certificate); the schedule does it by itself.
+    fn renew_now<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        bridge::spawn(py, async move {
+            inner.renew_now().await.map_err(Failure::Enroll)?;
+            Ok(inner.identity().generation())
+        })
+    }
+
+    /// Fetch the bundle and CRL now; the schedule does it every `refresh_every`.
+    fn refresh_trust<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        bridge::spawn(py, async move {
+            inner.refresh_trust().await.map_err(Failure::Enroll)?;
+            Ok(())
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<EnrolledIdentity {} generation={}>",
+            self.inner.id(),
+            self.inner.identity().generation()
+        )
+    }
+}
+
+/// `enroll(url, token, spiffe_id, *, ca_bundle, dns_names=(), key=None, service_id=None,
+/// refresh_every=None, timeout=None, state_dir=None)`: resolves to an `EnrolledIdentity`.
+#[pyfunction]
+#[pyo3(signature = (url, token, spiffe_id, *, ca_bundle, dns_names=Vec::new(), key=None,
+                    service_id=None, refresh_every=None, timeout=None, state_dir=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn enroll<'py>(
+    py: Python<'py>,
+    url: String,
+    token: String,
+    spiffe_id: &Bound<'py, PyAny>,
+    ca_bundle: String,
+    dns_names: Vec<String>,
+    key: Option<&str>,
+    service_id: Option<&str>,
+    refresh_every: Option<&Bound<'py, PyAny>>,
+    timeout: Option<&Bound<'py, PyAny>>,
+    state_dir: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let id = spiffe_id_arg(spiffe_id)?;
+    let mut options = EnrollOptions::new(ca_bundle);
+    options.dns_names = dns_names;
+    options.key_algorithm = key_algorithm(key)?;
+    options.service_id = service_id.map(crate::identity::spiffe_id).transpose()?;
+    if let Some(d) = opt_duration(refresh_every)? {
+        options.refresh_every = d;
+    }
+    if let Some(d) = opt_duration(timeout)? {
+        options.timeout = d;
+    }
+    options.state_dir = state_dir;
+    bridge::spawn(py, async move {
+        let node = meshtls_enroll::enroll(&url, &token, &id, options)
+            .await
+            .map_err(Failure::Enroll)?;
+        Ok(Enrolled(node))
+    })
+}
+
+/// The Rust result, made into a Python object on delivery (under the GIL).
+struct Enrolled(RustEnrolled);
+
+impl<'py> IntoPyObject<'py> for Enrolled {
+    type Target = EnrolledIdentity;
+    type Output = Bound<'py, EnrolledIdentity>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        let identity = Py::new(py, Identity::from_handle(self.0.identity()))?;
+        Bound::new(
+            py,
+            EnrolledIdentity {
+                inner: Arc::new(self.0),
+                identity,
+            },
+        )
+    }
+}
