@@ -174,6 +174,34 @@ export declare class Crl {
 }
 
 /**
+ * An identity from the CA service: renews itself through `/v1/renew` and keeps its trust
+ * bundle and CRL fresh (until garbage-collected).
+ */
+export declare class EnrolledIdentity {
+  /** The SPIFFE ID. */
+  get spiffeId(): string
+  /**
+   * An `Identity` for the native transport (`wssConnect`, `WssServer.listen`): always the
+   * current certificate. Its key stays in Rust (`keyPem` throws).
+   */
+  get identity(): Identity
+  /** The current leaf certificate. */
+  get certificate(): Certificate
+  /** The current serial (hex). */
+  get serial(): string
+  /** The current chain, PEM, leaf first. */
+  get chainPem(): string
+  /** Grows by one at each renewal. */
+  get generation(): number
+  /** The peer verifier as of now (bundle and CRL last fetched, the trust domain's policy). */
+  verifier(): Verifier
+  /** Renews now (a new key and certificate); resolves to the new generation. */
+  renewNow(): Promise<number>
+  /** Fetches the bundle and CRL now. */
+  refreshTrust(): Promise<void>
+}
+
+/**
  * Our certificate chain and key, swappable while servers run: `update()` changes what new
  * handshakes present and leaves open connections alone.
  */
@@ -434,6 +462,30 @@ export declare function decryptPrivateKey(key: Input, passphrase: string): Promi
 
 /** Encrypts a PKCS#8 private key (PEM or DER) with a passphrase (scrypt + AES-256-CBC). */
 export declare function encryptPrivateKey(key: Input, passphrase: string): Promise<string>
+
+/**
+ * Enrolls `id` at the CA service `url` (`https://host:port`) with a join `token`: the key is
+ * made here and only the CSR is sent. Resolves to an `EnrolledIdentity` that renews itself.
+ */
+export declare function enroll(url: string, token: string, id: string, options: EnrollOptions): Promise<EnrolledIdentity>
+
+/** Options of `enroll` (the Rust `EnrollOptions`). */
+export interface EnrollOptions {
+  /** The CA certificates (PEM) that vouch for the service, given with the token. */
+  caBundle: string
+  /** DNS names to ask for (the token must grant them). */
+  dnsNames?: Array<string>
+  /** `ecdsa-p256` (default), `ecdsa-p384`, `ed25519`, `rsa-2048`, `rsa-4096`. */
+  key?: string
+  /** The SPIFFE ID the service must present (default `spiffe://<td>/meshtls/ca`). */
+  serviceId?: string
+  /** Seconds between bundle + CRL refreshes (default 300). */
+  refreshEverySeconds?: number
+  /** Seconds each request to the service may take (default 30). */
+  timeoutSeconds?: number
+  /** Keep the chain and key in `DIR/identity.pem` (0600) across restarts. */
+  stateDir?: string
+}
 
 /** Every error code meshtls raises, in the core's stable order. */
 export declare function errorCodes(): Array<string>

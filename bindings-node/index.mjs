@@ -23,6 +23,8 @@ export const {
   createCsr,
   decryptPrivateKey,
   encryptPrivateKey,
+  enroll,
+  EnrolledIdentity,
   errorCodes,
   errorFamily,
   fromPkcs12,

@@ -8,6 +8,7 @@
 pub mod authority;
 pub mod certificate;
 pub mod encoding;
+pub mod enroll;
 pub mod error;
 pub mod identity;
 pub mod issue;

@@ -76,6 +76,20 @@ fn from_source(
     }
 }
 
+impl Identity {
+    /// An identity whose handle is renewed elsewhere (an enrolled identity): the chain is read
+    /// from the handle, and the private key never leaves Rust (`keyPem` throws).
+    pub(crate) fn from_handle(handle: IdentityHandle) -> Self {
+        Identity {
+            handle,
+            pems: Arc::new(Mutex::new(Pems {
+                chain: String::new(),
+                key: String::new(),
+            })),
+        }
+    }
+}
+
 #[napi]
 impl Identity {
     /// An identity from an `Issued` (with its generated key), or from a chain (leaf first) and
@@ -114,13 +128,31 @@ impl Identity {
     /// The chain presented (leaf first), PEM.
     #[napi(getter, catch_unwind)]
     pub fn chain_pem(&self) -> Result<String, Code> {
-        Ok(self.read()?.0)
+        let (chain, key) = self.read()?;
+        if !key.is_empty() {
+            return Ok(chain);
+        }
+        Ok(self
+            .handle
+            .current()
+            .chain()
+            .iter()
+            .map(|c| core_enc::cert_pem(c))
+            .collect())
     }
 
     /// The private key, PKCS#8 PEM.
     #[napi(getter, catch_unwind)]
     pub fn key_pem(&self) -> Result<String, Code> {
-        Ok(self.read()?.1)
+        let key = self.read()?.1;
+        if key.is_empty() {
+            return Err(edge(
+                meshtls_core::ErrorCode::InvalidRequest,
+                "this identity's private key stays in Rust (an enrolled identity): use the \
+                 native transport",
+            ));
+        }
+        Ok(key)
     }
 
     /// Grows by one at each `update()`: Node servers compare it to refresh their context.
