@@ -212,6 +212,23 @@ struct Generation<T> {
     value: T,
 }
 
+/// The value of the current (identity, trust) generation, made anew by `make` after a swap.
+fn current_generation<T: Clone>(
+    current: &ArcSwap<Generation<T>>,
+    identity: &IdentityHandle,
+    trust: &TrustHandle,
+    make: impl FnOnce() -> Result<Generation<T>, Error>,
+) -> io::Result<T> {
+    let loaded = current.load();
+    if loaded.generations == generations(identity, trust) {
+        return Ok(loaded.value.clone());
+    }
+    let fresh = make().map_err(to_io)?;
+    let value = fresh.value.clone();
+    current.store(Arc::new(fresh));
+    Ok(value)
+}
+
 impl ServerRecipe {
     fn make(&self) -> Result<Generation<tokio_rustls::TlsAcceptor>, Error> {
         let generations = generations(&self.identity, &self.trust);
@@ -297,14 +314,9 @@ impl MtlsServer {
     /// The acceptor of the current (identity, trust) generation, made anew after a swap.
     fn acceptor(&self) -> io::Result<tokio_rustls::TlsAcceptor> {
         let recipe = &self.inner.recipe;
-        let current = self.inner.current.load();
-        if current.generations == generations(&recipe.identity, &recipe.trust) {
-            return Ok(current.value.clone());
-        }
-        let fresh = recipe.make().map_err(to_io)?;
-        let acceptor = fresh.value.clone();
-        self.inner.current.store(Arc::new(fresh));
-        Ok(acceptor)
+        current_generation(&self.inner.current, &recipe.identity, &recipe.trust, || {
+            recipe.make()
+        })
     }
 
     /// Run the server side of a handshake on an accepted TCP connection, within the handshake
@@ -492,14 +504,9 @@ impl MtlsClient {
     /// The connector of the current (identity, trust) generation, made anew after a swap.
     fn connector(&self) -> io::Result<tokio_rustls::TlsConnector> {
         let recipe = &self.inner.recipe;
-        let current = self.inner.current.load();
-        if current.generations == generations(&recipe.identity, &recipe.trust) {
-            return Ok(current.value.clone());
-        }
-        let fresh = recipe.make().map_err(to_io)?;
-        let connector = fresh.value.clone();
-        self.inner.current.store(Arc::new(fresh));
-        Ok(connector)
+        current_generation(&self.inner.current, &recipe.identity, &recipe.trust, || {
+            recipe.make()
+        })
     }
 
     /// Connect over TCP and run the handshake. `server_name` is sent as SNI (a DNS name or an IP
