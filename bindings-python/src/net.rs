@@ -481,6 +481,19 @@ pub fn bind_ws<'py>(
     })
 }
 
+/// Wakes pending accepts and drops the listener (on the runtime, where its lock lives).
+fn close_listener<L: Send + 'static>(
+    shutdown: &Shutdown,
+    listener: &Arc<AsyncMutex<Option<L>>>,
+) -> PyResult<()> {
+    shutdown.close();
+    let listener = listener.clone();
+    runtime::get()?.spawn(async move {
+        listener.lock().await.take();
+    });
+    Ok(())
+}
+
 fn failures_of(f: &Failures) -> Vec<(Option<String>, String)> {
     f.lock()
         .map(|l| l.iter().cloned().collect())
@@ -512,12 +525,7 @@ impl WsServer {
 
     /// Stops accepting (open connections stay open).
     fn close(&self) -> PyResult<()> {
-        self.shutdown.close();
-        let listener = self.listener.clone();
-        runtime::get()?.spawn(async move {
-            listener.lock().await.take();
-        });
-        Ok(())
+        close_listener(&self.shutdown, &self.listener)
     }
 
     /// Replaces the verifier for new handshakes (new CA bundle, new CRL, new policy).
@@ -684,12 +692,7 @@ impl TlsServer {
 
     /// Stops accepting (open streams stay open).
     fn close(&self) -> PyResult<()> {
-        self.shutdown.close();
-        let listener = self.listener.clone();
-        runtime::get()?.spawn(async move {
-            listener.lock().await.take();
-        });
-        Ok(())
+        close_listener(&self.shutdown, &self.listener)
     }
 
     /// Replaces the verifier for new handshakes.
