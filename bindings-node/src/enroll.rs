@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use meshtls_enroll::{EnrollError, EnrollOptions as RustOptions, EnrolledIdentity as Rust};
+use meshtls_net::enroll::{EnrollError, EnrollOptions as RustOptions, EnrolledIdentity as Rust};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -197,7 +197,7 @@ pub fn enroll<'env>(
     o.state_dir = options.state_dir.map(Into::into);
     spawn(
         env,
-        async move { meshtls_enroll::enroll(&url, &token, &id, o).await },
+        async move { meshtls_net::enroll::enroll(&url, &token, &id, o).await },
         |node| EnrolledIdentity {
             inner: Arc::new(node),
         },

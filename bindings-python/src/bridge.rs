@@ -28,7 +28,7 @@ pub enum Failure {
     /// The connection or server is closed: `ConnectionClosed`.
     Closed(&'static str),
     /// The enrollment client failed (the service's code, the core's, or `transport`).
-    Enroll(meshtls_enroll::EnrollError),
+    Enroll(meshtls_net::enroll::EnrollError),
 }
 
 impl Failure {

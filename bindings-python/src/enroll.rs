@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use meshtls_enroll::{EnrollOptions, EnrolledIdentity as RustEnrolled};
+use meshtls_net::enroll::{EnrollOptions, EnrolledIdentity as RustEnrolled};
 use pyo3::prelude::*;
 
 use crate::bridge::{self, Failure};
@@ -144,7 +144,7 @@ pub fn enroll<'py>(
     }
     options.state_dir = state_dir;
     bridge::spawn(py, async move {
-        let node = meshtls_enroll::enroll(&url, &token, &id, options)
+        let node = meshtls_net::enroll::enroll(&url, &token, &id, options)
             .await
             .map_err(Failure::Enroll)?;
         Ok(Enrolled(node))

@@ -107,8 +107,8 @@ pub fn io_to_core(err: std::io::Error) -> CoreError {
 /// `unavailable` and `timeout` (the service could not be reached or answer), and
 /// `InvalidRequest` for every other service refusal (`token_used`, `identity_mismatch`...).
 /// A service error also carries `.status` (HTTP).
-pub fn enroll_to_py(err: meshtls_enroll::EnrollError) -> PyErr {
-    use meshtls_enroll::EnrollError;
+pub fn enroll_to_py(err: meshtls_net::enroll::EnrollError) -> PyErr {
+    use meshtls_net::enroll::EnrollError;
     if let EnrollError::Core(e) = err {
         return to_py(e);
     }

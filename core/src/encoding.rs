@@ -41,7 +41,7 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
 /// PEM with 64-column lines and LF endings (RFC 7468). Written out here rather than through
 /// the `pem` crate's encoder, which allocates per line: issuance writes three PEMs per
 /// certificate and this is a measurable share of its cost.
-fn to_pem(label: &str, der: &[u8]) -> String {
+pub fn to_pem(label: &str, der: &[u8]) -> String {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut s = String::with_capacity(b64.len() + b64.len() / 64 + 2 * label.len() + 40);

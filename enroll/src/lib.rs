@@ -1,4 +1,5 @@
-//! meshtls-enroll: the enrollment CA service of meshtls, and its client.
+//! meshtls-enroll: the enrollment CA service of meshtls. Its client lives in the transport
+//! crate ([`meshtls_net::enroll`], re-exported here as [`client`]) so nodes need no ledger code.
 //!
 //! A node gets its first certificate by presenting a one-time join token and a CSR (its key
 //! never leaves it), renews over mTLS with its current certificate, and fetches the CRL and
@@ -10,12 +11,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod api;
-pub mod client;
 pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod token;
+
+pub use meshtls_net::enroll as client;
+pub use meshtls_net::enroll::api;
 
 pub use client::{enroll, resume, EnrollError, EnrollOptions, EnrolledIdentity};
 pub use service::{service_id, CaService, RunningService, ServiceConfig, ServiceError};

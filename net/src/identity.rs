@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use meshtls_core::{Certificate, Error, ErrorCode, Issued};
+use meshtls_core::{encoding, Certificate, Error, ErrorCode, Issued};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use zeroize::Zeroizing;
 
 use crate::config::provider;
 use crate::error::from_rustls_config;
@@ -16,10 +17,13 @@ use crate::error::from_rustls_config;
 /// A certificate chain (leaf first, then intermediates) and the leaf's private key.
 ///
 /// Constructing one checks that the key parses and matches the leaf, so an `Identity` is always
-/// usable in a handshake.
+/// usable in a handshake. The key is also kept as PKCS#8 (zeroed when the last clone goes) so
+/// the TLS stacks of the bindings (Python `ssl`, Node `tls`, .NET `SslStream`) can present the
+/// same identity: see [`key_pem`](Self::key_pem).
 #[derive(Clone)]
 pub struct Identity {
     certified: Arc<CertifiedKey>,
+    key_pkcs8: Arc<Zeroizing<Vec<u8>>>,
 }
 
 impl fmt::Debug for Identity {
@@ -70,6 +74,18 @@ impl Identity {
         if chain.is_empty() {
             return Err(Error::new(ErrorCode::Malformed, "empty certificate chain"));
         }
+        let key_pkcs8 = Zeroizing::new(match &key {
+            PrivateKeyDer::Pkcs8(k) => k.secret_pkcs8_der().to_vec(),
+            // SEC1 and PKCS#1: the core re-encodes them (the same parser the bindings use).
+            other => {
+                let label = match other {
+                    PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
+                    _ => "RSA PRIVATE KEY",
+                };
+                let pem = Zeroizing::new(encoding::to_pem(label, other.secret_der()));
+                encoding::parse_private_key(pem.as_bytes())?
+            }
+        });
         let signing = provider()
             .key_provider
             .load_private_key(key)
@@ -80,7 +96,24 @@ impl Identity {
         certified.keys_match().map_err(from_rustls_config)?;
         Ok(Identity {
             certified: Arc::new(certified),
+            key_pkcs8: Arc::new(key_pkcs8),
         })
+    }
+
+    /// The chain as PEM, leaf first.
+    pub fn chain_pem(&self) -> String {
+        self.chain().iter().map(|c| encoding::cert_pem(c)).collect()
+    }
+
+    /// The private key, PKCS#8 DER. For handing the identity to another TLS stack in the same
+    /// process; meshtls itself never sends it anywhere.
+    pub fn key_pkcs8_der(&self) -> &[u8] {
+        &self.key_pkcs8
+    }
+
+    /// The private key, PKCS#8 PEM (`PRIVATE KEY`), as [`key_pkcs8_der`](Self::key_pkcs8_der).
+    pub fn key_pem(&self) -> Zeroizing<String> {
+        Zeroizing::new(encoding::key_pem(&self.key_pkcs8))
     }
 
     /// The chain, leaf first.
@@ -175,5 +208,46 @@ impl rustls::client::ResolvesClientCert for Resolver {
 
     fn has_certs(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshtls_core::{Authority, IssueRequest, RootParams, SpiffeId, Timestamp, TrustDomain};
+
+    #[test]
+    fn the_key_and_chain_come_back_as_loaded() {
+        let now = Timestamp::from_unix(1_790_000_000);
+        let td = TrustDomain::new("mesh.internal").expect("trust domain");
+        let ca = Authority::create_root(&RootParams::new(td), now).expect("root");
+        let id = SpiffeId::parse("spiffe://mesh.internal/service/a").expect("id");
+        let issued = ca.issue(&IssueRequest::new(id), now).expect("issue");
+        let identity = Identity::from_issued(&issued).expect("identity");
+        assert_eq!(
+            identity.key_pkcs8_der(),
+            issued.key_der.as_deref().expect("key")
+        );
+        assert_eq!(identity.chain_pem(), issued.chain_pem);
+        let again = Identity::from_pem(
+            identity.chain_pem().as_bytes(),
+            identity.key_pem().as_bytes(),
+        )
+        .expect("reloaded");
+        assert_eq!(again.key_pkcs8_der(), identity.key_pkcs8_der());
+        // A key that is not the leaf's is refused, not exported later.
+        let other = ca
+            .issue(
+                &IssueRequest::new(
+                    SpiffeId::parse("spiffe://mesh.internal/service/b").expect("id"),
+                ),
+                now,
+            )
+            .expect("issue");
+        let mismatch = Identity::from_pem(
+            identity.chain_pem().as_bytes(),
+            encoding::key_pem(other.key_der.as_deref().expect("key")).as_bytes(),
+        );
+        assert!(mismatch.is_err());
     }
 }

@@ -3,7 +3,8 @@
 //! rustls configurations built from a meshtls [`Identity`] and a core
 //! [`Verifier`](meshtls_core::Verifier), with the core's verdict enforced *during* the TLS
 //! handshake; hot-swappable identity and trust; a tokio mTLS listener and connector; a
-//! rotation driver; and WebSocket (`wss://`) over mTLS.
+//! rotation driver; WebSocket (`wss://`) over mTLS; and the [`enroll`] client of the CA
+//! service (join token, then renewal over mTLS, bundle and CRL refreshed on a schedule).
 //!
 //! Certificate rules live in `meshtls-core` only: this crate never validates a path or an
 //! identity itself, it asks [`Verifier::verify`](meshtls_core::Verifier::verify) with the whole
@@ -43,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod enroll;
 pub mod error;
 pub mod identity;
 pub mod listener;

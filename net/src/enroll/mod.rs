@@ -1,4 +1,5 @@
-//! The enrollment client: enroll with a join token, then renew and refresh on a schedule.
+//! The enrollment client of the meshtls CA service (`meshtls serve`, crate meshtls-enroll):
+//! enroll with a join token, then renew and refresh on a schedule.
 //!
 //! The key is generated here (core [`create_csr`]) and never leaves the process; the service
 //! only ever sees the CSR. The CA service is verified by the core against the trust bundle
@@ -6,9 +7,9 @@
 //! (`spiffe://<td>/meshtls/ca` unless set otherwise).
 //!
 //! ```no_run
-//! # async fn demo(bundle_pem: String) -> Result<(), meshtls_enroll::EnrollError> {
+//! # async fn demo(bundle_pem: String) -> Result<(), meshtls_net::enroll::EnrollError> {
 //! use meshtls_core::SpiffeId;
-//! use meshtls_enroll::{enroll, EnrollOptions};
+//! use meshtls_net::enroll::{enroll, EnrollOptions};
 //!
 //! let id = SpiffeId::parse("spiffe://mesh.internal/service/api").expect("valid ID");
 //! let node = enroll("https://ca.mesh.internal:8443", "5f1e…", &id,
@@ -24,6 +25,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::{
+    Identity, IdentityHandle, MtlsClient, RotationDriver, RotationEvent, RotationTask, TrustHandle,
+};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{CONTENT_TYPE, HOST};
@@ -33,9 +37,6 @@ use meshtls_core::{
     create_csr, Error as CoreError, ErrorCode, KeyAlgorithm, Policy, RotationPolicy, SpiffeId,
     TrustBundle, Verifier,
 };
-use meshtls_net::{
-    Identity, IdentityHandle, MtlsClient, RotationDriver, RotationEvent, RotationTask, TrustHandle,
-};
 use rustls_pki_types::ServerName;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -43,7 +44,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use crate::api::{EnrollRequest, ErrorBody, IssuedResponse, RenewRequest};
+pub mod api;
+
+use self::api::{EnrollRequest, ErrorBody, IssuedResponse, RenewRequest};
 
 /// Largest answer the client reads (a chain plus bundle is a few KiB; a CRL can be large).
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
@@ -281,7 +284,7 @@ impl CaClient {
         tcp: TcpStream,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, EnrollError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let verifier = meshtls_net::server_cert_verifier(self.service_trust.clone());
+        let verifier = crate::server_cert_verifier(self.service_trust.clone());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(transport)?
@@ -654,7 +657,7 @@ async fn start(
             async move {
                 renew_once(&client, &handle, &id, &dns, alg, state_dir.as_deref())
                     .await
-                    .map_err(|e| Box::new(e) as meshtls_net::RenewError)
+                    .map_err(|e| Box::new(e) as crate::RenewError)
             }
         })
         .policy(options.rotation);

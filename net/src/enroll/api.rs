@@ -1,4 +1,5 @@
-//! The JSON bodies of the HTTP API (see `openapi.yaml`).
+//! The JSON bodies of the CA service's HTTP API (`enroll/openapi.yaml`), shared by the
+//! service (meshtls-enroll) and this client so both ends speak one definition.
 
 use serde::{Deserialize, Serialize};
 
