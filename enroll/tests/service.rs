@@ -624,3 +624,45 @@ async fn a_restarted_node_resumes_from_its_state_dir_without_a_token() {
     std::fs::write(&file, "garbage").unwrap();
     assert!(meshtls_enroll::resume(&h.url, opts).await.is_err());
 }
+
+#[tokio::test]
+async fn the_bundle_and_crl_are_refreshed_on_schedule() {
+    // Nobody calls refresh_trust(): the background task alone brings a revocation to peers.
+    let (h, _dir) = sqlite().await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let peer_id = id("spiffe://mesh.internal/service/peer");
+    let mut options = h.options();
+    options.refresh_every = Duration::from_secs(1);
+    let token = h.token(&node_id.to_string()).await;
+    let node = enroll(&h.url, &token, &node_id, options).await.unwrap();
+    let token = h.token(&peer_id.to_string()).await;
+    let peer = enroll(&h.url, &token, &peer_id, h.options()).await.unwrap();
+    let peer_chain: Vec<Vec<u8>> = peer
+        .identity()
+        .current()
+        .chain()
+        .iter()
+        .map(|c| c.to_vec())
+        .collect();
+    node.trust()
+        .current()
+        .verify(&peer_chain, PeerUsage::Client, now())
+        .unwrap();
+
+    h.revoke(&serial_of(&peer.identity())).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let code = loop {
+        match node
+            .trust()
+            .current()
+            .verify(&peer_chain, PeerUsage::Client, now())
+        {
+            Err(e) => break e.code().as_str().to_owned(),
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Ok(_) => panic!("the revocation did not reach the node's trust within 15 s"),
+        }
+    };
+    assert_eq!(code, "revoked");
+}
