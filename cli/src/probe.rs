@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 use meshtls_core::validity::parse_duration;
-use meshtls_core::{ErrorCode, Fingerprint, IdPattern, PeerIdentity, Verifier};
+use meshtls_core::{ErrorCode, PeerIdentity};
 use meshtls_net::{Identity, IdentityHandle, MtlsClient, TrustHandle};
 use serde::Serialize;
 
@@ -38,24 +38,9 @@ pub struct ProbeArgs {
     /// Our certificate directory: chain.pem and key.pem, as `meshtls issue` writes them.
     #[arg(long, value_name = "DIR")]
     cert: PathBuf,
-    /// Trusted CA certificates; repeat for several files.
-    #[arg(long, value_name = "FILE", required = true)]
-    bundle: Vec<PathBuf>,
-    /// A CRL to check the server against; repeat for several.
-    #[arg(long, value_name = "FILE")]
-    crl: Vec<PathBuf>,
-    /// Allow this SPIFFE ID or pattern for the server; repeat for several.
-    #[arg(long, value_name = "PATTERN")]
-    allow_id: Vec<IdPattern>,
-    /// Allow a server whose certificate is valid for this DNS name or IP address; repeat.
-    #[arg(long, value_name = "NAME")]
-    allow_dns: Vec<String>,
-    /// Require the server certificate's SHA-256 to be one of the pins; repeat.
-    #[arg(long, value_name = "SHA256", value_parser = Fingerprint::from_hex)]
-    pin: Vec<Fingerprint>,
-    /// Require the server SPKI's SHA-256 to be one of the pins; repeat.
-    #[arg(long, value_name = "SHA256", value_parser = Fingerprint::from_hex)]
-    pin_spki: Vec<Fingerprint>,
+    /// The bundle, CRLs and policy that decide whether the server is acceptable.
+    #[command(flatten)]
+    trust: verify::TrustArgs,
     /// Give up after this long (TCP connect, handshake and upgrade), e.g. 10s (default).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     timeout: Duration,
@@ -93,8 +78,7 @@ fn host_port(rest: &str) -> Result<(String, u16), CliError> {
 
 /// Runs `probe`.
 pub fn run(a: &ProbeArgs, json: bool) -> Result<(), CliError> {
-    let bundle = verify::read_bundle(&a.bundle, &a.crl)?;
-    let policy = verify::build_policy(&bundle, &a.allow_id, &a.allow_dns, &a.pin, &a.pin_spki)?;
+    let verifier = a.trust.verifier()?;
     let chain_path = a.cert.join(issue::CHAIN_FILE);
     let key_path = a.cert.join(issue::KEY_FILE);
     let chain = files::read(&chain_path)?;
@@ -102,13 +86,10 @@ pub fn run(a: &ProbeArgs, json: bool) -> Result<(), CliError> {
     let key = files::read(&key_path)?;
     meshtls_core::encoding::parse_private_key(&key).in_file(&key_path)?;
     let identity = Identity::from_pem(&chain, &key).in_file(&a.cert)?;
-    let client = MtlsClient::builder(
-        IdentityHandle::new(identity),
-        TrustHandle::new(Verifier::new(bundle, policy)),
-    )
-    .allow_tls12(a.tls12)
-    .handshake_timeout(a.timeout)
-    .build()?;
+    let client = MtlsClient::builder(IdentityHandle::new(identity), TrustHandle::new(verifier))
+        .allow_tls12(a.tls12)
+        .handshake_timeout(a.timeout)
+        .build()?;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

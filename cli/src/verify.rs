@@ -42,6 +42,22 @@ and when pins are given, one pin.
 Exit codes: 0 accepted, 1 rejected (the code says why: expired, revoked, unknown_issuer,
 identity_not_allowed...), 2 bad input, 3 I/O. See `meshtls --help`.")]
 pub struct VerifyArgs {
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// The role of the peer, which decides the extended key usage it needs.
+    #[arg(long, value_name = "ROLE", default_value = "client")]
+    usage: Role,
+    /// Verify at this time instead of now: RFC 3339 (2026-09-21T14:13:20Z) or unix seconds.
+    #[arg(long, value_name = "TIME", value_parser = clock::parse_at)]
+    at: Option<Timestamp>,
+    /// The chain to verify: PEM, leaf first, then intermediates.
+    #[arg(value_name = "CHAIN")]
+    chain: PathBuf,
+}
+
+/// Who is trusted: the bundle, CRLs and policy flags `verify` and `probe` share.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
     /// Trusted CA certificates (PEM, several allowed in one file); repeat for several files.
     #[arg(long, value_name = "FILE", required = true)]
     bundle: Vec<PathBuf>,
@@ -56,21 +72,54 @@ pub struct VerifyArgs {
     /// Allow a peer whose certificate is valid for this DNS name or IP address; repeat.
     #[arg(long, value_name = "NAME")]
     allow_dns: Vec<String>,
-    /// Require the certificate's SHA-256 to be one of the pins (hex, colons allowed); repeat.
+    /// Require the peer certificate's SHA-256 to be one of the pins (hex, colons allowed);
+    /// repeat.
     #[arg(long, value_name = "SHA256", value_parser = Fingerprint::from_hex)]
     pin: Vec<Fingerprint>,
-    /// Require the SubjectPublicKeyInfo's SHA-256 to be one of the pins; repeat.
+    /// Require the peer SubjectPublicKeyInfo's SHA-256 to be one of the pins; repeat.
     #[arg(long, value_name = "SHA256", value_parser = Fingerprint::from_hex)]
     pin_spki: Vec<Fingerprint>,
-    /// The role of the peer, which decides the extended key usage it needs.
-    #[arg(long, value_name = "ROLE", default_value = "client")]
-    usage: Role,
-    /// Verify at this time instead of now: RFC 3339 (2026-09-21T14:13:20Z) or unix seconds.
-    #[arg(long, value_name = "TIME", value_parser = clock::parse_at)]
-    at: Option<Timestamp>,
-    /// The chain to verify: PEM, leaf first, then intermediates.
-    #[arg(value_name = "CHAIN")]
-    chain: PathBuf,
+}
+
+impl TrustArgs {
+    /// The core verifier of the flags: the bundle with its CRLs, and the policy (with no
+    /// rule, every trust domain the bundle's CAs name).
+    pub fn verifier(&self) -> Result<Verifier, CliError> {
+        let mut bundle = TrustBundle::new();
+        for p in &self.bundle {
+            bundle.add_ca_pem(&files::read(p)?).in_file(p)?;
+        }
+        for p in &self.crl {
+            bundle.add_crl(&files::read(p)?).in_file(p)?;
+        }
+        let mut b = Policy::builder();
+        for p in &self.allow_id {
+            b = b.allow_pattern(p.clone());
+        }
+        for d in &self.allow_dns {
+            b = b.allow_dns(d.clone());
+        }
+        for p in &self.pin {
+            b = b.pin_cert(*p);
+        }
+        for p in &self.pin_spki {
+            b = b.pin_spki(*p);
+        }
+        let no_rule = self.allow_id.is_empty()
+            && self.allow_dns.is_empty()
+            && self.pin.is_empty()
+            && self.pin_spki.is_empty();
+        if no_rule {
+            if bundle.trust_domains().is_empty() {
+                return Err(CliError::invalid(
+                    "the bundle's CAs name no trust domain: give --allow-id, --allow-dns or --pin",
+                ));
+            }
+            b = b.allow_bundle_trust_domains(&bundle);
+        }
+        let policy = b.build()?;
+        Ok(Verifier::new(bundle, policy))
+    }
 }
 
 /// A verified peer, for output.
@@ -130,61 +179,16 @@ struct VerifyOut {
     peer: PeerOut,
 }
 
-/// Reads the bundle files.
-pub fn read_bundle(paths: &[PathBuf], crls: &[PathBuf]) -> Result<TrustBundle, CliError> {
-    let mut bundle = TrustBundle::new();
-    for p in paths {
-        bundle.add_ca_pem(&files::read(p)?).in_file(p)?;
-    }
-    for p in crls {
-        bundle.add_crl(&files::read(p)?).in_file(p)?;
-    }
-    Ok(bundle)
-}
-
-/// The policy of the flags; with no rule, every trust domain the bundle's CAs name.
-pub fn build_policy(
-    bundle: &TrustBundle,
-    allow_id: &[IdPattern],
-    allow_dns: &[String],
-    pin: &[Fingerprint],
-    pin_spki: &[Fingerprint],
-) -> Result<Policy, CliError> {
-    let mut b = Policy::builder();
-    for p in allow_id {
-        b = b.allow_pattern(p.clone());
-    }
-    for d in allow_dns {
-        b = b.allow_dns(d.clone());
-    }
-    for p in pin {
-        b = b.pin_cert(*p);
-    }
-    for p in pin_spki {
-        b = b.pin_spki(*p);
-    }
-    if allow_id.is_empty() && allow_dns.is_empty() && pin.is_empty() && pin_spki.is_empty() {
-        if bundle.trust_domains().is_empty() {
-            return Err(CliError::invalid(
-                "the bundle's CAs name no trust domain: give --allow-id, --allow-dns or --pin",
-            ));
-        }
-        b = b.allow_bundle_trust_domains(bundle);
-    }
-    Ok(b.build()?)
-}
-
 /// Runs `verify`.
 pub fn run(a: &VerifyArgs, json: bool) -> Result<(), CliError> {
-    let bundle = read_bundle(&a.bundle, &a.crl)?;
-    let policy = build_policy(&bundle, &a.allow_id, &a.allow_dns, &a.pin, &a.pin_spki)?;
+    let verifier = a.trust.verifier()?;
     let chain = files::read(&a.chain)?;
     let chain_der = meshtls_core::encoding::parse_certificates(&chain).in_file(&a.chain)?;
     let at = match a.at {
         Some(t) => t,
         None => clock::now()?,
     };
-    let peer = Verifier::new(bundle, policy).verify(&chain_der, a.usage.into(), at)?;
+    let peer = verifier.verify(&chain_der, a.usage.into(), at)?;
     let out = VerifyOut {
         ok: true,
         at: at.into(),
