@@ -264,12 +264,11 @@ impl CaService {
             .allow_trust_domain(authority.trust_domain().clone())
             .build()?;
         let trust = TrustHandle::new(Verifier::new(bundle, policy));
-        // "Bearer fallback" with a validator that accepts nothing is how meshtls-net spells
-        // "client certificate optional, verified by the core when present" today; our raw
-        // accept loop (not MtlsListener, which drops certificate-less clients) serves both.
+        // `POST /v1/enroll` comes from nodes with no certificate yet; a certificate that is
+        // presented is verified by the core in the handshake like on any mTLS server.
         let server = MtlsServer::builder(identity.clone(), trust.clone())
             .alpn(vec![b"http/1.1".to_vec()])
-            .bearer_fallback(Arc::new(|_: &str| None))
+            .client_cert_optional(true)
             .build()?;
         let state = Arc::new(State {
             authority,

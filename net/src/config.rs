@@ -99,6 +99,7 @@ pub struct MtlsServerBuilder {
     handshake_timeout: Duration,
     max_concurrent_handshakes: usize,
     bearer: Option<TokenValidator>,
+    client_cert_optional: bool,
     on_handshake_error: Option<FailureCallback>,
 }
 
@@ -145,6 +146,17 @@ impl MtlsServerBuilder {
         self
     }
 
+    /// Let clients without a certificate finish the handshake: their stream's
+    /// [`peer_identity`](crate::MtlsStream::peer_identity) is `None` and the application
+    /// decides what they may do. A client that presents a certificate is still verified by the
+    /// core and rejected if that fails. Off by default: an mTLS server requires client
+    /// certificates. For services with an anonymous entry point (the enrollment API's
+    /// `POST /v1/enroll`); [`MtlsListener`](crate::MtlsListener) then yields such streams too.
+    pub fn client_cert_optional(mut self, optional: bool) -> Self {
+        self.client_cert_optional = optional;
+        self
+    }
+
     /// Called for every handshake a listener gives up on (rejected peer, timeout, garbage).
     pub fn on_handshake_error(
         mut self,
@@ -160,7 +172,7 @@ impl MtlsServerBuilder {
         let verifier = Arc::new(CoreCertVerifier::new(
             self.trust.clone(),
             PeerUsage::Client,
-            self.bearer.is_none(),
+            self.bearer.is_none() && !self.client_cert_optional,
             provider.signature_verification_algorithms,
         ));
         let recipe = ServerRecipe {
@@ -180,6 +192,7 @@ impl MtlsServerBuilder {
                 handshake_timeout: self.handshake_timeout,
                 max_concurrent_handshakes: self.max_concurrent_handshakes,
                 bearer: self.bearer,
+                client_cert_optional: self.client_cert_optional,
                 on_handshake_error: self.on_handshake_error,
             }),
         })
@@ -265,6 +278,7 @@ pub(crate) struct ServerInner {
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_concurrent_handshakes: usize,
     pub(crate) bearer: Option<TokenValidator>,
+    pub(crate) client_cert_optional: bool,
     pub(crate) on_handshake_error: Option<FailureCallback>,
 }
 
@@ -289,6 +303,7 @@ impl MtlsServer {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_concurrent_handshakes: DEFAULT_MAX_CONCURRENT_HANDSHAKES,
             bearer: None,
+            client_cert_optional: false,
             on_handshake_error: None,
         }
     }

@@ -52,7 +52,11 @@ impl MtlsListener {
     pub fn from_tcp(tcp: TcpListener, server: MtlsServer) -> io::Result<Self> {
         let local_addr = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(READY_QUEUE);
-        let task = tokio::spawn(accept_loop(tcp, server, tx, require_peer));
+        let task = if server.inner.client_cert_optional {
+            tokio::spawn(accept_loop(tcp, server, tx, |s| async { Ok(s) }))
+        } else {
+            tokio::spawn(accept_loop(tcp, server, tx, require_peer))
+        };
         Ok(MtlsListener {
             ready,
             local_addr,
@@ -60,8 +64,9 @@ impl MtlsListener {
         })
     }
 
-    /// The next connection whose handshake succeeded and whose peer the core verified.
-    /// An error means the listener stopped.
+    /// The next connection whose handshake succeeded and whose peer the core verified (or,
+    /// with [`client_cert_optional`](crate::MtlsServerBuilder::client_cert_optional), that
+    /// presented no certificate). An error means the listener stopped.
     pub async fn accept(&mut self) -> io::Result<MtlsStream> {
         self.ready
             .recv()

@@ -121,11 +121,8 @@ async fn server_rejects_a_server_certificate_used_as_client() {
     server_rejects(&pki, &leaf, ErrorCode::WrongUsage).await;
 }
 
-#[tokio::test]
-async fn server_rejects_a_client_without_certificate() {
-    let pki = Pki::new();
-    let mut srv = serve(&pki, &pki.server).await;
-    // A plain rustls client that trusts our CA but has no certificate.
+/// A plain rustls client that trusts our CA but has no certificate.
+fn anonymous_connector(pki: &Pki) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(rustls_pki_types::CertificateDer::from(
@@ -139,7 +136,14 @@ async fn server_rejects_a_client_without_certificate() {
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+#[tokio::test]
+async fn server_rejects_a_client_without_certificate() {
+    let pki = Pki::new();
+    let mut srv = serve(&pki, &pki.server).await;
+    let connector = anonymous_connector(&pki);
     let outcome = async {
         let tcp = tokio::net::TcpStream::connect(srv.addr).await?;
         let mut tls = connector
@@ -163,6 +167,59 @@ async fn server_rejects_a_client_without_certificate() {
         Some(ErrorCode::NoCertificate),
         "{failure}"
     );
+}
+
+#[tokio::test]
+async fn an_optional_client_certificate_admits_anonymous_clients_and_checks_presented_ones() {
+    let pki = Pki::new();
+    let (tx, mut failures) = mpsc::unbounded_channel();
+    let server = MtlsServer::builder(Pki::identity(&pki.server), pki.server_trust())
+        .client_cert_optional(true)
+        .on_handshake_error(move |f| {
+            let _ = tx.send(f.code());
+        })
+        .build()
+        .unwrap();
+    let mut listener = MtlsListener::bind("127.0.0.1:0", server).await.unwrap();
+    let addr = listener.local_addr();
+
+    // No certificate: admitted, and the application sees no peer identity.
+    let connector = anonymous_connector(&pki);
+    let anonymous = tokio::spawn(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await?;
+        tls.write_all(b"hi\n").await?;
+        let mut buf = [0u8; 16];
+        let n = tokio::io::AsyncReadExt::read(&mut tls, &mut buf).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&buf[..n]).into_owned())
+    });
+    let stream = within("accept", listener.accept()).await.unwrap();
+    assert!(stream.peer_identity().is_none());
+    tokio::spawn(echo_lines(stream));
+    assert_eq!(
+        within("anonymous", anonymous).await.unwrap().unwrap(),
+        "echo:hi\n"
+    );
+
+    // A presented certificate is verified as always: a good one is seen, an expired one fails.
+    let client = pki.client_with(&pki.client);
+    let _s = within("connect", client.connect(addr, "localhost"))
+        .await
+        .unwrap();
+    let stream = within("accept", listener.accept()).await.unwrap();
+    assert_eq!(
+        stream.peer_identity().unwrap().spiffe_id,
+        Some(id(CLIENT_ID))
+    );
+    let expired = pki.client_with(&pki.expired_client);
+    let outcome = async {
+        let mut s = expired.connect(addr, "localhost").await?;
+        roundtrip(&mut s, "hi").await
+    };
+    assert!(within("expired client", outcome).await.is_err());
+    let code = within("failure", failures.recv()).await.unwrap();
+    assert_eq!(code, Some(ErrorCode::Expired));
 }
 
 /// The client rejects a server with `code`, and gets the code from the failed connect.
