@@ -39,13 +39,7 @@ async fn enroll_renew_and_fetch_trust() {
     // The chain verifies under the node's refreshed trust, which carries the CRL.
     let trust = node.trust().current();
     assert_eq!(trust.bundle().crls().len(), 1);
-    let chain: Vec<Vec<u8>> = node
-        .identity()
-        .current()
-        .chain()
-        .iter()
-        .map(|c| c.to_vec())
-        .collect();
+    let chain = chain_of(&node.identity());
     trust.verify(&chain, PeerUsage::Client, now()).unwrap();
 
     let first = serial_of(&node.identity());
@@ -225,13 +219,7 @@ async fn a_revoked_certificate_cannot_renew_and_is_in_the_crl() {
 
     // The node's trust picks the CRL up on refresh, so peers reject the revoked cert.
     node.refresh_trust().await.unwrap();
-    let chain: Vec<Vec<u8>> = node
-        .identity()
-        .current()
-        .chain()
-        .iter()
-        .map(|c| c.to_vec())
-        .collect();
+    let chain = chain_of(&node.identity());
     let err = node
         .trust()
         .current()
@@ -637,13 +625,7 @@ async fn the_bundle_and_crl_are_refreshed_on_schedule() {
     let node = enroll(&h.url, &token, &node_id, options).await.unwrap();
     let token = h.token(&peer_id.to_string()).await;
     let peer = enroll(&h.url, &token, &peer_id, h.options()).await.unwrap();
-    let peer_chain: Vec<Vec<u8>> = peer
-        .identity()
-        .current()
-        .chain()
-        .iter()
-        .map(|c| c.to_vec())
-        .collect();
+    let peer_chain = chain_of(&peer.identity());
     node.trust()
         .current()
         .verify(&peer_chain, PeerUsage::Client, now())

@@ -175,3 +175,13 @@ impl Harness {
 pub fn serial_of(identity: &IdentityHandle) -> String {
     identity.current().leaf().unwrap().serial.to_hex()
 }
+
+/// The current chain of an identity, DER, leaf first: what a peer would present.
+pub fn chain_of(identity: &IdentityHandle) -> Vec<Vec<u8>> {
+    identity
+        .current()
+        .chain()
+        .iter()
+        .map(|c| c.to_vec())
+        .collect()
+}
