@@ -80,6 +80,13 @@ enum meshtls_result
   // C ABI: an argument is out of range (an unknown enum value, a string that is not UTF-8,
   // lengths that do not add up).
   MESHTLS_INVALID_ARGUMENT = 1002,
+  // Enrollment: the CA service refused the request. Its stable code (`token_used`,
+  // `token_invalid`, `identity_mismatch`, `revoked`...) is `meshtls_last_error_code`.
+  MESHTLS_SERVICE_ERROR = 1003,
+  // Enrollment: the CA service could not be reached or answered nonsense (connection, TLS
+  // (including the service's certificate rejected by the core), HTTP, timeout). The exact
+  // code (`transport`, or the service's `unavailable`/`timeout`) is `meshtls_last_error_code`.
+  MESHTLS_TRANSPORT = 1004,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -200,6 +207,28 @@ typedef uint32_t meshtls_rotation_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What happened to an enrolled identity, in a `meshtls_rotation_event`.
+enum meshtls_rotation_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // A new certificate and key were checked and swapped in (`serial_hex` is the new one).
+  MESHTLS_ROTATION_RENEWED = 1,
+  // A renewal attempt failed; the current identity is kept and the attempt repeated after
+  // `retry_in_ms`.
+  MESHTLS_ROTATION_FAILED = 2,
+  // The current certificate is due for renewal, or has expired (`expired`).
+  MESHTLS_ROTATION_EXPIRING = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum meshtls_rotation_event_kind meshtls_rotation_event_kind;
+#else
+typedef uint32_t meshtls_rotation_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Revocation reasons, passed as `uint32_t`: the RFC 5280 CRLReason numbers.
 enum meshtls_revocation_reason
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -241,6 +270,18 @@ typedef struct meshtls_authority meshtls_authority;
 // NUL byte not counted in the length, so a text buffer is also a C string.
 typedef struct meshtls_buffer meshtls_buffer;
 
+// The options of `meshtls_enroll` and `meshtls_enroll_resume`: the CA bundle that vouches
+// for the service, and the optional settings. Made by `meshtls_enroll_options_new`, changed
+// by its setters, freed by `meshtls_enroll_options_free`; one may serve several calls.
+typedef struct meshtls_enroll_options meshtls_enroll_options;
+
+// An identity from the CA service that renews itself (at the rotation policy's time, through
+// `/v1/renew` over mTLS) and keeps its trust bundle and CRL fresh, in the background, until
+// `meshtls_enrolled_free`.
+//
+// Its functions may be called from several threads at once.
+typedef struct meshtls_enrolled meshtls_enrolled;
+
 // An issued certificate: the leaf, its chain, the generated key (if any) and its facts.
 typedef struct meshtls_issued meshtls_issued;
 
@@ -267,6 +308,39 @@ typedef struct meshtls_trust_bundle meshtls_trust_bundle;
 // A verifier is immutable: several threads may verify with it at once (TLS stacks call
 // validation callbacks from their own threads).
 typedef struct meshtls_verifier meshtls_verifier;
+
+// One event of the renewal schedule, passed to a `meshtls_rotation_callback`. The strings are
+// NUL-terminated UTF-8, valid only during the call (copy what you keep).
+typedef struct {
+  // A `meshtls_rotation_event_kind`.
+  uint32_t kind;
+  // The identity's generation when the event was sent (a `RENEWED` event carries the
+  // generation of the new certificate).
+  uint64_t generation;
+  // The serial (lowercase hex) of the new certificate (`RENEWED`) or of the current one
+  // (`EXPIRING`); NULL for `FAILED`.
+  const char *serial_hex;
+  // When that certificate expires, Unix seconds; 0 for `FAILED`.
+  int64_t not_after;
+  // `EXPIRING`: whether the certificate has expired already.
+  bool expired;
+  // `FAILED`: 1 for the first failure since the last success.
+  uint32_t attempt;
+  // `FAILED`: milliseconds before the next attempt.
+  uint64_t retry_in_ms;
+  // `FAILED`: the core's code when the core rejected the new certificate (`unknown_issuer`,
+  // `invalid_request`...); NULL when the request itself failed (the message says why).
+  // NULL for the other kinds.
+  const char *code;
+  // `FAILED`: what went wrong; NULL for the other kinds.
+  const char *message;
+} meshtls_rotation_event;
+
+// Receives the events of an enrolled identity's renewal schedule, on a meshtls runtime thread
+// (so it must be safe to call from any thread, and should return quickly). It must not call
+// the blocking meshtls functions (`meshtls_enroll`, `meshtls_enrolled_renew_now`...).
+// `meshtls_enrolled_free` waits for a running call to end, and none is made after it.
+typedef void (*meshtls_rotation_callback)(void *user_data, const meshtls_rotation_event *event);
 
 // Tunables of a verifier. Start from `meshtls_verify_options_default()` (the core's
 // defaults) and change what you need.
@@ -422,6 +496,193 @@ meshtls_result meshtls_pkcs12_from_pem(const uint8_t *chain_pem,
                                        uint32_t profile,
                                        meshtls_buffer **out);
 
+// New options trusting the CA certificates of `(ca_bundle_pem, len)` (PEM, given to the node
+// with its token) to vouch for the service. A bundle without a CA certificate is refused
+// here (`MESHTLS_MALFORMED`, `MESHTLS_INVALID_REQUEST`).
+//
+// # Safety
+// `(ca_bundle_pem, len)` is readable; `out` is writable.
+meshtls_result meshtls_enroll_options_new(const uint8_t *ca_bundle_pem,
+                                          size_t len,
+                                          meshtls_enroll_options **out);
+
+// Asks for this DNS name too (the token must grant it); call once per name.
+//
+// # Safety
+// `options` is live and unshared; `name` is NUL-terminated.
+meshtls_result meshtls_enroll_options_add_dns_name(meshtls_enroll_options *options,
+                                                   const char *name);
+
+// The algorithm of the node's keys, a `meshtls_key_algorithm` (0: the core's default,
+// ECDSA P-256).
+//
+// # Safety
+// `options` is live and unshared.
+meshtls_result meshtls_enroll_options_set_key_algorithm(meshtls_enroll_options *options,
+                                                        uint32_t key);
+
+// The SPIFFE ID the service must present (default `spiffe://<trust domain>/meshtls/ca`);
+// NULL restores the default.
+//
+// # Safety
+// `options` is live and unshared; `spiffe_id` is NULL or NUL-terminated.
+meshtls_result meshtls_enroll_options_set_service_id(meshtls_enroll_options *options,
+                                                     const char *spiffe_id);
+
+// When to renew (a copy of `policy`; default: the core's, 2/3 of the lifetime with jitter);
+// NULL restores the default.
+//
+// # Safety
+// `options` is live and unshared; `policy` is NULL or live.
+meshtls_result meshtls_enroll_options_set_rotation_policy(meshtls_enroll_options *options,
+                                                          const meshtls_rotation_policy *policy);
+
+// How often the bundle and CRL are fetched again, in seconds (default 300; 0 is refused).
+//
+// # Safety
+// `options` is live and unshared.
+meshtls_result meshtls_enroll_options_set_refresh_interval(meshtls_enroll_options *options,
+                                                           uint64_t seconds);
+
+// The timeout of each request to the service, in milliseconds (default 30000; 0 is
+// refused). A call may make several requests (enrolling fetches the CRL too).
+//
+// # Safety
+// `options` is live and unshared.
+meshtls_result meshtls_enroll_options_set_timeout_ms(meshtls_enroll_options *options,
+                                                     uint64_t milliseconds);
+
+// Keep the chain and key in `DIR/identity.pem` (mode 0600, replaced atomically on each
+// renewal), so that `meshtls_enroll_resume` picks the identity up after a restart; required
+// by resume. NULL: keep nothing on disk (the default).
+//
+// # Safety
+// `options` is live and unshared; `dir` is NULL or NUL-terminated.
+meshtls_result meshtls_enroll_options_set_state_dir(meshtls_enroll_options *options,
+                                                    const char *dir);
+
+// The callback that receives the renewal schedule's events, with `user_data` passed back
+// unchanged (NULL callback: none, the default). See `meshtls_rotation_callback` for the
+// threads it runs on.
+//
+// # Safety
+// `options` is live and unshared; `callback` is NULL or a function that may be called with
+// `user_data` from any thread until the `meshtls_enrolled` made with these options is freed.
+meshtls_result meshtls_enroll_options_set_rotation_callback(meshtls_enroll_options *options,
+                                                            meshtls_rotation_callback callback,
+                                                            void *user_data);
+
+// Frees options. NULL is a no-op.
+//
+// # Safety
+// `options` is NULL or from this library, not freed before and not used after.
+void meshtls_enroll_options_free(meshtls_enroll_options *options);
+
+// Enrolls `spiffe_id` at the CA service `url` (`https://host:port`) with the join `token`:
+// makes a key here, sends only a CSR, and on success sets `*out` to an identity that renews
+// itself. Blocks until done (each request bounded by the options' timeout).
+//
+// Failures: `MESHTLS_SERVICE_ERROR` when the service refuses (`meshtls_last_error_code`:
+// `token_used`, `token_invalid`, `token_expired`, `identity_mismatch`...);
+// `MESHTLS_TRANSPORT` when it cannot be reached or its certificate is not vouched for by the
+// bundle; `MESHTLS_INVALID_REQUEST` for a URL that is not `https://`; the core's codes for
+// the rest (`MESHTLS_MALFORMED` SPIFFE ID...).
+//
+// # Safety
+// Strings are NUL-terminated; `options` is live (not changed during the call); `out` is
+// writable. Not from a rotation callback.
+meshtls_result meshtls_enroll(const char *url,
+                              const char *token,
+                              const char *spiffe_id,
+                              const meshtls_enroll_options *options,
+                              meshtls_enrolled **out);
+
+// Picks up the identity an earlier `meshtls_enroll` kept in the options' state directory
+// (after a restart): no token needed while its certificate is valid; it then renews and
+// refreshes as after `meshtls_enroll`. Options without a state directory, or a directory
+// without an identity, are `MESHTLS_INVALID_REQUEST`.
+//
+// # Safety
+// `url` is NUL-terminated; `options` is live (not changed during the call); `out` is
+// writable. Not from a rotation callback.
+meshtls_result meshtls_enroll_resume(const char *url,
+                                     const meshtls_enroll_options *options,
+                                     meshtls_enrolled **out);
+
+// The SPIFFE ID.
+//
+// # Safety
+// `enrolled` is live; `out` is writable.
+meshtls_result meshtls_enrolled_spiffe_id(const meshtls_enrolled *enrolled, meshtls_buffer **out);
+
+// The serial of the current certificate, lowercase hex.
+//
+// # Safety
+// `enrolled` is live; `out` is writable.
+meshtls_result meshtls_enrolled_serial_hex(const meshtls_enrolled *enrolled, meshtls_buffer **out);
+
+// The current chain, PEM, leaf first.
+//
+// # Safety
+// `enrolled` is live; `out` is writable.
+meshtls_result meshtls_enrolled_chain_pem(const meshtls_enrolled *enrolled, meshtls_buffer **out);
+
+// The current private key, PKCS#8 PEM (`PRIVATE KEY`), for another TLS stack in this process.
+// A renewal may happen between this call and `meshtls_enrolled_chain_pem`: to get a chain and
+// its key together, use `meshtls_enrolled_to_pkcs12`. Free the buffer soon.
+//
+// # Safety
+// `enrolled` is live; `out` is writable.
+meshtls_result meshtls_enrolled_key_pem(const meshtls_enrolled *enrolled, meshtls_buffer **out);
+
+// The current chain and its key as a PKCS#12 protected by `password`, with `profile` a
+// `meshtls_pkcs12_profile` (the legacy one for Mono); the friendly name is the SPIFFE ID. This
+// is how .NET loads the certificate with its key for SslStream.
+//
+// # Safety
+// `enrolled` is live; `password` is NUL-terminated; `out` is writable.
+meshtls_result meshtls_enrolled_to_pkcs12(const meshtls_enrolled *enrolled,
+                                          const char *password,
+                                          uint32_t profile,
+                                          meshtls_buffer **out);
+
+// The generation of the identity: 0 after enrolling, one more after each renewal (0 for
+// NULL).
+//
+// # Safety
+// `enrolled` is NULL or live.
+uint64_t meshtls_enrolled_generation(const meshtls_enrolled *enrolled);
+
+// The peer verifier as of now: the CA bundle and CRL last fetched from the service, with
+// the peer policy (members of the identity's trust domain). A snapshot: take a new one after
+// a refresh. Free it with `meshtls_verifier_free`.
+//
+// # Safety
+// `enrolled` is live; `out` is writable.
+meshtls_result meshtls_enrolled_verifier(const meshtls_enrolled *enrolled, meshtls_verifier **out);
+
+// Renews now (a new key and certificate; the schedule does it by itself). Blocks until done;
+// fails as `meshtls_enroll` does (`revoked` when the service refuses a revoked identity).
+//
+// # Safety
+// `enrolled` is live. Not from a rotation callback.
+meshtls_result meshtls_enrolled_renew_now(const meshtls_enrolled *enrolled);
+
+// Fetches the CA bundle and CRL now (the schedule does it every refresh interval). Blocks
+// until done.
+//
+// # Safety
+// `enrolled` is live. Not from a rotation callback.
+meshtls_result meshtls_enrolled_refresh_trust(const meshtls_enrolled *enrolled);
+
+// Stops the renewals and refreshes and frees the identity. Once it returns, the rotation
+// callback is not running and will not be called again. NULL is a no-op.
+//
+// # Safety
+// `enrolled` is NULL or from this library, not freed before and not used after (nor during,
+// by another thread).
+void meshtls_enrolled_free(meshtls_enrolled *enrolled);
+
 // Copies the calling thread's last error message (`code: message`, UTF-8) into `buf`.
 //
 // At most `len - 1` bytes are written, then a NUL; `*out_n` receives the full length of the
@@ -435,14 +696,28 @@ meshtls_result meshtls_pkcs12_from_pem(const uint8_t *chain_pem,
 // writable.
 meshtls_result meshtls_last_error(char *buf, size_t len, size_t *out_n);
 
+// Copies the stable string code of the calling thread's last error (`expired`,
+// `null_argument`, `token_used`, `transport`...) into `buf`, as `meshtls_last_error` copies the
+// message; empty after a success.
+//
+// It is the name of the result code (`meshtls_result_name`) except after
+// `MESHTLS_SERVICE_ERROR` and `MESHTLS_TRANSPORT`, where it is the CA service's own code
+// (`token_used`, `token_invalid`, `identity_mismatch`, `revoked`, `unavailable`...) or
+// `transport`: the same string every meshtls language reports for that failure.
+//
+// # Safety
+// As `meshtls_last_error`.
+meshtls_result meshtls_last_error_code(char *buf, size_t len, size_t *out_n);
+
 // The stable snake_case name of a result code (`"ok"`, `"expired"`, `"null_argument"`...),
 // as a static NUL-terminated string; `"unknown"` for a number that is no code. Never free it.
 const char *meshtls_result_name(uint32_t code);
 
 // The family of a result code, as a static NUL-terminated string: the core's families
 // (`input`, `request`, `verification`, `passphrase`, `io`, `internal`) for its codes,
-// `argument` for `null_argument`/`invalid_argument`, `internal` for `panic`, `ok` for 0,
-// `unknown` otherwise. Never free it.
+// `argument` for `null_argument`/`invalid_argument`, `internal` for `panic`, `request` for
+// `service_error` (the CA service refused), `io` for `transport`, `ok` for 0, `unknown`
+// otherwise. Never free it.
 const char *meshtls_result_family(uint32_t code);
 
 // Issues a certificate for `spiffe_id` with a key meshtls generates (`key`, a

@@ -1,14 +1,20 @@
 //! Result codes and the thread-local last error.
 //!
 //! Codes 1..999 are the core's [`ErrorCode::number`] values, unchanged; 0 is success; 1000 and
-//! up are failures only the C ABI can have (a NULL pointer, a panic...). Codes are added, never
-//! renumbered or reused.
+//! up are failures the core cannot have (a NULL pointer, a panic, a refusal of the CA
+//! service...). Codes are added, never renumbered or reused.
+//!
+//! Besides the number, every failure has a stable string code (`meshtls_last_error_code`): the
+//! name of the number for the core's and the C ABI's own failures, and the CA service's own code
+//! (`token_used`, `identity_mismatch`...) for `MESHTLS_SERVICE_ERROR`, whose number alone cannot
+//! say which refusal it was.
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
 
 use meshtls_core::{Error, ErrorCode, ErrorFamily};
+use meshtls_net::enroll::EnrollError;
 
 /// The result of every fallible meshtls function: 0 on success, else why it failed.
 ///
@@ -68,6 +74,13 @@ pub enum meshtls_result {
     /// C ABI: an argument is out of range (an unknown enum value, a string that is not UTF-8,
     /// lengths that do not add up).
     MESHTLS_INVALID_ARGUMENT = 1002,
+    /// Enrollment: the CA service refused the request. Its stable code (`token_used`,
+    /// `token_invalid`, `identity_mismatch`, `revoked`...) is `meshtls_last_error_code`.
+    MESHTLS_SERVICE_ERROR = 1003,
+    /// Enrollment: the CA service could not be reached or answered nonsense (connection, TLS
+    /// (including the service's certificate rejected by the core), HTTP, timeout). The exact
+    /// code (`transport`, or the service's `unavailable`/`timeout`) is `meshtls_last_error_code`.
+    MESHTLS_TRANSPORT = 1004,
 }
 
 impl meshtls_result {
@@ -114,13 +127,17 @@ impl meshtls_result {
         (meshtls_result::MESHTLS_NULL_ARGUMENT, "null_argument"),
         (meshtls_result::MESHTLS_PANIC, "panic"),
         (meshtls_result::MESHTLS_INVALID_ARGUMENT, "invalid_argument"),
+        (meshtls_result::MESHTLS_SERVICE_ERROR, "service_error"),
+        (meshtls_result::MESHTLS_TRANSPORT, "transport"),
     ];
 }
 
-/// A failure on its way to C: the code and the message for the last error.
+/// A failure on its way to C: the code, the string code when it says more than the code's
+/// name (a CA service's refusal), and the message for the last error.
 #[derive(Debug)]
 pub(crate) struct FfiError {
     pub(crate) code: meshtls_result,
+    pub(crate) name: Option<String>,
     pub(crate) message: String,
 }
 
@@ -128,6 +145,7 @@ impl FfiError {
     pub(crate) fn null(what: &str) -> Self {
         FfiError {
             code: meshtls_result::MESHTLS_NULL_ARGUMENT,
+            name: None,
             message: format!("null_argument: {what} is NULL"),
         }
     }
@@ -135,6 +153,7 @@ impl FfiError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         FfiError {
             code: meshtls_result::MESHTLS_INVALID_ARGUMENT,
+            name: None,
             message: format!("invalid_argument: {}", message.into()),
         }
     }
@@ -142,6 +161,7 @@ impl FfiError {
     pub(crate) fn panic(message: impl Into<String>) -> Self {
         FfiError {
             code: meshtls_result::MESHTLS_PANIC,
+            name: None,
             message: format!("panic: {}", message.into()),
         }
     }
@@ -151,21 +171,103 @@ impl From<Error> for FfiError {
     fn from(e: Error) -> Self {
         FfiError {
             code: meshtls_result::from_code(e.code()),
+            name: None,
             message: e.to_string(),
         }
     }
 }
 
-thread_local! {
-    static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+impl From<EnrollError> for FfiError {
+    /// The enrollment client's failures: the core's keep their code; a refusal of the CA
+    /// service is `MESHTLS_SERVICE_ERROR` with the service's code as the string code, except
+    /// the codes that mean the service could not answer (`unavailable`, `timeout`,
+    /// `unexpected_answer`: `MESHTLS_TRANSPORT`, as connection and TLS failures are); an
+    /// unusable argument (the URL) is `MESHTLS_INVALID_REQUEST`, as in every binding.
+    fn from(e: EnrollError) -> Self {
+        let code = e.code().to_owned();
+        match e {
+            EnrollError::Core(e) => e.into(),
+            EnrollError::Service {
+                status, message, ..
+            } => FfiError {
+                code: match code.as_str() {
+                    "unavailable" | "timeout" | "unexpected_answer" => {
+                        meshtls_result::MESHTLS_TRANSPORT
+                    }
+                    _ => meshtls_result::MESHTLS_SERVICE_ERROR,
+                },
+                message: format!("{code}: {message} (CA service, HTTP {status})"),
+                name: Some(code),
+            },
+            EnrollError::Transport(m) => FfiError {
+                code: meshtls_result::MESHTLS_TRANSPORT,
+                name: Some(code),
+                message: format!("transport: CA service unreachable: {m}"),
+            },
+            EnrollError::Invalid(m) => FfiError {
+                code: meshtls_result::MESHTLS_INVALID_REQUEST,
+                name: Some(code),
+                message: format!("invalid_request: {m}"),
+            },
+            // A kind added to the client later: its code is still reported.
+            other => FfiError {
+                code: meshtls_result::MESHTLS_INTERNAL,
+                message: format!("{code}: {other}"),
+                name: Some(code),
+            },
+        }
+    }
 }
 
-pub(crate) fn set_last_error(message: String) {
-    LAST_ERROR.with(|e| *e.borrow_mut() = Some(message));
+/// The calling thread's last failure: its string code and its message.
+struct LastError {
+    code: String,
+    message: String,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<LastError>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn set_last_error(error: FfiError) {
+    let code = error.name.unwrap_or_else(|| {
+        String::from_utf8_lossy(result_name(error.code as u32))
+            .trim_end_matches('\0')
+            .to_owned()
+    });
+    LAST_ERROR.with(|e| {
+        *e.borrow_mut() = Some(LastError {
+            code,
+            message: error.message,
+        })
+    });
 }
 
 pub(crate) fn clear_last_error() {
     LAST_ERROR.with(|e| *e.borrow_mut() = None);
+}
+
+/// Copies `text` into the caller's `(buf, len)` as `meshtls_last_error` documents.
+///
+/// # Safety
+/// As `meshtls_last_error`.
+unsafe fn copy_out(text: &str, buf: *mut c_char, len: usize, out_n: *mut usize) -> meshtls_result {
+    if out_n.is_null() || (buf.is_null() && len != 0) {
+        return meshtls_result::MESHTLS_NULL_ARGUMENT;
+    }
+    let bytes = text.as_bytes();
+    if len > 0 {
+        let n = bytes.len().min(len - 1);
+        // SAFETY: the caller gave `len` writable bytes at `buf` (checked non-NULL above),
+        // and `n + 1 <= len`; the source is a live Rust string that cannot overlap them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
+            *buf.add(n) = 0;
+        }
+    }
+    // SAFETY: checked non-NULL above; the caller promised it is writable.
+    unsafe { *out_n = bytes.len() };
+    meshtls_result::MESHTLS_OK
 }
 
 /// Copies the calling thread's last error message (`code: message`, UTF-8) into `buf`.
@@ -186,23 +288,37 @@ pub unsafe extern "C" fn meshtls_last_error(
     out_n: *mut usize,
 ) -> meshtls_result {
     crate::panic::ffi_value(meshtls_result::MESHTLS_PANIC, || {
-        if out_n.is_null() || (buf.is_null() && len != 0) {
-            return meshtls_result::MESHTLS_NULL_ARGUMENT;
-        }
-        let message = LAST_ERROR.with(|e| e.borrow().clone()).unwrap_or_default();
-        let bytes = message.as_bytes();
-        if len > 0 {
-            let n = bytes.len().min(len - 1);
-            // SAFETY: the caller gave `len` writable bytes at `buf` (checked non-NULL above),
-            // and `n + 1 <= len`; the source is a live Rust string that cannot overlap them.
-            unsafe {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
-                *buf.add(n) = 0;
-            }
-        }
-        // SAFETY: checked non-NULL above; the caller promised it is writable.
-        unsafe { *out_n = bytes.len() };
-        meshtls_result::MESHTLS_OK
+        let message = LAST_ERROR
+            .with(|e| e.borrow().as_ref().map(|e| e.message.clone()))
+            .unwrap_or_default();
+        // SAFETY: forwarded contract.
+        unsafe { copy_out(&message, buf, len, out_n) }
+    })
+}
+
+/// Copies the stable string code of the calling thread's last error (`expired`,
+/// `null_argument`, `token_used`, `transport`...) into `buf`, as `meshtls_last_error` copies the
+/// message; empty after a success.
+///
+/// It is the name of the result code (`meshtls_result_name`) except after
+/// `MESHTLS_SERVICE_ERROR` and `MESHTLS_TRANSPORT`, where it is the CA service's own code
+/// (`token_used`, `token_invalid`, `identity_mismatch`, `revoked`, `unavailable`...) or
+/// `transport`: the same string every meshtls language reports for that failure.
+///
+/// # Safety
+/// As `meshtls_last_error`.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_last_error_code(
+    buf: *mut c_char,
+    len: usize,
+    out_n: *mut usize,
+) -> meshtls_result {
+    crate::panic::ffi_value(meshtls_result::MESHTLS_PANIC, || {
+        let code = LAST_ERROR
+            .with(|e| e.borrow().as_ref().map(|e| e.code.clone()))
+            .unwrap_or_default();
+        // SAFETY: forwarded contract.
+        unsafe { copy_out(&code, buf, len, out_n) }
     })
 }
 
@@ -219,6 +335,8 @@ fn result_name(code: u32) -> &'static [u8] {
         1000 => b"null_argument\0",
         1001 => b"panic\0",
         1002 => b"invalid_argument\0",
+        1003 => b"service_error\0",
+        1004 => b"transport\0",
         n => match ErrorCode::ALL.iter().find(|c| c.number() == n) {
             Some(c) => static_name(c.as_str()),
             None => b"unknown\0",
@@ -228,8 +346,9 @@ fn result_name(code: u32) -> &'static [u8] {
 
 /// The family of a result code, as a static NUL-terminated string: the core's families
 /// (`input`, `request`, `verification`, `passphrase`, `io`, `internal`) for its codes,
-/// `argument` for `null_argument`/`invalid_argument`, `internal` for `panic`, `ok` for 0,
-/// `unknown` otherwise. Never free it.
+/// `argument` for `null_argument`/`invalid_argument`, `internal` for `panic`, `request` for
+/// `service_error` (the CA service refused), `io` for `transport`, `ok` for 0, `unknown`
+/// otherwise. Never free it.
 #[no_mangle]
 pub extern "C" fn meshtls_result_family(code: u32) -> *const c_char {
     crate::panic::ffi_value(c"unknown".as_ptr(), || result_family(code).as_ptr().cast())
@@ -240,6 +359,8 @@ fn result_family(code: u32) -> &'static [u8] {
         0 => b"ok\0",
         1000 | 1002 => b"argument\0",
         1001 => b"internal\0",
+        1003 => b"request\0",
+        1004 => b"io\0",
         n => match ErrorCode::ALL.iter().find(|c| c.number() == n) {
             Some(c) => match c.family() {
                 ErrorFamily::Input => b"input\0",
@@ -317,7 +438,11 @@ mod tests {
 
     #[test]
     fn last_error_is_copied_cut_and_measured() {
-        set_last_error("expired: leaf expired".into());
+        set_last_error(FfiError {
+            code: meshtls_result::MESHTLS_EXPIRED,
+            name: None,
+            message: "expired: leaf expired".into(),
+        });
         let mut buf = [0x55 as c_char; 8];
         let mut n = 0usize;
         // SAFETY: buf has 8 writable bytes; n is writable.
@@ -337,5 +462,70 @@ mod tests {
         // SAFETY: as above.
         unsafe { meshtls_last_error(buf.as_mut_ptr(), buf.len(), &mut n) };
         assert_eq!(n, 0);
+    }
+
+    fn last_code() -> String {
+        let mut buf = [0 as c_char; 64];
+        let mut n = 0usize;
+        // SAFETY: buf has 64 writable bytes; n is writable.
+        let r = unsafe { meshtls_last_error_code(buf.as_mut_ptr(), buf.len(), &mut n) };
+        assert_eq!(r, meshtls_result::MESHTLS_OK);
+        // SAFETY: NUL-terminated by meshtls_last_error_code.
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn enrollment_failures_keep_their_string_code() {
+        let service = |code: &str| EnrollError::Service {
+            status: 403,
+            code: code.to_owned(),
+            message: "no".to_owned(),
+        };
+        let cases = [
+            (
+                service("token_used"),
+                meshtls_result::MESHTLS_SERVICE_ERROR,
+                "token_used",
+            ),
+            (
+                service("identity_mismatch"),
+                meshtls_result::MESHTLS_SERVICE_ERROR,
+                "identity_mismatch",
+            ),
+            (
+                service("unavailable"),
+                meshtls_result::MESHTLS_TRANSPORT,
+                "unavailable",
+            ),
+            (
+                EnrollError::Transport("refused".into()),
+                meshtls_result::MESHTLS_TRANSPORT,
+                "transport",
+            ),
+            (
+                EnrollError::Invalid("url".into()),
+                meshtls_result::MESHTLS_INVALID_REQUEST,
+                "invalid_request",
+            ),
+            (
+                EnrollError::Core(Error::new(ErrorCode::Expired, "old")),
+                meshtls_result::MESHTLS_EXPIRED,
+                "expired",
+            ),
+        ];
+        for (e, want, name) in cases {
+            let e = FfiError::from(e);
+            assert_eq!(e.code, want, "{name}");
+            assert!(e.message.starts_with(&format!("{name}: ")), "{}", e.message);
+            set_last_error(e);
+            assert_eq!(last_code(), name);
+        }
+        set_last_error(FfiError::null("x"));
+        assert_eq!(last_code(), "null_argument");
+        clear_last_error();
+        assert_eq!(last_code(), "");
     }
 }

@@ -12,6 +12,9 @@
 //! - bytes go in as `(ptr, len)` and come out as owned [`meshtls_buffer`]s; times are Unix
 //!   seconds (`int64_t`); enums are passed as `uint32_t`.
 //!
+//! The enrollment client (`meshtls_enroll`, in [`enroll`]) is meshtls-net's, run on a small
+//! tokio runtime this library starts on first use; its calls block the calling thread.
+//!
 //! The crate translates; it never decides. Every rule about certificates is the core's.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -20,6 +23,7 @@ mod arg;
 pub mod authority;
 pub mod buffer;
 pub mod encoding;
+pub mod enroll;
 pub mod error;
 pub mod issue;
 mod panic;

@@ -27,8 +27,9 @@ where
         Ok(Err(e)) => e,
         Err(payload) => FfiError::panic(panic_message(payload.as_ref())),
     };
-    set_last_error(error.message);
-    error.code
+    let code = error.code;
+    set_last_error(error);
+    code
 }
 
 /// Runs an infallible accessor, returning `fallback` if it panics.

@@ -11,7 +11,7 @@ use crate::panic::{ffi_boundary, ffi_value};
 /// A renewal schedule (a fraction of the lifetime, or a margin before expiry, with jitter).
 #[allow(non_camel_case_types)]
 pub struct meshtls_rotation_policy {
-    inner: RotationPolicy,
+    pub(crate) inner: RotationPolicy,
 }
 
 /// Where a certificate stands, written as `uint32_t` by `meshtls_rotation_policy_status`.

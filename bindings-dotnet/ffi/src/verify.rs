@@ -38,7 +38,7 @@ pub struct meshtls_policy {
 /// validation callbacks from their own threads).
 #[allow(non_camel_case_types)]
 pub struct meshtls_verifier {
-    inner: Verifier,
+    pub(crate) inner: Verifier,
 }
 
 // The promise above, checked at compile time.

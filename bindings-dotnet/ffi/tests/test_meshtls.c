@@ -6,11 +6,20 @@
  *   gcc -std=c11 -Wall -Wextra -Werror -Iinclude tests/test_meshtls.c -Ltarget/debug \
  *       -lmeshtls_ffi -o test_meshtls && ./test_meshtls ../../fixtures
  *
+ * The enrollment client's failures that need no CA service (NULL and bad arguments, a bad
+ * bundle, a URL that is not https, a refused connection, a service that never answers) are here
+ * too; its happy path runs against a real `meshtls serve` in the C# suite (EnrollTests.cs).
+ *
  * Prints one line per failed check and, last, "c-abi: N passed, N failed".
  */
+#define _POSIX_C_SOURCE 200809L /* sockets and mkdtemp under -std=c11 */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "meshtls.h"
 
@@ -935,12 +944,147 @@ static void test_fixtures(const char *dir) {
     free(cases);
 }
 
+/* --- the enrollment client, without a service */
+
+/* The calling thread's last error code (meshtls_last_error_code). */
+static const char *last_code(void) {
+    static char buf[128];
+    size_t n = 0;
+    if (meshtls_last_error_code(buf, sizeof buf, &n) != MESHTLS_OK) return "(no code)";
+    return buf;
+}
+
+/* A loopback TCP listener that accepts into its backlog but never answers; its port in *port. */
+static int silent_listener(int *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 4) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void test_enroll_offline(const char *dir) {
+    size_t blen = 0;
+    char *bundle = read_file(dir, "root.pem", &blen);
+    const char *garbage = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+    meshtls_enroll_options *opts = NULL;
+    meshtls_enrolled *node = NULL;
+
+    /* options: the bundle is parsed at once; every setter checks its arguments */
+    EXPECT(meshtls_enroll_options_new((const uint8_t *)bundle, blen, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll_options_new(NULL, 5, &opts), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll_options_new((const uint8_t *)garbage, strlen(garbage), &opts),
+           MESHTLS_MALFORMED);
+    CHECK(strcmp(last_code(), "malformed") == 0, "bad bundle code %s", last_code());
+    EXPECT(meshtls_enroll_options_new((const uint8_t *)"", 0, &opts), MESHTLS_MALFORMED);
+    CHECK(opts == NULL, "options untouched on failure");
+    EXPECT(meshtls_enroll_options_new((const uint8_t *)bundle, blen, &opts), MESHTLS_OK);
+    CHECK(strcmp(last_code(), "") == 0, "no code after a success: %s", last_code());
+    EXPECT(meshtls_enroll_options_add_dns_name(NULL, "api.mesh.internal"), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll_options_add_dns_name(opts, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll_options_add_dns_name(opts, "localhost"), MESHTLS_OK);
+    EXPECT(meshtls_enroll_options_set_key_algorithm(opts, 99), MESHTLS_INVALID_ARGUMENT);
+    EXPECT(meshtls_enroll_options_set_key_algorithm(opts, MESHTLS_KEY_ECDSA_P256), MESHTLS_OK);
+    EXPECT(meshtls_enroll_options_set_service_id(opts, "not a spiffe id"), MESHTLS_MALFORMED);
+    EXPECT(meshtls_enroll_options_set_service_id(opts, "spiffe://mesh.internal/meshtls/ca"), MESHTLS_OK);
+    EXPECT(meshtls_enroll_options_set_service_id(opts, NULL), MESHTLS_OK);
+    EXPECT(meshtls_enroll_options_set_refresh_interval(opts, 0), MESHTLS_INVALID_ARGUMENT);
+    EXPECT(meshtls_enroll_options_set_refresh_interval(opts, 60), MESHTLS_OK);
+    EXPECT(meshtls_enroll_options_set_timeout_ms(opts, 0), MESHTLS_INVALID_ARGUMENT);
+    EXPECT(meshtls_enroll_options_set_timeout_ms(opts, 500), MESHTLS_OK);
+    EXPECT(meshtls_enroll_options_set_rotation_policy(NULL, NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll_options_set_rotation_policy(opts, NULL), MESHTLS_OK);
+    EXPECT(meshtls_enroll_options_set_state_dir(NULL, "/tmp"), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll_options_set_rotation_callback(NULL, NULL, NULL), MESHTLS_NULL_ARGUMENT);
+
+    /* enroll: NULL arguments, a bad ID, a URL that is not https */
+    const char *url = "https://localhost:1";
+    const char *token = "0000000000000000000000000000000000000000000000000000000000000000";
+    EXPECT(meshtls_enroll(NULL, token, API_ID, opts, &node), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll(url, NULL, API_ID, opts, &node), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll(url, token, NULL, opts, &node), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll(url, token, API_ID, NULL, &node), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll(url, token, API_ID, opts, NULL), MESHTLS_NULL_ARGUMENT);
+    CHECK(strcmp(last_code(), "null_argument") == 0, "null code %s", last_code());
+    EXPECT(meshtls_enroll(url, token, "spiffe://Mesh..internal/x", opts, &node), MESHTLS_MALFORMED);
+    EXPECT(meshtls_enroll("http://localhost:1", token, API_ID, opts, &node),
+           MESHTLS_INVALID_REQUEST);
+    CHECK(strcmp(last_code(), "invalid_request") == 0, "http code %s", last_code());
+    EXPECT(meshtls_enroll("ca.mesh.internal", token, API_ID, opts, &node), MESHTLS_INVALID_REQUEST);
+
+    /* nobody listening: refused at once */
+    EXPECT(meshtls_enroll("https://127.0.0.1:1", token, API_ID, opts, &node), MESHTLS_TRANSPORT);
+    CHECK(strcmp(last_code(), "transport") == 0, "refused code %s", last_code());
+    CHECK(strcmp(meshtls_result_name(MESHTLS_TRANSPORT), "transport") == 0, "transport name");
+    CHECK(strcmp(meshtls_result_family(MESHTLS_TRANSPORT), "io") == 0, "transport family");
+    CHECK(strcmp(meshtls_result_name(MESHTLS_SERVICE_ERROR), "service_error") == 0, "service name");
+    CHECK(strcmp(meshtls_result_family(MESHTLS_SERVICE_ERROR), "request") == 0, "service family");
+
+    /* a listener that never answers: the 500 ms timeout ends the call */
+    int port = 0;
+    int fd = silent_listener(&port);
+    CHECK(fd >= 0, "silent listener");
+    if (fd >= 0) {
+        char silent[64];
+        snprintf(silent, sizeof silent, "https://127.0.0.1:%d", port);
+        EXPECT(meshtls_enroll(silent, token, API_ID, opts, &node), MESHTLS_TRANSPORT);
+        CHECK(strcmp(last_code(), "transport") == 0, "timeout code %s", last_code());
+        CHECK(strstr(last_error(), "timed out") != NULL, "timeout message: %s", last_error());
+        close(fd);
+    }
+    CHECK(node == NULL, "out untouched by every failed enroll");
+
+    /* resume: needs a state directory holding an identity */
+    EXPECT(meshtls_enroll_resume(url, NULL, &node), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll_resume(url, opts, &node), MESHTLS_INVALID_REQUEST);
+    char state[] = "/tmp/meshtls-c-test-XXXXXX";
+    CHECK(mkdtemp(state) != NULL, "mkdtemp");
+    EXPECT(meshtls_enroll_options_set_state_dir(opts, state), MESHTLS_OK);
+    EXPECT(meshtls_enroll_resume(url, opts, &node), MESHTLS_INVALID_REQUEST);
+    CHECK(strcmp(last_code(), "invalid_request") == 0, "resume code %s", last_code());
+    rmdir(state);
+    CHECK(node == NULL, "out untouched by every failed resume");
+
+    /* the enrolled identity's functions refuse NULL */
+    meshtls_buffer *b = NULL;
+    meshtls_verifier *v = NULL;
+    EXPECT(meshtls_enrolled_spiffe_id(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enrolled_serial_hex(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enrolled_chain_pem(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enrolled_key_pem(NULL, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enrolled_to_pkcs12(NULL, "pw", MESHTLS_PKCS12_LEGACY, &b), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enrolled_verifier(NULL, &v), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enrolled_renew_now(NULL), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enrolled_refresh_trust(NULL), MESHTLS_NULL_ARGUMENT);
+    CHECK(meshtls_enrolled_generation(NULL) == 0, "generation of NULL");
+    CHECK(b == NULL && v == NULL, "outs untouched");
+    meshtls_enrolled_free(NULL);
+    meshtls_enroll_options_free(NULL);
+
+    /* meshtls_last_error_code checks its own arguments */
+    size_t n = 0;
+    CHECK(meshtls_last_error_code(NULL, 0, NULL) == MESHTLS_NULL_ARGUMENT, "code: NULL out_n");
+    CHECK(meshtls_last_error_code(NULL, 4, &n) == MESHTLS_NULL_ARGUMENT, "code: NULL buf");
+
+    meshtls_enroll_options_free(opts);
+    free(bundle);
+}
+
 int main(int argc, char **argv) {
     const char *fixtures = argc > 1 ? argv[1] : "../../fixtures";
     test_names();
     test_scenario();
     test_null_arguments();
     test_fixtures(fixtures);
+    test_enroll_offline(fixtures);
     printf("c-abi: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
