@@ -15,7 +15,7 @@ use crate::certificate::Certificate;
 use crate::error::to_py;
 use crate::identity::spiffe_id_arg;
 use crate::issue::key_algorithm;
-use crate::net::Identity;
+use crate::net::{Identity, SharedHandle};
 use crate::validity::opt_duration;
 use crate::verify::Verifier;
 
@@ -35,8 +35,9 @@ impl EnrolledIdentity {
         self.inner.id().to_string()
     }
 
-    /// The `Identity` for the native transport (`connect_ws`, `serve_ws`, `connect`,
-    /// `serve`): always the current certificate, swapped on each renewal.
+    /// The `meshtls.Identity` for the native transport (`connect_ws`, `serve_ws`, `connect`,
+    /// `serve`) and `ssl_context()`: always the current certificate and key, swapped on each
+    /// renewal for new handshakes.
     #[getter]
     fn identity(&self, py: Python<'_>) -> Py<Identity> {
         self.identity.clone_ref(py)
@@ -160,7 +161,17 @@ impl<'py> IntoPyObject<'py> for Enrolled {
     type Error = PyErr;
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
-        let identity = Py::new(py, Identity::from_handle(self.0.identity()))?;
+        // The Python subclass (`meshtls.Identity`, with `ssl_context()`) around the handle
+        // the Rust client renews.
+        let shared = SharedHandle {
+            handle: self.0.identity(),
+        };
+        let identity = py
+            .import("meshtls._stdlib")?
+            .getattr("Identity")?
+            .call1((shared,))?
+            .cast_into::<Identity>()?
+            .unbind();
         Bound::new(
             py,
             EnrolledIdentity {

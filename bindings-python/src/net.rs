@@ -30,27 +30,26 @@ use crate::runtime;
 use crate::verify::{PeerIdentity, Verifier};
 
 /// Our certificate chain and private key, replaceable while connections run: `replace()`
-/// changes what new handshakes present and leaves open connections alone.
+/// changes what new handshakes present and leaves open connections alone. The key lives in
+/// the handle's current `meshtls_net::Identity`, nowhere else.
 #[pyclass(frozen, subclass, module = "meshtls._native")]
 pub struct Identity {
     handle: IdentityHandle,
-    material: Mutex<Material>,
 }
 
 impl Identity {
     /// An identity whose handle is kept current elsewhere (an enrolled identity renewed by
-    /// meshtls-enroll): the chain is read from the handle; the key never leaves Rust.
+    /// meshtls-enroll): every read follows the handle.
     pub(crate) fn from_handle(handle: IdentityHandle) -> Self {
-        Identity {
-            handle,
-            material: Mutex::new(Material { key: Vec::new() }),
-        }
+        Identity { handle }
     }
 }
 
-/// The private key, for the stdlib `ssl` integration (empty for an enrolled identity).
-struct Material {
-    key: Vec<u8>,
+/// A handle to share, passed to `Identity(...)` so that the Python subclass
+/// (`meshtls.Identity`) can wrap a handle renewed in Rust. Not exported by the module.
+#[pyclass(frozen, module = "meshtls._native")]
+pub(crate) struct SharedHandle {
+    pub(crate) handle: IdentityHandle,
 }
 
 fn load(
@@ -58,17 +57,13 @@ fn load(
     chain: &Bound<'_, PyAny>,
     key: Option<&Bound<'_, PyAny>>,
     passphrase: Option<&str>,
-) -> PyResult<(NetIdentity, Material)> {
+) -> PyResult<NetIdentity> {
     let key = key.filter(|k| !k.is_none());
     if let (Ok(issued), None) = (chain.cast::<Issued>(), key) {
         let issued = &issued.get().inner;
-        let identity = py
+        return py
             .detach(|| NetIdentity::from_issued(issued))
-            .map_err(to_py)?;
-        let material = Material {
-            key: issued.key_der.clone().unwrap_or_default(),
-        };
-        return Ok((identity, material));
+            .map_err(to_py);
     }
     let Some(key) = key else {
         return Err(PyTypeError::new_err(
@@ -77,22 +72,8 @@ fn load(
     };
     let chain = encoding::chain(chain, "chain")?;
     let key = encoding::private_key(key, passphrase)?;
-    let k = key.clone();
-    let identity = py
-        .detach(move || NetIdentity::from_der(chain, k))
-        .map_err(to_py)?;
-    Ok((identity, Material { key }))
-}
-
-impl Identity {
-    fn material(&self) -> PyResult<std::sync::MutexGuard<'_, Material>> {
-        self.material.lock().map_err(|_| {
-            to_py(meshtls_core::Error::new(
-                meshtls_core::ErrorCode::Internal,
-                "identity lock poisoned",
-            ))
-        })
-    }
+    py.detach(move || NetIdentity::from_der(chain, key))
+        .map_err(to_py)
 }
 
 #[pymethods]
@@ -108,11 +89,11 @@ impl Identity {
         key: Option<&Bound<'_, PyAny>>,
         passphrase: Option<&str>,
     ) -> PyResult<Self> {
-        let (identity, material) = load(py, chain, key, passphrase)?;
-        Ok(Identity {
-            handle: IdentityHandle::new(identity),
-            material: Mutex::new(material),
-        })
+        if let (Ok(shared), None) = (chain.cast::<SharedHandle>(), key) {
+            return Ok(Identity::from_handle(shared.get().handle.clone()));
+        }
+        let identity = load(py, chain, key, passphrase)?;
+        Ok(Identity::from_handle(IdentityHandle::new(identity)))
     }
 
     /// The identity of an `Issued` certificate with its generated key.
@@ -134,10 +115,8 @@ impl Identity {
         key: Option<&Bound<'_, PyAny>>,
         passphrase: Option<&str>,
     ) -> PyResult<()> {
-        let (identity, material) = load(py, chain, key, passphrase)?;
-        let mut slot = self.material()?;
+        let identity = load(py, chain, key, passphrase)?;
         self.handle.replace(identity);
-        *slot = material;
         Ok(())
     }
 
@@ -181,27 +160,37 @@ impl Identity {
             .map_err(to_py)
     }
 
-    /// The private key as PKCS#8 PEM, encrypted with `passphrase` when given. For the
-    /// stdlib `ssl` integration, which can only load keys from files.
+    /// `(generation, chain_pem, key_pem)` of one generation, the key as PKCS#8 PEM
+    /// encrypted with `passphrase` when given. For the stdlib `ssl` integration, which can
+    /// only load keys from files; read together so a renewal in between cannot pair a chain
+    /// with another generation's key.
     #[pyo3(signature = (passphrase=None))]
-    fn _private_key_pem(&self, py: Python<'_>, passphrase: Option<&str>) -> PyResult<String> {
-        let key = self.material()?.key.clone();
-        if key.is_empty() {
-            return Err(to_py(meshtls_core::Error::new(
-                meshtls_core::ErrorCode::InvalidRequest,
-                "this identity's private key stays in Rust (an enrolled identity): use the \
-                 native transport",
-            )));
-        }
-        match passphrase {
-            None => Ok(encoding::key_pem(&key)),
+    fn _ssl_material(
+        &self,
+        py: Python<'_>,
+        passphrase: Option<&str>,
+    ) -> PyResult<(u64, String, String)> {
+        // Generation first: a renewal in between makes the generation look older than the
+        // material, so the caller reloads once more, never less.
+        let generation = self.handle.generation();
+        let current = self.handle.current();
+        let chain_pem = current
+            .chain()
+            .iter()
+            .map(|c| meshtls_core::encoding::cert_pem(c))
+            .collect();
+        let key_pem = match passphrase {
+            None => encoding::key_pem(current.key_pkcs8_der()),
             Some(p) => {
                 let p = p.to_owned();
-                py.detach(move || meshtls_core::encoding::encrypt_private_key(&key, &p))
-                    .map(|k| k.0)
-                    .map_err(to_py)
+                py.detach(move || {
+                    meshtls_core::encoding::encrypt_private_key(current.key_pkcs8_der(), &p)
+                })
+                .map(|k| k.0)
+                .map_err(to_py)?
             }
-        }
+        };
+        Ok((generation, chain_pem, key_pem))
     }
 
     fn __repr__(&self) -> String {

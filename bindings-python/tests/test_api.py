@@ -274,7 +274,9 @@ def test_identity_from_pem_and_replace(ca: meshtls.Authority) -> None:
     with pytest.raises(meshtls.InvalidRequest):
         identity.replace(first.chain_pem, other.key_pem)  # key of another certificate
     assert identity.leaf.serial == first.serial  # a failed replace changes nothing
-    encrypted = meshtls.Identity(first.chain_pem, identity._private_key_pem("pw"), passphrase="pw")
+    generation, chain_pem, key_pem = identity._ssl_material("pw")  # one generation, for ssl
+    assert (generation, chain_pem) == (identity.generation, first.chain_pem)
+    encrypted = meshtls.Identity(chain_pem, key_pem, passphrase="pw")
     assert encrypted.leaf.serial == first.serial
     assert meshtls.Identity.from_issued(first).leaf.serial == first.serial
     assert utc(0).year == 1970

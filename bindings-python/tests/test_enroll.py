@@ -11,7 +11,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
-from typing import Iterator, Tuple
+from typing import Any, Iterator, List, Tuple
 
 import pytest
 
@@ -151,8 +151,53 @@ def test_a_service_outside_the_bundle_is_refused(service: Service) -> None:
         # The refusals did not burn the token.
         node = await meshtls.enroll(service.url, token, NODE, ca_bundle=service.bundle)
         assert node.spiffe_id == NODE
-        with pytest.raises(meshtls.InvalidRequest) as no_key:
-            node.identity._private_key_pem()
-        assert no_key.value.code == "invalid_request"
+
+    run(main())
+
+
+def test_an_enrolled_identity_in_stdlib_ssl_follows_its_renewals(service: Service) -> None:
+    server_id = "spiffe://mesh.internal/service/web"
+    tokens = {i: service.mint(i) for i in (server_id, NODE)}
+
+    async def exchange(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> Tuple[Any, Any]:
+        """One TLS connection over asyncio streams: (peer the client saw, peer the server saw)."""
+        seen: List[Any] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.append(writer.get_extra_info("ssl_object").meshtls_peer)
+            writer.write((await reader.readline()).upper())
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_ctx)
+            try:
+                writer.write(b"hi\n")
+                assert await reader.readline() == b"HI\n"
+                return writer.get_extra_info("ssl_object").meshtls_peer, seen[0]
+            finally:
+                writer.close()
+
+    async def main() -> None:
+        web = await meshtls.enroll(service.url, tokens[server_id], server_id, ca_bundle=service.bundle)
+        node = await meshtls.enroll(service.url, tokens[NODE], NODE, ca_bundle=service.bundle)
+        assert isinstance(web.identity, meshtls.Identity)
+        server_ctx = web.identity.ssl_context(web.verifier(), server=True)
+        client_ctx = node.identity.ssl_context(node.verifier())
+
+        # Both peers checked by the core inside the handshake.
+        server_peer, client_peer = await exchange(server_ctx, client_ctx)
+        assert (server_peer.spiffe_id, server_peer.serial) == (server_id, web.serial)
+        assert (client_peer.spiffe_id, client_peer.serial) == (NODE, node.serial)
+
+        # After a renewal the same contexts present the new certificates.
+        old_web, old_node = web.serial, node.serial
+        await web.renew_now()
+        await node.renew_now()
+        server_peer, client_peer = await exchange(server_ctx, client_ctx)
+        assert server_peer.serial == web.serial != old_web
+        assert client_peer.serial == node.serial != old_node
 
     run(main())

@@ -227,7 +227,7 @@ def test_rotation_reloads_contexts_and_keeps_connections(ca: meshtls.Authority) 
             async with ws_connect(url, ssl=client_ctx) as old:
                 assert old.transport.get_extra_info("ssl_object").meshtls_peer.serial == first.serial
                 second = ca.issue(f"spiffe://{TD}/service/server", dns_names=["localhost"])
-                server_id.replace(second)  # reloads server_ctx in place
+                server_id.replace(second)  # server_ctx reloads it for the next connection
                 async with ws_connect(url, ssl=client_ctx) as new:
                     assert new.transport.get_extra_info("ssl_object").meshtls_peer.serial == second.serial
                 await old.send("still here")

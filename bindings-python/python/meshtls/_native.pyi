@@ -6,6 +6,8 @@ import datetime
 import os
 from typing import Awaitable, List, Optional, Sequence, Tuple, Union, final
 
+from ._stdlib import Identity as _MeshIdentity
+
 _Bytes = Union[bytes, bytearray, memoryview]
 _Input = Union[str, _Bytes]
 """PEM as str or bytes, or DER as bytes."""
@@ -373,7 +375,8 @@ class Identity:
     def chain_der(self) -> List[bytes]: ...
     @property
     def leaf(self) -> Certificate: ...
-    def _private_key_pem(self, passphrase: Optional[str] = None) -> str: ...
+    def _ssl_material(self, passphrase: Optional[str] = None) -> Tuple[int, str, str]:
+        """``(generation, chain_pem, key_pem)`` of one generation, for the ``ssl`` integration."""
 
 @final
 class WsConnection:
@@ -423,7 +426,8 @@ class EnrolledIdentity:
     @property
     def spiffe_id(self) -> str: ...
     @property
-    def identity(self) -> Identity: ...
+    def identity(self) -> _MeshIdentity:
+        """The current certificate and key, renewed in Rust: native transport and ``ssl_context()``."""
     @property
     def certificate(self) -> Certificate: ...
     @property

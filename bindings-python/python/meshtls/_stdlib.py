@@ -3,7 +3,9 @@
 ``Identity.ssl_context(verifier, server=...)`` returns an :class:`ssl.SSLContext` that
 requires TLS 1.3 and a peer certificate, trusts the verifier's bundle (loaded from memory),
 and runs :meth:`Verifier.check_peer` inside every handshake: a peer the core rejects never
-gets a usable connection, even if the caller forgets to check.
+gets a usable connection, even if the caller forgets to check. The context follows its
+identity: each new connection presents the identity's current generation (after
+``Identity.replace`` or a renewal of an enrolled identity); open connections keep theirs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import secrets
 import ssl
 import tempfile
-import weakref
+import threading
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Union
 
 from . import _native
@@ -65,12 +67,24 @@ class Verifier(_native.Verifier):
         bundle and those given as ``intermediates=``, so a peer whose intermediate is in
         neither is rejected as ``unknown_issuer`` (fail closed).
         """
-        if usage is None:
-            usage = "client" if ssl_object.server_side else "server"
-        return self.verify(peer_chain(ssl_object, self), usage=usage)
+        return check_peer(self, ssl_object, usage=usage)
 
 
-def peer_chain(ssl_object: Union[ssl.SSLSocket, ssl.SSLObject], verifier: Verifier) -> List[bytes]:
+def check_peer(
+    verifier: _native.Verifier,
+    ssl_object: Union[ssl.SSLSocket, ssl.SSLObject],
+    *,
+    usage: Optional[str] = None,
+) -> "PeerIdentity":
+    """:meth:`Verifier.check_peer` for any verifier (also ``EnrolledIdentity.verifier()``)."""
+    if usage is None:
+        usage = "client" if ssl_object.server_side else "server"
+    return verifier.verify(peer_chain(ssl_object, verifier), usage=usage)
+
+
+def peer_chain(
+    ssl_object: Union[ssl.SSLSocket, ssl.SSLObject], verifier: _native.Verifier
+) -> List[bytes]:
     """The peer's certificate chain as DER, leaf first (see :meth:`Verifier.check_peer`)."""
     get_chain = getattr(ssl_object, "get_unverified_chain", None)
     if get_chain is not None:  # Python 3.13+
@@ -114,57 +128,70 @@ def _enforce(conn: Union[ssl.SSLObject, ssl.SSLSocket]) -> None:
     verifier = getattr(context, "meshtls_verifier", None)
     if verifier is None:  # pragma: no cover - only MeshSSLContext installs these classes
         raise _native.InternalError("internal: meshtls SSL object without a verifier")
-    conn.meshtls_peer = verifier.check_peer(conn)  # type: ignore[union-attr]
+    conn.meshtls_peer = check_peer(verifier, conn)  # type: ignore[union-attr]
 
 
 class MeshSSLContext(ssl.SSLContext):
     """An ``ssl.SSLContext`` made by :meth:`Identity.ssl_context`.
 
     ``meshtls_verifier`` is checked in every handshake; after it, the connection's
-    ``meshtls_peer`` attribute holds the :class:`PeerIdentity`.
+    ``meshtls_peer`` attribute holds the :class:`PeerIdentity`. Before each new connection
+    (``wrap_socket``, ``wrap_bio``: asyncio and ``websockets`` use the latter) the context
+    reloads its identity if the identity's ``generation`` moved on.
     """
 
-    meshtls_verifier: Verifier
+    meshtls_verifier: _native.Verifier
+    _meshtls_identity: "_native.Identity"
+    _meshtls_generation: int
+    _meshtls_lock: threading.Lock
+
+    def _meshtls_follow(self) -> None:
+        identity = self._meshtls_identity
+        if identity.generation == self._meshtls_generation:
+            return
+        with self._meshtls_lock:
+            if identity.generation != self._meshtls_generation:
+                self._meshtls_generation = _load_identity(self, identity)
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+        self._meshtls_follow()
+        return super().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:  # type: ignore[override]
+        self._meshtls_follow()
+        return super().wrap_bio(*args, **kwargs)
 
 
-def _load_identity(context: ssl.SSLContext, identity: "_native.Identity") -> None:
+def _load_identity(context: ssl.SSLContext, identity: "_native.Identity") -> int:
+    """Loads the identity's current chain and key into ``context``; returns their generation."""
     # load_cert_chain only reads files: the chain and a key encrypted with a one-time
     # passphrase go to a 0600 file in a private (0700) temporary directory, deleted at once.
     passphrase = secrets.token_urlsafe(32)
-    key_pem = identity._private_key_pem(passphrase)
+    generation, chain_pem, key_pem = identity._ssl_material(passphrase)
     with tempfile.TemporaryDirectory(prefix="meshtls-") as directory:
         path = os.path.join(directory, "identity.pem")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(identity.chain_pem)
+            f.write(chain_pem)
             f.write(key_pem)
         try:
             context.load_cert_chain(path, password=passphrase)
         finally:
             os.unlink(path)
+    return generation
 
 
 class Identity(_native.Identity):
     """Our certificate chain and private key, replaceable while connections run.
 
-    ``Identity(chain, key)``, ``Identity(issued)`` or ``Identity.from_issued(issued)``.
-    :meth:`replace` changes what new handshakes present — for the native transport and for
-    every ``ssl`` context this identity made — and leaves open connections alone.
+    ``Identity(chain, key)``, ``Identity(issued)`` or ``Identity.from_issued(issued)``;
+    ``EnrolledIdentity.identity`` is one too, renewed by the enrollment client.
+    :meth:`replace` (or a renewal) changes what new handshakes present — for the native
+    transport and for every ``ssl`` context this identity made — and leaves open connections
+    alone.
     """
 
-    def _contexts(self) -> "weakref.WeakSet[ssl.SSLContext]":
-        contexts = self.__dict__.get("_ssl_contexts")
-        if contexts is None:
-            contexts = weakref.WeakSet()
-            self.__dict__["_ssl_contexts"] = contexts
-        return contexts
-
-    def replace(self, chain: Any, key: Any = None, passphrase: Optional[str] = None) -> None:
-        super().replace(chain, key, passphrase)
-        for context in list(self._contexts()):
-            _load_identity(context, self)
-
-    def ssl_context(self, verifier: Verifier, *, server: bool = False) -> MeshSSLContext:
+    def ssl_context(self, verifier: _native.Verifier, *, server: bool = False) -> MeshSSLContext:
         """An ``ssl.SSLContext`` for this identity, fail-closed.
 
         TLS 1.3 minimum; the peer must present a certificate (client certificates are required
@@ -172,8 +199,12 @@ class Identity(_native.Identity):
         ``cadata``); and every handshake runs ``verifier.check_peer``, so a peer the core
         rejects (expired, revoked, wrong identity...) fails the handshake. Hostname checking
         is off: which names and SPIFFE IDs are acceptable is the policy's decision.
+
+        The context follows this identity: every new connection presents its current
+        generation (after :meth:`replace`, or a renewal of an enrolled identity).
+        ``verifier`` may also be ``EnrolledIdentity.verifier()``.
         """
-        if not isinstance(verifier, Verifier):
+        if not isinstance(verifier, _native.Verifier):
             raise TypeError(
                 "ssl_context() needs a meshtls.Verifier (a bundle and a policy), got "
                 + type(verifier).__name__
@@ -183,9 +214,10 @@ class Identity(_native.Identity):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(cadata=verifier.bundle.to_pem())
-        _load_identity(context, self)
+        context._meshtls_identity = self
+        context._meshtls_lock = threading.Lock()
+        context._meshtls_generation = _load_identity(context, self)
         context.meshtls_verifier = verifier
         context.sslobject_class = _CheckedSSLObject
         context.sslsocket_class = _CheckedSSLSocket
-        self._contexts().add(context)
         return context
