@@ -19,7 +19,7 @@ use crate::error::{to_io, HandshakeFailure};
 use crate::identity::{IdentityHandle, Resolver};
 use crate::stream::MtlsStream;
 use crate::trust::TrustHandle;
-use crate::verify::CoreCertVerifier;
+use crate::verify::{CoreCertVerifier, KeepRejection};
 use crate::ws::TokenValidator;
 
 /// How long a handshake may take before the connection is dropped, unless set otherwise.
@@ -348,7 +348,7 @@ impl MtlsServer {
 
     async fn accept_inner(&self, tcp: TcpStream) -> io::Result<MtlsStream> {
         let _ = tcp.set_nodelay(true);
-        let tls = self.acceptor()?.accept(tcp).await?;
+        let tls = KeepRejection(self.acceptor()?.accept(tcp)).await?;
         let (_, conn) = tls.get_ref();
         let resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
         let peer = self
@@ -553,7 +553,7 @@ impl MtlsClient {
 
     async fn handshake(&self, tcp: TcpStream, name: ServerName<'static>) -> io::Result<MtlsStream> {
         let _ = tcp.set_nodelay(true);
-        let tls = self.connector()?.connect(name, tcp).await?;
+        let tls = KeepRejection(self.connector()?.connect(name, tcp)).await?;
         let (_, conn) = tls.get_ref();
         let resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
         let peer = self

@@ -11,14 +11,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use meshtls_core::{Error, ErrorCode};
-use rustls::{CertificateError, OtherError};
+use rustls::{AlertDescription, CertificateError, OtherError};
 
 /// The core error code behind a failed handshake or connection, if there is one.
 ///
 /// Works on `std::io::Error` (what tokio-rustls and this crate return), `rustls::Error`,
 /// `tokio_tungstenite::tungstenite::Error` and `meshtls_core::Error`, and follows `source()`.
-/// Only the side that rejected the peer sees the code: the other side receives a TLS alert, for
-/// which this returns `None`. A handshake that timed out returns `Some(ErrorCode::Io)`.
+/// The side that rejected the peer gets the core's error. The rejected side gets the code of
+/// the TLS alert the peer sent, where the alert names a reason (meshtls sends these for the
+/// core's codes, and OpenSSL-based peers send them too): `certificate_expired` → `expired`
+/// (expired or not yet valid), `certificate_revoked` → `revoked`, `unknown_ca` →
+/// `unknown_issuer`, `access_denied` → `identity_not_allowed` (identity or pin policy),
+/// `unsupported_certificate` → `wrong_usage`, `decrypt_error` → `bad_signature`,
+/// `certificate_required` → `no_certificate`. Other alerts (`bad_certificate`,
+/// `certificate_unknown`, `handshake_failure`...) say nothing precise and give `None`.
+/// A handshake that timed out returns `Some(ErrorCode::Io)`.
 ///
 /// ```
 /// use meshtls_core::{Error, ErrorCode};
@@ -79,9 +86,42 @@ fn rustls_code(err: &rustls::Error) -> Option<ErrorCode> {
         rustls::Error::InvalidCertificate(CertificateError::BadEncoding) => {
             Some(ErrorCode::Malformed)
         }
+        // The variants the verifier uses to choose an alert (the core's error itself is
+        // restored by the handshake paths of this crate; these are for other users of the
+        // rustls configs).
+        rustls::Error::InvalidCertificate(e) => match e {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                Some(ErrorCode::Expired)
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                Some(ErrorCode::NotYetValid)
+            }
+            CertificateError::Revoked => Some(ErrorCode::Revoked),
+            CertificateError::UnknownIssuer => Some(ErrorCode::UnknownIssuer),
+            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                Some(ErrorCode::WrongUsage)
+            }
+            CertificateError::ApplicationVerificationFailure => Some(ErrorCode::IdentityNotAllowed),
+            _ => None,
+        },
         // rustls refuses a certificate-less client of an mTLS server before the verifier is
         // asked; it is the same verdict the core gives an empty chain.
         rustls::Error::NoCertificatesPresented => Some(ErrorCode::NoCertificate),
+        rustls::Error::AlertReceived(alert) => alert_code(*alert),
+        _ => None,
+    }
+}
+
+/// The code a received TLS alert names, if it names one (see [`error_code`]).
+fn alert_code(alert: AlertDescription) -> Option<ErrorCode> {
+    match alert {
+        AlertDescription::CertificateExpired => Some(ErrorCode::Expired),
+        AlertDescription::CertificateRevoked => Some(ErrorCode::Revoked),
+        AlertDescription::UnknownCA => Some(ErrorCode::UnknownIssuer),
+        AlertDescription::AccessDenied => Some(ErrorCode::IdentityNotAllowed),
+        AlertDescription::UnsupportedCertificate => Some(ErrorCode::WrongUsage),
+        AlertDescription::DecryptError => Some(ErrorCode::BadSignature),
+        AlertDescription::CertificateRequired => Some(ErrorCode::NoCertificate),
         _ => None,
     }
 }

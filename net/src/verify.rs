@@ -1,23 +1,77 @@
 //! The rustls verifiers: every certificate decision is the core's.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 
 use meshtls_core::{Error, ErrorCode, PeerIdentity, PeerUsage, Timestamp};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use crate::error::to_rustls;
+use crate::error::{error_code, to_io, to_rustls};
 use crate::trust::TrustHandle;
 
 /// Most verdicts kept between a handshake's verification and the moment the stream is handed
 /// out. Entries are taken right after the handshake; this only bounds what failed handshakes
 /// (verified chain, then a bad CertificateVerify) can leave behind.
 const MAX_PENDING_VERDICTS: usize = 4096;
+
+thread_local! {
+    /// The core's error behind the last rejection with a standard alert on this thread: taken
+    /// by [`KeepRejection`] in the same poll that surfaces the handshake failure.
+    static REJECTION: RefCell<Option<Error>> = const { RefCell::new(None) };
+}
+
+/// The rustls error for a core rejection. Where a TLS alert names the reason (RFC 8446
+/// §6.2), the error is the rustls variant that sends it, so any peer (OpenSSL, Go, Python,
+/// Node, .NET, meshtls) learns why it was refused; the core's error, with its message, is
+/// kept for [`KeepRejection`]. Reasons no alert names go out as `certificate_unknown`.
+fn reject(err: Error) -> rustls::Error {
+    let variant = match err.code() {
+        ErrorCode::Expired => CertificateError::Expired,
+        ErrorCode::NotYetValid => CertificateError::NotValidYet,
+        ErrorCode::Revoked => CertificateError::Revoked,
+        ErrorCode::UnknownIssuer => CertificateError::UnknownIssuer,
+        ErrorCode::BadSignature => CertificateError::BadSignature,
+        ErrorCode::WrongUsage => CertificateError::InvalidPurpose,
+        ErrorCode::IdentityNotAllowed | ErrorCode::NotPinned => {
+            CertificateError::ApplicationVerificationFailure
+        }
+        _ => return to_rustls(err),
+    };
+    REJECTION.with(|r| *r.borrow_mut() = Some(err));
+    rustls::Error::InvalidCertificate(variant)
+}
+
+/// Runs a handshake future and, when it fails because the core rejected the peer, gives the
+/// core's error back (code and message) in place of the bare rustls variant that chose the
+/// alert. The verifier runs inside the poll that fails, on the same thread, so the slot is
+/// cleared before each poll and read right after it.
+pub(crate) struct KeepRejection<F>(pub(crate) F);
+
+impl<T, F: Future<Output = io::Result<T>> + Unpin> Future for KeepRejection<F> {
+    type Output = io::Result<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        REJECTION.with(|r| r.borrow_mut().take());
+        let result = Pin::new(&mut self.0).poll(cx);
+        let kept = REJECTION.with(|r| r.borrow_mut().take());
+        match (result, kept) {
+            (Poll::Ready(Err(e)), Some(core)) if error_code(&e) == Some(core.code()) => {
+                Poll::Ready(Err(to_io(core)))
+            }
+            (result, _) => result,
+        }
+    }
+}
 
 /// Calls [`meshtls_core::Verifier::verify`] from inside the handshake, for either side.
 pub(crate) struct CoreCertVerifier {
@@ -71,7 +125,7 @@ impl CoreCertVerifier {
         chain.extend(intermediates.iter().map(|c| c.as_ref()));
         let peer = verifier
             .verify(&chain, self.peer_usage, timestamp(now))
-            .map_err(to_rustls)?;
+            .map_err(reject)?;
         self.stash(end_entity.as_ref(), peer);
         Ok(())
     }

@@ -247,7 +247,21 @@ async fn run_client(peer: Peer, pki: &Pki, port: u16, leaf: Option<&str>) -> Str
     let out = within("peer client", child.wait_with_output())
         .await
         .expect("peer client ran");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+/// How each TLS stack words the alert the Rust server sends for `code` (OpenSSL, Python and
+/// Node say `certificate expired`, Go says `expired certificate`...), lowercased, `_` as space.
+fn alert_words(code: ErrorCode) -> &'static [&'static str] {
+    match code {
+        ErrorCode::Expired => &["certificate expired", "expired certificate"],
+        ErrorCode::Revoked => &["certificate revoked", "revoked certificate"],
+        ErrorCode::UnknownIssuer => &["unknown ca", "unknown certificate authority"],
+        ErrorCode::IdentityNotAllowed => &["access denied"],
+        _ => &[],
+    }
 }
 
 /// The Rust server for external clients: verify, read a line, answer `echo:<line>`, close.
@@ -313,8 +327,14 @@ async fn external_clients_against_rust_server(peer: Peer) {
             "{peer:?} client {leaf:?} must be refused: {out}"
         );
         let f = next_failure(&mut failures).await;
-        if code.is_some() {
-            assert_eq!(f.code(), code, "{peer:?} client {leaf:?}: {f}");
+        if let Some(code) = code {
+            assert_eq!(f.code(), Some(code), "{peer:?} client {leaf:?}: {f}");
+            // The refused peer is told why: the alert names the reason.
+            let said = out.to_lowercase().replace('_', " ");
+            assert!(
+                alert_words(code).iter().any(|w| said.contains(w)),
+                "{peer:?} client {leaf:?} should hear the {code} alert: {out}"
+            );
         }
     }
     assert!(

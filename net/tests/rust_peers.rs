@@ -77,7 +77,9 @@ async fn server_rejects(pki: &Pki, client_leaf: &meshtls_core::Issued, code: Err
         roundtrip(&mut s, "hi").await
     };
     let result = within("rejected client", outcome).await;
-    assert!(result.is_err(), "client must not get through: {result:?}");
+    let err = result.expect_err("the client must not get through");
+    // The server's alert tells the client why.
+    assert_eq!(code_of(&err), Some(code), "client side: {err}");
     let failure = next_failure(&mut srv.failures).await;
     assert_eq!(failure.code(), Some(code), "server side: {failure}");
     assert!(srv.peers.try_recv().is_err());
@@ -230,9 +232,21 @@ async fn client_rejects(pki: &Pki, server_leaf: &meshtls_core::Issued, code: Err
         .await
         .expect_err("the client must refuse this server");
     assert_eq!(code_of(&err), Some(code), "client side: {err}");
-    // The server sees the client's alert, with no core code.
+    // The rejecting side keeps the core's error (its message), not only the alert's variant.
+    let core = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+        .and_then(|e| match e {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o)) => {
+                o.0.downcast_ref::<meshtls_core::Error>()
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("not the core's error: {err:?}"));
+    assert_eq!(core.code(), code);
+    // The server learns why from the client's alert.
     let failure = next_failure(&mut srv.failures).await;
-    assert_eq!(failure.code(), None);
+    assert_eq!(failure.code(), Some(code), "server side: {failure}");
 }
 
 #[tokio::test]

@@ -295,10 +295,11 @@ impl CaClient {
         let name = ServerName::try_from(self.endpoint.host.clone())
             .map_err(|e| EnrollError::Invalid(format!("server name: {e}")))?;
         let _ = tcp.set_nodelay(true);
-        tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .map_err(transport)
+        crate::verify::KeepRejection(
+            tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+        )
+        .await
+        .map_err(transport)
     }
 
     async fn exchange<S>(
