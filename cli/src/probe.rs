@@ -11,6 +11,7 @@ use meshtls_core::validity::parse_duration;
 use meshtls_core::{ErrorCode, PeerIdentity};
 use meshtls_net::{Identity, IdentityHandle, MtlsClient, TrustHandle};
 use serde::Serialize;
+use tokio::io::AsyncReadExt;
 
 use crate::error::{CliError, InFile};
 use crate::files;
@@ -28,8 +29,11 @@ for tls://), prints the server's identity and closes. TLS 1.3 only unless --tls1
 Policy: as for `meshtls verify`: with no --allow-id, --allow-dns or --pin, any identity in the
 trust domain(s) of the bundle's CAs is allowed.
 
-Exit codes: 0 server accepted, 1 server rejected (the code says why), 2 bad input, 3 I/O or
-connection failure (also when the server refuses our certificate: it only sends a TLS alert).
+Exit codes: 0 server accepted, 1 server rejected, or our certificate refused by the server (the
+code says why; for a refusal it is the server's TLS alert: expired, revoked, unknown_issuer,
+identity_not_allowed...), 2 bad input, 3 I/O or connection failure (also for a refusal whose
+alert names no reason). A tls:// probe waits up to 0.5 s after the handshake for the server's
+verdict on our certificate.
 See `meshtls --help`.")]
 pub struct ProbeArgs {
     /// wss://host:port/path (mTLS + WebSocket upgrade) or tls://host:port (mTLS handshake only).
@@ -48,6 +52,9 @@ pub struct ProbeArgs {
     #[arg(long)]
     tls12: bool,
 }
+
+/// How long a tls:// probe waits for the server's verdict on our certificate.
+const VERDICT_WAIT: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Serialize)]
 struct ProbeOut {
@@ -99,10 +106,20 @@ pub fn run(a: &ProbeArgs, json: bool) -> Result<(), CliError> {
         .block_on(async {
             if let Some(rest) = a.url.strip_prefix("tls://") {
                 let (host, port) = host_port(rest)?;
-                let stream = client
+                let mut stream = client
                     .connect((host.as_str(), port), &host)
                     .await
                     .map_err(|e| io_error(&e))?;
+                // In TLS 1.3 the server judges our certificate after our side of the handshake
+                // is done; a refusal arrives as an alert on the first read.
+                let mut byte = [0u8; 1];
+                let wait = VERDICT_WAIT.min(a.timeout);
+                // (A server that just hangs up has accepted us: that is not a TLS error.)
+                if let Ok(Err(e)) = tokio::time::timeout(wait, stream.read(&mut byte)).await {
+                    if e.kind() == std::io::ErrorKind::InvalidData {
+                        return Err(io_error(&e));
+                    }
+                }
                 let peer = stream.peer_identity().cloned().ok_or_else(|| {
                     CliError::new(ErrorCode::Internal, "server verified without identity")
                 })?;

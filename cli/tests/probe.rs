@@ -120,6 +120,29 @@ fn probe_rejects_a_server_the_policy_does_not_allow() {
 }
 
 #[test]
+fn probe_reports_why_the_server_refused_our_certificate() {
+    // The server trusts another CA: its unknown_ca alert comes back as the code, for the
+    // WebSocket upgrade and for a bare TLS 1.3 handshake alike.
+    let pki = setup();
+    let other = Pki::new();
+    let ws = serve(Kind::Ws, &pki.path("server"), &other.bundle());
+    let tls = serve(Kind::Tls, &pki.path("server"), &other.bundle());
+    for url in [
+        format!("wss://localhost:{}/ws", ws.port()),
+        format!("tls://localhost:{}", tls.port()),
+    ] {
+        let a = meshtls()
+            .args(["probe", &url, "--cert"])
+            .arg(pki.path("client"))
+            .arg("--bundle")
+            .arg(pki.bundle())
+            .assert()
+            .code(1);
+        assert_error_line(&a, "unknown_issuer");
+    }
+}
+
+#[test]
 fn probe_tls_handshake_only() {
     let pki = setup();
     let addr = serve(Kind::Tls, &pki.path("server"), &pki.bundle());
