@@ -181,8 +181,9 @@ export declare class EnrolledIdentity {
   /** The SPIFFE ID. */
   get spiffeId(): string
   /**
-   * An `Identity` for the native transport (`wssConnect`, `WssServer.listen`): always the
-   * current certificate. Its key stays in Rust (`keyPem` throws).
+   * An `Identity` that is always the current certificate and key, for the native transport
+   * (`wssConnect`, `WssServer.listen`) and Node's TLS stacks (`createServer`, `connect`...:
+   * a guarded server picks up each renewal for its next handshake).
    */
   get identity(): Identity
   /** The current leaf certificate. */
@@ -204,6 +205,9 @@ export declare class EnrolledIdentity {
 /**
  * Our certificate chain and key, swappable while servers run: `update()` changes what new
  * handshakes present and leaves open connections alone.
+ *
+ * One copy only: the chain and key are read from the handle's current identity, so an
+ * identity renewed in Rust (an enrolled one) hands Node's TLS stacks the renewed pair.
  */
 export declare class Identity {
   /**
@@ -221,7 +225,15 @@ export declare class Identity {
   get chainPem(): string
   /** The private key, PKCS#8 PEM. */
   get keyPem(): string
-  /** Grows by one at each `update()`: Node servers compare it to refresh their context. */
+  /**
+   * The chain and key of the same generation: read both through this when the identity may
+   * be renewed in between (an enrolled identity renews on a tokio thread).
+   */
+  pem(): IdentityPem
+  /**
+   * Grows by one at each `update()` or renewal: Node servers compare it to refresh their
+   * context.
+   */
   get generation(): number
   /** The leaf, parsed. */
   get certificate(): Certificate
@@ -498,6 +510,14 @@ export declare function errorFamily(code: string): string | null
 
 /** Reads a PKCS#12 (PFX) file: the key and chain. A wrong password is `wrong_passphrase`. */
 export declare function fromPkcs12(pfx: Uint8Array, password: string): Promise<Pkcs12Contents>
+
+/** The chain and key of one generation, read together (what Node's `cert` and `key` take). */
+export interface IdentityPem {
+  /** The chain, leaf first, PEM. */
+  chainPem: string
+  /** The private key, PKCS#8 PEM. */
+  keyPem: string
+}
 
 /** PEM text or bytes (DER, or PEM as bytes): what every meshtls input accepts. */
 export type Input = string | Uint8Array

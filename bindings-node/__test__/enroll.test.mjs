@@ -8,12 +8,14 @@ import { join, resolve } from 'node:path'
 import { after, before, test } from 'node:test'
 import { createInterface } from 'node:readline'
 
-import { Authority, WssServer, enroll, wssConnect } from '../index.mjs'
+import { Authority, Identity, WssServer, enroll, peerIdentity, wssConnect } from '../index.mjs'
+import { echoServer, exchange } from './helpers.mjs'
 
 const BIN = process.env.MESHTLS_CLI ?? resolve(import.meta.dirname, '../../target/debug/meshtls')
 const PASS = 'correct horse battery staple'
 const ADMIN = 'spiffe://mesh.internal/admin/ops'
 const NODE = 'spiffe://mesh.internal/service/api'
+const WEB = 'spiffe://mesh.internal/service/web'
 const env = { ...process.env, MESHTLS_CA_PASSPHRASE: PASS }
 const skip = existsSync(BIN) ? false : `${BIN} not built (cargo build -p meshtls-cli)`
 
@@ -83,7 +85,10 @@ test('enroll, renew, refresh, and use the identity on native wss', { skip, timeo
   assert.equal(node.certificate.spiffeId, NODE)
   assert.equal(node.identity.certificate.serial, node.serial)
   assert.match(node.chainPem, /^-----BEGIN CERTIFICATE-----/)
-  assert.throws(() => node.identity.keyPem, { code: 'invalid_request' })
+  // The key is handed to Node's TLS on request: the core accepts the pair as one identity.
+  assert.match(node.identity.keyPem, /^-----BEGIN PRIVATE KEY-----/)
+  const { chainPem, keyPem } = node.identity.pem()
+  assert.equal(new Identity(chainPem, keyPem).certificate.serial, node.serial)
   const first = node.serial
   assert.equal(await node.renewNow(), 1)
   assert.notEqual(node.serial, first)
@@ -122,4 +127,30 @@ test('a service outside the bundle is refused without burning the token', { skip
   await assert.rejects(enroll('http://localhost:1', token, NODE, { caBundle: bundle }), { code: 'invalid_request' })
   const node = await enroll(url(), token, NODE, { caBundle: bundle })
   assert.equal(node.spiffeId, NODE)
+})
+
+test('an enrolled identity on Node tls: both peers verified, renewNow reaches the next handshake', { skip, timeout: 60000 }, async () => {
+  const api = await enroll(url(), await mint(NODE), NODE, { caBundle: bundle })
+  const web = await enroll(url(), await mint(WEB), WEB, { caBundle: bundle })
+  const { server, seen, port } = await echoServer(api.identity, api.verifier())
+  try {
+    const first = await exchange(web.identity, web.verifier(), port)
+    assert.equal(first.data, 'hello')
+    assert.equal(first.peer.spiffeId, NODE)
+    assert.equal(first.peer.serial, api.serial)
+    assert.equal(peerIdentity(seen[0]).spiffeId, WEB)
+    assert.equal(peerIdentity(seen[0]).serial, web.serial)
+
+    const before = { api: api.serial, web: web.serial }
+    assert.equal(await api.renewNow(), 1)
+    assert.equal(await web.renewNow(), 1)
+    const second = await exchange(web.identity, web.verifier(), port)
+    assert.equal(second.data, 'hello')
+    assert.equal(second.peer.serial, api.serial)
+    assert.notEqual(second.peer.serial, before.api)
+    assert.equal(peerIdentity(seen[1]).serial, web.serial)
+    assert.notEqual(peerIdentity(seen[1]).serial, before.web)
+  } finally {
+    server.close()
+  }
 })

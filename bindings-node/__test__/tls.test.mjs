@@ -14,49 +14,10 @@ import {
   Verifier,
   connect,
   createHttpsServer,
-  createServer,
   peerIdentity,
   tlsClientOptions,
 } from '../index.mjs'
-import { identity, once, pki, TD } from './helpers.mjs'
-
-/** A guarded echo server; `seen` lists the sockets application code was given. */
-async function echoServer(id, verifier) {
-  const seen = []
-  const server = createServer(id, verifier, (socket) => {
-    seen.push(socket)
-    socket.on('data', (d) => socket.write(d))
-    socket.on('error', () => {})
-  })
-  const rejected = []
-  server.on('peerRejected', (err) => rejected.push(err))
-  server.on('tlsClientError', (err) => rejected.push(err))
-  await new Promise((r) => server.listen(0, '127.0.0.1', r))
-  return { server, seen, rejected, port: server.address().port }
-}
-
-/** Connects, writes `hello`, and resolves with what came back (or the error/close). */
-function exchange(id, verifier, port) {
-  return new Promise((resolve) => {
-    const socket = connect(id, verifier, { host: '127.0.0.1', port })
-    let data = ''
-    socket.on('secureConnect', () => socket.write('hello'))
-    socket.on('data', (d) => {
-      data += d
-      if (data === 'hello') {
-        const peer = peerIdentity(socket)
-        socket.end()
-        resolve({ data, peer })
-      }
-    })
-    socket.on('error', (err) => resolve({ data, err }))
-    socket.on('close', () => resolve({ data, closed: true }))
-    setTimeout(() => {
-      socket.destroy()
-      resolve({ data, timeout: true })
-    }, 5000)
-  })
-}
+import { echoServer, exchange, identity, once, pki, TD } from './helpers.mjs'
 
 test('tls: a member connects and both sides know who the other is', async () => {
   const { ca, verifier } = await pki()

@@ -13,7 +13,8 @@
 //   yours) sees the socket; a rejected socket is destroyed and never emitted.
 // - rotation: the guard compares `identity.generation` on each new TCP connection, before
 //   Node builds the TLS socket, and calls `server.setSecureContext()` when it changed: new
-//   handshakes present the new certificate; open connections keep theirs.
+//   handshakes present the new certificate; open connections keep theirs. This covers
+//   `identity.update()` and the renewals of an enrolled identity alike (same handle).
 
 const tls = require('node:tls')
 const https = require('node:https')
@@ -26,9 +27,12 @@ function minVersion(options) {
 }
 
 function contextOptions(identity, verifier, options) {
+  // One read for both: an enrolled identity renews on another thread, and a chain of one
+  // generation with the key of the next would not load.
+  const { chainPem, keyPem } = identity.pem()
   return {
-    cert: identity.chainPem,
-    key: identity.keyPem,
+    cert: chainPem,
+    key: keyPem,
     ca: verifier.bundle.toPem(),
     minVersion: minVersion(options),
   }
@@ -73,9 +77,15 @@ function tlsClientOptions(identity, verifier, options = {}) {
 }
 
 function guardServer(server, identity, verifier, options = {}) {
+  return guard(server, identity, verifier, options, identity.generation)
+}
+
+// `generation` is the one the server's context was built from, read before it was built: a
+// renewal in between then refreshes the context on the first connection instead of never.
+function guard(server, identity, verifier, options, built) {
   if (server[kGuarded]) throw new Error('meshtls: this server is already guarded')
   server[kGuarded] = true
-  let generation = identity.generation
+  let generation = built
   const emit = server.emit
   server.emit = function meshtlsEmit(event, ...args) {
     if (event === 'connection') {
@@ -104,8 +114,9 @@ function createServer(identity, verifier, options, listener) {
     listener = options
     options = {}
   }
+  const generation = identity.generation
   const server = tls.createServer(tlsServerOptions(identity, verifier, options), listener)
-  return guardServer(server, identity, verifier, options)
+  return guard(server, identity, verifier, options, generation)
 }
 
 function createHttpsServer(identity, verifier, options, listener) {
@@ -113,8 +124,9 @@ function createHttpsServer(identity, verifier, options, listener) {
     listener = options
     options = {}
   }
+  const generation = identity.generation
   const server = https.createServer(tlsServerOptions(identity, verifier, options), listener)
-  return guardServer(server, identity, verifier, options)
+  return guard(server, identity, verifier, options, generation)
 }
 
 function connect(identity, verifier, options, callback) {

@@ -98,8 +98,9 @@ impl EnrolledIdentity {
         self.inner.id().to_string()
     }
 
-    /// An `Identity` for the native transport (`wssConnect`, `WssServer.listen`): always the
-    /// current certificate. Its key stays in Rust (`keyPem` throws).
+    /// An `Identity` that is always the current certificate and key, for the native transport
+    /// (`wssConnect`, `WssServer.listen`) and Node's TLS stacks (`createServer`, `connect`...:
+    /// a guarded server picks up each renewal for its next handshake).
     #[napi(getter, catch_unwind)]
     pub fn identity(&self) -> Identity {
         Identity::from_handle(self.inner.identity())

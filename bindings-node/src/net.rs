@@ -1,7 +1,7 @@
 //! The transport edge (`meshtls-net`): a swappable identity shared by Node's TLS stacks
 //! (`lib/tls.js` reads its PEM and generation) and the native rustls transport.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -16,33 +16,35 @@ use crate::encoding::{bytes, Input};
 use crate::error::{edge, Code, IntoJs, JsResult};
 use crate::issue::Issued;
 
-struct Pems {
-    chain: String,
-    key: String,
-}
-
 /// Our certificate chain and key, swappable while servers run: `update()` changes what new
 /// handshakes present and leaves open connections alone.
+///
+/// One copy only: the chain and key are read from the handle's current identity, so an
+/// identity renewed in Rust (an enrolled one) hands Node's TLS stacks the renewed pair.
 #[napi]
 pub struct Identity {
     pub(crate) handle: IdentityHandle,
-    pems: Arc<Mutex<Pems>>,
 }
 
-fn load(chain: &[u8], key: &[u8]) -> JsResult<(NetIdentity, Pems)> {
+/// The chain and key of one generation, read together (what Node's `cert` and `key` take).
+#[napi(object)]
+pub struct IdentityPem {
+    /// The chain, leaf first, PEM.
+    pub chain_pem: String,
+    /// The private key, PKCS#8 PEM.
+    pub key_pem: String,
+}
+
+fn load(chain: &[u8], key: &[u8]) -> JsResult<NetIdentity> {
     let chain_der = core_enc::parse_certificates(chain).js()?;
     let key_der = core_enc::parse_private_key(key).js()?;
-    let pems = Pems {
-        chain: chain_der.iter().map(|d| core_enc::cert_pem(d)).collect(),
-        key: core_enc::key_pem(&key_der),
-    };
-    Ok((NetIdentity::from_der(chain_der, key_der).js()?, pems))
+    NetIdentity::from_der(chain_der, key_der).js()
 }
 
 fn from_source(
     source: &Either3<ClassInstance<Issued>, String, Uint8Array>,
     key: Option<Input>,
-) -> JsResult<(NetIdentity, Pems)> {
+) -> JsResult<NetIdentity> {
     match source {
         Either3::A(issued) => {
             if key.is_some() {
@@ -77,16 +79,9 @@ fn from_source(
 }
 
 impl Identity {
-    /// An identity whose handle is renewed elsewhere (an enrolled identity): the chain is read
-    /// from the handle, and the private key never leaves Rust (`keyPem` throws).
+    /// An identity whose handle is renewed elsewhere (an enrolled identity).
     pub(crate) fn from_handle(handle: IdentityHandle) -> Self {
-        Identity {
-            handle,
-            pems: Arc::new(Mutex::new(Pems {
-                chain: String::new(),
-                key: String::new(),
-            })),
-        }
+        Identity { handle }
     }
 }
 
@@ -100,10 +95,8 @@ impl Identity {
         source: Either3<ClassInstance<Issued>, String, Uint8Array>,
         key: Option<Input>,
     ) -> Result<Self, Code> {
-        let (id, pems) = from_source(&source, key)?;
         Ok(Identity {
-            handle: IdentityHandle::new(id),
-            pems: Arc::new(Mutex::new(pems)),
+            handle: IdentityHandle::new(from_source(&source, key)?),
         })
     }
 
@@ -115,47 +108,35 @@ impl Identity {
         source: Either3<ClassInstance<Issued>, String, Uint8Array>,
         key: Option<Input>,
     ) -> Result<(), Code> {
-        let (id, pems) = from_source(&source, key)?;
-        let mut guard = self
-            .pems
-            .lock()
-            .map_err(|_| edge(meshtls_core::ErrorCode::Internal, "identity lock poisoned"))?;
-        self.handle.replace(id);
-        *guard = pems;
+        self.handle.replace(from_source(&source, key)?);
         Ok(())
     }
 
     /// The chain presented (leaf first), PEM.
     #[napi(getter, catch_unwind)]
-    pub fn chain_pem(&self) -> Result<String, Code> {
-        let (chain, key) = self.read()?;
-        if !key.is_empty() {
-            return Ok(chain);
-        }
-        Ok(self
-            .handle
-            .current()
-            .chain()
-            .iter()
-            .map(|c| core_enc::cert_pem(c))
-            .collect())
+    pub fn chain_pem(&self) -> String {
+        self.handle.current().chain_pem()
     }
 
     /// The private key, PKCS#8 PEM.
     #[napi(getter, catch_unwind)]
-    pub fn key_pem(&self) -> Result<String, Code> {
-        let key = self.read()?.1;
-        if key.is_empty() {
-            return Err(edge(
-                meshtls_core::ErrorCode::InvalidRequest,
-                "this identity's private key stays in Rust (an enrolled identity): use the \
-                 native transport",
-            ));
-        }
-        Ok(key)
+    pub fn key_pem(&self) -> String {
+        self.handle.current().key_pem().to_string()
     }
 
-    /// Grows by one at each `update()`: Node servers compare it to refresh their context.
+    /// The chain and key of the same generation: read both through this when the identity may
+    /// be renewed in between (an enrolled identity renews on a tokio thread).
+    #[napi(catch_unwind)]
+    pub fn pem(&self) -> IdentityPem {
+        let current = self.handle.current();
+        IdentityPem {
+            chain_pem: current.chain_pem(),
+            key_pem: current.key_pem().to_string(),
+        }
+    }
+
+    /// Grows by one at each `update()` or renewal: Node servers compare it to refresh their
+    /// context.
     #[napi(getter, catch_unwind)]
     pub fn generation(&self) -> f64 {
         self.handle.generation() as f64
@@ -165,16 +146,6 @@ impl Identity {
     #[napi(getter, catch_unwind)]
     pub fn certificate(&self) -> Result<Certificate, Code> {
         Ok(Certificate::new(self.handle.current().leaf().js()?))
-    }
-}
-
-impl Identity {
-    fn read(&self) -> JsResult<(String, String)> {
-        let g = self
-            .pems
-            .lock()
-            .map_err(|_| edge(meshtls_core::ErrorCode::Internal, "identity lock poisoned"))?;
-        Ok((g.chain.clone(), g.key.clone()))
     }
 }
 
