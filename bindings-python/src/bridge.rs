@@ -98,6 +98,18 @@ where
     });
 }
 
+/// Runs `f` with the GIL from a tokio thread, unless the interpreter is exiting (then `f` is
+/// skipped): for callbacks into Python that no asyncio future awaits.
+pub fn attach_unless_exiting(f: impl FnOnce(Python<'_>)) {
+    let Ok(exiting) = EXITING.read() else {
+        return;
+    };
+    if *exiting {
+        return;
+    }
+    Python::attach(f);
+}
+
 /// Sets the outcome on the asyncio future unless it was cancelled meanwhile.
 #[pyfunction]
 fn resolve(future: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {

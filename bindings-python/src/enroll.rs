@@ -1,13 +1,16 @@
-//! The enrollment client (meshtls-enroll) for asyncio: `enroll(url, token, spiffe_id, ...)`.
+//! The enrollment client (meshtls-enroll) for asyncio: `enroll(url, token, spiffe_id, ...)`
+//! and `resume(url, state_dir=...)`.
 //!
 //! The key is made, the CSR sent, the certificate renewed through `/v1/renew` and the bundle
 //! and CRL refreshed by the Rust client on the binding's tokio runtime; this module only
-//! translates arguments, results and errors.
+//! translates arguments, results, rotation events and errors.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use meshtls_net::enroll::{EnrollOptions, EnrolledIdentity as RustEnrolled};
+use meshtls_net::RotationEvent as NetEvent;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::bridge::{self, Failure};
@@ -16,8 +19,9 @@ use crate::error::to_py;
 use crate::identity::spiffe_id_arg;
 use crate::issue::key_algorithm;
 use crate::net::{Identity, SharedHandle};
+use crate::rotation::{RotationEvent, RotationPolicy};
 use crate::validity::opt_duration;
-use crate::verify::Verifier;
+use crate::verify::{Policy, Verifier};
 
 /// An identity from the CA service: renews itself through `/v1/renew` before it expires
 /// and keeps its trust bundle and CRL fresh. Closing it (or dropping it) stops both.
@@ -113,11 +117,68 @@ impl EnrolledIdentity {
     }
 }
 
+/// The options `enroll` and `resume` share, from their keyword arguments.
+#[allow(clippy::too_many_arguments)]
+fn options(
+    ca_bundle: String,
+    dns_names: Vec<String>,
+    key: Option<&str>,
+    service_id: Option<&str>,
+    peer_policy: Option<&Policy>,
+    rotation: Option<&RotationPolicy>,
+    refresh_every: Option<&Bound<'_, PyAny>>,
+    timeout: Option<&Bound<'_, PyAny>>,
+    state_dir: Option<PathBuf>,
+    on_rotation: Option<&Bound<'_, PyAny>>,
+) -> PyResult<EnrollOptions> {
+    let mut options = EnrollOptions::new(ca_bundle);
+    options.dns_names = dns_names;
+    options.key_algorithm = key_algorithm(key)?;
+    options.service_id = service_id.map(crate::identity::spiffe_id).transpose()?;
+    options.peer_policy = peer_policy.map(|p| p.inner.clone());
+    if let Some(r) = rotation {
+        options.rotation = r.inner;
+    }
+    if let Some(d) = opt_duration(refresh_every)? {
+        options.refresh_every = d;
+    }
+    if let Some(d) = opt_duration(timeout)? {
+        options.timeout = d;
+    }
+    options.state_dir = state_dir;
+    if let Some(cb) = on_rotation.filter(|c| !c.is_none()) {
+        if !cb.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "on_rotation must be callable, got {}",
+                cb.get_type().name()?
+            )));
+        }
+        options.on_rotation = Some(rotation_callback(cb.clone().unbind()));
+    }
+    Ok(options)
+}
+
+/// Calls `callback(RotationEvent)` from the driver's tokio thread with the GIL. An exception
+/// it raises goes to `sys.unraisablehook` and the driver carries on.
+fn rotation_callback(callback: Py<PyAny>) -> Arc<dyn Fn(NetEvent) + Send + Sync> {
+    Arc::new(move |event| {
+        bridge::attach_unless_exiting(|py| {
+            let called = Py::new(py, RotationEvent::from(event))
+                .and_then(|event| callback.call1(py, (event,)));
+            if let Err(err) = called {
+                err.write_unraisable(py, Some(callback.bind(py)));
+            }
+        })
+    })
+}
+
 /// `enroll(url, token, spiffe_id, *, ca_bundle, dns_names=(), key=None, service_id=None,
-/// refresh_every=None, timeout=None, state_dir=None)`: resolves to an `EnrolledIdentity`.
+/// peer_policy=None, rotation=None, refresh_every=None, timeout=None, state_dir=None,
+/// on_rotation=None)`: resolves to an `EnrolledIdentity`.
 #[pyfunction]
 #[pyo3(signature = (url, token, spiffe_id, *, ca_bundle, dns_names=Vec::new(), key=None,
-                    service_id=None, refresh_every=None, timeout=None, state_dir=None))]
+                    service_id=None, peer_policy=None, rotation=None, refresh_every=None,
+                    timeout=None, state_dir=None, on_rotation=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn enroll<'py>(
     py: Python<'py>,
@@ -128,24 +189,71 @@ pub fn enroll<'py>(
     dns_names: Vec<String>,
     key: Option<&str>,
     service_id: Option<&str>,
+    peer_policy: Option<&Policy>,
+    rotation: Option<&RotationPolicy>,
     refresh_every: Option<&Bound<'py, PyAny>>,
     timeout: Option<&Bound<'py, PyAny>>,
     state_dir: Option<PathBuf>,
+    on_rotation: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let id = spiffe_id_arg(spiffe_id)?;
-    let mut options = EnrollOptions::new(ca_bundle);
-    options.dns_names = dns_names;
-    options.key_algorithm = key_algorithm(key)?;
-    options.service_id = service_id.map(crate::identity::spiffe_id).transpose()?;
-    if let Some(d) = opt_duration(refresh_every)? {
-        options.refresh_every = d;
-    }
-    if let Some(d) = opt_duration(timeout)? {
-        options.timeout = d;
-    }
-    options.state_dir = state_dir;
+    let options = options(
+        ca_bundle,
+        dns_names,
+        key,
+        service_id,
+        peer_policy,
+        rotation,
+        refresh_every,
+        timeout,
+        state_dir,
+        on_rotation,
+    )?;
     bridge::spawn(py, async move {
         let node = meshtls_net::enroll::enroll(&url, &token, &id, options)
+            .await
+            .map_err(Failure::Enroll)?;
+        Ok(Enrolled(node))
+    })
+}
+
+/// `resume(url, *, ca_bundle, state_dir, ...)` (the other arguments as `enroll`): picks up
+/// the identity an earlier `enroll(..., state_dir=...)` kept in `state_dir/identity.pem`, with
+/// no token while its certificate is valid; resolves to an `EnrolledIdentity` that renews and
+/// refreshes as after `enroll`.
+#[pyfunction]
+#[pyo3(signature = (url, *, ca_bundle, state_dir, dns_names=Vec::new(), key=None,
+                    service_id=None, peer_policy=None, rotation=None, refresh_every=None,
+                    timeout=None, on_rotation=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn resume<'py>(
+    py: Python<'py>,
+    url: String,
+    ca_bundle: String,
+    state_dir: PathBuf,
+    dns_names: Vec<String>,
+    key: Option<&str>,
+    service_id: Option<&str>,
+    peer_policy: Option<&Policy>,
+    rotation: Option<&RotationPolicy>,
+    refresh_every: Option<&Bound<'py, PyAny>>,
+    timeout: Option<&Bound<'py, PyAny>>,
+    on_rotation: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options = options(
+        ca_bundle,
+        dns_names,
+        key,
+        service_id,
+        peer_policy,
+        rotation,
+        refresh_every,
+        timeout,
+        Some(state_dir),
+        on_rotation,
+    )?;
+    bridge::spawn(py, async move {
+        let node = meshtls_net::enroll::resume(&url, options)
             .await
             .map_err(Failure::Enroll)?;
         Ok(Enrolled(node))

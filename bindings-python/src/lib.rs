@@ -43,6 +43,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<revocation::Crl>()?;
     m.add_class::<rotation::RotationPolicy>()?;
     m.add_class::<rotation::RotationStatus>()?;
+    m.add_class::<rotation::RotationEvent>()?;
     m.add_function(wrap_pyfunction!(encoding::read_pkcs12, m)?)?;
     m.add_function(wrap_pyfunction!(encoding::parse_certificates, m)?)?;
     m.add_function(wrap_pyfunction!(encoding::load_private_key, m)?)?;
@@ -57,6 +58,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(net::bind_tls, m)?)?;
     m.add_class::<enroll::EnrolledIdentity>()?;
     m.add_function(wrap_pyfunction!(enroll::enroll, m)?)?;
+    m.add_function(wrap_pyfunction!(enroll::resume, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,6 +1,8 @@
-//! When to renew: the core's rotation policy and its verdict.
+//! When to renew: the core's rotation policy and its verdict, and what a rotation driver
+//! reports (`RotationEvent`).
 
 use meshtls_core::{RotationPolicy as CoreRotation, RotationStatus as CoreStatus};
+use meshtls_net::RotationEvent as NetEvent;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
@@ -12,7 +14,7 @@ use crate::validity::{opt_duration, timestamp, to_datetime};
 /// `RotationPolicy(renew_at_fraction=0.5)`, `RotationPolicy(renew_before=timedelta(days=7))`.
 #[pyclass(frozen, module = "meshtls._native")]
 pub struct RotationPolicy {
-    inner: CoreRotation,
+    pub(crate) inner: CoreRotation,
 }
 
 #[pymethods]
@@ -98,5 +100,111 @@ impl RotationStatus {
     }
     fn __repr__(&self) -> String {
         format!("<RotationStatus {}>", self.kind())
+    }
+}
+
+/// What a rotation driver reports (the `on_rotation` callback of `enroll`/`resume`).
+///
+/// `kind` is `"renewed"` (a new certificate was swapped in: `serial`, `not_after`),
+/// `"failed"` (a renewal attempt failed and the current certificate is kept: `attempt`,
+/// `code`, `message`, `retry_in`) or `"expiring"` (the current certificate is due for
+/// renewal, or already `expired`: `serial`, `not_after`). Fields that do not apply are None.
+#[pyclass(frozen, module = "meshtls._native")]
+pub struct RotationEvent {
+    inner: NetEvent,
+}
+
+impl From<NetEvent> for RotationEvent {
+    fn from(inner: NetEvent) -> Self {
+        RotationEvent { inner }
+    }
+}
+
+#[pymethods]
+impl RotationEvent {
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.inner {
+            NetEvent::Renewed { .. } => "renewed",
+            NetEvent::Failed { .. } => "failed",
+            NetEvent::Expiring { .. } => "expiring",
+            // A kind added to meshtls-net later.
+            _ => "other",
+        }
+    }
+    /// Serial (hex) of the new certificate (`renewed`) or of the current one (`expiring`).
+    #[getter]
+    fn serial(&self) -> Option<String> {
+        match &self.inner {
+            NetEvent::Renewed { serial, .. } | NetEvent::Expiring { serial, .. } => {
+                Some(serial.to_hex())
+            }
+            _ => None,
+        }
+    }
+    /// When that certificate expires (`renewed`, `expiring`).
+    #[getter]
+    fn not_after<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match &self.inner {
+            NetEvent::Renewed { not_after, .. } | NetEvent::Expiring { not_after, .. } => {
+                to_datetime(py, *not_after).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+    /// Whether the current certificate has expired already (`expiring`; False otherwise).
+    #[getter]
+    fn expired(&self) -> bool {
+        matches!(self.inner, NetEvent::Expiring { expired: true, .. })
+    }
+    /// 1 for the first failure since the last success (`failed`).
+    #[getter]
+    fn attempt(&self) -> Option<u32> {
+        match &self.inner {
+            NetEvent::Failed { attempt, .. } => Some(*attempt),
+            _ => None,
+        }
+    }
+    /// The core's code when the core rejected the new certificate (`failed`); None when the
+    /// renewal itself failed (the service refused or could not be reached: see `message`).
+    #[getter]
+    fn code(&self) -> Option<&'static str> {
+        match &self.inner {
+            NetEvent::Failed { code, .. } => code.map(|c| c.as_str()),
+            _ => None,
+        }
+    }
+    /// What went wrong (`failed`).
+    #[getter]
+    fn message(&self) -> Option<&str> {
+        match &self.inner {
+            NetEvent::Failed { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+    /// Delay before the next attempt (`failed`).
+    #[getter]
+    fn retry_in<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match &self.inner {
+            NetEvent::Failed { retry_in, .. } => py
+                .import("datetime")?
+                .getattr("timedelta")?
+                .call1((0, retry_in.as_secs_f64()))
+                .map(Some),
+            _ => Ok(None),
+        }
+    }
+    fn __repr__(&self) -> String {
+        match &self.inner {
+            NetEvent::Failed { attempt, code, .. } => format!(
+                "<RotationEvent failed attempt={attempt} code={}>",
+                code.map_or("None", |c| c.as_str())
+            ),
+            _ => format!(
+                "<RotationEvent {} serial={}>",
+                self.kind(),
+                self.serial().unwrap_or_default()
+            ),
+        }
     }
 }

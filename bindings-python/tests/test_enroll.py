@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import gc
 import http.client
 import json
 import os
 import pathlib
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 from typing import Any, Iterator, List, Tuple
@@ -39,32 +42,35 @@ class Service:
         self.url = f"https://localhost:{port}"
         self.bundle = (dir / "ca" / "ca.crt").read_text()
 
-    def mint(self, identity: str, **extra: object) -> str:
-        """POST /v1/tokens as the admin, over mTLS with the standard library."""
+    def admin(self, path: str, body: dict, status: int) -> dict:
+        """POST `body` to `path` as the admin, over mTLS with the standard library."""
         ctx = ssl.create_default_context(cafile=str(self.dir / "ca" / "ca.crt"))
         ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         ctx.load_cert_chain(str(self.dir / "admin" / "chain.pem"), str(self.dir / "admin" / "key.pem"))
         conn = http.client.HTTPSConnection("localhost", self.port, context=ctx, timeout=TIMEOUT)
         try:
-            body = json.dumps({"identity": identity, **extra})
-            conn.request("POST", "/v1/tokens", body, {"Content-Type": "application/json"})
+            conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
             resp = conn.getresponse()
             data = resp.read()
-            assert resp.status == 201, data
-            return json.loads(data)["token"]
+            assert resp.status == status, data
+            return json.loads(data)
         finally:
             conn.close()
 
+    def mint(self, identity: str, **extra: object) -> str:
+        """A join token for `identity` (POST /v1/tokens)."""
+        return self.admin("/v1/tokens", {"identity": identity, **extra}, 201)["token"]
 
-@pytest.fixture(scope="module")
-def service() -> Iterator[Service]:
+
+def _serve(*flags: str) -> Iterator[Service]:
+    """A throwaway CA and `meshtls serve` on a free port (extra `flags`), killed afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
         d = pathlib.Path(tmp)
         _cli("ca", "init", "--trust-domain", "mesh.internal", "--out", str(d / "ca"))
         _cli("issue", "--ca", str(d / "ca"), "--id", ADMIN, "--usage", "client", "--out", str(d / "admin"))
         env = dict(os.environ, MESHTLS_CA_PASSPHRASE=PASS)
         child = subprocess.Popen(
-            [str(BIN), "serve", "--ca", str(d / "ca"), "--listen", "127.0.0.1:0", "--admin-id", ADMIN],
+            [str(BIN), "serve", "--ca", str(d / "ca"), "--listen", "127.0.0.1:0", "--admin-id", ADMIN, *flags],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
@@ -81,6 +87,17 @@ def service() -> Iterator[Service]:
         finally:
             child.kill()
             child.wait(TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[Service]:
+    yield from _serve()
+
+
+@pytest.fixture(scope="module")
+def short_service() -> Iterator[Service]:
+    """Certificates of the shortest lifetime the core issues (60 s, backdated 60 s)."""
+    yield from _serve("--lifetime", "60s")
 
 
 def run(coro):
@@ -155,9 +172,208 @@ def test_a_service_outside_the_bundle_is_refused(service: Service) -> None:
     run(main())
 
 
+# With `--lifetime 60s` a certificate runs from now-60s to now+60s: renewing 55 s before
+# expiry (no jitter) renews about 5 s after each issuance, and the new one is fresh again.
+SOON = meshtls.RotationPolicy(renew_before=dt.timedelta(seconds=55), jitter=0.0)
+
+
+def _events(loop: asyncio.AbstractEventLoop) -> Tuple["asyncio.Queue[Any]", Any]:
+    """A queue of the rotation events and the on_rotation callback (tokio thread) feeding it."""
+    queue: "asyncio.Queue[Any]" = asyncio.Queue()
+
+    def on_rotation(event: meshtls.RotationEvent) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    return queue, on_rotation
+
+
+async def _next(queue: "asyncio.Queue[Any]", kind: str) -> meshtls.RotationEvent:
+    """The next event of `kind` (others are skipped), within 20 s."""
+    while True:
+        event = await asyncio.wait_for(queue.get(), 20)
+        if event.kind == kind:
+            return event
+
+
+def test_the_driver_renews_by_itself_and_reports_it(short_service: Service) -> None:
+    token = short_service.mint(NODE)
+
+    async def main() -> None:
+        queue, on_rotation = _events(asyncio.get_running_loop())
+        node = await meshtls.enroll(
+            short_service.url, token, NODE, ca_bundle=short_service.bundle, rotation=SOON, on_rotation=on_rotation
+        )
+        first, first_not_after = node.serial, node.certificate.not_after
+        assert node.generation == 0
+        expiring = await asyncio.wait_for(queue.get(), 20)  # due: reported before renewing
+        assert (expiring.kind, expiring.serial, expiring.expired) == ("expiring", first, False)
+        assert expiring.not_after == first_not_after
+        renewed = await _next(queue, "renewed")
+        assert renewed.serial != first
+        assert renewed.serial == node.identity.leaf.serial == node.serial
+        assert renewed.not_after == node.certificate.not_after
+        assert renewed.not_after > dt.datetime.now(dt.timezone.utc)
+        assert (renewed.attempt, renewed.code, renewed.message, renewed.retry_in) == (None, None, None, None)
+        assert node.generation == 1
+
+    run(main())
+
+
+def test_an_exception_in_on_rotation_does_not_stop_renewals(short_service: Service) -> None:
+    token = short_service.mint(NODE)
+    unraisable: List[Any] = []
+
+    class Failed(Exception):
+        def __init__(self, event: meshtls.RotationEvent) -> None:
+            super().__init__(f"callback failed on {event.kind}")
+            self.event = event
+
+    def on_rotation(event: meshtls.RotationEvent) -> None:
+        raise Failed(event)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        # The events arrive through sys.unraisablehook: each one was raised and reported.
+        queue: "asyncio.Queue[Any]" = asyncio.Queue()
+
+        def hook(report: Any) -> None:
+            unraisable.append(report)
+            if isinstance(report.exc_value, Failed):
+                loop.call_soon_threadsafe(queue.put_nowait, report.exc_value.event)
+
+        sys.unraisablehook = hook
+        node = await meshtls.enroll(
+            short_service.url, token, NODE, ca_bundle=short_service.bundle, rotation=SOON, on_rotation=on_rotation
+        )
+        serials = {node.serial}
+        for _ in range(2):
+            serials.add((await _next(queue, "renewed")).serial)
+        assert len(serials) == 3 and node.serial in serials
+        assert node.generation == 2
+
+    previous = sys.unraisablehook
+    try:
+        run(main())
+    finally:
+        sys.unraisablehook = previous
+    assert unraisable and all(isinstance(u.exc_value, Failed) for u in unraisable), unraisable
+    assert all(u.object is on_rotation for u in unraisable)
+    assert [str(u.exc_value) for u in unraisable if u.exc_value.event.kind == "renewed"] == [
+        "callback failed on renewed"
+    ] * 2
+
+
+def test_a_refused_renewal_is_reported_and_the_certificate_kept(short_service: Service) -> None:
+    token = short_service.mint(NODE)
+
+    async def main() -> None:
+        queue, on_rotation = _events(asyncio.get_running_loop())
+        node = await meshtls.enroll(
+            short_service.url, token, NODE, ca_bundle=short_service.bundle, rotation=SOON, on_rotation=on_rotation
+        )
+        first = node.serial
+        revoked = short_service.admin("/v1/revoke", {"serial": first, "reason": "key_compromise"}, 200)
+        assert revoked["newly_revoked"] is True
+        failed = await _next(queue, "failed")
+        assert (failed.attempt, failed.code, failed.serial) == (1, None, None)  # the service refused
+        assert "403 revoked:" in failed.message
+        assert failed.retry_in > dt.timedelta(0)
+        assert (node.serial, node.generation) == (first, 0)  # kept
+
+    run(main())
+
+
+def test_on_rotation_must_be_callable(service: Service) -> None:
+    async def main() -> None:
+        with pytest.raises(TypeError, match="on_rotation must be callable"):
+            await meshtls.enroll(service.url, "0" * 64, NODE, ca_bundle=service.bundle, on_rotation="print")
+
+    run(main())
+
+
+def test_resume_picks_up_the_state_dir_without_a_token(service: Service) -> None:
+    token = service.mint(NODE)
+
+    async def main(state: pathlib.Path) -> None:
+        node = await meshtls.enroll(service.url, token, NODE, ca_bundle=service.bundle, state_dir=state)
+        serial = node.serial
+        assert (state / "identity.pem").stat().st_mode & 0o777 == 0o600
+        del node
+        gc.collect()
+
+        again = await meshtls.resume(service.url, ca_bundle=service.bundle, state_dir=state)
+        assert (again.spiffe_id, again.serial, again.generation) == (NODE, serial, 0)
+        # The resumed key authenticates /v1/renew, and the renewal is kept for the next resume.
+        await again.renew_now()
+        renewed = again.serial
+        assert renewed != serial
+        del again
+        gc.collect()
+        third = await meshtls.resume(service.url, ca_bundle=service.bundle, state_dir=str(state))
+        assert third.serial == renewed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run(main(pathlib.Path(tmp) / "node"))
+
+
+def test_resume_without_a_stored_identity_fails_with_its_code(service: Service) -> None:
+    async def main(state: pathlib.Path) -> None:
+        with pytest.raises(meshtls.InvalidRequest) as empty:
+            await meshtls.resume(service.url, ca_bundle=service.bundle, state_dir=state)
+        assert (empty.value.code, empty.value.family) == ("invalid_request", "request")
+        assert "identity.pem" in empty.value.message
+        # A state file without its key is malformed, not half-used.
+        (state / "identity.pem").write_text(service.bundle)
+        with pytest.raises(meshtls.MalformedInput) as keyless:
+            await meshtls.resume(service.url, ca_bundle=service.bundle, state_dir=state)
+        assert keyless.value.code == "malformed"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run(main(pathlib.Path(tmp)))
+
+
+def test_peer_policy_is_the_verifiers_policy(service: Service) -> None:
+    allowed = "spiffe://mesh.internal/service/allowed"
+    other = "spiffe://mesh.internal/service/other"
+    tokens = {i: service.mint(i) for i in (NODE, allowed, other)}
+
+    async def main() -> None:
+        only = meshtls.Policy(ids=[allowed])
+        node = await meshtls.enroll(service.url, tokens[NODE], NODE, ca_bundle=service.bundle, peer_policy=only)
+        good = await meshtls.enroll(service.url, tokens[allowed], allowed, ca_bundle=service.bundle)
+        bad = await meshtls.enroll(service.url, tokens[other], other, ca_bundle=service.bundle)
+        verifier = node.verifier()
+        assert verifier.verify(good.chain_pem, usage="client").spiffe_id == allowed
+        with pytest.raises(meshtls.VerificationError) as refused:
+            verifier.verify(bad.chain_pem, usage="client")
+        assert refused.value.code == "identity_not_allowed"
+        # Without peer_policy the trust domain is the policy: the same peer is accepted.
+        assert bad.verifier().verify(bad.chain_pem, usage="client").spiffe_id == other
+
+        # And over the native transport: the server refuses `other` in the handshake.
+        async def echo(stream: meshtls.TlsStream) -> None:
+            await stream.write(await stream.read())
+
+        async with await meshtls.serve(echo, "127.0.0.1", 0, node.identity, verifier) as server:
+            stream = await meshtls.connect("127.0.0.1", server.port, good.identity, good.verifier())
+            await stream.write(b"ping")
+            assert await stream.read() == b"ping"
+            await stream.close()
+            with pytest.raises(meshtls.VerificationError) as client_side:
+                rejected = await meshtls.connect("127.0.0.1", server.port, bad.identity, bad.verifier())
+                await rejected.write(b"ping")
+                await rejected.read()
+            assert client_side.value.code == "identity_not_allowed"  # told by the server's alert
+            codes = [code for code, _ in server.handshake_failures()]
+            assert codes == ["identity_not_allowed"]
+
+    run(main())
+
+
 def test_an_enrolled_identity_in_stdlib_ssl_follows_its_renewals(service: Service) -> None:
     server_id = "spiffe://mesh.internal/service/web"
-    tokens = {i: service.mint(i) for i in (server_id, NODE)}
+    allowed = "spiffe://mesh.internal/service/allowed"
+    tokens = {i: service.mint(i) for i in (server_id, NODE, allowed)}
 
     async def exchange(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> Tuple[Any, Any]:
         """One TLS connection over asyncio streams: (peer the client saw, peer the server saw)."""
@@ -199,5 +415,13 @@ def test_an_enrolled_identity_in_stdlib_ssl_follows_its_renewals(service: Servic
         server_peer, client_peer = await exchange(server_ctx, client_ctx)
         assert server_peer.serial == web.serial != old_web
         assert client_peer.serial == node.serial != old_node
+
+        # A client whose peer_policy does not allow the server: the core refuses it.
+        picky = await meshtls.enroll(
+            service.url, tokens[allowed], allowed, ca_bundle=service.bundle, peer_policy=meshtls.Policy(ids=[NODE])
+        )
+        with pytest.raises(meshtls.VerificationError) as refused:
+            await exchange(server_ctx, picky.identity.ssl_context(picky.verifier()))
+        assert refused.value.code == "identity_not_allowed"
 
     run(main())

@@ -29,6 +29,7 @@ from ._native import (
     Policy,
     RevocationList,
     Revoked,
+    RotationEvent,
     RotationPolicy,
     RotationStatus,
     SpiffeId,
@@ -43,6 +44,7 @@ from ._native import (
     load_private_key,
     parse_certificates,
     read_pkcs12,
+    resume,
 )
 from ._stdlib import Identity, MeshSSLContext, Verifier
 from ._transport import Server, connect, connect_ws, serve, serve_ws
@@ -67,6 +69,7 @@ __all__ = [
     "Policy",
     "RevocationList",
     "Revoked",
+    "RotationEvent",
     "RotationPolicy",
     "RotationStatus",
     "Server",
@@ -85,6 +88,7 @@ __all__ = [
     "load_private_key",
     "parse_certificates",
     "read_pkcs12",
+    "resume",
     "serve",
     "serve_ws",
 ]

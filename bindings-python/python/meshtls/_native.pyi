@@ -4,7 +4,7 @@
 
 import datetime
 import os
-from typing import Awaitable, List, Optional, Sequence, Tuple, Union, final
+from typing import Awaitable, Callable, List, Optional, Sequence, Tuple, Union, final
 
 from ._stdlib import Identity as _MeshIdentity
 
@@ -354,6 +354,32 @@ class RotationStatus:
     @property
     def expired(self) -> bool: ...
 
+@final
+class RotationEvent:
+    """What a rotation driver reports (``on_rotation`` of :func:`enroll` / :func:`resume`)."""
+
+    @property
+    def kind(self) -> str:
+        """``renewed``, ``failed`` or ``expiring``."""
+    @property
+    def serial(self) -> Optional[str]:
+        """The new certificate's serial (``renewed``), the current one's (``expiring``)."""
+    @property
+    def not_after(self) -> Optional[datetime.datetime]: ...
+    @property
+    def expired(self) -> bool:
+        """``expiring`` only: the current certificate has expired already."""
+    @property
+    def attempt(self) -> Optional[int]:
+        """``failed`` only: 1 for the first failure since the last success."""
+    @property
+    def code(self) -> Optional[str]:
+        """``failed`` only: the core's code when the core rejected the new certificate."""
+    @property
+    def message(self) -> Optional[str]: ...
+    @property
+    def retry_in(self) -> Optional[datetime.timedelta]: ...
+
 def read_pkcs12(data: _Input, password: str) -> Tuple[bytes, List[bytes]]: ...
 def load_private_key(data: _Input, passphrase: Optional[str] = None) -> bytes: ...
 def parse_certificates(data: _Chain) -> List[bytes]: ...
@@ -440,6 +466,9 @@ class EnrolledIdentity:
     def renew_now(self) -> Awaitable[int]: ...
     def refresh_trust(self) -> Awaitable[None]: ...
 
+_OnRotation = Callable[[RotationEvent], object]
+_Path = Union[str, "os.PathLike[str]"]
+
 def enroll(
     url: str,
     token: str,
@@ -449,7 +478,24 @@ def enroll(
     dns_names: Sequence[str] = ...,
     key: Optional[str] = None,
     service_id: Optional[str] = None,
+    peer_policy: Optional[Policy] = None,
+    rotation: Optional[RotationPolicy] = None,
     refresh_every: Optional[_Duration] = None,
     timeout: Optional[_Duration] = None,
-    state_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+    state_dir: Optional[_Path] = None,
+    on_rotation: Optional[_OnRotation] = None,
+) -> Awaitable[EnrolledIdentity]: ...
+def resume(
+    url: str,
+    *,
+    ca_bundle: str,
+    state_dir: _Path,
+    dns_names: Sequence[str] = ...,
+    key: Optional[str] = None,
+    service_id: Optional[str] = None,
+    peer_policy: Optional[Policy] = None,
+    rotation: Optional[RotationPolicy] = None,
+    refresh_every: Optional[_Duration] = None,
+    timeout: Optional[_Duration] = None,
+    on_rotation: Optional[_OnRotation] = None,
 ) -> Awaitable[EnrolledIdentity]: ...
