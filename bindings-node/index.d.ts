@@ -175,7 +175,7 @@ export declare class Crl {
 
 /**
  * An identity from the CA service: renews itself through `/v1/renew` and keeps its trust
- * bundle and CRL fresh (until garbage-collected).
+ * bundle and CRL fresh, until `close()` (or garbage collection).
  */
 export declare class EnrolledIdentity {
   /** The SPIFFE ID. */
@@ -194,12 +194,25 @@ export declare class EnrolledIdentity {
   get chainPem(): string
   /** Grows by one at each renewal. */
   get generation(): number
-  /** The peer verifier as of now (bundle and CRL last fetched, the trust domain's policy). */
+  /**
+   * The peer verifier as of now (bundle and CRL last fetched, `peerPolicy` or the trust
+   * domain).
+   */
   verifier(): Verifier
-  /** Renews now (a new key and certificate); resolves to the new generation. */
+  /**
+   * Renews now (a new key and certificate); resolves to the new generation. Throws
+   * `invalid_request` once closed.
+   */
   renewNow(): Promise<number>
-  /** Fetches the bundle and CRL now. */
+  /** Fetches the bundle and CRL now. Throws `invalid_request` once closed. */
   refreshTrust(): Promise<void>
+  /**
+   * Stops renewing and refreshing (and releases `onRotation`); the identity and verifier
+   * keep what they hold. A renewal or refresh already under way finishes first. Idempotent.
+   */
+  close(): void
+  /** Whether `close()` was called. */
+  get closed(): boolean
 }
 
 /**
@@ -481,7 +494,7 @@ export declare function encryptPrivateKey(key: Input, passphrase: string): Promi
  */
 export declare function enroll(url: string, token: string, id: string, options: EnrollOptions): Promise<EnrolledIdentity>
 
-/** Options of `enroll` (the Rust `EnrollOptions`). */
+/** Options of `enroll` and `resume` (the Rust `EnrollOptions`). */
 export interface EnrollOptions {
   /** The CA certificates (PEM) that vouch for the service, given with the token. */
   caBundle: string
@@ -491,11 +504,21 @@ export interface EnrollOptions {
   key?: string
   /** The SPIFFE ID the service must present (default `spiffe://<td>/meshtls/ca`). */
   serviceId?: string
+  /** Who may connect, for `verifier()` (default: the whole trust domain of the ID). */
+  peerPolicy?: Policy
+  /** When to renew (default: the core's, 2/3 of the lifetime with jitter). */
+  rotation?: RotationPolicy
+  /**
+   * Called with each event of the renewal schedule (`renewed`, `failed`, `expiring`), on
+   * the JS thread. An exception it throws is reported as a process warning and does not
+   * stop the schedule; it does not keep the process alive.
+   */
+  onRotation?: (event: RotationEvent) => void
   /** Seconds between bundle + CRL refreshes (default 300). */
   refreshEverySeconds?: number
   /** Seconds each request to the service may take (default 30). */
   timeoutSeconds?: number
-  /** Keep the chain and key in `DIR/identity.pem` (0600) across restarts. */
+  /** Keep the chain and key in `DIR/identity.pem` (0600) across restarts; `resume` reads it. */
   stateDir?: string
 }
 
@@ -638,6 +661,14 @@ export interface PolicyOptions {
   allowAny?: boolean
 }
 
+/**
+ * Picks up the identity an earlier `enroll` kept in `options.stateDir` (after a restart): no
+ * token while its certificate is valid. Resolves to an `EnrolledIdentity` that renews itself
+ * as after `enroll`; a missing or unreadable state file rejects with `invalid_request`, a
+ * damaged one with the core's code (`malformed`).
+ */
+export declare function resume(url: string, options: EnrollOptions): Promise<EnrolledIdentity>
+
 /** Revocation checking, used when the bundle holds CRLs. */
 export interface RevocationOptions {
   /** Reject when no CRL covers a certificate in the path (default true: fail closed). */
@@ -674,6 +705,36 @@ export interface RootOptions {
   permittedDns?: Array<string>
   /** Creation time (default now). */
   at?: Date
+}
+
+/**
+ * What a rotation driver reports (`onRotation`), one shape for the three kinds; the fields
+ * that do not apply to a kind are absent.
+ */
+export interface RotationEvent {
+  /**
+   * `renewed` (a new certificate was swapped in), `failed` (a renewal attempt failed; the
+   * current certificate is kept and the driver retries) or `expiring` (the current one is
+   * due for renewal, or already `expired`).
+   */
+  kind: string
+  /** Serial (hex) of the new certificate (`renewed`) or of the current one (`expiring`). */
+  serial?: string
+  /** When that certificate expires (`renewed`, `expiring`). */
+  notAfter?: Date
+  /** Whether it has expired already (`expiring`). */
+  expired?: boolean
+  /** 1 for the first failure since the last success (`failed`). */
+  attempt?: number
+  /**
+   * The core code when the core rejected the new certificate, e.g. `unknown_issuer`
+   * (`failed`; absent when the renewal itself failed, e.g. the service was unreachable).
+   */
+  code?: string
+  /** What went wrong (`failed`). */
+  message?: string
+  /** Seconds before the next attempt (`failed`). */
+  retryInSeconds?: number
 }
 
 /** Where a certificate stands. */

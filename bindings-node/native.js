@@ -857,5 +857,6 @@ module.exports.enroll = nativeBinding.enroll
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.errorFamily = nativeBinding.errorFamily
 module.exports.fromPkcs12 = nativeBinding.fromPkcs12
+module.exports.resume = nativeBinding.resume
 module.exports.toPkcs12 = nativeBinding.toPkcs12
 module.exports.wssConnect = nativeBinding.wssConnect

@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::*;
 use hyper::{Method, StatusCode};
 use meshtls_core::{create_csr, Crl, IssueRequest, KeyAlgorithm, PeerUsage, Serial, TrustBundle};
+use meshtls_enroll::client::CertFilter;
 use meshtls_enroll::store::TokenRecord;
 use meshtls_enroll::{enroll, token, EnrollError, SqliteStore, Store};
 use meshtls_net::{Identity, IdentityHandle};
@@ -48,19 +49,28 @@ async fn enroll_renew_and_fetch_trust() {
     assert_ne!(first, second);
 
     // The ledger has both, the renewal pointing at the certificate that authenticated it.
-    let (status, body) = h
-        .admin(
-            Method::GET,
-            "/v1/certs?identity=spiffe%3A%2F%2Fmesh.internal%2Fservice%2Fapi",
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let certs = body["certs"].as_array().unwrap();
-    assert_eq!(certs.len(), 2, "{body}");
-    let renewal = certs.iter().find(|c| c["kind"] == "renew").unwrap();
-    assert_eq!(renewal["serial"], second.as_str());
-    assert_eq!(renewal["previous_serial"], first.as_str());
+    let filter = CertFilter {
+        identity: Some(node_id.clone()),
+        ..CertFilter::default()
+    };
+    let certs = h
+        .client()
+        .list_certs(&h.admin, &filter)
+        .await
+        .unwrap()
+        .certs;
+    assert_eq!(certs.len(), 2, "{certs:?}");
+    let renewal = certs.iter().find(|c| c.kind == "renew").unwrap();
+    assert_eq!(renewal.serial, second);
+    assert_eq!(renewal.previous_serial.as_deref(), Some(first.as_str()));
+    // The admin calls are the admin's only.
+    let other = CertFilter::default();
+    let e = h
+        .client()
+        .list_certs(&node.identity(), &other)
+        .await
+        .unwrap_err();
+    assert_eq!(service_code(&e), (403, "not_admin".to_owned()));
 
     let (status, metrics) = h.get("/metrics").await;
     assert_eq!(status, StatusCode::OK);

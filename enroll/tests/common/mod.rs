@@ -8,7 +8,7 @@ use hyper::{Method, StatusCode};
 use meshtls_core::{
     Authority, IdPattern, IssueRequest, RootParams, SpiffeId, Timestamp, TrustBundle, TrustDomain,
 };
-use meshtls_enroll::api::{TokenRequest, TokenResponse};
+use meshtls_enroll::api::{RevokeRequest, TokenRequest};
 use meshtls_enroll::client::CaClient;
 use meshtls_enroll::{CaService, EnrollOptions, RunningService, ServiceConfig, Store};
 use meshtls_net::{Identity, IdentityHandle};
@@ -133,33 +133,28 @@ impl Harness {
         (status, value)
     }
 
+    /// A join token for `identity`, minted through the client's typed admin call.
     pub async fn token(&self, identity: &str) -> String {
         let req = TokenRequest {
             identity: identity.to_owned(),
             ttl_seconds: None,
             dns_names: vec![],
         };
-        let (status, body) = self
-            .admin(
-                Method::POST,
-                "/v1/tokens",
-                Some(serde_json::to_value(req).unwrap()),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let resp: TokenResponse = serde_json::from_value(body).unwrap();
-        resp.token
+        self.client()
+            .mint_token(&self.admin, &req)
+            .await
+            .unwrap()
+            .token
     }
 
+    /// Revoke through the client's typed admin call.
     pub async fn revoke(&self, serial: &str) {
-        let (status, body) = self
-            .admin(
-                Method::POST,
-                "/v1/revoke",
-                Some(serde_json::json!({"serial": serial, "reason": "key_compromise"})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        let req = RevokeRequest {
+            serial: serial.to_owned(),
+            reason: Some("key_compromise".to_owned()),
+        };
+        let answer = self.client().revoke(&self.admin, &req).await.unwrap();
+        assert_eq!(answer.serial, serial);
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Vec<u8>) {

@@ -46,7 +46,10 @@ use tokio::task::JoinHandle;
 
 pub mod api;
 
-use self::api::{EnrollRequest, ErrorBody, IssuedResponse, RenewRequest};
+use self::api::{
+    CertList, EnrollRequest, ErrorBody, IssuedResponse, RenewRequest, RevokeRequest,
+    RevokeResponse, TokenRequest, TokenResponse,
+};
 
 /// Largest answer the client reads (a chain plus bundle is a few KiB; a CRL can be large).
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
@@ -383,6 +386,35 @@ impl CaClient {
         .await
     }
 
+    /// `POST /v1/tokens` as the admin `admin`: a one-time join token (shown only here).
+    pub async fn mint_token(
+        &self,
+        admin: &IdentityHandle,
+        request: &TokenRequest,
+    ) -> Result<TokenResponse, EnrollError> {
+        self.call("/v1/tokens", request, Some(admin)).await
+    }
+
+    /// `POST /v1/revoke` as the admin `admin`; the served CRL is rebuilt before it answers.
+    pub async fn revoke(
+        &self,
+        admin: &IdentityHandle,
+        request: &RevokeRequest,
+    ) -> Result<RevokeResponse, EnrollError> {
+        self.call("/v1/revoke", request, Some(admin)).await
+    }
+
+    /// `GET /v1/certs` as the admin `admin`: the ledger's certificates, newest first.
+    pub async fn list_certs(
+        &self,
+        admin: &IdentityHandle,
+        filter: &CertFilter,
+    ) -> Result<CertList, EnrollError> {
+        let path = format!("/v1/certs{}", filter.query());
+        let (status, bytes) = self.request(Method::GET, &path, None, Some(admin)).await?;
+        decode(status, &bytes)
+    }
+
     /// `GET` a PEM document (`/v1/bundle`, `/v1/crl`).
     pub async fn get_pem(&self, path: &str) -> Result<Bytes, EnrollError> {
         let (status, bytes) = self.request(Method::GET, path, None, None).await?;
@@ -391,6 +423,56 @@ impl CaClient {
         }
         Ok(bytes)
     }
+}
+
+/// The filters of `GET /v1/certs`; all optional.
+#[derive(Debug, Clone, Default)]
+pub struct CertFilter {
+    /// Only this SPIFFE ID.
+    pub identity: Option<SpiffeId>,
+    /// Only certificates whose notAfter is before this Unix time.
+    pub expiring_before: Option<i64>,
+    /// Only revoked (`true`) or only unrevoked (`false`) certificates.
+    pub revoked: Option<bool>,
+    /// At most this many (the service caps it).
+    pub limit: Option<u32>,
+}
+
+impl CertFilter {
+    /// `?identity=…&…`, percent-encoded; empty when no filter is set.
+    fn query(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(id) = &self.identity {
+            parts.push(format!("identity={}", percent_encode(&id.to_string())));
+        }
+        if let Some(t) = self.expiring_before {
+            parts.push(format!("expiring_before={t}"));
+        }
+        if let Some(r) = self.revoked {
+            parts.push(format!("revoked={r}"));
+        }
+        if let Some(n) = self.limit {
+            parts.push(format!("limit={n}"));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        }
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn service_error(status: StatusCode, bytes: &[u8]) -> EnrollError {
