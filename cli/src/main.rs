@@ -5,6 +5,8 @@
 //! line on stderr and a documented exit status.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "probe")]
+mod admin;
 mod ca;
 mod clock;
 mod error;
@@ -65,6 +67,10 @@ Exit codes: 0 ok, 2 bad input, 3 I/O, 4 wrong passphrase. See `meshtls --help`."
     /// Connect to a server with mTLS (wss:// or tls://) and print its verified identity.
     #[cfg(feature = "probe")]
     Probe(probe::ProbeArgs),
+    /// Talk to a running CA service as an admin: mint join tokens, revoke, list the ledger.
+    #[cfg(feature = "probe")]
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Run the enrollment CA service (join tokens, enroll, renew, revoke, CRL, bundle) over HTTPS.
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
@@ -81,6 +87,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Renew(a) => renew::run(a, cli.json),
         #[cfg(feature = "probe")]
         Command::Probe(a) => probe::run(a, cli.json),
+        #[cfg(feature = "probe")]
+        Command::Admin(c) => admin::run(c, cli.json),
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(a, cli.json),
     }

@@ -3,7 +3,7 @@
 //! The handshake and the verdict are meshtls-net's and the core's; this module builds the
 //! client from files and flags, runs one connection on a small runtime, and reports.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -83,16 +83,22 @@ fn host_port(rest: &str) -> Result<(String, u16), CliError> {
     Ok((host.to_owned(), port))
 }
 
-/// Runs `probe`.
-pub fn run(a: &ProbeArgs, json: bool) -> Result<(), CliError> {
-    let verifier = a.trust.verifier()?;
-    let chain_path = a.cert.join(issue::CHAIN_FILE);
-    let key_path = a.cert.join(issue::KEY_FILE);
+/// Our identity from a certificate directory (DIR/chain.pem, DIR/key.pem as `meshtls issue`
+/// writes them), each file named in the error when it is missing or malformed.
+pub fn load_identity(dir: &Path) -> Result<Identity, CliError> {
+    let chain_path = dir.join(issue::CHAIN_FILE);
+    let key_path = dir.join(issue::KEY_FILE);
     let chain = files::read(&chain_path)?;
     meshtls_core::encoding::parse_certificates(&chain).in_file(&chain_path)?;
     let key = files::read(&key_path)?;
     meshtls_core::encoding::parse_private_key(&key).in_file(&key_path)?;
-    let identity = Identity::from_pem(&chain, &key).in_file(&a.cert)?;
+    Identity::from_pem(&chain, &key).in_file(dir)
+}
+
+/// Runs `probe`.
+pub fn run(a: &ProbeArgs, json: bool) -> Result<(), CliError> {
+    let verifier = a.trust.verifier()?;
+    let identity = load_identity(&a.cert)?;
     let client = MtlsClient::builder(IdentityHandle::new(identity), TrustHandle::new(verifier))
         .allow_tls12(a.tls12)
         .handshake_timeout(a.timeout)

@@ -263,3 +263,89 @@ fn serve_has_help_and_refuses_bad_input() {
         .assert()
         .code(2);
 }
+
+/// The operator's side of enrollment with the CLI alone: mint a token, see the node in the
+/// ledger, revoke it through the service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meshtls_admin_mints_tokens_lists_and_revokes() {
+    let pki = Pki::new();
+    let admin_dir = pki.issue(ADMIN, "admin", &["--usage", "client"]);
+    let other_dir = pki.issue("spiffe://mesh.internal/service/other", "other", &[]);
+    let server = serve(&pki, "sqlite");
+    let admin = |args: &[&str], cert: &std::path::Path| {
+        let mut cmd = meshtls();
+        cmd.arg("admin")
+            .args(args)
+            .args(["--url", &server.url, "--cert"])
+            .arg(cert)
+            .arg("--bundle")
+            .arg(pki.bundle());
+        cmd
+    };
+    const NODE: &str = "spiffe://mesh.internal/service/api";
+
+    let out = admin(&["token", "--id", NODE, "--ttl", "1h"], &admin_dir)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let token = stdout.lines().next().unwrap().to_owned();
+    assert_eq!(token.len(), 64, "{stdout}");
+    assert!(stdout.contains(NODE), "{stdout}");
+
+    let bundle_pem = std::fs::read_to_string(pki.bundle()).unwrap();
+    let id = SpiffeId::parse(NODE).unwrap();
+    let options = meshtls_net::enroll::EnrollOptions::new(bundle_pem);
+    let node = meshtls_net::enroll::enroll(&server.url, &token, &id, options)
+        .await
+        .unwrap();
+    let serial = node.identity().current().leaf().unwrap().serial.to_hex();
+
+    let listed = json(
+        &admin(&["certs", "--identity", NODE], &admin_dir)
+            .arg("--json")
+            .assert()
+            .success(),
+    );
+    let certs = listed["certs"].as_array().unwrap();
+    assert_eq!(certs.len(), 1, "{listed}");
+    assert_eq!(certs[0]["serial"], serial.as_str());
+    assert_eq!(certs[0]["kind"], "enroll");
+
+    admin(
+        &["revoke", "--serial", &serial, "--reason", "key_compromise"],
+        &admin_dir,
+    )
+    .assert()
+    .success();
+    let e = node.renew_now().await.unwrap_err();
+    assert_eq!(e.code(), "revoked");
+    let revoked = json(
+        &admin(&["certs", "--revoked"], &admin_dir)
+            .arg("--json")
+            .assert()
+            .success(),
+    );
+    assert_eq!(revoked["certs"][0]["serial"], serial.as_str());
+    assert_eq!(revoked["certs"][0]["revocation_reason"], "key_compromise");
+
+    // Refusals keep the service's code (not_admin, unknown_certificate); no service is I/O.
+    let a = admin(&["token", "--id", NODE], &other_dir).assert().code(2);
+    assert_error_line(&a, "invalid_request");
+    assert!(stderr(&a).contains("not_admin"), "{}", stderr(&a));
+    let a = admin(&["revoke", "--serial", "0abc"], &admin_dir)
+        .assert()
+        .code(2);
+    assert!(stderr(&a).contains("unknown_certificate"), "{}", stderr(&a));
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let a = meshtls()
+        .args(["admin", "token", "--id", NODE, "--timeout", "5s"])
+        .args(["--url", &format!("https://localhost:{port}"), "--cert"])
+        .arg(&admin_dir)
+        .arg("--bundle")
+        .arg(pki.bundle())
+        .assert()
+        .code(3);
+    assert_error_line(&a, "io");
+}

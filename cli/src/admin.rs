@@ -1,0 +1,281 @@
+//! `meshtls admin`: an operator's calls to a running CA service (`meshtls serve`): mint join
+//! tokens, revoke through the service, list its ledger.
+//!
+//! The calls are meshtls-net's enrollment client ([`CaClient`]); this module loads the admin
+//! identity from files, runs one call on a small runtime and prints the answer.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use meshtls_core::validity::parse_duration;
+use meshtls_core::{
+    Certificate, ErrorCode, IdPattern, RevocationReason, Serial, SpiffeId, Timestamp, TrustBundle,
+};
+use meshtls_net::enroll::api::{RevokeRequest, TokenRequest};
+use meshtls_net::enroll::{CaClient, CertFilter, EnrollError};
+use meshtls_net::IdentityHandle;
+use serde::Serialize;
+
+use crate::clock;
+use crate::error::{CliError, InFile};
+use crate::files;
+use crate::output::{self, Fields, Time};
+use crate::probe;
+
+/// `admin`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Mint a one-time join token for a SPIFFE ID or pattern (POST /v1/tokens).
+    #[command(after_help = "\
+Prints the token on the first line (it is shown only once; the service keeps its hash), then
+what it grants. Give the token and the CA's ca.crt to the node, which enrolls with them.
+
+Exit codes: 0 ok, 2 refused by the service or bad input, 3 I/O or service unreachable.")]
+    Token(TokenArgs),
+    /// Revoke a certificate through the service (POST /v1/revoke); the served CRL is rebuilt.
+    #[command(after_help = "\
+Unlike `meshtls revoke` (the CA directory's offline records), this reaches the running
+service's ledger: the certificate can no longer renew or act as an admin, and GET /v1/crl
+carries it at once, so nodes pick it up at their next trust refresh.
+
+Exit codes: 0 ok, 2 refused by the service (e.g. unknown_certificate) or bad input, 3 I/O.")]
+    Revoke(RevokeArgs),
+    /// List the certificates in the service's ledger (GET /v1/certs), newest first.
+    #[command(after_help = "Exit codes: 0 ok, 2 refused by the service or bad input, 3 I/O.")]
+    Certs(CertsArgs),
+}
+
+/// Where the service is and who we are to it.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The CA service: https://host:port.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// Our admin certificate directory: chain.pem and key.pem, as `meshtls issue --usage client`
+    /// writes them, for an identity the service names with --admin-id.
+    #[arg(long, value_name = "DIR")]
+    cert: PathBuf,
+    /// CA certificates that vouch for the service (the CA directory's ca.crt); repeat.
+    #[arg(long, value_name = "FILE", required = true)]
+    bundle: Vec<PathBuf>,
+    /// The SPIFFE ID the service must present (default spiffe://<our trust domain>/meshtls/ca).
+    #[arg(long, value_name = "SPIFFE_ID", value_parser = parse_spiffe_id)]
+    service_id: Option<SpiffeId>,
+    /// Give up after this long, e.g. 30s (default).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    timeout: Duration,
+}
+
+fn parse_spiffe_id(s: &str) -> Result<SpiffeId, String> {
+    SpiffeId::parse(s).map_err(|e| e.message().to_owned())
+}
+
+/// `admin token`
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// The SPIFFE ID or pattern the token may enroll (spiffe://td/service/api,
+    /// spiffe://td/worker/*).
+    #[arg(long, value_name = "PATTERN")]
+    id: IdPattern,
+    /// How long the token stays usable, e.g. 1h (default: the service's, 24h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    ttl: Option<Duration>,
+    /// A DNS name the enrolling node may ask for; repeat.
+    #[arg(long, value_name = "NAME")]
+    dns: Vec<String>,
+}
+
+/// `admin revoke`
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// Serial number to revoke (hex, colons allowed).
+    #[arg(long, value_name = "HEX", value_parser = Serial::from_hex, required_unless_present = "cert_file", conflicts_with = "cert_file")]
+    serial: Option<Serial>,
+    /// Revoke the certificate in this file (its serial).
+    #[arg(long = "cert-file", value_name = "FILE")]
+    cert_file: Option<PathBuf>,
+    /// Reason: unspecified (default), key_compromise, ca_compromise, affiliation_changed,
+    /// superseded, cessation_of_operation, certificate_hold, privilege_withdrawn, aa_compromise.
+    #[arg(long, value_name = "REASON")]
+    reason: Option<RevocationReason>,
+}
+
+/// `admin certs`
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// Only this SPIFFE ID.
+    #[arg(long, value_name = "SPIFFE_ID", value_parser = parse_spiffe_id)]
+    identity: Option<SpiffeId>,
+    /// Only certificates expiring before this time: RFC 3339 or unix seconds.
+    #[arg(long, value_name = "TIME", value_parser = clock::parse_at)]
+    expiring_before: Option<Timestamp>,
+    /// Only revoked certificates.
+    #[arg(long, conflicts_with = "unrevoked")]
+    revoked: bool,
+    /// Only certificates not revoked.
+    #[arg(long)]
+    unrevoked: bool,
+    /// At most this many.
+    #[arg(long, value_name = "N")]
+    limit: Option<u32>,
+}
+
+/// An enrollment-client failure as a CLI error: the service's refusals are bad requests
+/// (exit 2) and keep the service's code in the message; an unreachable service is I/O.
+fn service_error(e: EnrollError) -> CliError {
+    match e {
+        EnrollError::Core(c) => c.into(),
+        EnrollError::Service { .. } => CliError::invalid(e.to_string()),
+        EnrollError::Transport(_) => CliError::new(ErrorCode::Io, e.to_string()),
+        other => CliError::invalid(other.to_string()),
+    }
+}
+
+/// Runs one call with the admin identity on a small runtime.
+fn call<T, F, Fut>(s: &ServiceArgs, work: F) -> Result<T, CliError>
+where
+    F: FnOnce(CaClient, IdentityHandle) -> Fut,
+    Fut: std::future::Future<Output = Result<T, EnrollError>>,
+{
+    let identity = probe::load_identity(&s.cert)?;
+    let leaf = identity.leaf().in_file(&s.cert)?;
+    let mut bundle = TrustBundle::new();
+    for p in &s.bundle {
+        bundle.add_ca_pem(&files::read(p)?).in_file(p)?;
+    }
+    let service = match &s.service_id {
+        Some(id) => id.clone(),
+        None => {
+            let ours = leaf.spiffe_id.ok_or_else(|| {
+                CliError::invalid("the admin certificate names no SPIFFE ID: give --service-id")
+                    .in_file(&s.cert)
+            })?;
+            SpiffeId::from_segments(ours.trust_domain(), &["meshtls", "ca"])?
+        }
+    };
+    let client = CaClient::new(&s.url, bundle, service, s.timeout).map_err(service_error)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(ErrorCode::Internal, format!("runtime: {e}")))?;
+    runtime
+        .block_on(work(client, IdentityHandle::new(identity)))
+        .map_err(service_error)
+}
+
+#[derive(Debug, Serialize)]
+struct TokenOut {
+    token: String,
+    identity: String,
+    expires_at: Time,
+}
+
+#[derive(Debug, Serialize)]
+struct RevokeOut {
+    serial: String,
+    newly_revoked: bool,
+}
+
+/// Runs `admin`.
+pub fn run(c: &AdminCommand, json: bool) -> Result<(), CliError> {
+    match c {
+        AdminCommand::Token(a) => token(a, json),
+        AdminCommand::Revoke(a) => revoke(a, json),
+        AdminCommand::Certs(a) => certs(a, json),
+    }
+}
+
+fn token(a: &TokenArgs, json: bool) -> Result<(), CliError> {
+    let request = TokenRequest {
+        identity: a.id.to_string(),
+        ttl_seconds: a.ttl.map(|d| d.as_secs().max(1)),
+        dns_names: a.dns.clone(),
+    };
+    let answer = call(&a.service, |client, admin| async move {
+        client.mint_token(&admin, &request).await
+    })?;
+    let out = TokenOut {
+        token: answer.token,
+        identity: answer.identity,
+        expires_at: Timestamp::from_unix(answer.expires_at).into(),
+    };
+    output::emit(json, &out, || {
+        let mut f = Fields::new();
+        f.add("for", &out.identity)
+            .add("expires", &out.expires_at.rfc3339);
+        format!("{}\n{}", out.token, f.render(2))
+    })
+}
+
+fn revoke(a: &RevokeArgs, json: bool) -> Result<(), CliError> {
+    let serial = match (&a.serial, &a.cert_file) {
+        (Some(s), _) => s.clone(),
+        (None, Some(path)) => {
+            Certificate::from_pem_or_der(&files::read(path)?)
+                .in_file(path)?
+                .serial
+        }
+        (None, None) => return Err(CliError::invalid("give --serial or --cert-file")),
+    };
+    let request = RevokeRequest {
+        serial: serial.to_hex(),
+        reason: a.reason.map(|r| r.as_str().to_owned()),
+    };
+    let answer = call(&a.service, |client, admin| async move {
+        client.revoke(&admin, &request).await
+    })?;
+    let out = RevokeOut {
+        serial: answer.serial,
+        newly_revoked: answer.newly_revoked,
+    };
+    output::emit(json, &out, || {
+        if out.newly_revoked {
+            format!("revoked {}; the service's CRL carries it now\n", out.serial)
+        } else {
+            format!("{} was already revoked\n", out.serial)
+        }
+    })
+}
+
+fn certs(a: &CertsArgs, json: bool) -> Result<(), CliError> {
+    let filter = CertFilter {
+        identity: a.identity.clone(),
+        expiring_before: a.expiring_before.map(|t| t.unix()),
+        revoked: match (a.revoked, a.unrevoked) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+        limit: a.limit,
+    };
+    let list = call(&a.service, |client, admin| async move {
+        client.list_certs(&admin, &filter).await
+    })?;
+    output::emit(json, &list, || {
+        let mut text = String::new();
+        for c in &list.certs {
+            let revoked = match (&c.revoked_at, &c.revocation_reason) {
+                (Some(_), Some(r)) => format!("  revoked ({r})"),
+                (Some(_), None) => "  revoked".to_owned(),
+                _ => String::new(),
+            };
+            text.push_str(&format!(
+                "{}  {}  {}  until {}{}\n",
+                c.serial,
+                c.kind,
+                c.identity,
+                Timestamp::from_unix(c.not_after).to_rfc3339(),
+                revoked
+            ));
+        }
+        text.push_str(&format!("{} certificate(s)\n", list.certs.len()));
+        text
+    })
+}
