@@ -24,6 +24,7 @@ export const {
   decryptPrivateKey,
   encryptPrivateKey,
   enroll,
+  resume,
   EnrolledIdentity,
   errorCodes,
   errorFamily,

@@ -1,14 +1,25 @@
 // The enrollment client against a real `meshtls serve` (the CLI binary, a throwaway CA).
 import assert from 'node:assert/strict'
 import { spawn, execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { after, before, test } from 'node:test'
 import { createInterface } from 'node:readline'
 
-import { Authority, Identity, WssServer, enroll, peerIdentity, wssConnect } from '../index.mjs'
+import {
+  Authority,
+  Identity,
+  Policy,
+  RotationPolicy,
+  WssServer,
+  enroll,
+  peerIdentity,
+  resume,
+  wssConnect,
+} from '../index.mjs'
 import { echoServer, exchange } from './helpers.mjs'
 
 const BIN = process.env.MESHTLS_CLI ?? resolve(import.meta.dirname, '../../target/debug/meshtls')
@@ -16,22 +27,22 @@ const PASS = 'correct horse battery staple'
 const ADMIN = 'spiffe://mesh.internal/admin/ops'
 const NODE = 'spiffe://mesh.internal/service/api'
 const WEB = 'spiffe://mesh.internal/service/web'
+const OTHER = 'spiffe://mesh.internal/service/other'
 const env = { ...process.env, MESHTLS_CA_PASSPHRASE: PASS }
 const skip = existsSync(BIN) ? false : `${BIN} not built (cargo build -p meshtls-cli)`
 
-let dir, child, port, bundle
+let dir, bundle
+// `serve` issues 24 h certificates; `short` 60 s ones (the shortest the core issues, +60 s
+// backdating), for the renewal schedule. Same CA, separate ledgers.
+let serve, short
 
-before(async () => {
-  if (skip) return
-  dir = mkdtempSync(join(tmpdir(), 'meshtls-enroll-'))
-  const cli = (...args) => execFileSync(BIN, args, { env, stdio: 'pipe', timeout: 30000 })
-  cli('ca', 'init', '--trust-domain', 'mesh.internal', '--out', join(dir, 'ca'))
-  cli('issue', '--ca', join(dir, 'ca'), '--id', ADMIN, '--usage', 'client', '--out', join(dir, 'admin'))
-  bundle = readFileSync(join(dir, 'ca', 'ca.crt'), 'utf8')
-  child = spawn(BIN, ['serve', '--ca', join(dir, 'ca'), '--listen', '127.0.0.1:0', '--admin-id', ADMIN], {
-    env,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  })
+/** Starts `meshtls serve` on a free port; resolves to { child, port } once it listens. */
+async function startServe(...extra) {
+  const child = spawn(
+    BIN,
+    ['serve', '--ca', join(dir, 'ca'), '--listen', '127.0.0.1:0', '--admin-id', ADMIN, ...extra],
+    { env, stdio: ['ignore', 'pipe', 'ignore'] },
+  )
   const line = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('meshtls serve did not start')), 30000)
     createInterface({ input: child.stdout }).once('line', (l) => {
@@ -41,16 +52,28 @@ before(async () => {
     child.once('exit', (code) => fail(new Error(`meshtls serve exited: ${code}`)))
   })
   assert.match(line, /^listening on /)
-  port = Number(line.trim().split(':').pop())
+  return { child, port: Number(line.trim().split(':').pop()) }
+}
+
+before(async () => {
+  if (skip) return
+  dir = mkdtempSync(join(tmpdir(), 'meshtls-enroll-'))
+  const cli = (...args) => execFileSync(BIN, args, { env, stdio: 'pipe', timeout: 30000 })
+  cli('ca', 'init', '--trust-domain', 'mesh.internal', '--out', join(dir, 'ca'))
+  cli('issue', '--ca', join(dir, 'ca'), '--id', ADMIN, '--usage', 'client', '--out', join(dir, 'admin'))
+  bundle = readFileSync(join(dir, 'ca', 'ca.crt'), 'utf8')
+  serve = await startServe()
+  short = await startServe('--lifetime', '60s', '--db', `sqlite:${join(dir, 'short.db')}`)
 })
 
 after(() => {
-  child?.kill('SIGKILL')
+  serve?.child.kill('SIGKILL')
+  short?.child.kill('SIGKILL')
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
 /** POST /v1/tokens as the admin, over mTLS with Node's own TLS. */
-function mint(identity) {
+function mint(identity, port = serve.port) {
   return new Promise((ok, fail) => {
     const req = request(
       {
@@ -76,7 +99,7 @@ function mint(identity) {
   })
 }
 
-const url = () => `https://localhost:${port}`
+const url = (port = serve.port) => `https://localhost:${port}`
 
 test('enroll, renew, refresh, and use the identity on native wss', { skip, timeout: 60000 }, async () => {
   const token = await mint(NODE)
@@ -105,6 +128,7 @@ test('enroll, renew, refresh, and use the identity on native wss', { skip, timeo
   assert.equal(await remote.recv(), 'hi')
   await conn.close()
   server.close()
+  node.close()
 })
 
 test('reused, unknown and foreign tokens reject with the service code', { skip, timeout: 60000 }, async () => {
@@ -127,6 +151,219 @@ test('a service outside the bundle is refused without burning the token', { skip
   await assert.rejects(enroll('http://localhost:1', token, NODE, { caBundle: bundle }), { code: 'invalid_request' })
   const node = await enroll(url(), token, NODE, { caBundle: bundle })
   assert.equal(node.spiffeId, NODE)
+})
+
+// On the `short` service (60 s leaves, backdated 60 s): due 2 s after each issuance.
+const SOON = RotationPolicy.beforeExpiry(58).withJitter(0)
+
+/** Resolves with `promise`, or rejects after `ms` saying what did not happen. */
+function within(promise, ms, what) {
+  let timer
+  const timeout = new Promise((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`timed out: ${what}`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** Records `onRotation` events (with the serial the identity presented when each arrived);
+ * `until(pred)` resolves with the first recorded event matching `pred`. */
+function rotationLog() {
+  const events = []
+  const waiting = []
+  const log = {
+    node: null,
+    events,
+    onRotation(e) {
+      events.push({ ...e, presented: log.node?.serial })
+      for (const w of waiting.splice(0)) {
+        const hit = events.find(w.pred)
+        if (hit) w.ok(hit)
+        else waiting.push(w)
+      }
+    },
+    until(pred, what, ms = 30000) {
+      const hit = events.find(pred)
+      if (hit) return Promise.resolve(hit)
+      return within(new Promise((ok) => waiting.push({ pred, ok })), ms, what)
+    },
+  }
+  return log
+}
+
+test('the driver renews by itself; onRotation and a Node tls server see the new serial', { skip, timeout: 60000 }, async () => {
+  const log = rotationLog()
+  const token = await mint(NODE, short.port)
+  const node = await enroll(url(short.port), token, NODE, { caBundle: bundle, rotation: SOON, onRotation: log.onRotation })
+  log.node = node
+  const first = node.serial
+  const web = await enroll(url(), await mint(WEB), WEB, { caBundle: bundle })
+  const { server, port } = await echoServer(node.identity, node.verifier())
+  try {
+    const renewed = await log.until((e) => e.kind === 'renewed', 'a renewal by the driver')
+    assert.notEqual(renewed.serial, first)
+    assert.equal(renewed.presented, renewed.serial)
+    assert.ok(renewed.notAfter instanceof Date && renewed.notAfter > new Date())
+    const expiring = log.events.find((e) => e.kind === 'expiring')
+    assert.equal(expiring.serial, first)
+    assert.equal(expiring.expired, false)
+    assert.ok(log.events.indexOf(expiring) < log.events.indexOf(renewed))
+    assert.deepEqual(log.events.filter((e) => e.kind === 'failed'), [])
+    // The server was built from the first certificate; the guard refreshed its context.
+    const r = await exchange(web.identity, web.verifier(), port)
+    assert.equal(r.data, 'hello')
+    assert.notEqual(r.peer.serial, first)
+    const renewedSerials = log.events.filter((e) => e.kind === 'renewed').map((e) => e.serial)
+    assert.ok(renewedSerials.includes(r.peer.serial), `${r.peer.serial} in ${renewedSerials}`)
+  } finally {
+    server.close()
+    node.close()
+    web.close()
+  }
+  assert.equal(node.closed, true)
+  assert.throws(() => node.renewNow(), { code: 'invalid_request' })
+  assert.throws(() => node.refreshTrust(), { code: 'invalid_request' })
+  // Closed: no renewal for more than one period (an observation window, not a sync point).
+  const generation = node.generation
+  const seen = log.events.length
+  await new Promise((ok) => setTimeout(ok, 3500))
+  assert.equal(node.generation, generation)
+  assert.equal(log.events.length, seen)
+})
+
+test('an onRotation that throws does not stop renewals or crash the process', { skip, timeout: 60000 }, async () => {
+  let renewals = 0
+  let twice
+  const renewedTwice = new Promise((ok) => (twice = ok))
+  let warned
+  const warning = new Promise((ok) => (warned = ok))
+  const onWarning = (w) => {
+    if (/onRotation threw: boom renewed/.test(w.message)) warned(w)
+  }
+  process.on('warning', onWarning)
+  const token = await mint(NODE, short.port)
+  const node = await enroll(url(short.port), token, NODE, {
+    caBundle: bundle,
+    rotation: SOON,
+    onRotation(e) {
+      if (e.kind === 'renewed' && ++renewals === 2) twice()
+      throw new Error(`boom ${e.kind}`)
+    },
+  })
+  try {
+    await within(renewedTwice, 30000, 'two renewals with a throwing onRotation')
+    assert.ok(node.generation >= 2)
+    const w = await within(warning, 5000, 'the process warning')
+    assert.match(w.message, /^meshtls: onRotation threw: boom renewed/)
+  } finally {
+    node.close()
+    process.off('warning', onWarning)
+  }
+})
+
+test('a failed renewal is reported with its attempt and retry delay, and the identity kept', { skip, timeout: 60000 }, async () => {
+  // A service of its own, stopped after enrollment: the driver's renewal cannot reach it.
+  const gone = await startServe('--lifetime', '60s', '--db', `sqlite:${join(dir, 'gone.db')}`)
+  const log = rotationLog()
+  let node
+  try {
+    const token = await mint(NODE, gone.port)
+    node = await enroll(url(gone.port), token, NODE, {
+      caBundle: bundle,
+      rotation: SOON,
+      timeoutSeconds: 5,
+      onRotation: log.onRotation,
+    })
+  } finally {
+    gone.child.kill('SIGKILL')
+  }
+  try {
+    const first = node.serial
+    const failed = await log.until((e) => e.kind === 'failed', 'a failed renewal')
+    assert.equal(failed.attempt, 1)
+    assert.equal(failed.code, undefined) // the service was unreachable: no core verdict
+    assert.match(failed.message, /^renew failed: CA service unreachable/)
+    assert.equal(failed.retryInSeconds, 1)
+    assert.equal(failed.serial, undefined)
+    assert.equal(node.serial, first)
+    assert.equal(node.generation, 0)
+    await assert.rejects(node.renewNow(), { code: 'transport' })
+  } finally {
+    node.close()
+  }
+})
+
+test('options of the wrong type throw synchronously', { skip, timeout: 60000 }, () => {
+  const base = { caBundle: bundle }
+  for (const bad of [
+    { onRotation: 'not a function' },
+    { peerPolicy: { allowIds: [WEB] } }, // a Policy, not its options
+    { rotation: 0.5 },
+  ]) {
+    assert.throws(() => enroll(url(), 'token', NODE, { ...base, ...bad }), { code: 'InvalidArg' })
+    assert.throws(() => resume(url(), { ...base, stateDir: dir, ...bad }), { code: 'InvalidArg' })
+  }
+})
+
+test('resume picks up stateDir without a token, renews, and keeps the file current', { skip, timeout: 60000 }, async () => {
+  const state = mkdtempSync(join(dir, 'state-'))
+  const first = await enroll(url(), await mint(NODE), NODE, { caBundle: bundle, stateDir: state })
+  const serial = first.serial
+  assert.equal(statSync(join(state, 'identity.pem')).mode & 0o777, 0o600)
+  first.close()
+
+  const again = await resume(url(), { caBundle: bundle, stateDir: state })
+  assert.equal(again.spiffeId, NODE)
+  assert.equal(again.serial, serial)
+  assert.equal(again.generation, 0)
+  // Renewal is mTLS with the resumed identity: the service accepts it.
+  assert.equal(await again.renewNow(), 1)
+  const renewed = again.serial
+  assert.notEqual(renewed, serial)
+  again.close()
+
+  const third = await resume(url(), { caBundle: bundle, stateDir: state })
+  assert.equal(third.serial, renewed)
+  third.close()
+})
+
+test('resume without a usable stateDir rejects with a code', { skip, timeout: 60000 }, async () => {
+  const empty = mkdtempSync(join(dir, 'empty-'))
+  await assert.rejects(resume(url(), { caBundle: bundle, stateDir: empty }), {
+    code: 'invalid_request',
+    message: /identity\.pem/,
+  })
+  await assert.rejects(resume(url(), { caBundle: bundle }), { code: 'invalid_request' })
+  const damaged = mkdtempSync(join(dir, 'damaged-'))
+  writeFileSync(join(damaged, 'identity.pem'), 'not a certificate\n')
+  await assert.rejects(resume(url(), { caBundle: bundle, stateDir: damaged }), { code: 'malformed' })
+})
+
+test('peerPolicy decides whom the enrolled verifier accepts', { skip, timeout: 60000 }, async () => {
+  const api = await enroll(url(), await mint(NODE), NODE, {
+    caBundle: bundle,
+    peerPolicy: new Policy({ allowIds: [WEB] }),
+  })
+  const web = await enroll(url(), await mint(WEB), WEB, { caBundle: bundle })
+  const other = await enroll(url(), await mint(OTHER), OTHER, { caBundle: bundle })
+  const { server, seen, rejected, port } = await echoServer(api.identity, api.verifier())
+  try {
+    assert.equal(api.verifier().verify(web.chainPem, { usage: 'client' }).spiffeId, WEB)
+    assert.throws(() => api.verifier().verify(other.chainPem, { usage: 'client' }), {
+      code: 'identity_not_allowed',
+    })
+    // Without peerPolicy the verifier allows the trust domain.
+    assert.equal(web.verifier().verify(other.chainPem, { usage: 'client' }).spiffeId, OTHER)
+    // Over a handshake: `other` is cut off by the core before the app sees it; `web` gets in.
+    const r = await exchange(other.identity, other.verifier(), port)
+    assert.notEqual(r.data, 'hello')
+    assert.equal(seen.length, 0)
+    assert.equal(rejected[0].code, 'identity_not_allowed')
+    assert.equal((await exchange(web.identity, web.verifier(), port)).data, 'hello')
+    assert.equal(peerIdentity(seen[0]).spiffeId, WEB)
+  } finally {
+    server.close()
+    for (const n of [api, web, other]) n.close()
+  }
 })
 
 test('an enrolled identity on Node tls: both peers verified, renewNow reaches the next handshake', { skip, timeout: 60000 }, async () => {
@@ -152,5 +389,40 @@ test('an enrolled identity on Node tls: both peers verified, renewNow reaches th
     assert.notEqual(peerIdentity(seen[1]).serial, before.web)
   } finally {
     server.close()
+    api.close()
+    web.close()
   }
+})
+
+test('a renewing identity with onRotation does not keep the process alive', { skip, timeout: 60000 }, async () => {
+  const index = pathToFileURL(resolve(import.meta.dirname, '../index.mjs')).href
+  const script = `
+    import { enroll, RotationPolicy } from ${JSON.stringify(index)}
+    const e = process.env
+    const node = await enroll(e.MESHTLS_URL, e.MESHTLS_TOKEN, e.MESHTLS_ID, {
+      caBundle: e.MESHTLS_BUNDLE,
+      rotation: RotationPolicy.beforeExpiry(58).withJitter(0),
+      onRotation() {},
+    })
+    console.log(node.serial)
+  `
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    env: {
+      ...process.env,
+      MESHTLS_URL: url(short.port),
+      MESHTLS_TOKEN: await mint(NODE, short.port),
+      MESHTLS_ID: NODE,
+      MESHTLS_BUNDLE: bundle,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  const exited = new Promise((ok) => child.once('exit', (code, signal) => ok({ code, signal })))
+  try {
+    assert.deepEqual(await within(exited, 20000, 'the child process to exit'), { code: 0, signal: null })
+  } finally {
+    child.kill('SIGKILL')
+  }
+  assert.match(out.trim(), /^[0-9a-f]+$/)
 })

@@ -1,20 +1,27 @@
-//! The enrollment client (`meshtls-enroll`): `enroll(url, token, id, options)`.
+//! The enrollment client (`meshtls-enroll`): `enroll(url, token, id, options)` and
+//! `resume(url, options)`.
 //!
 //! The key is made, the CSR sent, the certificate renewed through `/v1/renew` and the bundle
 //! and CRL refreshed by the Rust client on napi's tokio runtime; this module translates
 //! arguments, results and errors. A rejected promise's `err.code` is the client's stable code
 //! (`EnrollError::code()`: the service's, such as `token_used`, the core's, or `transport`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use meshtls_net::enroll::{EnrollError, EnrollOptions as RustOptions, EnrolledIdentity as Rust};
+use meshtls_net::{IdentityHandle, TrustHandle};
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{
+    ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
+};
 use napi_derive::napi;
 
 use crate::certificate::Certificate;
 use crate::error::{edge, Code, IntoJs};
 use crate::net::Identity;
+use crate::rotation::{rotation_event, RotationEvent, RotationPolicy};
+use crate::verify::Policy;
 
 /// The `code` of an enrollment error: any string the client reports.
 struct EnrollCode(String);
@@ -55,9 +62,14 @@ where
     .map_err(|e| edge(meshtls_core::ErrorCode::Internal, e.reason.clone()))
 }
 
-/// Options of `enroll` (the Rust `EnrollOptions`).
-#[napi(object)]
-pub struct EnrollOptions {
+/// `onRotation`: called on the JS thread with each event of the rotation driver. Weak (it
+/// does not keep the process alive) and not callee-handled (the event is the only argument).
+type OnRotation =
+    ThreadsafeFunction<RotationEvent, UnknownReturnValue, RotationEvent, Status, false, true>;
+
+/// Options of `enroll` and `resume` (the Rust `EnrollOptions`).
+#[napi(object, object_to_js = false)]
+pub struct EnrollOptions<'env> {
     /// The CA certificates (PEM) that vouch for the service, given with the token.
     pub ca_bundle: String,
     /// DNS names to ask for (the token must grant them).
@@ -66,11 +78,20 @@ pub struct EnrollOptions {
     pub key: Option<String>,
     /// The SPIFFE ID the service must present (default `spiffe://<td>/meshtls/ca`).
     pub service_id: Option<String>,
+    /// Who may connect, for `verifier()` (default: the whole trust domain of the ID).
+    pub peer_policy: Option<ClassInstance<'env, Policy>>,
+    /// When to renew (default: the core's, 2/3 of the lifetime with jitter).
+    pub rotation: Option<ClassInstance<'env, RotationPolicy>>,
+    /// Called with each event of the renewal schedule (`renewed`, `failed`, `expiring`), on
+    /// the JS thread. An exception it throws is reported as a process warning and does not
+    /// stop the schedule; it does not keep the process alive.
+    #[napi(ts_type = "(event: RotationEvent) => void")]
+    pub on_rotation: Option<OnRotation>,
     /// Seconds between bundle + CRL refreshes (default 300).
     pub refresh_every_seconds: Option<f64>,
     /// Seconds each request to the service may take (default 30).
     pub timeout_seconds: Option<f64>,
-    /// Keep the chain and key in `DIR/identity.pem` (0600) across restarts.
+    /// Keep the chain and key in `DIR/identity.pem` (0600) across restarts; `resume` reads it.
     pub state_dir: Option<String>,
 }
 
@@ -83,11 +104,97 @@ fn seconds(s: f64, what: &str) -> std::result::Result<Duration, napi::Error<Code
     })
 }
 
+/// `process.emitWarning(message)`; a failure to warn is dropped (nothing else can be done on
+/// the JS thread between two events).
+fn warn(env: &Env, message: String) {
+    let run = || -> Result<()> {
+        let process: Object = env.get_global()?.get_named_property("process")?;
+        let emit: Function<String, Unknown> = process.get_named_property("emitWarning")?;
+        emit.apply(process, message)?;
+        Ok(())
+    };
+    let _ = run();
+}
+
+/// The Rust callback that hands each event to `onRotation`.
+fn on_rotation(f: OnRotation) -> Arc<dyn Fn(meshtls_net::RotationEvent) + Send + Sync> {
+    Arc::new(move |event| {
+        // Called for its outcome so that an exception lands here instead of being rethrown
+        // as an uncaught exception; a closed or full queue drops the event.
+        let _ = f.call_with_return_value(
+            rotation_event(event),
+            ThreadsafeFunctionCallMode::NonBlocking,
+            |outcome: Result<UnknownReturnValue>, env| {
+                if let Err(e) = outcome {
+                    warn(&env, format!("meshtls: onRotation threw: {}", e.reason));
+                }
+                Ok(())
+            },
+        );
+    })
+}
+
+fn rust_options(options: EnrollOptions) -> std::result::Result<RustOptions, napi::Error<Code>> {
+    let mut o = RustOptions::new(options.ca_bundle);
+    o.dns_names = options.dns_names.unwrap_or_default();
+    if let Some(k) = options.key {
+        o.key_algorithm = k.parse().js()?;
+    }
+    o.service_id = options
+        .service_id
+        .map(|s| meshtls_core::SpiffeId::parse(&s))
+        .transpose()
+        .js()?;
+    o.peer_policy = options.peer_policy.map(|p| p.inner.clone());
+    if let Some(r) = options.rotation {
+        o.rotation = r.inner;
+    }
+    o.on_rotation = options.on_rotation.map(on_rotation);
+    if let Some(s) = options.refresh_every_seconds {
+        o.refresh_every = seconds(s, "refreshEverySeconds")?;
+    }
+    if let Some(s) = options.timeout_seconds {
+        o.timeout = seconds(s, "timeoutSeconds")?;
+    }
+    o.state_dir = options.state_dir.map(Into::into);
+    Ok(o)
+}
+
+fn closed() -> napi::Error<Code> {
+    edge(
+        meshtls_core::ErrorCode::InvalidRequest,
+        "this EnrolledIdentity is closed",
+    )
+}
+
 /// An identity from the CA service: renews itself through `/v1/renew` and keeps its trust
-/// bundle and CRL fresh (until garbage-collected).
+/// bundle and CRL fresh, until `close()` (or garbage collection).
 #[napi]
 pub struct EnrolledIdentity {
-    inner: Arc<Rust>,
+    id: String,
+    identity: IdentityHandle,
+    trust: TrustHandle,
+    /// The client and its background tasks; `None` once closed.
+    inner: Mutex<Option<Arc<Rust>>>,
+}
+
+impl EnrolledIdentity {
+    fn new(node: Rust) -> Self {
+        EnrolledIdentity {
+            id: node.id().to_string(),
+            identity: node.identity(),
+            trust: node.trust(),
+            inner: Mutex::new(Some(Arc::new(node))),
+        }
+    }
+
+    fn running(&self) -> std::result::Result<Arc<Rust>, napi::Error<Code>> {
+        self.inner
+            .lock()
+            .map_err(|_| edge(meshtls_core::ErrorCode::Internal, "lock poisoned"))?
+            .clone()
+            .ok_or_else(closed)
+    }
 }
 
 #[napi]
@@ -95,7 +202,7 @@ impl EnrolledIdentity {
     /// The SPIFFE ID.
     #[napi(getter, catch_unwind)]
     pub fn spiffe_id(&self) -> String {
-        self.inner.id().to_string()
+        self.id.clone()
     }
 
     /// An `Identity` that is always the current certificate and key, for the native transport
@@ -103,53 +210,47 @@ impl EnrolledIdentity {
     /// a guarded server picks up each renewal for its next handshake).
     #[napi(getter, catch_unwind)]
     pub fn identity(&self) -> Identity {
-        Identity::from_handle(self.inner.identity())
+        Identity::from_handle(self.identity.clone())
     }
 
     /// The current leaf certificate.
     #[napi(getter, catch_unwind)]
     pub fn certificate(&self) -> Result<Certificate, Code> {
-        Ok(Certificate::new(
-            self.inner.identity().current().leaf().js()?,
-        ))
+        Ok(Certificate::new(self.identity.current().leaf().js()?))
     }
 
     /// The current serial (hex).
     #[napi(getter, catch_unwind)]
     pub fn serial(&self) -> Result<String, Code> {
-        Ok(self.inner.identity().current().leaf().js()?.serial.to_hex())
+        Ok(self.identity.current().leaf().js()?.serial.to_hex())
     }
 
     /// The current chain, PEM, leaf first.
     #[napi(getter, catch_unwind)]
     pub fn chain_pem(&self) -> String {
-        self.inner
-            .identity()
-            .current()
-            .chain()
-            .iter()
-            .map(|c| meshtls_core::encoding::cert_pem(c))
-            .collect()
+        self.identity.current().chain_pem()
     }
 
     /// Grows by one at each renewal.
     #[napi(getter, catch_unwind)]
     pub fn generation(&self) -> f64 {
-        self.inner.identity().generation() as f64
+        self.identity.generation() as f64
     }
 
-    /// The peer verifier as of now (bundle and CRL last fetched, the trust domain's policy).
+    /// The peer verifier as of now (bundle and CRL last fetched, `peerPolicy` or the trust
+    /// domain).
     #[napi(catch_unwind)]
     pub fn verifier(&self) -> crate::verify::Verifier {
         crate::verify::Verifier {
-            inner: (*self.inner.trust().current()).clone(),
+            inner: (*self.trust.current()).clone(),
         }
     }
 
-    /// Renews now (a new key and certificate); resolves to the new generation.
+    /// Renews now (a new key and certificate); resolves to the new generation. Throws
+    /// `invalid_request` once closed.
     #[napi(ts_return_type = "Promise<number>", catch_unwind)]
     pub fn renew_now<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, f64>, Code> {
-        let inner = self.inner.clone();
+        let inner = self.running()?;
         spawn(
             env,
             async move {
@@ -160,11 +261,34 @@ impl EnrolledIdentity {
         )
     }
 
-    /// Fetches the bundle and CRL now.
+    /// Fetches the bundle and CRL now. Throws `invalid_request` once closed.
     #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn refresh_trust<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>, Code> {
-        let inner = self.inner.clone();
+        let inner = self.running()?;
         spawn(env, async move { inner.refresh_trust().await }, |()| ())
+    }
+
+    /// Stops renewing and refreshing (and releases `onRotation`); the identity and verifier
+    /// keep what they hold. A renewal or refresh already under way finishes first. Idempotent.
+    #[napi(catch_unwind)]
+    pub fn close(&self) -> Result<(), Code> {
+        let node = self
+            .inner
+            .lock()
+            .map_err(|_| edge(meshtls_core::ErrorCode::Internal, "lock poisoned"))?
+            .take();
+        drop(node);
+        Ok(())
+    }
+
+    /// Whether `close()` was called.
+    #[napi(getter, catch_unwind)]
+    pub fn closed(&self) -> Result<bool, Code> {
+        Ok(self
+            .inner
+            .lock()
+            .map_err(|_| edge(meshtls_core::ErrorCode::Internal, "lock poisoned"))?
+            .is_none())
     }
 }
 
@@ -179,28 +303,28 @@ pub fn enroll<'env>(
     options: EnrollOptions,
 ) -> Result<PromiseRaw<'env, EnrolledIdentity>, Code> {
     let id = meshtls_core::SpiffeId::parse(&id).js()?;
-    let mut o = RustOptions::new(options.ca_bundle);
-    o.dns_names = options.dns_names.unwrap_or_default();
-    if let Some(k) = options.key {
-        o.key_algorithm = k.parse().js()?;
-    }
-    o.service_id = options
-        .service_id
-        .map(|s| meshtls_core::SpiffeId::parse(&s))
-        .transpose()
-        .js()?;
-    if let Some(s) = options.refresh_every_seconds {
-        o.refresh_every = seconds(s, "refreshEverySeconds")?;
-    }
-    if let Some(s) = options.timeout_seconds {
-        o.timeout = seconds(s, "timeoutSeconds")?;
-    }
-    o.state_dir = options.state_dir.map(Into::into);
+    let o = rust_options(options)?;
     spawn(
         env,
         async move { meshtls_net::enroll::enroll(&url, &token, &id, o).await },
-        |node| EnrolledIdentity {
-            inner: Arc::new(node),
-        },
+        EnrolledIdentity::new,
+    )
+}
+
+/// Picks up the identity an earlier `enroll` kept in `options.stateDir` (after a restart): no
+/// token while its certificate is valid. Resolves to an `EnrolledIdentity` that renews itself
+/// as after `enroll`; a missing or unreadable state file rejects with `invalid_request`, a
+/// damaged one with the core's code (`malformed`).
+#[napi(ts_return_type = "Promise<EnrolledIdentity>", catch_unwind)]
+pub fn resume<'env>(
+    env: &'env Env,
+    url: String,
+    options: EnrollOptions,
+) -> Result<PromiseRaw<'env, EnrolledIdentity>, Code> {
+    let o = rust_options(options)?;
+    spawn(
+        env,
+        async move { meshtls_net::enroll::resume(&url, o).await },
+        EnrolledIdentity::new,
     )
 }

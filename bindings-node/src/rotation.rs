@@ -13,6 +13,78 @@ use crate::encoding::{bytes, Input};
 use crate::error::{Code, IntoJs};
 use crate::validity::{at, duration, to_date};
 
+/// What a rotation driver reports (`onRotation`), one shape for the three kinds; the fields
+/// that do not apply to a kind are absent.
+#[napi(object)]
+pub struct RotationEvent {
+    /// `renewed` (a new certificate was swapped in), `failed` (a renewal attempt failed; the
+    /// current certificate is kept and the driver retries) or `expiring` (the current one is
+    /// due for renewal, or already `expired`).
+    pub kind: String,
+    /// Serial (hex) of the new certificate (`renewed`) or of the current one (`expiring`).
+    pub serial: Option<String>,
+    /// When that certificate expires (`renewed`, `expiring`).
+    pub not_after: Option<DateTime<Utc>>,
+    /// Whether it has expired already (`expiring`).
+    pub expired: Option<bool>,
+    /// 1 for the first failure since the last success (`failed`).
+    pub attempt: Option<u32>,
+    /// The core code when the core rejected the new certificate, e.g. `unknown_issuer`
+    /// (`failed`; absent when the renewal itself failed, e.g. the service was unreachable).
+    pub code: Option<String>,
+    /// What went wrong (`failed`).
+    pub message: Option<String>,
+    /// Seconds before the next attempt (`failed`).
+    pub retry_in_seconds: Option<f64>,
+}
+
+/// A driver event as a JavaScript object.
+pub(crate) fn rotation_event(e: meshtls_net::RotationEvent) -> RotationEvent {
+    use meshtls_net::RotationEvent as E;
+    let empty = |kind: &str| RotationEvent {
+        kind: kind.to_owned(),
+        serial: None,
+        not_after: None,
+        expired: None,
+        attempt: None,
+        code: None,
+        message: None,
+        retry_in_seconds: None,
+    };
+    match e {
+        E::Renewed { serial, not_after } => RotationEvent {
+            serial: Some(serial.to_hex()),
+            not_after: Some(to_date(not_after)),
+            ..empty("renewed")
+        },
+        E::Expiring {
+            serial,
+            not_after,
+            expired,
+        } => RotationEvent {
+            serial: Some(serial.to_hex()),
+            not_after: Some(to_date(not_after)),
+            expired: Some(expired),
+            ..empty("expiring")
+        },
+        E::Failed {
+            attempt,
+            code,
+            message,
+            retry_in,
+        } => RotationEvent {
+            attempt: Some(attempt),
+            code: code.map(|c| c.as_str().to_owned()),
+            message: Some(message),
+            retry_in_seconds: Some(retry_in.as_secs_f64()),
+            ..empty("failed")
+        },
+        // `RotationEvent` is non-exhaustive: a kind added later reaches JavaScript by name
+        // only rather than not at all.
+        _ => empty("other"),
+    }
+}
+
 /// Where a certificate stands.
 #[napi(object)]
 pub struct RotationStatus {
@@ -42,7 +114,7 @@ fn status(s: CoreRotationStatus) -> RotationStatus {
 /// A renewal schedule (immutable: `withJitter` returns a new one).
 #[napi]
 pub struct RotationPolicy {
-    inner: CoreRotationPolicy,
+    pub(crate) inner: CoreRotationPolicy,
 }
 
 #[napi]
