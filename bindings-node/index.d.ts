@@ -11,20 +11,22 @@ export interface MeshTlsOptions {
 
 /** Options for `tls.createServer` / `https.createServer`: our chain and key, the bundle as
  * `ca`, client certificates required. Use with `guardServer()` (or `createServer()`). */
-export declare function tlsServerOptions(identity: Identity, verifier: Verifier, options?: nodeTls.TlsOptions & MeshTlsOptions): nodeTls.TlsOptions
+export declare function tlsServerOptions(identity: Identity, verifier: Verifier | Trust, options?: nodeTls.TlsOptions & MeshTlsOptions): nodeTls.TlsOptions
 /** Options for `tls.connect`, `https.request` and `new WebSocket(url, options)`: the server's
  * chain is verified by the core before 'secureConnect'; a rejected server never connects. */
-export declare function tlsClientOptions(identity: Identity, verifier: Verifier, options?: nodeTls.ConnectionOptions & MeshTlsOptions): nodeTls.ConnectionOptions
+export declare function tlsClientOptions(identity: Identity, verifier: Verifier | Trust, options?: nodeTls.ConnectionOptions & MeshTlsOptions): nodeTls.ConnectionOptions
 /** Verifies every client with the core before any 'secureConnection' listener sees it (a
  * rejected socket is destroyed and reported as 'peerRejected'), and presents the identity's
- * latest certificate to new connections after `identity.update()`. */
-export declare function guardServer<S extends nodeTls.Server>(server: S, identity: Identity, verifier: Verifier, options?: MeshTlsOptions): S
+ * latest certificate to new connections after `identity.update()`. With a `Trust` (an enrolled
+ * identity's `trust`), each handshake is verified with its current bundle and CRL, and new
+ * connections get its current CA list as `ca`. */
+export declare function guardServer<S extends nodeTls.Server>(server: S, identity: Identity, verifier: Verifier | Trust, options?: MeshTlsOptions): S
 /** `tls.createServer` with `tlsServerOptions` and `guardServer`. */
-export declare function createServer(identity: Identity, verifier: Verifier, options?: nodeTls.TlsOptions & MeshTlsOptions, listener?: (socket: nodeTls.TLSSocket) => void): nodeTls.Server
+export declare function createServer(identity: Identity, verifier: Verifier | Trust, options?: nodeTls.TlsOptions & MeshTlsOptions, listener?: (socket: nodeTls.TLSSocket) => void): nodeTls.Server
 /** `https.createServer` with `tlsServerOptions` and `guardServer`. */
-export declare function createHttpsServer(identity: Identity, verifier: Verifier, options?: nodeHttps.ServerOptions & MeshTlsOptions, listener?: (req: any, res: any) => void): nodeHttps.Server
+export declare function createHttpsServer(identity: Identity, verifier: Verifier | Trust, options?: nodeHttps.ServerOptions & MeshTlsOptions, listener?: (req: any, res: any) => void): nodeHttps.Server
 /** `tls.connect` with `tlsClientOptions`. */
-export declare function connect(identity: Identity, verifier: Verifier, options: nodeTls.ConnectionOptions & MeshTlsOptions, callback?: () => void): nodeTls.TLSSocket
+export declare function connect(identity: Identity, verifier: Verifier | Trust, options: nodeTls.ConnectionOptions & MeshTlsOptions, callback?: () => void): nodeTls.TLSSocket
 /** The peer the core verified on a socket from `guardServer` or `connect`. */
 export declare function peerIdentity(socket: nodeTls.TLSSocket): PeerIdentity | undefined
 
@@ -195,8 +197,14 @@ export declare class EnrolledIdentity {
   /** Grows by one at each renewal. */
   get generation(): number
   /**
+   * The peer trust, live: the bundle and CRL as last fetched, with `peerPolicy` (or the
+   * trust domain). Each `verify()` and each handshake of a server or client built from it
+   * uses what the schedule last fetched; `generation` grows at each refresh.
+   */
+  get trust(): Trust
+  /**
    * The peer verifier as of now (bundle and CRL last fetched, `peerPolicy` or the trust
-   * domain).
+   * domain): a snapshot that later refreshes do not reach (`trust` does).
    */
   verifier(): Verifier
   /**
@@ -373,6 +381,41 @@ export declare class SpiffeId {
   toString(): string
 }
 
+/**
+ * Who we trust, replaceable while servers run: every `verify()` uses the verifier current at
+ * that moment. An enrolled identity's `trust` is refreshed from the CA service (bundle + CRL);
+ * `new Trust(verifier)` and `replace()` do it by hand.
+ *
+ * ```js
+ * const server = createServer(node.identity, node.trust, onSocket)  // follows CRL and CA changes
+ * ```
+ */
+export declare class Trust {
+  /** A trust holding `verifier` (generation 0). */
+  constructor(verifier: Verifier)
+  /**
+   * Swaps in another verifier for every later `verify()` and handshake. On an enrolled
+   * identity's trust, the next scheduled refresh replaces it again.
+   */
+  replace(verifier: Verifier): void
+  /**
+   * Verifies a chain (leaf first) with the current bundle, CRL and policy; returns who the
+   * peer is, or throws an `Error` whose `code` says why not (`revoked`, `unknown_issuer`...).
+   */
+  verify(chain: ChainInput, options: VerifyOptions): PeerIdentity
+  /**
+   * Grows at each replacement (each refresh of an enrolled identity's trust, even when
+   * nothing changed): Node servers compare it to refresh their `ca`.
+   */
+  get generation(): number
+  /** The current CA certificates as PEM (Node's `ca` option), without the CRLs. */
+  get caPem(): string
+  /** The current policy. */
+  get policy(): Policy
+  /** The current verifier, as a snapshot (a copy of the bundle and CRL). */
+  verifier(): Verifier
+}
+
 /** The CA certificates a verifier trusts (several during a CA rotation) and the CRLs it checks. */
 export declare class TrustBundle {
   /** A bundle of every certificate in `pem` (PEM text, or PEM/DER bytes); empty without one. */
@@ -431,8 +474,11 @@ export declare class WssConnection {
  * verification and the upgrade happen before `accept()` yields a connection.
  */
 export declare class WssServer {
-  /** Binds `address` (`127.0.0.1:0` for any free port) and starts accepting. */
-  static listen(identity: Identity, verifier: Verifier, address: string): Promise<WssServer>
+  /**
+   * Binds `address` (`127.0.0.1:0` for any free port) and starts accepting. With a `Trust`
+   * (an enrolled identity's `trust`), each handshake verifies with its current bundle and CRL.
+   */
+  static listen(identity: Identity, verifier: Verifier | Trust, address: string): Promise<WssServer>
   /** The bound port. */
   get port(): number
   /** The bound address. */
@@ -768,6 +814,7 @@ export interface VerifyOptions {
 
 /**
  * Connects to a `wss://host:port/path` URL over mTLS (rustls); the server is verified by the
- * core. Resolves to a `WssConnection` whose `peer` is the server.
+ * core (with a `Trust`: its current bundle and CRL). Resolves to a `WssConnection` whose
+ * `peer` is the server.
  */
-export declare function wssConnect(identity: Identity, verifier: Verifier, url: string): Promise<WssConnection>
+export declare function wssConnect(identity: Identity, verifier: Verifier | Trust, url: string): Promise<WssConnection>

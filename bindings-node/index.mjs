@@ -15,6 +15,7 @@ export const {
   RevocationList,
   RotationPolicy,
   SpiffeId,
+  Trust,
   TrustBundle,
   Verifier,
   WssConnection,

@@ -846,6 +846,7 @@ module.exports.Policy = nativeBinding.Policy
 module.exports.RevocationList = nativeBinding.RevocationList
 module.exports.RotationPolicy = nativeBinding.RotationPolicy
 module.exports.SpiffeId = nativeBinding.SpiffeId
+module.exports.Trust = nativeBinding.Trust
 module.exports.TrustBundle = nativeBinding.TrustBundle
 module.exports.Verifier = nativeBinding.Verifier
 module.exports.WssConnection = nativeBinding.WssConnection

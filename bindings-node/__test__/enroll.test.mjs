@@ -1,11 +1,13 @@
 // The enrollment client against a real `meshtls serve` (the CLI binary, a throwaway CA).
 import assert from 'node:assert/strict'
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn, execFile, execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+import { setTimeout as delay } from 'node:timers/promises'
 import { after, before, test } from 'node:test'
 import { createInterface } from 'node:readline'
 
@@ -18,6 +20,9 @@ import {
   enroll,
   peerIdentity,
   resume,
+  Trust,
+  TrustBundle,
+  Verifier,
   wssConnect,
 } from '../index.mjs'
 import { echoServer, exchange } from './helpers.mjs'
@@ -37,10 +42,15 @@ let dir, bundle
 let serve, short
 
 /** Starts `meshtls serve` on a free port; resolves to { child, port } once it listens. */
-async function startServe(...extra) {
+function startServe(...extra) {
+  return startServeOn('127.0.0.1:0', ...extra)
+}
+
+/** Starts `meshtls serve` listening on `listen`; resolves to { child, port } once it listens. */
+async function startServeOn(listen, ...extra) {
   const child = spawn(
     BIN,
-    ['serve', '--ca', join(dir, 'ca'), '--listen', '127.0.0.1:0', '--admin-id', ADMIN, ...extra],
+    ['serve', '--ca', join(dir, 'ca'), '--listen', listen, '--admin-id', ADMIN, ...extra],
     { env, stdio: ['ignore', 'pipe', 'ignore'] },
   )
   const line = await new Promise((ok, fail) => {
@@ -100,6 +110,27 @@ function mint(identity, port = serve.port) {
 }
 
 const url = (port = serve.port) => `https://localhost:${port}`
+
+/** `meshtls admin revoke` through the service: the CRL it serves lists `serial` at once. */
+async function revoke(serial, port = serve.port) {
+  await promisify(execFile)(
+    BIN,
+    ['admin', 'revoke', '--url', url(port), '--cert', join(dir, 'admin'), '--bundle', join(dir, 'ca', 'ca.crt'), '--serial', serial],
+    { env, timeout: 30000 },
+  )
+}
+
+/** Calls `attempt` until it returns something other than `undefined` (every 100 ms, for at
+ * most `ms`); rejects saying what did not happen. */
+async function poll(attempt, ms, what) {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const out = await attempt()
+    if (out !== undefined) return out
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
+    await delay(100)
+  }
+}
 
 test('enroll, renew, refresh, and use the identity on native wss', { skip, timeout: 60000 }, async () => {
   const token = await mint(NODE)
@@ -429,4 +460,48 @@ test('a renewing identity with onRotation does not keep the process alive', { sk
     child.kill('SIGKILL')
   }
   assert.match(out.trim(), /^[0-9a-f]+$/)
+})
+
+test('a Node tls server built once from node.trust refuses a peer revoked later', { skip, timeout: 60000 }, async () => {
+  const api = await enroll(url(), await mint(NODE), NODE, { caBundle: bundle, refreshEverySeconds: 1 })
+  const web = await enroll(url(), await mint(WEB), WEB, { caBundle: bundle })
+  const other = await enroll(url(), await mint(OTHER), OTHER, { caBundle: bundle })
+  const trust = api.trust
+  assert.ok(trust instanceof Trust)
+  const { server, seen, rejected, port } = await echoServer(api.identity, trust)
+  try {
+    const first = await exchange(web.identity, web.verifier(), port)
+    assert.equal(first.data, 'hello')
+    assert.equal(peerIdentity(seen[0]).serial, web.serial)
+    const generation = trust.generation
+
+    await revoke(web.serial)
+    // The schedule fetches the new CRL within a second or so; until then `web` still gets in.
+    const refused = await poll(
+      async () => {
+        const r = await exchange(web.identity, web.verifier(), port)
+        return r.data === 'hello' ? undefined : r
+      },
+      15000,
+      'a handshake of the revoked peer refused',
+    )
+    assert.equal(refused.timeout, undefined)
+    assert.equal(rejected.length, 1)
+    assert.equal(rejected[0].code, 'revoked')
+    assert.ok(seen.every((s) => peerIdentity(s).serial === web.serial))
+    const admitted = seen.length
+    assert.ok(trust.generation > generation)
+    assert.throws(() => trust.verify(web.chainPem, { usage: 'client' }), { code: 'revoked' })
+
+    // Only the revoked certificate: another peer still gets in, and `web` stays out.
+    const r = await exchange(other.identity, other.verifier(), port)
+    assert.equal(r.data, 'hello')
+    assert.equal(peerIdentity(seen[admitted]).spiffeId, OTHER)
+    assert.notEqual((await exchange(web.identity, web.verifier(), port)).data, 'hello')
+    assert.equal(rejected.at(-1).code, 'revoked')
+    assert.equal(seen.length, admitted + 1)
+  } finally {
+    server.close()
+    for (const n of [api, web, other]) n.close()
+  }
 })

@@ -11,20 +11,22 @@ export interface MeshTlsOptions {
 
 /** Options for `tls.createServer` / `https.createServer`: our chain and key, the bundle as
  * `ca`, client certificates required. Use with `guardServer()` (or `createServer()`). */
-export declare function tlsServerOptions(identity: Identity, verifier: Verifier, options?: nodeTls.TlsOptions & MeshTlsOptions): nodeTls.TlsOptions
+export declare function tlsServerOptions(identity: Identity, verifier: Verifier | Trust, options?: nodeTls.TlsOptions & MeshTlsOptions): nodeTls.TlsOptions
 /** Options for `tls.connect`, `https.request` and `new WebSocket(url, options)`: the server's
  * chain is verified by the core before 'secureConnect'; a rejected server never connects. */
-export declare function tlsClientOptions(identity: Identity, verifier: Verifier, options?: nodeTls.ConnectionOptions & MeshTlsOptions): nodeTls.ConnectionOptions
+export declare function tlsClientOptions(identity: Identity, verifier: Verifier | Trust, options?: nodeTls.ConnectionOptions & MeshTlsOptions): nodeTls.ConnectionOptions
 /** Verifies every client with the core before any 'secureConnection' listener sees it (a
  * rejected socket is destroyed and reported as 'peerRejected'), and presents the identity's
- * latest certificate to new connections after `identity.update()`. */
-export declare function guardServer<S extends nodeTls.Server>(server: S, identity: Identity, verifier: Verifier, options?: MeshTlsOptions): S
+ * latest certificate to new connections after `identity.update()`. With a `Trust` (an enrolled
+ * identity's `trust`), each handshake is verified with its current bundle and CRL, and new
+ * connections get its current CA list as `ca`. */
+export declare function guardServer<S extends nodeTls.Server>(server: S, identity: Identity, verifier: Verifier | Trust, options?: MeshTlsOptions): S
 /** `tls.createServer` with `tlsServerOptions` and `guardServer`. */
-export declare function createServer(identity: Identity, verifier: Verifier, options?: nodeTls.TlsOptions & MeshTlsOptions, listener?: (socket: nodeTls.TLSSocket) => void): nodeTls.Server
+export declare function createServer(identity: Identity, verifier: Verifier | Trust, options?: nodeTls.TlsOptions & MeshTlsOptions, listener?: (socket: nodeTls.TLSSocket) => void): nodeTls.Server
 /** `https.createServer` with `tlsServerOptions` and `guardServer`. */
-export declare function createHttpsServer(identity: Identity, verifier: Verifier, options?: nodeHttps.ServerOptions & MeshTlsOptions, listener?: (req: any, res: any) => void): nodeHttps.Server
+export declare function createHttpsServer(identity: Identity, verifier: Verifier | Trust, options?: nodeHttps.ServerOptions & MeshTlsOptions, listener?: (req: any, res: any) => void): nodeHttps.Server
 /** `tls.connect` with `tlsClientOptions`. */
-export declare function connect(identity: Identity, verifier: Verifier, options: nodeTls.ConnectionOptions & MeshTlsOptions, callback?: () => void): nodeTls.TLSSocket
+export declare function connect(identity: Identity, verifier: Verifier | Trust, options: nodeTls.ConnectionOptions & MeshTlsOptions, callback?: () => void): nodeTls.TLSSocket
 /** The peer the core verified on a socket from `guardServer` or `connect`. */
 export declare function peerIdentity(socket: nodeTls.TLSSocket): PeerIdentity | undefined
 

@@ -15,6 +15,12 @@
 //   Node builds the TLS socket, and calls `server.setSecureContext()` when it changed: new
 //   handshakes present the new certificate; open connections keep theirs. This covers
 //   `identity.update()` and the renewals of an enrolled identity alike (same handle).
+// - trust: `verifier` is a `Verifier` (a snapshot) or a `Trust` (an enrolled identity's
+//   `trust`, live). Each check calls `verify()` at that moment, so a `Trust` answers with the
+//   bundle and CRL the schedule last fetched (a revoked peer is refused at its next
+//   handshake). The guard also compares `trust.generation` on each new TCP connection and,
+//   when the CA list changed (a CA rotation), calls `server.setSecureContext()` with the new
+//   `ca` so that OpenSSL accepts the new CA's peers before the core sees them.
 
 const tls = require('node:tls')
 const https = require('node:https')
@@ -26,14 +32,29 @@ function minVersion(options) {
   return options && options.allowTls12 ? 'TLSv1.2' : 'TLSv1.3'
 }
 
-function contextOptions(identity, verifier, options) {
+// A `Trust` has a generation and its CA list without the CRLs; a `Verifier` has neither.
+function isLive(verifier) {
+  return typeof verifier.generation === 'number'
+}
+
+function caPem(verifier) {
+  return isLive(verifier) ? verifier.caPem : verifier.bundle.toPem()
+}
+
+/** What a server's context was built from: the generations read before the PEM, so that a
+ * change in between is seen at the next connection instead of never. */
+function stamp(identity, verifier) {
+  return { identity: identity.generation, trust: isLive(verifier) ? verifier.generation : undefined }
+}
+
+function contextOptions(identity, ca, options) {
   // One read for both: an enrolled identity renews on another thread, and a chain of one
   // generation with the key of the next would not load.
   const { chainPem, keyPem } = identity.pem()
   return {
     cert: chainPem,
     key: keyPem,
-    ca: verifier.bundle.toPem(),
+    ca,
     minVersion: minVersion(options),
   }
 }
@@ -53,7 +74,7 @@ function tlsServerOptions(identity, verifier, options = {}) {
   const { allowTls12, ...extra } = options
   return {
     ...extra,
-    ...contextOptions(identity, verifier, { allowTls12 }),
+    ...contextOptions(identity, caPem(verifier), { allowTls12 }),
     requestCert: true,
     rejectUnauthorized: true,
   }
@@ -63,7 +84,7 @@ function tlsClientOptions(identity, verifier, options = {}) {
   const { allowTls12, ...extra } = options
   return {
     ...extra,
-    ...contextOptions(identity, verifier, { allowTls12 }),
+    ...contextOptions(identity, caPem(verifier), { allowTls12 }),
     rejectUnauthorized: true,
     checkServerIdentity(_host, cert) {
       try {
@@ -77,22 +98,29 @@ function tlsClientOptions(identity, verifier, options = {}) {
 }
 
 function guardServer(server, identity, verifier, options = {}) {
-  return guard(server, identity, verifier, options, identity.generation)
+  return guard(server, identity, verifier, options, { ...stamp(identity, verifier), ca: caPem(verifier) })
 }
 
-// `generation` is the one the server's context was built from, read before it was built: a
-// renewal in between then refreshes the context on the first connection instead of never.
+// `built` is what the server's context holds: the generations read before it was built and
+// its `ca`. A refresh of an enrolled trust bumps the generation even when the CA list is the
+// same (only the CRL changed, or nothing): the context is rebuilt only when `ca` differs.
 function guard(server, identity, verifier, options, built) {
   if (server[kGuarded]) throw new Error('meshtls: this server is already guarded')
   server[kGuarded] = true
-  let generation = built
+  let { identity: generation, trust: trustGeneration, ca } = built
   const emit = server.emit
   server.emit = function meshtlsEmit(event, ...args) {
     if (event === 'connection') {
-      const now = identity.generation
-      if (now !== generation) {
-        generation = now
-        server.setSecureContext(contextOptions(identity, verifier, options))
+      const now = stamp(identity, verifier)
+      if (now.identity !== generation || now.trust !== trustGeneration) {
+        const renewed = now.identity !== generation
+        generation = now.identity
+        trustGeneration = now.trust
+        const nextCa = now.trust === undefined ? ca : caPem(verifier)
+        if (renewed || nextCa !== ca) {
+          ca = nextCa
+          server.setSecureContext(contextOptions(identity, ca, options))
+        }
       }
     } else if (event === 'secureConnection') {
       const socket = args[0]
@@ -114,9 +142,10 @@ function createServer(identity, verifier, options, listener) {
     listener = options
     options = {}
   }
-  const generation = identity.generation
-  const server = tls.createServer(tlsServerOptions(identity, verifier, options), listener)
-  return guard(server, identity, verifier, options, generation)
+  const built = stamp(identity, verifier)
+  const serverOptions = tlsServerOptions(identity, verifier, options)
+  const server = tls.createServer(serverOptions, listener)
+  return guard(server, identity, verifier, options, { ...built, ca: serverOptions.ca })
 }
 
 function createHttpsServer(identity, verifier, options, listener) {
@@ -124,9 +153,10 @@ function createHttpsServer(identity, verifier, options, listener) {
     listener = options
     options = {}
   }
-  const generation = identity.generation
-  const server = https.createServer(tlsServerOptions(identity, verifier, options), listener)
-  return guard(server, identity, verifier, options, generation)
+  const built = stamp(identity, verifier)
+  const serverOptions = tlsServerOptions(identity, verifier, options)
+  const server = https.createServer(serverOptions, listener)
+  return guard(server, identity, verifier, options, { ...built, ca: serverOptions.ca })
 }
 
 function connect(identity, verifier, options, callback) {

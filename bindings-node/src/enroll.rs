@@ -237,8 +237,16 @@ impl EnrolledIdentity {
         self.identity.generation() as f64
     }
 
+    /// The peer trust, live: the bundle and CRL as last fetched, with `peerPolicy` (or the
+    /// trust domain). Each `verify()` and each handshake of a server or client built from it
+    /// uses what the schedule last fetched; `generation` grows at each refresh.
+    #[napi(getter, catch_unwind)]
+    pub fn trust(&self) -> crate::trust::Trust {
+        crate::trust::Trust::from_handle(self.trust.clone())
+    }
+
     /// The peer verifier as of now (bundle and CRL last fetched, `peerPolicy` or the trust
-    /// domain).
+    /// domain): a snapshot that later refreshes do not reach (`trust` does).
     #[napi(catch_unwind)]
     pub fn verifier(&self) -> crate::verify::Verifier {
         crate::verify::Verifier {

@@ -16,5 +16,6 @@ pub mod net;
 pub mod revocation;
 pub mod rotation;
 pub mod tasks;
+pub mod trust;
 pub mod validity;
 pub mod verify;

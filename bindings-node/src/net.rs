@@ -149,6 +149,18 @@ impl Identity {
     }
 }
 
+/// A `Verifier` (a snapshot, fixed for the server's or client's life) or a `Trust` (live: each
+/// handshake verifies with its current verifier).
+pub type VerifierOrTrust<'a> =
+    Either<ClassInstance<'a, crate::verify::Verifier>, ClassInstance<'a, crate::trust::Trust>>;
+
+fn trust_handle(v: &VerifierOrTrust) -> meshtls_net::TrustHandle {
+    match v {
+        Either::A(verifier) => meshtls_net::TrustHandle::new(verifier.inner.clone()),
+        Either::B(trust) => trust.handle.clone(),
+    }
+}
+
 /// A failure of the transport (an `io::Error` carrying a core error when the core refused the
 /// peer) as a JavaScript error with the core's code; plain I/O failures are `io`.
 fn io_to_core(e: &std::io::Error) -> meshtls_core::Error {
@@ -291,20 +303,19 @@ pub struct WssServer {
 
 #[napi]
 impl WssServer {
-    /// Binds `address` (`127.0.0.1:0` for any free port) and starts accepting.
+    /// Binds `address` (`127.0.0.1:0` for any free port) and starts accepting. With a `Trust`
+    /// (an enrolled identity's `trust`), each handshake verifies with its current bundle and CRL.
     #[napi(ts_return_type = "Promise<WssServer>", catch_unwind)]
     pub fn listen<'env>(
         env: &'env Env,
         identity: &Identity,
-        verifier: &crate::verify::Verifier,
+        #[napi(ts_arg_type = "Verifier | Trust")] verifier: VerifierOrTrust,
         address: String,
     ) -> Result<PromiseRaw<'env, WssServer>, Code> {
-        let server = meshtls_net::MtlsServer::builder(
-            identity.handle.clone(),
-            meshtls_net::TrustHandle::new(verifier.inner.clone()),
-        )
-        .build()
-        .js()?;
+        let server =
+            meshtls_net::MtlsServer::builder(identity.handle.clone(), trust_handle(&verifier))
+                .build()
+                .js()?;
         spawn(
             env,
             async move {
@@ -380,20 +391,18 @@ impl WssServer {
 }
 
 /// Connects to a `wss://host:port/path` URL over mTLS (rustls); the server is verified by the
-/// core. Resolves to a `WssConnection` whose `peer` is the server.
+/// core (with a `Trust`: its current bundle and CRL). Resolves to a `WssConnection` whose
+/// `peer` is the server.
 #[napi(ts_return_type = "Promise<WssConnection>", catch_unwind)]
 pub fn wss_connect<'env>(
     env: &'env Env,
     identity: &Identity,
-    verifier: &crate::verify::Verifier,
+    #[napi(ts_arg_type = "Verifier | Trust")] verifier: VerifierOrTrust,
     url: String,
 ) -> Result<PromiseRaw<'env, WssConnection>, Code> {
-    let client = meshtls_net::MtlsClient::builder(
-        identity.handle.clone(),
-        meshtls_net::TrustHandle::new(verifier.inner.clone()),
-    )
-    .build()
-    .js()?;
+    let client = meshtls_net::MtlsClient::builder(identity.handle.clone(), trust_handle(&verifier))
+        .build()
+        .js()?;
     spawn(
         env,
         async move {

@@ -262,7 +262,7 @@ pub struct Verifier {
 #[napi]
 pub type ChainInput = Either3<String, Uint8Array, Vec<Uint8Array>>;
 
-fn chain_ders(chain: &ChainInput) -> Result<Vec<Vec<u8>>, Code> {
+pub(crate) fn chain_ders(chain: &ChainInput) -> Result<Vec<Vec<u8>>, Code> {
     match chain {
         Either3::A(s) => meshtls_core::encoding::parse_certificates(s.as_bytes()).js(),
         Either3::B(b) => meshtls_core::encoding::parse_certificates(b).js(),
