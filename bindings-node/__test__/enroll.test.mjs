@@ -505,3 +505,50 @@ test('a Node tls server built once from node.trust refuses a peer revoked later'
     for (const n of [api, web, other]) n.close()
   }
 })
+
+test('a CA rotation at the service (--bundle-extra) reaches the ca of a running Node tls server', { skip, timeout: 60000 }, async () => {
+  const cli = (...args) => execFileSync(BIN, args, { env, stdio: 'pipe', timeout: 30000 })
+  cli('ca', 'init', '--trust-domain', 'mesh.internal', '--out', join(dir, 'next'))
+  cli('issue', '--ca', join(dir, 'next'), '--id', WEB, '--usage', 'client', '--out', join(dir, 'next-web'))
+  const newcomer = new Identity(
+    readFileSync(join(dir, 'next-web', 'chain.pem'), 'utf8'),
+    readFileSync(join(dir, 'next-web', 'key.pem'), 'utf8'),
+  )
+  const db = `sqlite:${join(dir, 'rotation.db')}`
+  let service = await startServe('--db', db)
+  const servicePort = service.port
+  const api = await enroll(url(servicePort), await mint(NODE, servicePort), NODE, { caBundle: bundle, refreshEverySeconds: 1 })
+  const { server, seen, rejected, port } = await echoServer(api.identity, api.trust)
+  const byCore = []
+  server.on('peerRejected', (err) => byCore.push(err))
+  const clientTrust = new Verifier(new TrustBundle(bundle), Policy.allowAny())
+  try {
+    assert.equal(api.trust.caPem.match(/BEGIN CERTIFICATE/g).length, 1)
+    // Not in the server's `ca`: OpenSSL refuses the next CA's client; the core never runs.
+    assert.notEqual((await exchange(newcomer, clientTrust, port)).data, 'hello')
+    assert.equal(rejected.length, 1)
+    assert.equal(byCore.length, 0)
+
+    // The operator starts the overlap: same CA, same ledger, same port, /v1/bundle with both.
+    const exited = new Promise((ok) => service.child.once('exit', ok))
+    service.child.kill('SIGKILL')
+    await exited
+    service = await startServeOn(`127.0.0.1:${servicePort}`, '--db', db, '--bundle-extra', join(dir, 'next', 'ca.crt'))
+    await poll(
+      () => (api.trust.caPem.match(/BEGIN CERTIFICATE/g).length === 2 ? true : undefined),
+      15000,
+      'the schedule fetching the bundle with both CAs',
+    )
+    // Same server: OpenSSL now lets the next CA's client through and the core decides. The
+    // service serves its own CA's CRL only, so a leaf of the next CA has no revocation status
+    // and the core fails closed.
+    assert.notEqual((await exchange(newcomer, clientTrust, port)).data, 'hello')
+    assert.equal(byCore.length, 1)
+    assert.equal(byCore[0].code, 'revocation_unknown')
+    assert.equal(seen.length, 0)
+  } finally {
+    server.close()
+    api.close()
+    service.child.kill('SIGKILL')
+  }
+})

@@ -10,6 +10,7 @@ import {
   Authority,
   Policy,
   RevocationList,
+  Trust,
   TrustBundle,
   Verifier,
   connect,
@@ -191,6 +192,48 @@ test('rotation: new connections get the new certificate, an open one stays up', 
     assert.equal(a.getPeerCertificate().serialNumber.toLowerCase().replace(/^0+/, ''), first.issued.serial.replace(/^0+/, ''))
     a.end()
     assert.equal(seen.length, 2)
+  } finally {
+    server.close()
+  }
+})
+
+test('trust: a server built once from a Trust takes a new CA (its ca) and a new CRL (the core)', async () => {
+  const { ca, bundle, policy, verifier } = await pki()
+  const next = await Authority.createRoot({ trustDomain: TD })
+  const srv = await identity(ca, 'api')
+  const web = await identity(ca, 'web')
+  const newcomer = await identity(next, 'agent')
+  const trust = new Trust(verifier)
+  const { server, seen, rejected, port } = await echoServer(srv.identity, trust)
+  const byCore = []
+  server.on('peerRejected', (err) => byCore.push(err))
+  try {
+    assert.equal(trust.generation, 0)
+    // A client verifies the server with a Trust too.
+    assert.equal((await exchange(web.identity, trust, port)).peer.spiffeId, `spiffe://${TD}/service/api`)
+    // The next CA is not in the server's `ca` yet: OpenSSL refuses its client, the core never runs.
+    assert.notEqual((await exchange(newcomer.identity, trust, port)).data, 'hello')
+    assert.equal(rejected.length, 1)
+    assert.equal(byCore.length, 0)
+
+    // CA rotation overlap, and a CRL of the old CA that revokes `web`.
+    const records = new RevocationList()
+    records.revoke(web.issued.serial, 'key_compromise')
+    const both = bundle.merged(new TrustBundle(next.rootPem))
+    both.addCrl(ca.buildCrl(records, { number: 1 }).der)
+    both.addCrl(next.buildCrl(new RevocationList(), { number: 1 }).der)
+    trust.replace(new Verifier(both, policy))
+    assert.equal(trust.generation, 1)
+    assert.equal(trust.caPem.match(/BEGIN CERTIFICATE/g).length, 2)
+
+    const r = await exchange(newcomer.identity, trust, port)
+    assert.equal(r.data, 'hello')
+    assert.equal(peerIdentity(seen.at(-1)).spiffeId, `spiffe://${TD}/service/agent`)
+    const admitted = seen.length
+    assert.notEqual((await exchange(web.identity, trust, port)).data, 'hello')
+    assert.equal(byCore.length, 1)
+    assert.equal(byCore[0].code, 'revoked')
+    assert.equal(seen.length, admitted)
   } finally {
     server.close()
   }
