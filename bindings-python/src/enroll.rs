@@ -20,6 +20,7 @@ use crate::identity::spiffe_id_arg;
 use crate::issue::key_algorithm;
 use crate::net::{Identity, SharedHandle};
 use crate::rotation::{RotationEvent, RotationPolicy};
+use crate::trust::Trust;
 use crate::validity::opt_duration;
 use crate::verify::{Policy, Verifier};
 
@@ -82,8 +83,18 @@ impl EnrolledIdentity {
         self.inner.identity().generation()
     }
 
+    /// The peer trust, live: the CA bundle and CRL as last fetched, with the peer policy
+    /// (default: the trust domain). Every `verify()`, and every handshake of an
+    /// `ssl_context()` made with it, uses what the schedule (or `refresh_trust()`) last
+    /// fetched; `generation` grows at each refresh.
+    #[getter]
+    fn trust(&self) -> Trust {
+        Trust::from_handle(self.inner.trust())
+    }
+
     /// The peer verifier as of now: the CA bundle and CRL last fetched, with the peer policy
-    /// (default: the trust domain). Call again after `refresh_trust()` for a newer one.
+    /// (default: the trust domain). A snapshot that later refreshes do not reach (`trust`
+    /// does); call again after `refresh_trust()` for a newer one.
     fn verifier(&self) -> Verifier {
         Verifier {
             inner: (*self.inner.trust().current()).clone(),

@@ -1,10 +1,10 @@
 //! `meshtls._native`: the PyO3 extension behind the Python package `meshtls`.
 //!
 //! One wrapper file per core module (`authority`, `certificate`, `encoding`, `identity`,
-//! `issue`, `revocation`, `rotation`, `validity`, `verify`), `net` for meshtls-net, `error`
-//! for the exception hierarchy and `runtime` for the tokio runtime the binding owns. The
-//! binding translates types and errors; every certificate rule is the core's. The GIL is
-//! released around every crypto operation (`Python::detach`).
+//! `issue`, `revocation`, `rotation`, `validity`, `verify`), `net` and `trust` for
+//! meshtls-net, `error` for the exception hierarchy and `runtime` for the tokio runtime the
+//! binding owns. The binding translates types and errors; every certificate rule is the
+//! core's. The GIL is released around every crypto operation (`Python::detach`).
 #![forbid(unsafe_code)]
 
 use pyo3::prelude::*;
@@ -21,6 +21,7 @@ mod net;
 mod revocation;
 mod rotation;
 mod runtime;
+mod trust;
 mod validity;
 mod verify;
 
@@ -38,6 +39,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<verify::Policy>()?;
     m.add_class::<verify::Verifier>()?;
     m.add_class::<verify::PeerIdentity>()?;
+    m.add_class::<trust::Trust>()?;
     m.add_class::<revocation::RevocationList>()?;
     m.add_class::<revocation::Revoked>()?;
     m.add_class::<revocation::Crl>()?;

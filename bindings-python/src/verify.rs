@@ -288,18 +288,7 @@ impl Verifier {
         usage: &str,
         at: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PeerIdentity> {
-        let usage = peer_usage(usage)?;
-        let at = timestamp(at)?;
-        let ders = if chain.is_none() {
-            Vec::new()
-        } else {
-            self::chain(chain, "chain")?
-        };
-        let verifier = &self.inner;
-        let inner = py
-            .detach(|| verifier.verify(&ders, usage, at))
-            .map_err(to_py)?;
-        Ok(PeerIdentity { inner })
+        verify_chain(py, &self.inner, chain, usage, at)
     }
 
     /// A copy of the trust bundle.
@@ -320,4 +309,26 @@ impl Verifier {
     fn __repr__(&self) -> String {
         format!("<Verifier cas={}>", self.inner.bundle().len())
     }
+}
+
+/// `Verifier.verify` and `Trust.verify`: the arguments parsed here, the verdict the core's
+/// (with the GIL released).
+pub fn verify_chain(
+    py: Python<'_>,
+    verifier: &CoreVerifier,
+    chain: &Bound<'_, PyAny>,
+    usage: &str,
+    at: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PeerIdentity> {
+    let usage = peer_usage(usage)?;
+    let at = timestamp(at)?;
+    let ders = if chain.is_none() {
+        Vec::new()
+    } else {
+        self::chain(chain, "chain")?
+    };
+    let inner = py
+        .detach(|| verifier.verify(&ders, usage, at))
+        .map_err(to_py)?;
+    Ok(PeerIdentity { inner })
 }

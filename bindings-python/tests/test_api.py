@@ -213,6 +213,30 @@ def test_trust_bundle_rotation(ca: meshtls.Authority) -> None:
         meshtls.TrustBundle(leaf.cert_pem)  # a leaf is not a CA
 
 
+def test_trust_is_the_verifier_of_the_moment(ca: meshtls.Authority) -> None:
+    good, bad = ca.issue(API), ca.issue(API)
+    policy = meshtls.Policy(trust_domains=[TD])
+    trust = meshtls.Trust(meshtls.Verifier(ca.root_pem, policy))
+    assert trust.generation == 0 and len(trust.bundle) == 1 and trust.ca_pem == ca.root_pem
+    snapshot = trust.verifier()
+    assert trust.verify(bad.chain_pem).serial == bad.serial
+
+    records = meshtls.RevocationList()
+    records.revoke(bad)
+    bundle = meshtls.TrustBundle(ca.root_pem)
+    bundle.add_crl(ca.build_crl(records, 1))
+    trust.replace(meshtls.Verifier(bundle, policy))
+    assert trust.generation == 1 and len(trust.bundle.crls) == 1
+    assert trust.verify(good.chain_pem, usage="client").serial == good.serial
+    with pytest.raises(meshtls.VerificationError) as e:
+        trust.verify(bad.chain_pem)
+    assert e.value.code == "revoked"
+    assert snapshot.verify(bad.chain_pem).serial == bad.serial  # a Verifier does not move
+    assert repr(trust) == "<Trust generation=1 cas=1 crls=1>"
+    with pytest.raises(TypeError):
+        meshtls.Trust(policy)  # a Verifier (bundle + policy) is needed
+
+
 def test_rotation_policy(ca: meshtls.Authority) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     issued = ca.issue(API, lifetime=dt.timedelta(days=30), now=now)
