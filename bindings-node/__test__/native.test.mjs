@@ -4,7 +4,17 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { WebSocket } from 'ws'
 
-import { Authority, Policy, TrustBundle, Verifier, WssServer, tlsClientOptions, wssConnect } from '../index.mjs'
+import {
+  Authority,
+  Policy,
+  RevocationList,
+  Trust,
+  TrustBundle,
+  Verifier,
+  WssServer,
+  tlsClientOptions,
+  wssConnect,
+} from '../index.mjs'
 import { identity, once, pki, TD } from './helpers.mjs'
 
 async function echo(server) {
@@ -59,4 +69,37 @@ test('native wss server <-> Node ws client (Node stack), with rogue and refused 
   const picky = new Verifier(new TrustBundle(ca.rootPem), new Policy({ allowIds: [`spiffe://${TD}/service/other`] }))
   await assert.rejects(wssConnect(cli.identity, picky, url), { code: 'identity_not_allowed' })
   server.close()
+})
+
+test('native wss with a Trust: replace() reaches the running server\'s next handshake', async () => {
+  const { ca, bundle, policy, verifier } = await pki()
+  const srv = await identity(ca, 'api')
+  const cli = await identity(ca, 'web')
+  const trust = new Trust(verifier)
+  const server = await WssServer.listen(srv.identity, trust, '127.0.0.1:0')
+  echo(server)
+  const url = `wss://localhost:${server.port}/`
+  try {
+    const conn = await wssConnect(cli.identity, trust, url)
+    assert.equal(conn.peer.spiffeId, `spiffe://${TD}/service/api`)
+    await conn.send('before')
+    assert.equal(await conn.recv(), 'before')
+
+    const records = new RevocationList()
+    records.revoke(cli.issued.serial, 'key_compromise')
+    const revoking = new TrustBundle(ca.rootPem)
+    revoking.addCrl(ca.buildCrl(records, { number: 1 }).der)
+    trust.replace(new Verifier(revoking, policy))
+    assert.throws(() => trust.verify(cli.issued.chainPem, { usage: 'client' }), { code: 'revoked' })
+    await assert.rejects(wssConnect(cli.identity, new Verifier(bundle, Policy.allowAny()), url), { code: 'revoked' })
+    // The open connection keeps going; a peer the CRL does not list still gets in.
+    await conn.send('after')
+    assert.equal(await conn.recv(), 'after')
+    const ok = await identity(ca, 'ok')
+    const other = await wssConnect(ok.identity, trust, url)
+    await other.close()
+    await conn.close()
+  } finally {
+    server.close()
+  }
 })
