@@ -14,11 +14,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from typing import Any, Iterator, List, Tuple
 
 import pytest
 
 import meshtls
+from _support import blocking_exchange
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("MESHTLS_CLI", ROOT / "target" / "debug" / "meshtls"))
@@ -425,3 +427,49 @@ def test_an_enrolled_identity_in_stdlib_ssl_follows_its_renewals(service: Servic
         assert refused.value.code == "identity_not_allowed"
 
     run(main())
+
+
+def test_an_ssl_context_on_the_live_trust_refuses_a_peer_revoked_since(service: Service) -> None:
+    """A stdlib server context made once from `node.trust`: the CRL the schedule fetches after
+    a revocation reaches it, with no new context and no manual refresh."""
+    server_id = "spiffe://mesh.internal/service/live"
+    peer_id = "spiffe://mesh.internal/service/peer"
+    tokens = {i: service.mint(i) for i in (server_id, peer_id)}
+
+    async def enroll_both() -> Tuple[meshtls.EnrolledIdentity, meshtls.EnrolledIdentity]:
+        web = await meshtls.enroll(
+            service.url, tokens[server_id], server_id, ca_bundle=service.bundle, refresh_every=1
+        )
+        peer = await meshtls.enroll(service.url, tokens[peer_id], peer_id, ca_bundle=service.bundle)
+        return web, peer
+
+    web, peer = run(enroll_both())
+    live = web.identity.ssl_context(web.trust, server=True)
+    snapshot = web.identity.ssl_context(web.verifier(), server=True)
+    client = peer.identity.ssl_context(peer.verifier())
+    for ctx in (live, snapshot):
+        _, reply, seen = blocking_exchange(ctx, client)
+        assert reply == b"HI" and seen[0].serial == peer.serial
+
+    generation = web.trust.generation
+    revoked = service.admin("/v1/revoke", {"serial": peer.serial, "reason": "key_compromise"}, 200)
+    assert revoked["newly_revoked"] is True
+    deadline = time.monotonic() + 20  # refresh_every=1: a few seconds at most
+    while True:
+        _, reply, seen = blocking_exchange(live, client)
+        if reply is None or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)  # polling the schedule; the deadline bounds it
+    assert reply is None, "the live context still admits the revoked peer"
+    assert isinstance(seen[0], meshtls.VerificationError) and seen[0].code == "revoked"
+    assert web.trust.generation > generation
+    with pytest.raises(meshtls.VerificationError) as direct:
+        web.trust.verify(peer.chain_pem, usage="client")
+    assert direct.value.code == "revoked"
+
+    # A Verifier is a snapshot: the context made before the revocation still admits the peer;
+    # one made from a verifier() taken now refuses it.
+    _, reply, seen = blocking_exchange(snapshot, client)
+    assert reply == b"HI" and seen[0].serial == peer.serial
+    _, reply, seen = blocking_exchange(web.identity.ssl_context(web.verifier(), server=True), client)
+    assert reply is None and seen[0].code == "revoked"

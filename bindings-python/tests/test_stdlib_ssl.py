@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import serve as ws_serve
 
 import meshtls
-from _support import TD, issue_identity, verifier_for
+from _support import TD, blocking_exchange, issue_identity, serve_blocking, verifier_for
 
 TIMEOUT = 20
 
@@ -33,7 +33,7 @@ def test_context_defaults_fail_closed(ca: meshtls.Authority) -> None:
         assert ctx.verify_mode == ssl.CERT_REQUIRED
         assert len(ctx.get_ca_certs()) == 1
     with pytest.raises(TypeError):
-        identity.ssl_context(meshtls.Policy.allow_any())  # a Verifier is needed (bundle + policy)
+        identity.ssl_context(meshtls.Policy.allow_any())  # a Verifier or Trust is needed
 
 
 def test_no_key_file_is_left_behind(ca: meshtls.Authority) -> None:
@@ -43,43 +43,12 @@ def test_no_key_file_is_left_behind(ca: meshtls.Authority) -> None:
     assert {n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("meshtls-")} == set()
 
 
-def _serve_blocking(ctx: ssl.SSLContext, sock: socket.socket, results: list) -> None:
-    conn, _ = sock.accept()
-    try:
-        with ctx.wrap_socket(conn, server_side=True) as tls:
-            results.append(tls.meshtls_peer)
-            tls.sendall(tls.recv(100).upper())
-    except Exception as e:  # the test reads what the server saw
-        results.append(e)
-
-
-def _blocking_exchange(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> tuple:
-    results: list = []
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        t = threading.Thread(target=_serve_blocking, args=(server_ctx, sock, results))
-        t.start()
-        client_err = None
-        try:
-            with socket.create_connection(sock.getsockname(), timeout=TIMEOUT) as raw:
-                with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-                    tls.sendall(b"hi")
-                    reply = tls.recv(100)
-                    if not reply:
-                        raise ConnectionResetError("closed by the server")
-                    return tls.meshtls_peer, reply, results
-        except (OSError, meshtls.Error) as e:
-            client_err = e
-        finally:
-            t.join(TIMEOUT)
-        return client_err, None, results
-
-
 def test_blocking_sockets_mutual_verification(ca: meshtls.Authority) -> None:
     _, server_id = issue_identity(ca, "server")
     _, client_id = issue_identity(ca, "client")
     server_ctx = server_id.ssl_context(verifier_for(ca, f"spiffe://{TD}/service/client"), server=True)
     client_ctx = client_id.ssl_context(verifier_for(ca, f"spiffe://{TD}/service/server"))
-    peer, reply, results = _blocking_exchange(server_ctx, client_ctx)
+    peer, reply, results = blocking_exchange(server_ctx, client_ctx)
     assert reply == b"HI"
     assert peer.spiffe_id == f"spiffe://{TD}/service/server"
     assert results[0].spiffe_id == f"spiffe://{TD}/service/client"
@@ -90,7 +59,7 @@ def test_blocking_client_rejects_wrong_server_identity(ca: meshtls.Authority) ->
     _, client_id = issue_identity(ca, "client")
     server_ctx = server_id.ssl_context(verifier_for(ca), server=True)
     client_ctx = client_id.ssl_context(verifier_for(ca, f"spiffe://{TD}/service/server"))
-    err, reply, _ = _blocking_exchange(server_ctx, client_ctx)
+    err, reply, _ = blocking_exchange(server_ctx, client_ctx)
     assert isinstance(err, meshtls.VerificationError) and err.code == "identity_not_allowed"
     assert reply is None
 
@@ -103,7 +72,7 @@ def test_revoked_client_rejected_by_stdlib_server(ca: meshtls.Authority) -> None
     bundle = meshtls.TrustBundle(ca.root_pem)
     bundle.add_crl(ca.build_crl(records, 1))
     server_ctx = server_id.ssl_context(meshtls.Verifier(bundle, meshtls.Policy.allow_any()), server=True)
-    err, reply, results = _blocking_exchange(server_ctx, client_id.ssl_context(verifier_for(ca)))
+    err, reply, results = blocking_exchange(server_ctx, client_id.ssl_context(verifier_for(ca)))
     assert reply is None and err is not None
     assert isinstance(results[0], meshtls.VerificationError) and results[0].code == "revoked"
 
@@ -112,7 +81,7 @@ def test_rogue_client_rejected_by_stdlib_server(ca: meshtls.Authority, rogue_ca:
     _, server_id = issue_identity(ca, "server")
     _, rogue = issue_identity(rogue_ca, "client")
     server_ctx = server_id.ssl_context(verifier_for(ca), server=True)
-    err, reply, results = _blocking_exchange(server_ctx, rogue.ssl_context(verifier_for(ca)))
+    err, reply, results = blocking_exchange(server_ctx, rogue.ssl_context(verifier_for(ca)))
     assert reply is None and err is not None
     # OpenSSL refuses the unknown issuer before the core is even asked.
     assert isinstance(results[0], (ssl.SSLError, meshtls.VerificationError))
@@ -125,7 +94,7 @@ def test_check_peer_on_an_open_connection(ca: meshtls.Authority) -> None:
     client_ctx = client_id.ssl_context(verifier_for(ca))
     results: list = []
     with socket.create_server(("127.0.0.1", 0)) as sock:
-        t = threading.Thread(target=_serve_blocking, args=(server_ctx, sock, results))
+        t = threading.Thread(target=serve_blocking, args=(server_ctx, sock, results))
         t.start()
         with socket.create_connection(sock.getsockname(), timeout=TIMEOUT) as raw:
             with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
@@ -248,13 +217,47 @@ def test_intermediate_issued_peer_over_stdlib(ca: meshtls.Authority) -> None:
     knows = meshtls.Verifier(
         ca.root_pem, meshtls.Policy(trust_domains=[TD]), intermediates=[inter.certificate_pem]
     )
-    peer, reply, _ = _blocking_exchange(server_ctx, client_id.ssl_context(knows))
+    peer, reply, _ = blocking_exchange(server_ctx, client_id.ssl_context(knows))
     assert reply == b"HI" and peer.spiffe_id == f"spiffe://{TD}/service/server"
 
     # Without it: Python 3.13+ sees the whole presented chain; older Pythons only the leaf,
     # and then the core cannot build the path: rejected, never waved through.
-    err, reply, _ = _blocking_exchange(server_ctx, client_id.ssl_context(verifier_for(ca)))
+    err, reply, _ = blocking_exchange(server_ctx, client_id.ssl_context(verifier_for(ca)))
     if sys.version_info >= (3, 13):
         assert reply == b"HI"
     else:
         assert isinstance(err, meshtls.VerificationError) and err.code == "unknown_issuer"
+
+
+def test_a_context_on_a_trust_follows_ca_rotation_and_revocation(ca: meshtls.Authority) -> None:
+    """One context made from a `Trust`: after `replace()` it loads the new CA for new
+    handshakes and checks each one against the CRL of that moment; a snapshot does neither."""
+    new_ca = meshtls.Authority.create_root(TD)  # the rotation's next CA: same name, new key
+    _, server_id = issue_identity(ca, "server")
+    issued, client_id = issue_identity(new_ca, "client")
+    client_ctx = client_id.ssl_context(verifier_for(ca))
+    policy = meshtls.Policy(trust_domains=[TD])
+    trust = meshtls.Trust(meshtls.Verifier(ca.root_pem, policy))
+    live = server_id.ssl_context(trust, server=True)
+    snapshot = server_id.ssl_context(trust.verifier(), server=True)
+    assert len(live.get_ca_certs()) == 1
+
+    # Before the rotation the new CA's client is unknown.
+    _, reply, results = blocking_exchange(live, client_ctx)
+    assert reply is None and isinstance(results[0], (ssl.SSLError, meshtls.VerificationError))
+
+    both = meshtls.TrustBundle(ca.root_pem).merged(meshtls.TrustBundle(new_ca.root_pem))
+    trust.replace(meshtls.Verifier(both, policy))
+    _, reply, results = blocking_exchange(live, client_ctx)
+    assert reply == b"HI" and results[0].serial == issued.serial
+    assert len(live.get_ca_certs()) == 2
+    _, reply, results = blocking_exchange(snapshot, client_ctx)
+    assert reply is None and isinstance(results[0], (ssl.SSLError, meshtls.VerificationError))
+
+    records = meshtls.RevocationList()
+    records.revoke(issued)
+    both.add_crl(new_ca.build_crl(records, 1))
+    trust.replace(meshtls.Verifier(both, policy))
+    _, reply, results = blocking_exchange(live, client_ctx)
+    assert reply is None
+    assert isinstance(results[0], meshtls.VerificationError) and results[0].code == "revoked"

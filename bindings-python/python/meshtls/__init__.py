@@ -4,7 +4,9 @@ SPIFFE identities, a certificate authority, issuance, verification with an ident
 revocation, rotation timing, PKCS#12 — the same decisions and error codes as every other
 meshtls language — plus TLS two ways: :meth:`Identity.ssl_context` for the standard ``ssl``
 module (and ``websockets``), and the native asyncio transport :func:`connect_ws` /
-:func:`serve_ws` / :func:`connect` / :func:`serve`.
+:func:`serve_ws` / :func:`connect` / :func:`serve`. A :class:`Trust` (``EnrolledIdentity.trust``)
+is live trust: ssl contexts made with it check each handshake against the bundle and CRL of that
+moment.
 
 Errors are :class:`meshtls.Error` with the core's stable ``.code``; the subclass tells the
 family (:class:`MalformedInput`, :class:`InvalidRequest`, :class:`VerificationError`,

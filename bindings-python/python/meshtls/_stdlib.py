@@ -6,6 +6,9 @@ and runs :meth:`Verifier.check_peer` inside every handshake: a peer the core rej
 gets a usable connection, even if the caller forgets to check. The context follows its
 identity: each new connection presents the identity's current generation (after
 ``Identity.replace`` or a renewal of an enrolled identity); open connections keep theirs.
+Given a :class:`meshtls.Trust` (``EnrolledIdentity.trust``) instead of a ``Verifier``, it
+follows the trust too: each handshake is checked against the bundle, CRL and policy current at
+that moment, and new CA certificates are loaded for new connections.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Identity", "Verifier", "MeshSSLContext"]
 
 _Input = Union[str, bytes]
+# What checks a peer: a snapshot (Verifier) or live trust (Trust); both have ``verify()``.
+_Checker = Union[_native.Verifier, _native.Trust]
 
 
 class Verifier(_native.Verifier):
@@ -71,19 +76,25 @@ class Verifier(_native.Verifier):
 
 
 def check_peer(
-    verifier: _native.Verifier,
+    verifier: _Checker,
     ssl_object: Union[ssl.SSLSocket, ssl.SSLObject],
     *,
     usage: Optional[str] = None,
+    intermediates: Optional[Sequence[bytes]] = None,
 ) -> "PeerIdentity":
-    """:meth:`Verifier.check_peer` for any verifier (also ``EnrolledIdentity.verifier()``)."""
+    """:meth:`Verifier.check_peer` for any verifier (also ``EnrolledIdentity.verifier()``) or
+    :class:`meshtls.Trust` (``EnrolledIdentity.trust``: its current bundle, CRL and policy).
+
+    ``intermediates`` (DER) replaces the ones taken from the bundle on Python < 3.13."""
     if usage is None:
         usage = "client" if ssl_object.server_side else "server"
-    return verifier.verify(peer_chain(ssl_object, verifier), usage=usage)
+    return verifier.verify(peer_chain(ssl_object, verifier, intermediates), usage=usage)
 
 
 def peer_chain(
-    ssl_object: Union[ssl.SSLSocket, ssl.SSLObject], verifier: _native.Verifier
+    ssl_object: Union[ssl.SSLSocket, ssl.SSLObject],
+    verifier: _Checker,
+    intermediates: Optional[Sequence[bytes]] = None,
 ) -> List[bytes]:
     """The peer's certificate chain as DER, leaf first (see :meth:`Verifier.check_peer`)."""
     get_chain = getattr(ssl_object, "get_unverified_chain", None)
@@ -93,8 +104,18 @@ def peer_chain(
     leaf = ssl_object.getpeercert(binary_form=True)
     if not leaf:
         return []
+    if intermediates is None:
+        intermediates = known_intermediates(verifier)
+    return [leaf, *intermediates]
+
+
+def known_intermediates(verifier: _Checker) -> List[bytes]:
+    """The intermediates (DER) ``check_peer`` appends to a bare leaf on Python < 3.13: the
+    bundle's CAs that are not self-issued, and a :class:`Verifier`'s ``intermediates=``."""
+    if isinstance(verifier, _native.Trust):
+        return list(verifier._ssl_material()[2])
     known = [ca.der for ca in verifier.bundle.cas if not ca.self_issued]
-    return [leaf, *known, *getattr(verifier, "_intermediates", [])]
+    return [*known, *getattr(verifier, "_intermediates", [])]
 
 
 def _ders(certs: Union[_Input, Sequence[_Input], None]) -> List[bytes]:
@@ -125,33 +146,48 @@ class _CheckedSSLSocket(ssl.SSLSocket):
 
 def _enforce(conn: Union[ssl.SSLObject, ssl.SSLSocket]) -> None:
     context = conn.context
-    verifier = getattr(context, "meshtls_verifier", None)
-    if verifier is None:  # pragma: no cover - only MeshSSLContext installs these classes
+    if not isinstance(context, MeshSSLContext):  # pragma: no cover - only it installs these
         raise _native.InternalError("internal: meshtls SSL object without a verifier")
-    conn.meshtls_peer = check_peer(verifier, conn)  # type: ignore[union-attr]
+    # A Trust refreshed since this connection was wrapped: the intermediates follow it too.
+    context._meshtls_follow_trust()
+    conn.meshtls_peer = check_peer(  # type: ignore[union-attr]
+        context.meshtls_verifier, conn, intermediates=context._meshtls_intermediates
+    )
 
 
 class MeshSSLContext(ssl.SSLContext):
     """An ``ssl.SSLContext`` made by :meth:`Identity.ssl_context`.
 
-    ``meshtls_verifier`` is checked in every handshake; after it, the connection's
-    ``meshtls_peer`` attribute holds the :class:`PeerIdentity`. Before each new connection
-    (``wrap_socket``, ``wrap_bio``: asyncio and ``websockets`` use the latter) the context
-    reloads its identity if the identity's ``generation`` moved on.
+    ``meshtls_verifier`` (a :class:`Verifier` or a :class:`meshtls.Trust`) is checked in every
+    handshake; after it, the connection's ``meshtls_peer`` attribute holds the
+    :class:`PeerIdentity`. Before each new connection (``wrap_socket``, ``wrap_bio``: asyncio
+    and ``websockets`` use the latter) the context reloads its identity if the identity's
+    ``generation`` moved on, and, with a ``Trust``, loads the CA certificates of the trust's
+    new generation.
     """
 
-    meshtls_verifier: _native.Verifier
+    meshtls_verifier: _Checker
     _meshtls_identity: "_native.Identity"
     _meshtls_generation: int
+    _meshtls_trust_generation: Optional[int]
+    _meshtls_intermediates: List[bytes]
     _meshtls_lock: threading.Lock
 
     def _meshtls_follow(self) -> None:
         identity = self._meshtls_identity
-        if identity.generation == self._meshtls_generation:
+        if identity.generation != self._meshtls_generation:
+            with self._meshtls_lock:
+                if identity.generation != self._meshtls_generation:
+                    self._meshtls_generation = _load_identity(self, identity)
+        self._meshtls_follow_trust()
+
+    def _meshtls_follow_trust(self) -> None:
+        trust = self.meshtls_verifier
+        if not isinstance(trust, _native.Trust) or trust.generation == self._meshtls_trust_generation:
             return
         with self._meshtls_lock:
-            if identity.generation != self._meshtls_generation:
-                self._meshtls_generation = _load_identity(self, identity)
+            if trust.generation != self._meshtls_trust_generation:
+                self._meshtls_trust_generation = _load_trust(self, trust)
 
     def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
         self._meshtls_follow()
@@ -181,6 +217,19 @@ def _load_identity(context: ssl.SSLContext, identity: "_native.Identity") -> int
     return generation
 
 
+def _load_trust(context: "MeshSSLContext", trust: _native.Trust) -> int:
+    """Loads the current CA certificates of ``trust`` into ``context`` (and its intermediates
+    for ``check_peer``); returns their generation.
+
+    OpenSSL's store only grows: a CA dropped from the bundle stays in it, and the core (which
+    decides with the current bundle) rejects its peers as ``unknown_issuer``."""
+    generation, ca_pem, intermediates = trust._ssl_material()
+    if ca_pem:
+        context.load_verify_locations(cadata=ca_pem)
+    context._meshtls_intermediates = list(intermediates)
+    return generation
+
+
 class Identity(_native.Identity):
     """Our certificate chain and private key, replaceable while connections run.
 
@@ -191,7 +240,7 @@ class Identity(_native.Identity):
     alone.
     """
 
-    def ssl_context(self, verifier: _native.Verifier, *, server: bool = False) -> MeshSSLContext:
+    def ssl_context(self, verifier: _Checker, *, server: bool = False) -> MeshSSLContext:
         """An ``ssl.SSLContext`` for this identity, fail-closed.
 
         TLS 1.3 minimum; the peer must present a certificate (client certificates are required
@@ -202,22 +251,32 @@ class Identity(_native.Identity):
 
         The context follows this identity: every new connection presents its current
         generation (after :meth:`replace`, or a renewal of an enrolled identity).
-        ``verifier`` may also be ``EnrolledIdentity.verifier()``.
+
+        ``verifier`` is a :class:`Verifier` (a snapshot: ``EnrolledIdentity.verifier()`` too)
+        or a :class:`meshtls.Trust` (``EnrolledIdentity.trust``, live): with a ``Trust`` every
+        handshake is checked against the bundle, CRL and policy of that moment (a certificate
+        revoked since is refused as ``revoked``), and the CA certificates of a new trust
+        generation (a CA rotation) are loaded for new connections.
         """
-        if not isinstance(verifier, _native.Verifier):
+        if not isinstance(verifier, (_native.Verifier, _native.Trust)):
             raise TypeError(
-                "ssl_context() needs a meshtls.Verifier (a bundle and a policy), got "
+                "ssl_context() needs a meshtls.Verifier or meshtls.Trust (a bundle and a policy), got "
                 + type(verifier).__name__
             )
         context = MeshSSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
         context.minimum_version = ssl.TLSVersion.TLSv1_3
         context.check_hostname = False
         context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(cadata=verifier.bundle.to_pem())
         context._meshtls_identity = self
         context._meshtls_lock = threading.Lock()
-        context._meshtls_generation = _load_identity(context, self)
         context.meshtls_verifier = verifier
+        if isinstance(verifier, _native.Trust):
+            context._meshtls_trust_generation = _load_trust(context, verifier)
+        else:
+            context.load_verify_locations(cadata=verifier.bundle.to_pem())
+            context._meshtls_trust_generation = None
+            context._meshtls_intermediates = known_intermediates(verifier)
+        context._meshtls_generation = _load_identity(context, self)
         context.sslobject_class = _CheckedSSLObject
         context.sslsocket_class = _CheckedSSLSocket
         return context
