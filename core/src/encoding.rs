@@ -150,6 +150,19 @@ pub fn parse_crl(input: &[u8]) -> Result<Vec<u8>> {
     }
 }
 
+/// Reads every CRL of a PEM document (several `X509 CRL` blocks, as a CA service serves during
+/// a CA rotation), or a single DER CRL.
+pub fn parse_crls(input: &[u8]) -> Result<Vec<Vec<u8>>> {
+    if input.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::malformed("CRL input is empty"));
+    }
+    if looks_like_pem(input) {
+        pem_blocks(input, &[CRL_LABEL], "CRL")
+    } else {
+        Ok(vec![input.to_vec()])
+    }
+}
+
 /// Reads a CSR from PEM or DER (returns DER).
 pub fn parse_csr(input: &[u8]) -> Result<Vec<u8>> {
     if input.iter().all(|b| b.is_ascii_whitespace()) {

@@ -116,18 +116,28 @@ impl TrustBundle {
         Ok(())
     }
 
-    /// Adds a CRL (PEM or DER). A CRL of the same issuer is replaced when this one is newer
-    /// (higher CRL number, or later thisUpdate); an older one is ignored.
+    /// Adds a CRL (DER), or every CRL of a PEM document (one per CA during a CA rotation).
+    /// A CRL of the same issuer is replaced when the new one is newer (higher CRL number, or
+    /// later thisUpdate); an older one is ignored. Nothing is added unless every CRL parses.
     pub fn add_crl(&mut self, input: &[u8]) -> Result<()> {
-        let crl = Crl::from_pem_or_der(input)?;
+        let crls = encoding::parse_crls(input)?
+            .iter()
+            .map(|der| Crl::from_pem_or_der(der))
+            .collect::<Result<Vec<_>>>()?;
+        for crl in crls {
+            self.add_parsed_crl(crl);
+        }
+        Ok(())
+    }
+
+    fn add_parsed_crl(&mut self, crl: Crl) {
         if let Some(existing) = self.crls.iter_mut().find(|c| c.same_scope(&crl)) {
             if crl.is_newer_than(existing) {
                 *existing = crl;
             }
-            return Ok(());
+            return;
         }
         self.crls.push(crl);
-        Ok(())
     }
 
     /// Removes the CA with this certificate fingerprint; returns whether it was there.

@@ -166,6 +166,50 @@ fn stale_or_missing_crl_fails_closed_unless_relaxed() {
 }
 
 #[test]
+fn one_pem_with_the_crls_of_two_cas_covers_both() {
+    // During a CA rotation the service serves both CAs and both CRLs in one document.
+    let old = root();
+    let next = root();
+    let old_leaf = issue(&old, "api");
+    let next_leaf = issue(&next, "web");
+    let mut revoked = RevocationList::new();
+    revoked.revoke(
+        next_leaf.serial.clone(),
+        RevocationReason::KeyCompromise,
+        NOW,
+    );
+    let both = format!(
+        "{}{}",
+        old.build_crl(&RevocationList::new(), &CrlParams::new(1, NOW))
+            .unwrap()
+            .to_pem(),
+        next.build_crl(&revoked, &CrlParams::new(1, NOW))
+            .unwrap()
+            .to_pem()
+    );
+    let mut b = bundle_of(&old);
+    b.add_ca_pem(next.certificate_pem().as_bytes()).unwrap();
+    b.add_crl(both.as_bytes()).unwrap();
+    assert_eq!(b.crls().len(), 2);
+    let v = Verifier::new(b, any_in_domain());
+    assert!(v
+        .verify(&old_leaf.chain_der, PeerUsage::Client, NOW)
+        .is_ok());
+    assert_eq!(
+        code_of(v.verify(&next_leaf.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::Revoked
+    );
+    // A document with one good and one broken CRL adds nothing.
+    let mut b = bundle_of(&old);
+    let broken = format!("{both}-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
+    assert_eq!(
+        b.add_crl(broken.as_bytes()).unwrap_err().code(),
+        ErrorCode::Malformed
+    );
+    assert!(b.crls().is_empty());
+}
+
+#[test]
 fn revoked_intermediate_rejects_its_leaves() {
     let ca = root();
     let inter = ca
