@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// More CA certificates for /v1/bundle (the next or previous CA during a CA rotation).
     #[arg(long, value_name = "FILE")]
     bundle_extra: Vec<PathBuf>,
+    /// The CRL of a --bundle-extra CA (made with `meshtls crl --ca THAT_CA`), served with ours
+    /// at /v1/crl so nodes keep accepting that CA's certificates; re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    crl_extra: Vec<PathBuf>,
     #[command(flatten)]
     passphrase: PassphraseArgs,
 }
@@ -105,6 +109,10 @@ pub fn run(a: &ServeArgs, _json: bool) -> Result<(), CliError> {
     }
     for admin in &a.admin_id {
         config = config.with_admin(admin.clone());
+    }
+    for path in &a.crl_extra {
+        files::read(path)?; // a missing file is named as such, before the service parses it
+        config = config.with_extra_crl_file(path);
     }
     let store = open_store(a)?;
     let service = CaService::new(config, store).map_err(|e| match e {

@@ -7,6 +7,7 @@
 use std::convert::Infallible;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -76,6 +77,7 @@ pub struct ServiceConfig {
     server_ips: Vec<IpAddr>,
     max_body: usize,
     offline_revocations: RevocationList,
+    extra_crl_files: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -102,6 +104,7 @@ impl ServiceConfig {
             server_ips: vec![IpAddr::from([127, 0, 0, 1])],
             max_body: DEFAULT_MAX_BODY,
             offline_revocations: RevocationList::new(),
+            extra_crl_files: Vec::new(),
         }
     }
 
@@ -122,6 +125,16 @@ impl ServiceConfig {
     /// More CA certificates for `/v1/bundle` (the next or previous CA during a CA rotation).
     pub fn with_extra_bundle_pem(mut self, pem: impl Into<String>) -> Self {
         self.extra_bundle_pem = pem.into();
+        self
+    }
+
+    /// A CRL file of another CA of the bundle (the previous or next CA during a CA rotation,
+    /// signed by that CA): served with this CA's CRL at `/v1/crl`, so nodes, which require a
+    /// CRL for every CA (fail closed), keep accepting that CA's unrevoked certificates. The
+    /// file is read again when it changes (a re-signed CRL); it must parse at startup, and a
+    /// later unreadable version leaves the last good one served.
+    pub fn with_extra_crl_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.extra_crl_files.push(path.into());
         self
     }
 
@@ -200,6 +213,63 @@ struct State {
     offline_revocations: RevocationList,
     metrics: Metrics,
     crl: Mutex<Option<CachedCrl>>,
+    extra_crls: Vec<ExtraCrl>,
+}
+
+/// When a file was last seen changed: modification time and length.
+type FileStamp = (Option<SystemTime>, u64);
+
+/// Another CA's CRL file, served with ours; re-read when it changes.
+struct ExtraCrl {
+    path: PathBuf,
+    cached: Mutex<(FileStamp, String)>,
+}
+
+impl ExtraCrl {
+    fn open(path: PathBuf) -> Result<Self, CoreError> {
+        let (stamp, pem) = Self::read(&path)?;
+        Ok(ExtraCrl {
+            path,
+            cached: Mutex::new((stamp, pem)),
+        })
+    }
+
+    /// The file's CRLs, checked by the core and written out again as PEM.
+    fn read(path: &Path) -> Result<(FileStamp, String), CoreError> {
+        let io = |e: io::Error| {
+            CoreError::new(
+                meshtls_core::ErrorCode::Io,
+                format!("{}: {e}", path.display()),
+            )
+        };
+        let stamp = stamp(path).map_err(io)?;
+        let bytes = std::fs::read(path).map_err(io)?;
+        let mut pem = String::new();
+        for der in meshtls_core::encoding::parse_crls(&bytes)? {
+            let crl = meshtls_core::Crl::from_pem_or_der(&der)?;
+            pem.push_str(&crl.to_pem());
+        }
+        Ok((stamp, pem))
+    }
+
+    /// The current PEM: the file again if it changed and still parses, else the last good one.
+    fn current(&self) -> String {
+        let mut cached = match self.cached.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        if stamp(&self.path).ok() != Some(cached.0) {
+            if let Ok(fresh) = Self::read(&self.path) {
+                *cached = fresh;
+            }
+        }
+        cached.1.clone()
+    }
+}
+
+fn stamp(path: &Path) -> io::Result<FileStamp> {
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.modified().ok(), meta.len()))
 }
 
 /// The wall clock, read at this edge only.
@@ -270,6 +340,11 @@ impl CaService {
             .alpn(vec![b"http/1.1".to_vec()])
             .client_cert_optional(true)
             .build()?;
+        let extra_crls = config
+            .extra_crl_files
+            .into_iter()
+            .map(ExtraCrl::open)
+            .collect::<Result<Vec<_>, _>>()?;
         let state = Arc::new(State {
             authority,
             store,
@@ -280,6 +355,7 @@ impl CaService {
             offline_revocations: config.offline_revocations,
             metrics: Metrics::default(),
             crl: Mutex::new(None),
+            extra_crls,
         });
         Ok(CaService {
             state,
@@ -1012,7 +1088,14 @@ pub fn revocation_list(rows: &[crate::store::Revocation]) -> Result<RevocationLi
 
 async fn crl(state: &Arc<State>) -> Result<HttpResponse, ApiError> {
     let state = state.clone();
-    let pem = blocking(move || current_crl(&state)).await?;
+    let pem = blocking(move || {
+        let mut pem = current_crl(&state)?;
+        for extra in &state.extra_crls {
+            pem.push_str(&extra.current());
+        }
+        Ok(pem)
+    })
+    .await?;
     Ok(respond(StatusCode::OK, "application/x-pem-file", pem))
 }
 

@@ -575,6 +575,81 @@ async fn the_bundle_carries_both_cas_during_a_ca_rotation() {
     let bundle = client.get_pem("/v1/bundle").await.unwrap();
     let bundle = TrustBundle::from_pem(&bundle).unwrap();
     assert_eq!(bundle.len(), 2);
+    // Without the next CA's CRL, nodes (which need a CRL for every CA) cannot accept its
+    // certificates: that is what --crl-extra is for, below.
+    let next_leaf = next
+        .authority()
+        .issue(
+            &IssueRequest::new(id("spiffe://mesh.internal/service/web")),
+            now(),
+        )
+        .unwrap();
+    let mut trust = bundle.clone();
+    trust
+        .add_crl(&client.get_pem("/v1/crl").await.unwrap())
+        .unwrap();
+    let v = meshtls_core::Verifier::new(trust, meshtls_core::Policy::allow_any());
+    let e = v
+        .verify(&next_leaf.chain_der, PeerUsage::Client, now())
+        .unwrap_err();
+    assert_eq!(e.code().as_str(), "revocation_unknown");
+
+    // With the next CA's CRL file, /v1/crl carries both; the file is re-read when it changes.
+    let dir = tempfile::tempdir().unwrap();
+    let crl_file = dir.path().join("next.crl");
+    let next_crl = |number: u64, revoked: &[&meshtls_core::Issued]| {
+        let mut list = meshtls_core::RevocationList::new();
+        for r in revoked {
+            list.revoke(r.serial.clone(), Default::default(), now());
+        }
+        let params = meshtls_core::CrlParams::new(number, now());
+        next.authority().build_crl(&list, &params).unwrap().to_pem()
+    };
+    std::fs::write(&crl_file, next_crl(1, &[])).unwrap();
+    let config = meshtls_enroll::ServiceConfig::new(old.authority())
+        .with_extra_bundle_pem(next.cert_pem.clone())
+        .with_extra_crl_file(&crl_file);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let service =
+        tokio::task::spawn_blocking(move || meshtls_enroll::CaService::new(config, store))
+            .await
+            .unwrap()
+            .unwrap();
+    let running = service.bind("127.0.0.1:0").await.unwrap();
+    let client = meshtls_enroll::client::CaClient::new(
+        &format!("https://localhost:{}", running.local_addr().port()),
+        TrustBundle::from_pem(old.cert_pem.as_bytes()).unwrap(),
+        id("spiffe://mesh.internal/meshtls/ca"),
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    let verifier = |crls: &[u8]| {
+        let mut trust = bundle.clone();
+        trust.add_crl(crls).unwrap();
+        assert_eq!(trust.crls().len(), 2);
+        meshtls_core::Verifier::new(trust, meshtls_core::Policy::allow_any())
+    };
+    let v = verifier(&client.get_pem("/v1/crl").await.unwrap());
+    v.verify(&next_leaf.chain_der, PeerUsage::Client, now())
+        .unwrap();
+    // The next CA revokes its leaf and re-signs its CRL: the service serves the new file.
+    std::fs::write(&crl_file, next_crl(2, &[&next_leaf])).unwrap();
+    let v = verifier(&client.get_pem("/v1/crl").await.unwrap());
+    let e = v
+        .verify(&next_leaf.chain_der, PeerUsage::Client, now())
+        .unwrap_err();
+    assert_eq!(e.code().as_str(), "revoked");
+    // A broken rewrite leaves the last good CRL served.
+    std::fs::write(&crl_file, "not a CRL").unwrap();
+    let v = verifier(&client.get_pem("/v1/crl").await.unwrap());
+    let e = v
+        .verify(&next_leaf.chain_der, PeerUsage::Client, now())
+        .unwrap_err();
+    assert_eq!(e.code().as_str(), "revoked");
+    // But a CRL file that does not parse is refused at startup.
+    let config = meshtls_enroll::ServiceConfig::new(old.authority()).with_extra_crl_file(&crl_file);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    assert!(meshtls_enroll::CaService::new(config, store).is_err());
 
     // Garbage as the extra bundle is refused at startup.
     let config = meshtls_enroll::ServiceConfig::new(old.authority())
