@@ -27,6 +27,7 @@ use crate::encoding::{self, to_bytes};
 use crate::error::to_py;
 use crate::issue::Issued;
 use crate::runtime;
+use crate::trust::trust_handle;
 use crate::verify::{PeerIdentity, Verifier};
 
 /// Our certificate chain and private key, replaceable while connections run: `replace()`
@@ -205,10 +206,10 @@ type Failures = Arc<Mutex<VecDeque<(Option<String>, String)>>>;
 
 fn server_config(
     identity: &Identity,
-    verifier: &Verifier,
+    verifier: &Bound<'_, PyAny>,
     failures: &Failures,
 ) -> PyResult<(MtlsServer, TrustHandle)> {
-    let trust = TrustHandle::new(verifier.inner.clone());
+    let trust = trust_handle(verifier)?;
     let sink = failures.clone();
     let server = MtlsServer::builder(identity.handle.clone(), trust.clone())
         .on_handshake_error(move |f| {
@@ -224,13 +225,10 @@ fn server_config(
     Ok((server, trust))
 }
 
-fn client_config(identity: &Identity, verifier: &Verifier) -> PyResult<MtlsClient> {
-    MtlsClient::builder(
-        identity.handle.clone(),
-        TrustHandle::new(verifier.inner.clone()),
-    )
-    .build()
-    .map_err(to_py)
+fn client_config(identity: &Identity, verifier: &Bound<'_, PyAny>) -> PyResult<MtlsClient> {
+    MtlsClient::builder(identity.handle.clone(), trust_handle(verifier)?)
+        .build()
+        .map_err(to_py)
 }
 
 /// How long close() waits for the peer's close frame and for the TLS shutdown.
@@ -384,7 +382,7 @@ pub fn connect_ws<'py>(
     py: Python<'py>,
     url: String,
     identity: &Identity,
-    verifier: &Verifier,
+    verifier: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let client = client_config(identity, verifier)?;
     bridge::spawn(py, async move {
@@ -450,7 +448,7 @@ pub fn bind_ws<'py>(
     host: String,
     port: u16,
     identity: &Identity,
-    verifier: &Verifier,
+    verifier: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let failures: Failures = Arc::default();
     let (server, trust) = server_config(identity, verifier, &failures)?;
@@ -517,7 +515,8 @@ impl WsServer {
         close_listener(&self.shutdown, &self.listener)
     }
 
-    /// Replaces the verifier for new handshakes (new CA bundle, new CRL, new policy).
+    /// Replaces the verifier for new handshakes (new CA bundle, new CRL, new policy). On a
+    /// server bound with a `Trust` this is that trust's `replace()`.
     fn replace_verifier(&self, verifier: &Verifier) {
         self.trust.replace(verifier.inner.clone());
     }
@@ -605,7 +604,7 @@ pub fn connect_tls<'py>(
     host: String,
     port: u16,
     identity: &Identity,
-    verifier: &Verifier,
+    verifier: &Bound<'py, PyAny>,
     server_name: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let client = client_config(identity, verifier)?;
@@ -639,7 +638,7 @@ pub fn bind_tls<'py>(
     host: String,
     port: u16,
     identity: &Identity,
-    verifier: &Verifier,
+    verifier: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let failures: Failures = Arc::default();
     let (server, trust) = server_config(identity, verifier, &failures)?;
@@ -684,7 +683,7 @@ impl TlsServer {
         close_listener(&self.shutdown, &self.listener)
     }
 
-    /// Replaces the verifier for new handshakes.
+    /// Replaces the verifier for new handshakes (on a `Trust`'s server, its `replace()`).
     fn replace_verifier(&self, verifier: &Verifier) {
         self.trust.replace(verifier.inner.clone());
     }

@@ -8,6 +8,7 @@
 
 use meshtls_core::Verifier as CoreVerifier;
 use meshtls_net::TrustHandle;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -128,4 +129,19 @@ fn material<'py>(py: Python<'py>, verifier: &CoreVerifier) -> (String, Vec<Bound
         .map(|c| to_bytes(py, c.der()))
         .collect();
     (bundle.to_pem(), intermediates)
+}
+
+/// The handle behind a `verifier` argument of the transport: a `Trust`'s own handle (shared:
+/// its refreshes reach the connections), or a new one holding a copy of a `Verifier`.
+pub fn trust_handle(value: &Bound<'_, PyAny>) -> PyResult<TrustHandle> {
+    if let Ok(trust) = value.cast::<Trust>() {
+        return Ok(trust.get().handle.clone());
+    }
+    if let Ok(verifier) = value.cast::<Verifier>() {
+        return Ok(TrustHandle::new(verifier.get().inner.clone()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "expected a meshtls.Verifier or meshtls.Trust, got {}",
+        value.get_type().name()?
+    )))
 }

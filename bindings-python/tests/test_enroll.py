@@ -473,3 +473,43 @@ def test_an_ssl_context_on_the_live_trust_refuses_a_peer_revoked_since(service: 
     assert reply == b"HI" and seen[0].serial == peer.serial
     _, reply, seen = blocking_exchange(web.identity.ssl_context(web.verifier(), server=True), client)
     assert reply is None and seen[0].code == "revoked"
+
+
+def test_a_native_listener_on_the_live_trust_refuses_a_peer_revoked_since(service: Service) -> None:
+    """The native transport shares `node.trust`: the schedule's CRL reaches a running listener."""
+    server_id = "spiffe://mesh.internal/service/live-native"
+    peer_id = "spiffe://mesh.internal/service/peer-native"
+    tokens = {i: service.mint(i) for i in (server_id, peer_id)}
+
+    async def main() -> None:
+        web = await meshtls.enroll(
+            service.url, tokens[server_id], server_id, ca_bundle=service.bundle, refresh_every=1
+        )
+        peer = await meshtls.enroll(service.url, tokens[peer_id], peer_id, ca_bundle=service.bundle)
+
+        async def echo(stream: meshtls.TlsStream) -> None:
+            await stream.write(await stream.read())
+
+        async def ping(port: int) -> bytes:
+            stream = await meshtls.connect("127.0.0.1", port, peer.identity, peer.verifier())
+            await stream.write(b"ping")
+            got = await stream.read()
+            await stream.close()
+            return got
+
+        loop = asyncio.get_running_loop()
+        async with await meshtls.serve(echo, "127.0.0.1", 0, web.identity, web.trust) as server:
+            assert await ping(server.port) == b"ping"
+            service.admin("/v1/revoke", {"serial": peer.serial, "reason": "key_compromise"}, 200)
+            deadline = loop.time() + 20  # refresh_every=1: a few seconds at most
+            while True:
+                try:
+                    await ping(server.port)
+                except meshtls.VerificationError as refused:
+                    assert refused.code == "revoked"  # told by the server's alert
+                    break
+                assert loop.time() < deadline, "the listener still admits the revoked peer"
+                await asyncio.sleep(0.25)  # polling the schedule; the deadline bounds it
+            assert [code for code, _ in server.handshake_failures()] == ["revoked"]
+
+    run(main())

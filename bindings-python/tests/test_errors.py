@@ -8,6 +8,7 @@ import socket
 import pytest
 
 import meshtls
+from meshtls import _native
 from _support import TD, issue_identity, verifier_for
 
 FAMILIES = {
@@ -109,6 +110,10 @@ def test_wrong_types_are_type_errors(ca: meshtls.Authority, bad) -> None:
         lambda: meshtls.Crl(bad),
         lambda: meshtls.Authority.load(bad, bad),
         lambda: meshtls.Identity(bad, bad),
+        lambda: meshtls.Trust(bad),
+        lambda: meshtls.Identity(ca.issue(f"spiffe://{TD}/x")).ssl_context(bad),
+        # The transport takes a Verifier or a Trust; anything else fails before any I/O.
+        lambda: _native.connect_tls("127.0.0.1", 1, meshtls.Identity(ca.issue(f"spiffe://{TD}/x")), bad),
     ]
     if bad is not None:  # verify(None) is an empty chain: malformed
         calls.append(lambda: verifier.verify(bad))

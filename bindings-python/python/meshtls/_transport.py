@@ -20,11 +20,14 @@ _log = logging.getLogger("meshtls")
 
 _Conn = Union[WsConnection, TlsStream]
 _Native = Union[_native.WsServer, _native.TlsServer]
+# A snapshot (Verifier) or live trust (Trust: its refreshes reach new handshakes).
+_Trust = Union[_native.Verifier, _native.Trust]
 
 
-async def connect_ws(url: str, identity: _native.Identity, verifier: _native.Verifier) -> WsConnection:
+async def connect_ws(url: str, identity: _native.Identity, verifier: _Trust) -> WsConnection:
     """Opens ``wss://host:port/path`` over mTLS. The server is verified by the core during the
-    handshake; ``conn.peer_identity`` is what it found."""
+    handshake; ``conn.peer_identity`` is what it found. ``verifier`` is a ``Verifier`` (a
+    snapshot) or a :class:`meshtls.Trust` (each handshake uses its verifier of that moment)."""
     return await _native.connect_ws(url, identity, verifier)
 
 
@@ -32,7 +35,7 @@ async def connect(
     host: str,
     port: int,
     identity: _native.Identity,
-    verifier: _native.Verifier,
+    verifier: _Trust,
     *,
     server_name: Optional[str] = None,
 ) -> TlsStream:
@@ -67,7 +70,8 @@ class Server:
         return self._native.handshake_failures()
 
     def replace_verifier(self, verifier: _native.Verifier) -> None:
-        """New handshakes use ``verifier`` (a new CA bundle, CRL or policy)."""
+        """New handshakes use ``verifier`` (a new CA bundle, CRL or policy). On a server made
+        with a :class:`meshtls.Trust` this is ``trust.replace(verifier)``."""
         self._native.replace_verifier(verifier)
 
     async def _accept_loop(self) -> None:
@@ -118,10 +122,12 @@ async def serve_ws(
     host: str,
     port: int,
     identity: _native.Identity,
-    verifier: _native.Verifier,
+    verifier: _Trust,
 ) -> Server:
     """Serves ``wss://`` over mTLS on ``host:port`` (0 picks a free port): every client is
-    verified by the core in the handshake, then ``handler(conn)`` runs for it."""
+    verified by the core in the handshake, then ``handler(conn)`` runs for it. With a
+    :class:`meshtls.Trust` (``EnrolledIdentity.trust``) as ``verifier`` every handshake uses
+    the bundle and CRL of that moment (refreshes reach the listener)."""
     native = await _native.bind_ws(host, port, identity, verifier)
     return Server(native, handler)
 
@@ -131,7 +137,7 @@ async def serve(
     host: str,
     port: int,
     identity: _native.Identity,
-    verifier: _native.Verifier,
+    verifier: _Trust,
 ) -> Server:
     """Serves raw mTLS streams on ``host:port``; ``handler(stream)`` runs per verified client."""
     native = await _native.bind_tls(host, port, identity, verifier)
