@@ -552,13 +552,15 @@ async fn the_rotation_driver_renews_through_the_service() {
     assert_eq!(row["previous_serial"], first.as_str());
 }
 
-#[tokio::test]
-async fn the_bundle_carries_both_cas_during_a_ca_rotation() {
-    let old = CaMaterial::new();
-    let next = CaMaterial::new();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-    let config = meshtls_enroll::ServiceConfig::new(old.authority())
-        .with_extra_bundle_pem(next.cert_pem.clone());
+/// A service of `config` on loopback, and a client trusting `ca_pem` to reach it.
+async fn start_service(
+    config: meshtls_enroll::ServiceConfig,
+    store: Arc<dyn Store>,
+    ca_pem: &str,
+) -> (
+    meshtls_enroll::RunningService,
+    meshtls_enroll::client::CaClient,
+) {
     let service =
         tokio::task::spawn_blocking(move || meshtls_enroll::CaService::new(config, store))
             .await
@@ -567,11 +569,22 @@ async fn the_bundle_carries_both_cas_during_a_ca_rotation() {
     let running = service.bind("127.0.0.1:0").await.unwrap();
     let client = meshtls_enroll::client::CaClient::new(
         &format!("https://localhost:{}", running.local_addr().port()),
-        TrustBundle::from_pem(old.cert_pem.as_bytes()).unwrap(),
+        TrustBundle::from_pem(ca_pem.as_bytes()).unwrap(),
         id("spiffe://mesh.internal/meshtls/ca"),
         Duration::from_secs(20),
     )
     .unwrap();
+    (running, client)
+}
+
+#[tokio::test]
+async fn the_bundle_carries_both_cas_during_a_ca_rotation() {
+    let old = CaMaterial::new();
+    let next = CaMaterial::new();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let config = meshtls_enroll::ServiceConfig::new(old.authority())
+        .with_extra_bundle_pem(next.cert_pem.clone());
+    let (_running, client) = start_service(config, store, &old.cert_pem).await;
     let bundle = client.get_pem("/v1/bundle").await.unwrap();
     let bundle = TrustBundle::from_pem(&bundle).unwrap();
     assert_eq!(bundle.len(), 2);
@@ -610,19 +623,7 @@ async fn the_bundle_carries_both_cas_during_a_ca_rotation() {
         .with_extra_bundle_pem(next.cert_pem.clone())
         .with_extra_crl_file(&crl_file);
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-    let service =
-        tokio::task::spawn_blocking(move || meshtls_enroll::CaService::new(config, store))
-            .await
-            .unwrap()
-            .unwrap();
-    let running = service.bind("127.0.0.1:0").await.unwrap();
-    let client = meshtls_enroll::client::CaClient::new(
-        &format!("https://localhost:{}", running.local_addr().port()),
-        TrustBundle::from_pem(old.cert_pem.as_bytes()).unwrap(),
-        id("spiffe://mesh.internal/meshtls/ca"),
-        Duration::from_secs(20),
-    )
-    .unwrap();
+    let (_running, client) = start_service(config, store, &old.cert_pem).await;
     let verifier = |crls: &[u8]| {
         let mut trust = bundle.clone();
         trust.add_crl(crls).unwrap();
