@@ -279,7 +279,7 @@ typedef struct meshtls_enroll_options meshtls_enroll_options;
 // `/v1/renew` over mTLS) and keeps its trust bundle and CRL fresh, in the background, until
 // `meshtls_enrolled_free`.
 //
-// Its functions may be called from several threads at once.
+// Its functions may be called from several threads at once (but not free during another).
 typedef struct meshtls_enrolled meshtls_enrolled;
 
 // An issued certificate: the leaf, its chain, the generated key (if any) and its facts.
@@ -336,10 +336,12 @@ typedef struct {
   const char *message;
 } meshtls_rotation_event;
 
-// Receives the events of an enrolled identity's renewal schedule, on a meshtls runtime thread
-// (so it must be safe to call from any thread, and should return quickly). It must not call
-// the blocking meshtls functions (`meshtls_enroll`, `meshtls_enrolled_renew_now`...).
-// `meshtls_enrolled_free` waits for a running call to end, and none is made after it.
+// Receives the events of an enrolled identity's renewal schedule, in order, on a thread
+// meshtls starts for that identity (never the caller's, never a runtime worker), so it must be
+// safe to call from another thread; a slow callback delays only later events. It may call
+// meshtls functions, `meshtls_enrolled_free` of its own identity included.
+// `meshtls_enrolled_free` waits for a running call to end (unless called from the callback),
+// and none is made after it.
 typedef void (*meshtls_rotation_callback)(void *user_data, const meshtls_rotation_event *event);
 
 // Tunables of a verifier. Start from `meshtls_verify_options_default()` (the core's
@@ -590,7 +592,7 @@ void meshtls_enroll_options_free(meshtls_enroll_options *options);
 //
 // # Safety
 // Strings are NUL-terminated; `options` is live (not changed during the call); `out` is
-// writable. Not from a rotation callback.
+// writable.
 meshtls_result meshtls_enroll(const char *url,
                               const char *token,
                               const char *spiffe_id,
@@ -604,7 +606,7 @@ meshtls_result meshtls_enroll(const char *url,
 //
 // # Safety
 // `url` is NUL-terminated; `options` is live (not changed during the call); `out` is
-// writable. Not from a rotation callback.
+// writable.
 meshtls_result meshtls_enroll_resume(const char *url,
                                      const meshtls_enroll_options *options,
                                      meshtls_enrolled **out);
@@ -665,14 +667,14 @@ meshtls_result meshtls_enrolled_verifier(const meshtls_enrolled *enrolled, mesht
 // fails as `meshtls_enroll` does (`revoked` when the service refuses a revoked identity).
 //
 // # Safety
-// `enrolled` is live. Not from a rotation callback.
+// `enrolled` is live.
 meshtls_result meshtls_enrolled_renew_now(const meshtls_enrolled *enrolled);
 
 // Fetches the CA bundle and CRL now (the schedule does it every refresh interval). Blocks
 // until done.
 //
 // # Safety
-// `enrolled` is live. Not from a rotation callback.
+// `enrolled` is live.
 meshtls_result meshtls_enrolled_refresh_trust(const meshtls_enrolled *enrolled);
 
 // Stops the renewals and refreshes and frees the identity. Once it returns, the rotation

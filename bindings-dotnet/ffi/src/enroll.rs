@@ -3,10 +3,10 @@
 //!
 //! The client is meshtls-net's ([`meshtls_net::enroll`]); it is async, and C has no runtime,
 //! so this library owns one: a small tokio multi-thread runtime, made on first use and kept
-//! for the life of the process, whose two worker threads run the renewals, the refreshes and
-//! the rotation callback. The functions here block the calling thread until the client is
-//! done (a .NET caller wraps them in `Task.Run`); they must not be called from the rotation
-//! callback, which runs on a runtime thread (they fail with `MESHTLS_INVALID_ARGUMENT` there).
+//! for the life of the process, whose two worker threads run the renewals and the refreshes.
+//! The functions here block the calling thread until the client is done (a .NET caller wraps
+//! them in `Task.Run`). The rotation callback is called on a thread of the identity's own,
+//! which ends when the identity is freed.
 //!
 //! The private key is made here and stays in the process: it can be read back
 //! (`meshtls_enrolled_key_pem`, `meshtls_enrolled_to_pkcs12`) only so that another TLS stack in
@@ -30,7 +30,7 @@ use std::ffi::{c_char, c_void, CString};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use meshtls_core::{encoding, KeyAlgorithm, RotationPolicy, SpiffeId, TrustBundle};
@@ -76,8 +76,7 @@ fn block_on<F: Future>(work: F) -> Result<F::Output, FfiError> {
     if tokio::runtime::Handle::try_current().is_ok() {
         // Blocking a runtime thread on the runtime would deadlock it (tokio panics instead).
         return Err(FfiError::invalid(
-            "a blocking meshtls call from a runtime thread (the rotation callback): call it \
-             from another thread",
+            "a blocking meshtls call from a tokio runtime thread: call it from another thread",
         ));
     }
     Ok(runtime()?.block_on(work))
@@ -127,118 +126,185 @@ pub struct meshtls_rotation_event {
     pub message: *const c_char,
 }
 
-/// Receives the events of an enrolled identity's renewal schedule, on a meshtls runtime thread
-/// (so it must be safe to call from any thread, and should return quickly). It must not call
-/// the blocking meshtls functions (`meshtls_enroll`, `meshtls_enrolled_renew_now`...).
-/// `meshtls_enrolled_free` waits for a running call to end, and none is made after it.
+/// Receives the events of an enrolled identity's renewal schedule, in order, on a thread
+/// meshtls starts for that identity (never the caller's, never a runtime worker), so it must be
+/// safe to call from another thread; a slow callback delays only later events. It may call
+/// meshtls functions, `meshtls_enrolled_free` of its own identity included.
+/// `meshtls_enrolled_free` waits for a running call to end (unless called from the callback),
+/// and none is made after it.
 #[allow(non_camel_case_types)]
 pub type meshtls_rotation_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const meshtls_rotation_event)>;
 
-/// The C callback and its user data, shared with the runtime thread that calls it.
-struct CallbackSlot {
-    callback: unsafe extern "C" fn(*mut c_void, *const meshtls_rotation_event),
+/// The C callback and its user data.
+#[derive(Clone, Copy)]
+struct Callback {
+    function: unsafe extern "C" fn(*mut c_void, *const meshtls_rotation_event),
     user_data: *mut c_void,
-    /// Set by `meshtls_enrolled_free`: no call starts after it.
-    closed: AtomicBool,
-    /// Held during each call, so that closing waits for a running call to end.
-    calling: Mutex<()>,
+}
+
+// SAFETY: `user_data` is the caller's, who promises (meshtls_enroll_options_set_rotation_callback)
+// that the callback may be called with it from another thread; this crate never dereferences it.
+unsafe impl Send for Callback {}
+
+thread_local! {
+    /// Whether this thread is a dispatcher inside a rotation callback (so `free` must not wait
+    /// for itself).
+    static IN_CALLBACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The events of one identity on their way to C: the rotation driver (on a runtime thread)
+/// queues them, a dispatcher thread of this identity calls the callback.
+///
+/// A thread of its own, not the runtime's workers: a host runtime that attaches the threads
+/// calling into it (Mono, the CLR) then sees one short-lived thread per identity, which ends
+/// when the identity is freed, instead of pool threads that outlive every identity (Mono cannot
+/// unload an AppDomain while a thread it attached is parked in native code).
+struct EventQueue {
+    /// Set by `close`: no call starts after it.
+    closed: Arc<AtomicBool>,
+    sender: Mutex<Option<mpsc::Sender<(RotationEvent, u64)>>>,
+    dispatcher: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The identity, once enrolled, for the generation in the events.
     identity: OnceLock<IdentityHandle>,
 }
 
-// SAFETY: `user_data` is the caller's, who promises (meshtls_enroll_options_set_rotation_callback)
-// that the callback may be called with it from any thread; this crate never dereferences it.
-unsafe impl Send for CallbackSlot {}
-// SAFETY: as above; the other fields are Sync.
-unsafe impl Sync for CallbackSlot {}
-
-thread_local! {
-    /// Whether this thread is inside a rotation callback (so `free` must not wait for it).
-    static IN_CALLBACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-impl CallbackSlot {
-    fn deliver(&self, event: RotationEvent) {
-        // A panic here must not end the rotation task (nor unwind into C); the event is lost.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.call(event)));
-    }
-
-    fn call(&self, event: RotationEvent) {
-        let cstring = |s: String| CString::new(s.replace('\0', " ")).unwrap_or_default();
-        let generation = self.identity.get().map_or(0, IdentityHandle::generation);
-        let mut raw = meshtls_rotation_event {
-            kind: 0,
-            generation,
-            serial_hex: std::ptr::null(),
-            not_after: 0,
-            expired: false,
-            attempt: 0,
-            retry_in_ms: 0,
-            code: std::ptr::null(),
-            message: std::ptr::null(),
+impl EventQueue {
+    fn start(callback: Callback) -> Result<Arc<Self>, FfiError> {
+        let (sender, receiver) = mpsc::channel::<(RotationEvent, u64)>();
+        let closed = Arc::new(AtomicBool::new(false));
+        let dispatcher = {
+            let closed = closed.clone();
+            std::thread::Builder::new()
+                .name("meshtls-events".to_owned())
+                .spawn(move || {
+                    let callback = callback;
+                    for (event, generation) in receiver {
+                        if closed.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        // A panic here must not unwind into C; the event is lost.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            deliver(callback, event, generation)
+                        }));
+                    }
+                })
+                .map_err(|e| FfiError {
+                    code: meshtls_result::MESHTLS_IO,
+                    name: None,
+                    message: format!("io: cannot start the rotation event thread: {e}"),
+                })?
         };
-        // The strings the event points to, alive until the call returns.
-        let (serial, code, message);
-        match event {
-            RotationEvent::Renewed {
-                serial: s,
-                not_after,
-            } => {
-                raw.kind = meshtls_rotation_event_kind::MESHTLS_ROTATION_RENEWED as u32;
-                serial = Some(cstring(s.to_hex()));
-                raw.not_after = not_after.unix();
-                (code, message) = (None, None);
-            }
-            RotationEvent::Expiring {
-                serial: s,
-                not_after,
-                expired,
-            } => {
-                raw.kind = meshtls_rotation_event_kind::MESHTLS_ROTATION_EXPIRING as u32;
-                serial = Some(cstring(s.to_hex()));
-                raw.not_after = not_after.unix();
-                raw.expired = expired;
-                (code, message) = (None, None);
-            }
-            RotationEvent::Failed {
-                attempt,
-                code: c,
-                message: m,
-                retry_in,
-            } => {
-                raw.kind = meshtls_rotation_event_kind::MESHTLS_ROTATION_FAILED as u32;
-                raw.attempt = attempt;
-                raw.retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX);
-                serial = None;
-                code = c.map(|c| cstring(c.as_str().to_owned()));
-                message = Some(cstring(m));
-            }
-            // An event kind added to the driver later: not one C knows.
-            _ => return,
-        }
-        let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
-        raw.serial_hex = ptr(&serial);
-        raw.code = ptr(&code);
-        raw.message = ptr(&message);
-        let _calling = self.calling.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.closed.load(Ordering::SeqCst) {
-            return;
-        }
-        IN_CALLBACK.with(|c| c.set(true));
-        // SAFETY: the caller gave a callback valid for these arguments until the handle is
-        // freed, which has not happened (`closed` is checked under the lock free takes).
-        unsafe { (self.callback)(self.user_data, &raw) };
-        IN_CALLBACK.with(|c| c.set(false));
+        Ok(Arc::new(EventQueue {
+            closed,
+            sender: Mutex::new(Some(sender)),
+            dispatcher: Mutex::new(Some(dispatcher)),
+            identity: OnceLock::new(),
+        }))
     }
 
-    /// No call starts after this returns, and a running one (on another thread) has ended.
+    /// Called by the rotation driver, on a runtime thread.
+    fn push(&self, event: RotationEvent) {
+        let generation = self.identity.get().map_or(0, IdentityHandle::generation);
+        if let Some(sender) = &*self.sender.lock().unwrap_or_else(PoisonError::into_inner) {
+            let _ = sender.send((event, generation));
+        }
+    }
+
+    /// No call starts after this returns, and the dispatcher thread has ended (unless this is
+    /// called from the callback itself: then it ends when the callback returns).
     fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        if !IN_CALLBACK.with(|c| c.get()) {
-            drop(self.calling.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(
+            self.sender
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let dispatcher = self
+            .dispatcher
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = dispatcher {
+            if !IN_CALLBACK.with(|c| c.get()) {
+                let _ = thread.join();
+            }
         }
     }
+}
+
+/// Closes the queue when the identity (or a failed enrollment) lets go of it.
+struct Events(Arc<EventQueue>);
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// Calls the C callback with one event (on the dispatcher thread).
+fn deliver(callback: Callback, event: RotationEvent, generation: u64) {
+    let cstring = |s: String| CString::new(s.replace('\0', " ")).unwrap_or_default();
+    let mut raw = meshtls_rotation_event {
+        kind: 0,
+        generation,
+        serial_hex: std::ptr::null(),
+        not_after: 0,
+        expired: false,
+        attempt: 0,
+        retry_in_ms: 0,
+        code: std::ptr::null(),
+        message: std::ptr::null(),
+    };
+    // The strings the event points to, alive until the call returns.
+    let (serial, code, message);
+    match event {
+        RotationEvent::Renewed {
+            serial: s,
+            not_after,
+        } => {
+            raw.kind = meshtls_rotation_event_kind::MESHTLS_ROTATION_RENEWED as u32;
+            serial = Some(cstring(s.to_hex()));
+            raw.not_after = not_after.unix();
+            (code, message) = (None, None);
+        }
+        RotationEvent::Expiring {
+            serial: s,
+            not_after,
+            expired,
+        } => {
+            raw.kind = meshtls_rotation_event_kind::MESHTLS_ROTATION_EXPIRING as u32;
+            serial = Some(cstring(s.to_hex()));
+            raw.not_after = not_after.unix();
+            raw.expired = expired;
+            (code, message) = (None, None);
+        }
+        RotationEvent::Failed {
+            attempt,
+            code: c,
+            message: m,
+            retry_in,
+        } => {
+            raw.kind = meshtls_rotation_event_kind::MESHTLS_ROTATION_FAILED as u32;
+            raw.attempt = attempt;
+            raw.retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX);
+            serial = None;
+            code = c.map(|c| cstring(c.as_str().to_owned()));
+            message = Some(cstring(m));
+        }
+        // An event kind added to the driver later: not one C knows.
+        _ => return,
+    }
+    let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+    raw.serial_hex = ptr(&serial);
+    raw.code = ptr(&code);
+    raw.message = ptr(&message);
+    IN_CALLBACK.with(|c| c.set(true));
+    // SAFETY: the caller gave a callback valid with this user data until the identity is
+    // freed, and free closes the queue (checked by the dispatcher before each call) first.
+    unsafe { (callback.function)(callback.user_data, &raw) };
+    IN_CALLBACK.with(|c| c.set(false));
 }
 
 /// The options of `meshtls_enroll` and `meshtls_enroll_resume`: the CA bundle that vouches
@@ -259,8 +325,8 @@ pub struct meshtls_enroll_options {
 }
 
 impl meshtls_enroll_options {
-    /// The client's options, and the callback slot when a callback is set.
-    fn to_client(&self) -> (EnrollOptions, Option<Arc<CallbackSlot>>) {
+    /// The client's options, and the event queue when a callback is set.
+    fn to_client(&self) -> Result<(EnrollOptions, Option<Events>), FfiError> {
         let mut o = EnrollOptions::new(self.bundle_pem.clone());
         o.dns_names = self.dns_names.clone();
         o.key_algorithm = self.key_algorithm;
@@ -275,20 +341,18 @@ impl meshtls_enroll_options {
             o.timeout = d;
         }
         o.state_dir = self.state_dir.clone();
-        let slot = self.callback.map(|callback| {
-            Arc::new(CallbackSlot {
-                callback,
+        let events = match self.callback {
+            Some(function) => Some(Events(EventQueue::start(Callback {
+                function,
                 user_data: self.user_data,
-                closed: AtomicBool::new(false),
-                calling: Mutex::new(()),
-                identity: OnceLock::new(),
-            })
-        });
-        if let Some(slot) = &slot {
-            let slot = slot.clone();
-            o.on_rotation = Some(Arc::new(move |e| slot.deliver(e)));
+            })?)),
+            None => None,
+        };
+        if let Some(Events(queue)) = &events {
+            let queue = queue.clone();
+            o.on_rotation = Some(Arc::new(move |e| queue.push(e)));
         }
-        (o, slot)
+        Ok((o, events))
     }
 }
 
@@ -528,11 +592,12 @@ pub unsafe extern "C" fn meshtls_enroll_options_free(options: *mut meshtls_enrol
 /// `/v1/renew` over mTLS) and keeps its trust bundle and CRL fresh, in the background, until
 /// `meshtls_enrolled_free`.
 ///
-/// Its functions may be called from several threads at once.
+/// Its functions may be called from several threads at once (but not free during another).
 #[allow(non_camel_case_types)]
 pub struct meshtls_enrolled {
     inner: EnrolledIdentity,
-    callback: Option<Arc<CallbackSlot>>,
+    /// Dropped (closed) before `inner` stops the tasks: no event reaches C once free returns.
+    events: Option<Events>,
 }
 
 const _: () = {
@@ -542,24 +607,17 @@ const _: () = {
 
 impl Drop for meshtls_enrolled {
     fn drop(&mut self) {
-        // The tasks are aborted when `inner` drops (after this body); closing the slot first
-        // makes sure no event reaches C once free has returned.
-        if let Some(slot) = &self.callback {
-            slot.close();
-        }
+        // Explicitly first (fields drop after this body, in declaration order anyway).
+        drop(self.events.take());
     }
 }
 
-/// Hands a new enrolled identity to C, with its callback slot.
-fn give_enrolled(
-    out: Out<*mut meshtls_enrolled>,
-    inner: EnrolledIdentity,
-    callback: Option<Arc<CallbackSlot>>,
-) {
-    if let Some(slot) = &callback {
-        let _ = slot.identity.set(inner.identity());
+/// Hands a new enrolled identity to C, with its event queue.
+fn give_enrolled(out: Out<*mut meshtls_enrolled>, inner: EnrolledIdentity, events: Option<Events>) {
+    if let Some(Events(queue)) = &events {
+        let _ = queue.identity.set(inner.identity());
     }
-    arg::give(out, meshtls_enrolled { inner, callback });
+    arg::give(out, meshtls_enrolled { inner, events });
 }
 
 /// Enrolls `spiffe_id` at the CA service `url` (`https://host:port`) with the join `token`:
@@ -574,7 +632,7 @@ fn give_enrolled(
 ///
 /// # Safety
 /// Strings are NUL-terminated; `options` is live (not changed during the call); `out` is
-/// writable. Not from a rotation callback.
+/// writable.
 #[no_mangle]
 pub unsafe extern "C" fn meshtls_enroll(
     url: *const c_char,
@@ -595,9 +653,10 @@ pub unsafe extern "C" fn meshtls_enroll(
             )
         };
         let id = SpiffeId::parse(id)?;
-        let (client_options, slot) = options.to_client();
+        let (client_options, events) = options.to_client()?;
+        // On failure `events` drops here: its thread ends before the error reaches C.
         let inner = block_on(meshtls_net::enroll::enroll(url, token, &id, client_options))??;
-        give_enrolled(out, inner, slot);
+        give_enrolled(out, inner, events);
         Ok(())
     })
 }
@@ -609,7 +668,7 @@ pub unsafe extern "C" fn meshtls_enroll(
 ///
 /// # Safety
 /// `url` is NUL-terminated; `options` is live (not changed during the call); `out` is
-/// writable. Not from a rotation callback.
+/// writable.
 #[no_mangle]
 pub unsafe extern "C" fn meshtls_enroll_resume(
     url: *const c_char,
@@ -625,9 +684,9 @@ pub unsafe extern "C" fn meshtls_enroll_resume(
                 Out::new(out, "out")?,
             )
         };
-        let (client_options, slot) = options.to_client();
+        let (client_options, events) = options.to_client()?;
         let inner = block_on(meshtls_net::enroll::resume(url, client_options))??;
-        give_enrolled(out, inner, slot);
+        give_enrolled(out, inner, events);
         Ok(())
     })
 }
@@ -790,7 +849,7 @@ pub unsafe extern "C" fn meshtls_enrolled_verifier(
 /// fails as `meshtls_enroll` does (`revoked` when the service refuses a revoked identity).
 ///
 /// # Safety
-/// `enrolled` is live. Not from a rotation callback.
+/// `enrolled` is live.
 #[no_mangle]
 pub unsafe extern "C" fn meshtls_enrolled_renew_now(
     enrolled: *const meshtls_enrolled,
@@ -807,7 +866,7 @@ pub unsafe extern "C" fn meshtls_enrolled_renew_now(
 /// until done.
 ///
 /// # Safety
-/// `enrolled` is live. Not from a rotation callback.
+/// `enrolled` is live.
 #[no_mangle]
 pub unsafe extern "C" fn meshtls_enrolled_refresh_trust(
     enrolled: *const meshtls_enrolled,
