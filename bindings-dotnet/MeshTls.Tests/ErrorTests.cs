@@ -23,7 +23,9 @@ namespace MeshTls.Tests
             }
             Assert.AreEqual(19, (int)ErrorCode.Internal);
             Assert.AreEqual(20, (int)ErrorCode.NoCertificate);
-            Assert.AreEqual(23, Enum.GetValues(typeof(ErrorCode)).Length);
+            Assert.AreEqual(1003, (int)ErrorCode.ServiceError);
+            Assert.AreEqual(1004, (int)ErrorCode.Transport);
+            Assert.AreEqual(25, Enum.GetValues(typeof(ErrorCode)).Length);
         }
 
         [Test]
@@ -38,6 +40,8 @@ namespace MeshTls.Tests
             Assert.AreEqual(ErrorFamily.Internal, MeshTlsException.FamilyOf(ErrorCode.Panic));
             Assert.AreEqual(ErrorFamily.Argument, MeshTlsException.FamilyOf(ErrorCode.NullArgument));
             Assert.AreEqual(ErrorFamily.Argument, MeshTlsException.FamilyOf(ErrorCode.InvalidArgument));
+            Assert.AreEqual(ErrorFamily.Request, MeshTlsException.FamilyOf(ErrorCode.ServiceError));
+            Assert.AreEqual(ErrorFamily.Io, MeshTlsException.FamilyOf(ErrorCode.Transport));
             foreach (var code in new[] { ErrorCode.Expired, ErrorCode.NotYetValid, ErrorCode.UnknownIssuer, ErrorCode.BadSignature, ErrorCode.Revoked, ErrorCode.WrongUsage, ErrorCode.IdentityNotAllowed, ErrorCode.NotPinned, ErrorCode.NameConstraintViolation, ErrorCode.RevocationUnknown, ErrorCode.CrlExpired, ErrorCode.ChainTooLong, ErrorCode.InvalidSvid, ErrorCode.NoCertificate })
             {
                 Assert.AreEqual(ErrorFamily.Verification, MeshTlsException.FamilyOf(code), code.ToString());

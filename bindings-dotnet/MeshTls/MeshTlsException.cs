@@ -57,6 +57,18 @@ namespace MeshTls
         Panic = 1001,
         /// <summary>C ABI: an argument is out of range (unknown enum value, inconsistent lengths).</summary>
         InvalidArgument = 1002,
+        /// <summary>
+        /// Enrollment: the CA service refused the request; <see cref="MeshTlsException.CodeName"/>
+        /// is the service's code (<c>token_used</c>, <c>token_invalid</c>, <c>identity_mismatch</c>,
+        /// <c>revoked</c>...).
+        /// </summary>
+        ServiceError = 1003,
+        /// <summary>
+        /// Enrollment: the CA service could not be reached, or its certificate was not vouched for
+        /// by the bundle, or it did not answer in time; <see cref="MeshTlsException.CodeName"/> is
+        /// <c>transport</c> (or the service's <c>unavailable</c>/<c>timeout</c>).
+        /// </summary>
+        Transport = 1004,
     }
 
     /// <summary>
@@ -82,28 +94,47 @@ namespace MeshTls
     }
 
     /// <summary>
-    /// A meshtls failure: the stable <see cref="Code"/>, its <see cref="Family"/>, and the
-    /// native message. Tell <c>Expired</c> from <c>UnknownIssuer</c> by the code, never by the text.
+    /// A meshtls failure: the stable <see cref="Code"/>, its string form <see cref="CodeName"/>
+    /// (the same string in every meshtls language), its <see cref="Family"/>, and the native
+    /// message. Tell <c>Expired</c> from <c>UnknownIssuer</c> (or <c>token_used</c> from
+    /// <c>token_invalid</c>) by the code, never by the text.
     /// </summary>
     /// <example>
     /// <code>
     /// try { verifier.Verify(chainPem, PeerUsage.Client, DateTimeOffset.UtcNow); }
     /// catch (MeshTlsException e) when (e.Code == ErrorCode.Expired) { /* renew */ }
+    ///
+    /// try { await Enrollment.EnrollAsync(url, token, id, options); }
+    /// catch (MeshTlsException e) when (e.CodeName == "token_used") { /* ask for a new token */ }
     /// </code>
     /// </example>
     public sealed class MeshTlsException : Exception
     {
         /// <summary>Creates an exception (the library builds them from native results).</summary>
-        public MeshTlsException(ErrorCode code, string message) : base(message)
+        public MeshTlsException(ErrorCode code, string message) : this(code, NameOf(code), message)
+        {
+        }
+
+        /// <summary>
+        /// Creates an exception whose string code says more than <paramref name="code"/> (a CA
+        /// service's refusal: <see cref="ErrorCode.ServiceError"/> with <c>token_used</c>).
+        /// </summary>
+        public MeshTlsException(ErrorCode code, string codeName, string message) : base(message)
         {
             Code = code;
+            CodeName = string.IsNullOrEmpty(codeName) ? NameOf(code) : codeName;
         }
 
         /// <summary>The stable code.</summary>
         public ErrorCode Code { get; }
 
-        /// <summary>The snake_case name of the code, as in every meshtls language (<c>identity_not_allowed</c>).</summary>
-        public string CodeName => NameOf(Code);
+        /// <summary>
+        /// The stable snake_case code, as in every meshtls language: the name of <see cref="Code"/>
+        /// (<c>identity_not_allowed</c>), or for <see cref="ErrorCode.ServiceError"/> and
+        /// <see cref="ErrorCode.Transport"/> the enrollment client's own code (<c>token_used</c>,
+        /// <c>token_invalid</c>, <c>identity_mismatch</c>, <c>revoked</c>, <c>transport</c>...).
+        /// </summary>
+        public string CodeName { get; }
 
         /// <summary>The family of the code.</summary>
         public ErrorFamily Family => FamilyOf(Code);
@@ -141,25 +172,32 @@ namespace MeshTls
 
         private static MeshTlsException FromLastError(uint result)
         {
+            var message = Read(Native.meshtls_last_error) ?? "meshtls failed without a message";
+            return new MeshTlsException((ErrorCode)result, Read(Native.meshtls_last_error_code), message);
+        }
+
+        private delegate uint LastErrorText(byte[] buf, UIntPtr len, out UIntPtr outN);
+
+        /// <summary>The calling thread's last error message or code, or null when it cannot be read.</summary>
+        private static string Read(LastErrorText getter)
+        {
             UIntPtr n;
-            string message;
-            if (Native.meshtls_last_error(null, UIntPtr.Zero, out n) == 0)
+            if (getter(null, UIntPtr.Zero, out n) != 0)
             {
-                var buf = new byte[(int)n.ToUInt32() + 1];
-                Native.meshtls_last_error(buf, (UIntPtr)buf.Length, out n);
-                message = Encoding.UTF8.GetString(buf, 0, buf.Length - 1);
+                return null;
             }
-            else
-            {
-                message = "meshtls failed without a message";
-            }
-            return new MeshTlsException((ErrorCode)result, message);
+            var buf = new byte[(int)n.ToUInt32() + 1];
+            getter(buf, (UIntPtr)buf.Length, out n);
+            return Encoding.UTF8.GetString(buf, 0, buf.Length - 1);
         }
 
         private static class Native
         {
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_last_error(byte[] buf, UIntPtr len, out UIntPtr outN);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_last_error_code(byte[] buf, UIntPtr len, out UIntPtr outN);
 
             [DllImport("meshtls_ffi")]
             public static extern IntPtr meshtls_result_name(uint code);

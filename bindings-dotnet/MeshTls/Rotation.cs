@@ -44,6 +44,8 @@ namespace MeshTls
             this.handle = handle;
         }
 
+        internal Handle NativeHandle => handle;
+
         /// <summary>The core's default schedule.</summary>
         public static RotationPolicy Default()
         {

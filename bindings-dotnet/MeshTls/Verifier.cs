@@ -388,6 +388,12 @@ namespace MeshTls
     {
         private readonly Handle handle;
 
+        /// <summary>A verifier made by the native library (an enrolled identity's snapshot).</summary>
+        internal Verifier(Handle handle)
+        {
+            this.handle = handle;
+        }
+
         /// <summary>A verifier of copies of the bundle and policy (the caller still owns and disposes both).</summary>
         public Verifier(TrustBundle bundle, Policy policy)
         {

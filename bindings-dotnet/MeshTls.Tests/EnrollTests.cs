@@ -1,0 +1,429 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Threading;
+using System.Threading.Tasks;
+using NUnit.Framework;
+
+namespace MeshTls.Tests
+{
+    /// <summary>
+    /// The enrollment client against a real <c>meshtls serve</c> (the CLI binary named by
+    /// MESHTLS_CLI, set by scripts/ci/dotnet) on a throwaway CA made by <c>meshtls ca init</c>.
+    /// Tokens are minted by an admin identity (<c>meshtls issue --usage client</c>) over mTLS with
+    /// Python's ssl module: the service speaks TLS 1.3 only, which Mono's HTTP stack lacks.
+    /// </summary>
+    [TestFixture]
+    public class EnrollTests
+    {
+        private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+        private const string Passphrase = "correct horse battery staple";
+        private const string Admin = "spiffe://mesh.internal/admin/ops";
+        private const string Node = "spiffe://mesh.internal/service/api";
+        private const string Client = "spiffe://mesh.internal/service/client";
+
+        private string dir;
+        private Service service;
+        private Service shortLived;
+
+        /// <summary>A running <c>meshtls serve</c>.</summary>
+        private sealed class Service : IDisposable
+        {
+            private readonly Process process;
+
+            public Service(string caDir, string adminDir, params string[] extra)
+            {
+                CaDir = caDir;
+                AdminDir = adminDir;
+                var args = new List<string> { "serve", "--ca", caDir, "--listen", "127.0.0.1:0", "--admin-id", Admin, "--db", "sqlite:" + Path.Combine(caDir, "ledger-" + Guid.NewGuid().ToString("N") + ".db") };
+                args.AddRange(extra);
+                process = Cli.Start(args, true);
+                var line = process.StandardOutput.ReadLineAsync();
+                if (!line.Wait(Timeout) || line.Result == null || !line.Result.StartsWith("listening on ", StringComparison.Ordinal))
+                {
+                    Dispose();
+                    Assert.Fail("meshtls serve did not start: " + (line.IsCompleted ? line.Result : "(no output)"));
+                }
+                Port = int.Parse(line.Result.Substring(line.Result.LastIndexOf(':') + 1));
+                Bundle = File.ReadAllText(Path.Combine(caDir, "ca.crt"));
+            }
+
+            public string CaDir { get; }
+            public string AdminDir { get; }
+            public int Port { get; }
+            public string Bundle { get; }
+            public string Url => "https://localhost:" + Port;
+
+            /// <summary>POST /v1/tokens as the admin; returns the token.</summary>
+            public string Mint(string identity)
+            {
+                const string script = @"
+import http.client, json, ssl, sys
+port, ca, chain, key, identity = sys.argv[1:]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.load_cert_chain(chain, key)
+conn = http.client.HTTPSConnection('localhost', int(port), context=ctx, timeout=30)
+conn.request('POST', '/v1/tokens', json.dumps({'identity': identity}), {'Content-Type': 'application/json'})
+resp = conn.getresponse()
+body = resp.read()
+if resp.status != 201:
+    sys.exit('POST /v1/tokens: %d %s' % (resp.status, body))
+print(json.loads(body)['token'])
+";
+                var scriptPath = Path.Combine(AdminDir, "mint.py");
+                File.WriteAllText(scriptPath, script);
+                var psi = new ProcessStartInfo("python3", CommandLine(new[] { scriptPath, Port.ToString(), Path.Combine(CaDir, "ca.crt"), Path.Combine(AdminDir, "chain.pem"), Path.Combine(AdminDir, "key.pem"), identity }))
+                {
+                    UseShellExecute = false,
+                    RedirectStandardOutput = true,
+                    RedirectStandardError = true,
+                };
+                using (var p = Process.Start(psi))
+                {
+                    var stdout = p.StandardOutput.ReadToEndAsync();
+                    var stderr = p.StandardError.ReadToEndAsync();
+                    Assert.IsTrue(p.WaitForExit((int)Timeout.TotalMilliseconds), "minting a token timed out");
+                    Assert.AreEqual(0, p.ExitCode, "minting a token: " + stderr.Result);
+                    return stdout.Result.Trim();
+                }
+            }
+
+            public void Dispose()
+            {
+                try
+                {
+                    if (!process.HasExited)
+                    {
+                        process.Kill();
+                        process.WaitForExit((int)Timeout.TotalMilliseconds);
+                    }
+                }
+                catch (InvalidOperationException)
+                {
+                    // Already gone.
+                }
+                process.Dispose();
+            }
+        }
+
+        /// <summary>Arguments as one command line (Mono splits it as a POSIX shell would, without expanding).</summary>
+        private static string CommandLine(IEnumerable<string> args)
+        {
+            var quoted = new List<string>();
+            foreach (var a in args)
+            {
+                quoted.Add("\"" + a.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("$", "\\$").Replace("`", "\\`") + "\"");
+            }
+            return string.Join(" ", quoted);
+        }
+
+        /// <summary>The meshtls CLI.</summary>
+        private static class Cli
+        {
+            public static string Binary
+            {
+                get
+                {
+                    var path = Environment.GetEnvironmentVariable("MESHTLS_CLI");
+                    Assert.IsFalse(string.IsNullOrEmpty(path), "MESHTLS_CLI is not set (scripts/ci/dotnet sets it)");
+                    Assert.IsTrue(File.Exists(path), "MESHTLS_CLI: no file " + path + " (cargo build -p meshtls-cli)");
+                    return path;
+                }
+            }
+
+            public static Process Start(IEnumerable<string> args, bool redirectOut)
+            {
+                var psi = new ProcessStartInfo(Binary, CommandLine(args))
+                {
+                    UseShellExecute = false,
+                    RedirectStandardOutput = redirectOut,
+                    RedirectStandardError = true,
+                };
+                psi.EnvironmentVariables["MESHTLS_CA_PASSPHRASE"] = Passphrase;
+                var p = Process.Start(psi);
+                // Drained so that a chatty service never blocks on a full pipe.
+                p.ErrorDataReceived += (s, e) => { };
+                p.BeginErrorReadLine();
+                return p;
+            }
+
+            public static void Run(params string[] args)
+            {
+                using (var p = Start(args, true))
+                {
+                    var stdout = p.StandardOutput.ReadToEndAsync();
+                    Assert.IsTrue(p.WaitForExit((int)Timeout.TotalMilliseconds), "meshtls " + args[0] + " timed out");
+                    Assert.AreEqual(0, p.ExitCode, "meshtls " + string.Join(" ", args) + ": " + stdout.Result);
+                }
+            }
+        }
+
+        [TestFixtureSetUp]
+        public void StartServices()
+        {
+            dir = Path.Combine(Path.GetTempPath(), "meshtls-enroll-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(dir);
+            var ca = Path.Combine(dir, "ca");
+            var admin = Path.Combine(dir, "admin");
+            Cli.Run("ca", "init", "--trust-domain", TestData.TrustDomain, "--out", ca);
+            Cli.Run("issue", "--ca", ca, "--id", Admin, "--usage", "client", "--out", admin);
+            service = new Service(ca, admin);
+            // The shortest lifetime the core issues (one minute, plus its one-minute backdate):
+            // the default schedule renews at 2/3 of it, some 15 to 20 seconds after issuance.
+            shortLived = new Service(ca, admin, "--lifetime", "1m");
+        }
+
+        [TestFixtureTearDown]
+        public void StopServices()
+        {
+            shortLived?.Dispose();
+            service?.Dispose();
+            if (dir != null)
+            {
+                Directory.Delete(dir, true);
+            }
+        }
+
+        private EnrollOptions Options()
+        {
+            return new EnrollOptions(service.Bundle) { Timeout = TimeSpan.FromSeconds(20) };
+        }
+
+        private static T Await<T>(Task<T> task)
+        {
+            Assert.IsTrue(task.Wait(Timeout) || task.IsFaulted, "timed out");
+            return task.Result;
+        }
+
+        private static void Await(Task task)
+        {
+            Assert.IsTrue(task.Wait(Timeout), "timed out");
+        }
+
+        /// <summary>The exception a failed enrollment raised (unwrapped from the task).</summary>
+        private static MeshTlsException Failure(Func<Task<EnrolledIdentity>> start)
+        {
+            try
+            {
+                var task = start();
+                Assert.IsTrue(((IAsyncResult)task).AsyncWaitHandle.WaitOne(Timeout), "timed out");
+                task.Result.Dispose();
+            }
+            catch (AggregateException e) when (e.InnerException is MeshTlsException)
+            {
+                return (MeshTlsException)e.InnerException;
+            }
+            Assert.Fail("the enrollment succeeded");
+            return null;
+        }
+
+        /// <summary>X509Certificate's serial (uppercase, big-endian hex) in meshtls's form.</summary>
+        private static string SerialOf(X509Certificate2 cert)
+        {
+            return cert.SerialNumber.ToLowerInvariant().TrimStart('0');
+        }
+
+        [Test]
+        public void EnrollRenewAndHandshakeWithTheEnrolledIdentities()
+        {
+            using (var node = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Node), Node, Options())))
+            using (var client = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Client), Client, Options())))
+            {
+                Assert.AreEqual(Node, node.SpiffeId);
+                Assert.AreEqual(0, node.Generation);
+                StringAssert.StartsWith("-----BEGIN CERTIFICATE-----", node.ChainPem);
+                var first = node.Serial;
+                StringAssert.IsMatch("^[0-9a-f]+$", first);
+                using (var cert = node.Certificate)
+                {
+                    Assert.IsTrue(cert.HasPrivateKey, "the certificate carries its key");
+                    Assert.AreEqual(first.TrimStart('0'), SerialOf(cert));
+                }
+
+                Await(node.RenewNowAsync());
+                Assert.AreEqual(1, node.Generation);
+                Assert.AreNotEqual(first, node.Serial);
+                Await(node.RefreshTrustAsync());
+
+                // The renewed identity serves TLS to the other enrolled identity; each side
+                // verifies the other with its enrolled verifier (the service's bundle and CRL).
+                PeerIdentity serverSaw = null, clientSaw = null;
+                using (var serverVerifier = node.Verifier())
+                using (var clientVerifier = client.Verifier())
+                using (var serverCert = node.Certificate)
+                using (var clientCert = client.Certificate)
+                {
+                    Assert.AreEqual(node.Serial.TrimStart('0'), SerialOf(serverCert), "the certificate is the renewed one");
+                    var listener = new TcpListener(IPAddress.Loopback, 0);
+                    listener.Start();
+                    var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                    var server = Task.Run(() =>
+                    {
+                        using (var tcp = listener.AcceptTcpClient())
+                        using (var tls = new SslStream(tcp.GetStream(), false, serverVerifier.CreateValidationCallback(PeerUsage.Client, p => serverSaw = p)))
+                        {
+                            tcp.ReceiveTimeout = tcp.SendTimeout = (int)Timeout.TotalMilliseconds;
+                            tls.AuthenticateAsServer(serverCert, true, SslProtocols.Tls12, false);
+                            tls.WriteByte(42);
+                            tls.Flush();
+                        }
+                    });
+                    using (var tcp = new TcpClient())
+                    {
+                        tcp.ReceiveTimeout = tcp.SendTimeout = (int)Timeout.TotalMilliseconds;
+                        tcp.Connect(IPAddress.Loopback, port);
+                        using (var tls = new SslStream(tcp.GetStream(), false, clientVerifier.CreateValidationCallback(PeerUsage.Server, p => clientSaw = p)))
+                        {
+                            tls.AuthenticateAsClient("localhost", new X509CertificateCollection { clientCert }, SslProtocols.Tls12, false);
+                            Assert.AreEqual(42, tls.ReadByte());
+                        }
+                    }
+                    Assert.IsTrue(server.Wait(Timeout), "the server ended within the timeout");
+                    listener.Stop();
+                }
+                Assert.AreEqual(Node, clientSaw.SpiffeId);
+                Assert.AreEqual(node.Serial, clientSaw.SerialHex);
+                Assert.AreEqual(Client, serverSaw.SpiffeId);
+                Assert.AreEqual(client.Serial, serverSaw.SerialHex);
+            }
+        }
+
+        [Test]
+        public void AReusedTokenIsTokenUsed()
+        {
+            var token = service.Mint("spiffe://mesh.internal/worker/*");
+            using (var first = Await(Enrollment.EnrollAsync(service.Url, token, "spiffe://mesh.internal/worker/a", Options())))
+            {
+                Assert.AreEqual("spiffe://mesh.internal/worker/a", first.SpiffeId);
+            }
+            var e = Failure(() => Enrollment.EnrollAsync(service.Url, token, "spiffe://mesh.internal/worker/b", Options()));
+            Assert.AreEqual("token_used", e.CodeName);
+            Assert.AreEqual(ErrorCode.ServiceError, e.Code);
+            Assert.AreEqual(ErrorFamily.Request, e.Family);
+            StringAssert.StartsWith("token_used: ", e.Message);
+        }
+
+        [Test]
+        public void ATokenForAnotherIdentityIsIdentityMismatch()
+        {
+            var token = service.Mint("spiffe://mesh.internal/worker/c");
+            var e = Failure(() => Enrollment.EnrollAsync(service.Url, token, Node, Options()));
+            Assert.AreEqual("identity_mismatch", e.CodeName);
+            Assert.AreEqual(ErrorCode.ServiceError, e.Code);
+            // A refused CSR does not consume the token: the right identity still enrolls.
+            using (var worker = Await(Enrollment.EnrollAsync(service.Url, token, "spiffe://mesh.internal/worker/c", Options())))
+            {
+                Assert.AreEqual("spiffe://mesh.internal/worker/c", worker.SpiffeId);
+            }
+        }
+
+        [Test]
+        public void AnUnknownTokenIsTokenInvalid()
+        {
+            var e = Failure(() => Enrollment.EnrollAsync(service.Url, new string('0', 64), Node, Options()));
+            Assert.AreEqual("token_invalid", e.CodeName);
+            Assert.AreEqual(ErrorCode.ServiceError, e.Code);
+        }
+
+        [Test]
+        public void AServiceOutsideTheBundleIsTransport()
+        {
+            var token = service.Mint(Node);
+            string rogue;
+            using (var other = Authority.CreateRoot(new RootParams(TestData.TrustDomain), DateTimeOffset.UtcNow.AddMinutes(-1)))
+            {
+                rogue = other.RootPem;
+            }
+            var e = Failure(() => Enrollment.EnrollAsync(service.Url, token, Node, new EnrollOptions(rogue) { Timeout = TimeSpan.FromSeconds(10) }));
+            Assert.AreEqual("transport", e.CodeName);
+            Assert.AreEqual(ErrorCode.Transport, e.Code);
+            Assert.AreEqual(ErrorFamily.Io, e.Family);
+            var http = Failure(() => Enrollment.EnrollAsync("http://localhost:" + service.Port, token, Node, Options()));
+            Assert.AreEqual("invalid_request", http.CodeName);
+            Assert.AreEqual(ErrorCode.InvalidRequest, http.Code);
+            // Neither refusal used the token.
+            using (var node = Await(Enrollment.EnrollAsync(service.Url, token, Node, Options())))
+            {
+                Assert.AreEqual(Node, node.SpiffeId);
+            }
+        }
+
+        [Test]
+        public void TheScheduleRenewsByItselfAndRaisesRotated()
+        {
+            var events = new List<RotationEventArgs>();
+            var renewed = new ManualResetEventSlim();
+            var options = new EnrollOptions(shortLived.Bundle) { Timeout = TimeSpan.FromSeconds(20) };
+            using (var node = Await(Enrollment.EnrollAsync(shortLived.Url, shortLived.Mint(Node), Node, options)))
+            {
+                var first = node.Serial;
+                node.Rotated += (s, e) =>
+                {
+                    lock (events)
+                    {
+                        events.Add(e);
+                    }
+                    if (e.Kind == RotationEventKind.Renewed)
+                    {
+                        renewed.Set();
+                    }
+                };
+                // A throwing handler must not stop the others nor reach the native library.
+                node.Rotated += (s, e) => { throw new InvalidOperationException("a handler's own bug"); };
+                Assert.IsTrue(renewed.Wait(Timeout), "no automatic renewal within " + Timeout);
+                Assert.GreaterOrEqual(node.Generation, 1);
+                Assert.AreNotEqual(first, node.Serial);
+                RotationEventArgs expiring, renewal;
+                lock (events)
+                {
+                    expiring = events.Find(e => e.Kind == RotationEventKind.Expiring);
+                    renewal = events.Find(e => e.Kind == RotationEventKind.Renewed);
+                    Assert.IsFalse(events.Exists(e => e.Kind == RotationEventKind.Failed), "no failed renewal");
+                }
+                Assert.IsNotNull(expiring, "an Expiring event came before the renewal");
+                Assert.AreEqual(first, expiring.Serial);
+                Assert.IsFalse(expiring.Expired);
+                Assert.AreNotEqual(first, renewal.Serial);
+                Assert.AreEqual(1, renewal.Generation);
+                Assert.IsTrue(renewal.NotAfter > DateTimeOffset.UtcNow, "the new certificate is valid");
+                Assert.IsNull(renewal.Code);
+            }
+        }
+
+        [Test]
+        public void ResumeFromTheStateDirectoryAfterDisposing()
+        {
+            var state = Path.Combine(dir, "state-" + Guid.NewGuid().ToString("N"));
+            var options = Options();
+            options.StateDirectory = state;
+            string serial;
+            using (var node = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Node), Node, options)))
+            {
+                serial = node.Serial;
+            }
+            Assert.IsTrue(File.Exists(Path.Combine(state, "identity.pem")), "the identity was kept");
+            using (var again = Await(Enrollment.ResumeAsync(service.Url, options)))
+            {
+                Assert.AreEqual(Node, again.SpiffeId);
+                Assert.AreEqual(serial, again.Serial);
+                Assert.AreEqual(0, again.Generation);
+                // The resumed identity authenticates its renewal.
+                Await(again.RenewNowAsync());
+                Assert.AreNotEqual(serial, again.Serial);
+            }
+            var empty = Options();
+            empty.StateDirectory = Path.Combine(dir, "never-enrolled");
+            var e = Failure(() => Enrollment.ResumeAsync(service.Url, empty));
+            Assert.AreEqual("invalid_request", e.CodeName);
+            var none = Failure(() => Enrollment.ResumeAsync(service.Url, Options()));
+            Assert.AreEqual("invalid_request", none.CodeName);
+        }
+    }
+}

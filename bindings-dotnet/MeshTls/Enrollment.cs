@@ -1,0 +1,636 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography.X509Certificates;
+using System.Threading.Tasks;
+using Microsoft.Win32.SafeHandles;
+
+namespace MeshTls
+{
+    /// <summary>
+    /// The enrollment client of the meshtls CA service (<c>meshtls serve</c>): enroll with a join
+    /// token, then hold an <see cref="EnrolledIdentity"/> that renews itself and keeps its trust
+    /// bundle and CRL fresh. The key is made in this process and never leaves it; the service
+    /// only sees a CSR. The work is the Rust client's, on the native library's own threads.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var options = new EnrollOptions(File.ReadAllText("ca-bundle.pem")) { StateDirectory = "/var/lib/node" };
+    /// using (var node = await Enrollment.EnrollAsync("https://ca.mesh.internal:8443", token,
+    ///                                                "spiffe://mesh.internal/service/api", options))
+    /// using (var verifier = node.Verifier())
+    /// using (var cert = node.Certificate)
+    /// {
+    ///     var tls = new SslStream(tcp.GetStream(), false, verifier.CreateValidationCallback(PeerUsage.Server));
+    ///     tls.AuthenticateAsClient("api", new X509CertificateCollection { cert }, SslProtocols.Tls12, false);
+    /// }
+    /// </code>
+    /// </example>
+    public static class Enrollment
+    {
+        /// <summary>
+        /// Enrolls <paramref name="spiffeId"/> at the CA service <paramref name="url"/>
+        /// (<c>https://host:port</c>) with a join <paramref name="token"/>.
+        /// </summary>
+        /// <exception cref="MeshTlsException">
+        /// <see cref="MeshTlsException.CodeName"/> says why: <c>token_used</c>, <c>token_invalid</c>,
+        /// <c>token_expired</c>, <c>identity_mismatch</c> (the service refused:
+        /// <see cref="ErrorCode.ServiceError"/>); <c>transport</c> (unreachable, or its certificate
+        /// is not vouched for by the bundle: <see cref="ErrorCode.Transport"/>);
+        /// <c>invalid_request</c> (not an https URL); <c>malformed</c> (bundle, SPIFFE ID).
+        /// </exception>
+        public static Task<EnrolledIdentity> EnrollAsync(string url, string token, string spiffeId, EnrollOptions options)
+        {
+            if (url == null)
+            {
+                throw new ArgumentNullException(nameof(url));
+            }
+            if (token == null)
+            {
+                throw new ArgumentNullException(nameof(token));
+            }
+            if (spiffeId == null)
+            {
+                throw new ArgumentNullException(nameof(spiffeId));
+            }
+            if (options == null)
+            {
+                throw new ArgumentNullException(nameof(options));
+            }
+            var u = NativeBuffer.Utf8(url);
+            var t = NativeBuffer.Utf8(token);
+            var id = NativeBuffer.Utf8(spiffeId);
+            return Task.Run(() => Start(options, (EnrollOptions.OptionsHandle opts, out EnrolledIdentity.Handle h) =>
+                Native.meshtls_enroll(u, t, id, opts, out h)));
+        }
+
+        /// <summary>
+        /// Picks up the identity an earlier <see cref="EnrollAsync"/> kept in
+        /// <see cref="EnrollOptions.StateDirectory"/> (after a restart): no token is needed while
+        /// its certificate is valid. The options need the same bundle and a state directory.
+        /// </summary>
+        /// <exception cref="MeshTlsException">
+        /// <c>invalid_request</c> when there is no state directory or no identity in it; the
+        /// other codes as <see cref="EnrollAsync"/>.
+        /// </exception>
+        public static Task<EnrolledIdentity> ResumeAsync(string url, EnrollOptions options)
+        {
+            if (url == null)
+            {
+                throw new ArgumentNullException(nameof(url));
+            }
+            if (options == null)
+            {
+                throw new ArgumentNullException(nameof(options));
+            }
+            var u = NativeBuffer.Utf8(url);
+            return Task.Run(() => Start(options, (EnrollOptions.OptionsHandle opts, out EnrolledIdentity.Handle h) =>
+                Native.meshtls_enroll_resume(u, opts, out h)));
+        }
+
+        private delegate uint StartCall(EnrollOptions.OptionsHandle options, out EnrolledIdentity.Handle handle);
+
+        /// <summary>Makes the native options, runs the call (blocking), and wraps the result.</summary>
+        private static EnrolledIdentity Start(EnrollOptions options, StartCall call)
+        {
+            var events = new EnrolledIdentity.Events();
+            try
+            {
+                EnrolledIdentity.Handle h;
+                using (var native = options.ToNative(events.UserData))
+                {
+                    MeshTlsException.Check(call(native, out h));
+                }
+                // From here the handle releases the callback when it frees the native identity.
+                h.Events = events;
+                return new EnrolledIdentity(h, events);
+            }
+            catch
+            {
+                // No native identity was made with the callback: nothing can call it any more.
+                events.Release();
+                throw;
+            }
+        }
+
+        private static class Native
+        {
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll(byte[] url, byte[] token, byte[] spiffeId, EnrollOptions.OptionsHandle options, out EnrolledIdentity.Handle h);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll_resume(byte[] url, EnrollOptions.OptionsHandle options, out EnrolledIdentity.Handle h);
+        }
+    }
+
+    /// <summary>
+    /// The settings of <see cref="Enrollment.EnrollAsync"/> and
+    /// <see cref="Enrollment.ResumeAsync"/>: the CA bundle that vouches for the service (given to
+    /// the node with its token), and optional settings whose defaults are the client's.
+    /// </summary>
+    public sealed class EnrollOptions
+    {
+        /// <summary>Options trusting the CA certificates of <paramref name="caBundlePem"/> to vouch for the service.</summary>
+        public EnrollOptions(string caBundlePem)
+        {
+            CaBundlePem = caBundlePem ?? throw new ArgumentNullException(nameof(caBundlePem));
+        }
+
+        /// <summary>The CA certificates (PEM) that vouch for the service.</summary>
+        public string CaBundlePem { get; }
+
+        /// <summary>DNS names to ask for (the token must grant them).</summary>
+        public IList<string> DnsNames { get; } = new List<string>();
+
+        /// <summary>The algorithm of the node's keys (default ECDSA P-256).</summary>
+        public KeyAlgorithm KeyAlgorithm { get; set; } = KeyAlgorithm.Default;
+
+        /// <summary>The SPIFFE ID the service must present (default <c>spiffe://&lt;trust domain&gt;/meshtls/ca</c>).</summary>
+        public string ServiceId { get; set; }
+
+        /// <summary>When to renew (default: the core's, 2/3 of the lifetime with jitter). Copied when the call starts.</summary>
+        public RotationPolicy Rotation { get; set; }
+
+        /// <summary>How often the bundle and CRL are fetched again (default 5 minutes; whole seconds).</summary>
+        public TimeSpan? RefreshInterval { get; set; }
+
+        /// <summary>The timeout of each request to the service (default 30 seconds).</summary>
+        public TimeSpan? Timeout { get; set; }
+
+        /// <summary>
+        /// Where the chain and key are kept (<c>identity.pem</c>, mode 0600, replaced on each
+        /// renewal) so that <see cref="Enrollment.ResumeAsync"/> works after a restart (default:
+        /// nowhere).
+        /// </summary>
+        public string StateDirectory { get; set; }
+
+        /// <summary>The native options, with the rotation callback bound to <paramref name="userData"/>.</summary>
+        internal OptionsHandle ToNative(IntPtr userData)
+        {
+            var bundle = NativeBuffer.Text(CaBundlePem);
+            OptionsHandle h;
+            MeshTlsException.Check(Native.meshtls_enroll_options_new(bundle, (UIntPtr)bundle.Length, out h));
+            try
+            {
+                foreach (var name in DnsNames)
+                {
+                    if (name == null)
+                    {
+                        throw new ArgumentException("a DNS name is null", nameof(DnsNames));
+                    }
+                    MeshTlsException.Check(Native.meshtls_enroll_options_add_dns_name(h, NativeBuffer.Utf8(name)));
+                }
+                MeshTlsException.Check(Native.meshtls_enroll_options_set_key_algorithm(h, (uint)KeyAlgorithm));
+                MeshTlsException.Check(Native.meshtls_enroll_options_set_service_id(h, NativeBuffer.Utf8(ServiceId)));
+                if (Rotation != null)
+                {
+                    MeshTlsException.Check(Native.meshtls_enroll_options_set_rotation_policy(h, Rotation.NativeHandle));
+                }
+                if (RefreshInterval.HasValue)
+                {
+                    MeshTlsException.Check(Native.meshtls_enroll_options_set_refresh_interval(h, Seconds(RefreshInterval.Value, nameof(RefreshInterval))));
+                }
+                if (Timeout.HasValue)
+                {
+                    MeshTlsException.Check(Native.meshtls_enroll_options_set_timeout_ms(h, Milliseconds(Timeout.Value, nameof(Timeout))));
+                }
+                MeshTlsException.Check(Native.meshtls_enroll_options_set_state_dir(h, NativeBuffer.Utf8(StateDirectory)));
+                MeshTlsException.Check(Native.meshtls_enroll_options_set_rotation_callback(h, EnrolledIdentity.Events.Callback, userData));
+                return h;
+            }
+            catch
+            {
+                h.Dispose();
+                throw;
+            }
+        }
+
+        private static ulong Seconds(TimeSpan t, string what)
+        {
+            if (t < TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(what, "negative");
+            }
+            return (ulong)t.TotalSeconds;
+        }
+
+        private static ulong Milliseconds(TimeSpan t, string what)
+        {
+            if (t < TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(what, "negative");
+            }
+            return (ulong)t.TotalMilliseconds;
+        }
+
+        /// <summary>A native <c>meshtls_enroll_options*</c>, freed with <c>meshtls_enroll_options_free</c>.</summary>
+        internal sealed class OptionsHandle : SafeHandleZeroOrMinusOneIsInvalid
+        {
+            /// <summary>Made by the marshaller for out-parameters.</summary>
+            public OptionsHandle() : base(true)
+            {
+            }
+
+            protected override bool ReleaseHandle()
+            {
+                Native.meshtls_enroll_options_free(handle);
+                return true;
+            }
+        }
+
+        private static class Native
+        {
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll_options_new(byte[] pem, UIntPtr len, out OptionsHandle h);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll_options_add_dns_name(OptionsHandle o, byte[] name);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll_options_set_key_algorithm(OptionsHandle o, uint key);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll_options_set_service_id(OptionsHandle o, byte[] spiffeId);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll_options_set_rotation_policy(OptionsHandle o, RotationPolicy.Handle policy);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll_options_set_refresh_interval(OptionsHandle o, ulong seconds);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll_options_set_timeout_ms(OptionsHandle o, ulong milliseconds);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll_options_set_state_dir(OptionsHandle o, byte[] dir);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll_options_set_rotation_callback(OptionsHandle o, EnrolledIdentity.RotationCallback callback, IntPtr userData);
+
+            [DllImport("meshtls_ffi")]
+            public static extern void meshtls_enroll_options_free(IntPtr o);
+        }
+    }
+
+    /// <summary>What happened in the renewal schedule of an <see cref="EnrolledIdentity"/>.</summary>
+    public enum RotationEventKind
+    {
+        /// <summary>A new certificate and key were checked and swapped in.</summary>
+        Renewed = 1,
+        /// <summary>A renewal attempt failed; the current identity is kept and the attempt repeated later.</summary>
+        Failed = 2,
+        /// <summary>The current certificate is due for renewal, or has expired.</summary>
+        Expiring = 3,
+    }
+
+    /// <summary>One event of the renewal schedule (<see cref="EnrolledIdentity.Rotated"/>).</summary>
+    public sealed class RotationEventArgs : EventArgs
+    {
+        internal RotationEventArgs(RotationEventKind kind, long generation, string serial, DateTimeOffset? notAfter, bool expired, int attempt, TimeSpan retryIn, string code, string message)
+        {
+            Kind = kind;
+            Generation = generation;
+            Serial = serial;
+            NotAfter = notAfter;
+            Expired = expired;
+            Attempt = attempt;
+            RetryIn = retryIn;
+            Code = code;
+            Message = message;
+        }
+
+        /// <summary>What happened.</summary>
+        public RotationEventKind Kind { get; }
+
+        /// <summary>The identity's generation when it happened (a renewal's new generation).</summary>
+        public long Generation { get; }
+
+        /// <summary>Serial (lowercase hex) of the new certificate (<c>Renewed</c>) or the current one (<c>Expiring</c>); null for <c>Failed</c>.</summary>
+        public string Serial { get; }
+
+        /// <summary>When that certificate expires; null for <c>Failed</c>.</summary>
+        public DateTimeOffset? NotAfter { get; }
+
+        /// <summary><c>Expiring</c>: whether the certificate has expired already.</summary>
+        public bool Expired { get; }
+
+        /// <summary><c>Failed</c>: 1 for the first failure since the last success.</summary>
+        public int Attempt { get; }
+
+        /// <summary><c>Failed</c>: the delay before the next attempt.</summary>
+        public TimeSpan RetryIn { get; }
+
+        /// <summary>
+        /// <c>Failed</c>: the core's code when it rejected the new certificate
+        /// (<c>unknown_issuer</c>...); null when the request itself failed (see <see cref="Message"/>)
+        /// and for the other kinds.
+        /// </summary>
+        public string Code { get; }
+
+        /// <summary><c>Failed</c>: what went wrong; null for the other kinds.</summary>
+        public string Message { get; }
+    }
+
+    /// <summary>
+    /// An identity from the CA service: renews itself before it expires (a new key each time) and
+    /// keeps its trust bundle and CRL fresh, on the native library's threads, until disposed.
+    /// Its members may be used from several threads.
+    /// </summary>
+    public sealed class EnrolledIdentity : IDisposable
+    {
+        private readonly Handle handle;
+
+        internal EnrolledIdentity(Handle handle, Events events)
+        {
+            this.handle = handle;
+            try
+            {
+                SpiffeId = Text(Native.meshtls_enrolled_spiffe_id);
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
+            events.Attach(this);
+        }
+
+        /// <summary>
+        /// Raised for every event of the renewal schedule (renewed, failed, expiring), in order, on
+        /// a thread-pool thread (never the native library's). An exception thrown by a handler is
+        /// caught and dropped: it cannot reach the native library nor end the schedule.
+        /// </summary>
+        public event EventHandler<RotationEventArgs> Rotated;
+
+        /// <summary>The SPIFFE ID.</summary>
+        public string SpiffeId { get; }
+
+        /// <summary>The serial (lowercase hex) of the current certificate.</summary>
+        public string Serial => Text(Native.meshtls_enrolled_serial_hex);
+
+        /// <summary>0 after enrolling (or resuming), one more after each renewal.</summary>
+        public long Generation => (long)Native.meshtls_enrolled_generation(handle);
+
+        /// <summary>The current chain, PEM, leaf first.</summary>
+        public string ChainPem => Text(Native.meshtls_enrolled_chain_pem);
+
+        /// <summary>
+        /// The current certificate with its private key (a new object on each call: dispose it),
+        /// for <c>SslStream.AuthenticateAsServer</c>/<c>AuthenticateAsClient</c> or Kestrel. The
+        /// chain and key come from the same generation. After a renewal, ask again.
+        /// </summary>
+        public X509Certificate2 Certificate
+        {
+            get
+            {
+                var password = Pkcs12.RandomPassword();
+                NativeBuffer.Handle b;
+                MeshTlsException.Check(Native.meshtls_enrolled_to_pkcs12(handle, NativeBuffer.Utf8(password), (uint)Pkcs12Profile.Legacy, out b));
+                return Pkcs12.Load(NativeBuffer.TakeBytes(b), password);
+            }
+        }
+
+        /// <summary>
+        /// The peer verifier as of now: the CA bundle and CRL last fetched from the service, with
+        /// the members of this identity's trust domain allowed. A snapshot: take a new one after
+        /// <see cref="RefreshTrustAsync"/>. Dispose it.
+        /// </summary>
+        public Verifier Verifier()
+        {
+            Verifier.Handle h;
+            MeshTlsException.Check(Native.meshtls_enrolled_verifier(handle, out h));
+            return new Verifier(h);
+        }
+
+        /// <summary>Renews now (a new key and certificate; the schedule does it by itself).</summary>
+        /// <exception cref="MeshTlsException">As enrolling (<c>revoked</c> when the service refuses a revoked identity).</exception>
+        public Task RenewNowAsync()
+        {
+            return Task.Run(() => MeshTlsException.Check(Native.meshtls_enrolled_renew_now(handle)));
+        }
+
+        /// <summary>Fetches the CA bundle and CRL now (the schedule does it every refresh interval).</summary>
+        /// <exception cref="MeshTlsException">As enrolling.</exception>
+        public Task RefreshTrustAsync()
+        {
+            return Task.Run(() => MeshTlsException.Check(Native.meshtls_enrolled_refresh_trust(handle)));
+        }
+
+        /// <summary>Stops the renewals and refreshes; no <see cref="Rotated"/> event starts afterwards.</summary>
+        public void Dispose()
+        {
+            // The native identity is freed now, or when the last call in flight (a renewal) ends.
+            handle.Dispose();
+        }
+
+        private delegate uint HandleText(Handle h, out NativeBuffer.Handle b);
+
+        private string Text(HandleText getter)
+        {
+            NativeBuffer.Handle b;
+            MeshTlsException.Check(getter(handle, out b));
+            return NativeBuffer.TakeString(b);
+        }
+
+        private void Raise(RotationEventArgs args)
+        {
+            var handlers = Rotated;
+            if (handlers == null)
+            {
+                return;
+            }
+            foreach (EventHandler<RotationEventArgs> h in handlers.GetInvocationList())
+            {
+                try
+                {
+                    h(this, args);
+                }
+                catch (Exception)
+                {
+                    // A handler's failure is its own; the schedule and the other handlers go on.
+                }
+            }
+        }
+
+        /// <summary>The native rotation callback's signature.</summary>
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void RotationCallback(IntPtr userData, IntPtr ev);
+
+        /// <summary>
+        /// Receives the native callback for one identity (found through a GCHandle passed as the
+        /// user data) and raises <see cref="Rotated"/> in order on the thread pool.
+        /// </summary>
+        internal sealed class Events
+        {
+            /// <summary>One static delegate for every identity, so the GC never collects it.</summary>
+            internal static readonly RotationCallback Callback = OnNative;
+
+            private readonly object gate = new object();
+            private GCHandle self;
+            // Weak: an identity nobody holds is collected, and its handle's finalizer stops it.
+            private WeakReference<EnrolledIdentity> owner;
+            private Task queue = Task.FromResult(0);
+
+            internal Events()
+            {
+                self = GCHandle.Alloc(this);
+            }
+
+            internal IntPtr UserData => GCHandle.ToIntPtr(self);
+
+            internal void Attach(EnrolledIdentity identity)
+            {
+                lock (gate)
+                {
+                    owner = new WeakReference<EnrolledIdentity>(identity);
+                }
+            }
+
+            /// <summary>Once no native call can come any more.</summary>
+            internal void Release()
+            {
+                lock (gate)
+                {
+                    owner = null;
+                    if (self.IsAllocated)
+                    {
+                        self.Free();
+                    }
+                }
+            }
+
+            private static void OnNative(IntPtr userData, IntPtr ev)
+            {
+                // Runs on a native thread: nothing may escape.
+                try
+                {
+                    var events = GCHandle.FromIntPtr(userData).Target as Events;
+                    if (events == null || ev == IntPtr.Zero)
+                    {
+                        return;
+                    }
+                    var raw = (RawEvent)Marshal.PtrToStructure(ev, typeof(RawEvent));
+                    var kind = (RotationEventKind)raw.Kind;
+                    var args = new RotationEventArgs(
+                        kind,
+                        (long)raw.Generation,
+                        Utf8(raw.SerialHex),
+                        kind == RotationEventKind.Failed ? (DateTimeOffset?)null : UnixTime.From(raw.NotAfter),
+                        raw.Expired != 0,
+                        (int)raw.Attempt,
+                        TimeSpan.FromMilliseconds(raw.RetryInMs),
+                        Utf8(raw.Code),
+                        Utf8(raw.Message));
+                    events.Enqueue(args);
+                }
+                catch (Exception)
+                {
+                    // An event we could not read is dropped rather than let into native code.
+                }
+            }
+
+            private void Enqueue(RotationEventArgs args)
+            {
+                lock (gate)
+                {
+                    queue = queue.ContinueWith(_ =>
+                    {
+                        WeakReference<EnrolledIdentity> w;
+                        lock (gate)
+                        {
+                            w = owner;
+                        }
+                        EnrolledIdentity o;
+                        if (w != null && w.TryGetTarget(out o))
+                        {
+                            o.Raise(args);
+                        }
+                    }, TaskScheduler.Default);
+                }
+            }
+
+            /// <summary>A NUL-terminated UTF-8 string from native memory (null for NULL).</summary>
+            private static string Utf8(IntPtr p)
+            {
+                if (p == IntPtr.Zero)
+                {
+                    return null;
+                }
+                var n = 0;
+                while (Marshal.ReadByte(p, n) != 0)
+                {
+                    n++;
+                }
+                var bytes = new byte[n];
+                Marshal.Copy(p, bytes, 0, n);
+                return System.Text.Encoding.UTF8.GetString(bytes);
+            }
+        }
+
+        /// <summary>The C <c>meshtls_rotation_event</c>.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct RawEvent
+        {
+            public uint Kind;
+            public ulong Generation;
+            public IntPtr SerialHex;
+            public long NotAfter;
+            public byte Expired;
+            public uint Attempt;
+            public ulong RetryInMs;
+            public IntPtr Code;
+            public IntPtr Message;
+        }
+
+        /// <summary>A native <c>meshtls_enrolled*</c>, freed with <c>meshtls_enrolled_free</c>.</summary>
+        internal sealed class Handle : SafeHandleZeroOrMinusOneIsInvalid
+        {
+            /// <summary>Made by the marshaller for out-parameters.</summary>
+            public Handle() : base(true)
+            {
+            }
+
+            /// <summary>The callback's receiver, released once the native identity is freed.</summary>
+            internal Events Events { get; set; }
+
+            protected override bool ReleaseHandle()
+            {
+                Native.meshtls_enrolled_free(handle);
+                // meshtls_enrolled_free has returned: the callback is not running and will not
+                // be called again, so its GCHandle may go.
+                Events?.Release();
+                return true;
+            }
+        }
+
+        private static class Native
+        {
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enrolled_spiffe_id(Handle e, out NativeBuffer.Handle b);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enrolled_serial_hex(Handle e, out NativeBuffer.Handle b);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enrolled_chain_pem(Handle e, out NativeBuffer.Handle b);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enrolled_to_pkcs12(Handle e, byte[] password, uint profile, out NativeBuffer.Handle b);
+
+            [DllImport("meshtls_ffi")]
+            public static extern ulong meshtls_enrolled_generation(Handle e);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enrolled_verifier(Handle e, out Verifier.Handle v);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enrolled_renew_now(Handle e);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enrolled_refresh_trust(Handle e);
+
+            [DllImport("meshtls_ffi")]
+            public static extern void meshtls_enrolled_free(IntPtr e);
+        }
+    }
+}
