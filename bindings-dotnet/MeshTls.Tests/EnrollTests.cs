@@ -356,6 +356,46 @@ print(json.loads(body)['token'])
         }
 
         [Test]
+        public void BadArgumentsFailBeforeAnyRequest()
+        {
+            Assert.Throws<ArgumentNullException>(() => Enrollment.EnrollAsync(null, "t", Node, Options()));
+            Assert.Throws<ArgumentNullException>(() => Enrollment.EnrollAsync(service.Url, "t", Node, null));
+            Assert.Throws<ArgumentNullException>(() => Enrollment.ResumeAsync(service.Url, null));
+            Assert.Throws<ArgumentNullException>(() => new EnrollOptions(null));
+            var garbage = Failure(() => Enrollment.EnrollAsync(service.Url, "t", Node, new EnrollOptions("not a certificate")));
+            Assert.AreEqual("malformed", garbage.CodeName);
+            Assert.AreEqual(ErrorCode.Malformed, garbage.Code);
+            var id = Failure(() => Enrollment.EnrollAsync(service.Url, "t", "spiffe://Mesh..internal/x", Options()));
+            Assert.AreEqual("malformed", id.CodeName);
+            var options = Options();
+            options.KeyAlgorithm = (KeyAlgorithm)99;
+            Assert.AreEqual("invalid_argument", Failure(() => Enrollment.EnrollAsync(service.Url, "t", Node, options)).CodeName);
+        }
+
+        [Test]
+        public void NobodyListeningIsTransportWithinTheTimeout()
+        {
+            // A listener that accepts into its backlog and never answers: the timeout ends it.
+            var silent = new TcpListener(IPAddress.Loopback, 0);
+            silent.Start();
+            try
+            {
+                var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+                var options = new EnrollOptions(service.Bundle) { Timeout = TimeSpan.FromMilliseconds(500) };
+                var watch = Stopwatch.StartNew();
+                var e = Failure(() => Enrollment.EnrollAsync("https://127.0.0.1:" + port, new string('0', 64), Node, options));
+                Assert.AreEqual("transport", e.CodeName);
+                Assert.AreEqual(ErrorCode.Transport, e.Code);
+                StringAssert.Contains("timed out", e.Message);
+                Assert.Less(watch.Elapsed, TimeSpan.FromSeconds(10));
+            }
+            finally
+            {
+                silent.Stop();
+            }
+        }
+
+        [Test]
         public void TheScheduleRenewsByItselfAndRaisesRotated()
         {
             var events = new List<RotationEventArgs>();
