@@ -1,18 +1,20 @@
-"""The attacks of the polyglot mesh demo, one per run, against the Rust directory's wss:// port.
+"""The attacks of the polyglot mesh demo, one per run, against the Rust directory.
 
-    MESHTLS_CA_PASSPHRASE=... python attacks.py ATTACK CA_DIR PORT WORK_DIR
+    [MESHTLS_JOIN_TOKEN=...] python attacks.py ATTACK CA_URL CA_BUNDLE PORT ATTACKER_DIR
 
 ATTACK is one of:
-  same-name-ca   a self-made root CA whose subject equals the real CA's, and a gateway leaf from it
-  wrong-id       a valid certificate from the real CA, for the wrong service (…/service/agent)
-  issue-revoked  (no connection) issue a valid gateway certificate into WORK_DIR/revoked/, for the
-                 driver to revoke with `meshtls revoke` + `meshtls crl`
-  revoked        present that certificate once the directory has the CRL
-  no-cert        a TLS client that presents no certificate at all (Python's ssl module)
+  same-name-ca    a self-made root CA whose subject equals the real CA's, and a gateway leaf from it
+  wrong-id        a valid certificate of the wrong service: enrolls …/service/agent with a token the
+                  operator minted for it, then goes to the directory directly (it admits only the
+                  gateway and the node)
+  enroll-revoked  (no connection) enrolls a valid gateway certificate with a gateway token, kept in
+                  ATTACKER_DIR/revoked/identity.pem, for the driver to revoke with `meshtls admin revoke`
+  revoked         presents that certificate once the directory's trust has the new CRL
+  no-cert         a TLS client that presents no certificate at all (Python's ssl module)
 
-Every certificate is made by the Python binding; which ones pass is the server's (the core's)
-decision. The client prints what it saw; the driver reads the code the server logged. Exit status
-0 when the connection was refused, 1 when it was (wrongly) accepted.
+The attacker never holds the CA key: it has the bundle (ca.crt) and, for the enrolling attacks, a
+token. Which certificates pass is the server's (the core's) decision. The client prints what it
+saw; the driver reads the code the server logged. Exit status 0 when the attempt was refused, 1 when it was (wrongly) accepted.
 """
 
 import asyncio
@@ -21,25 +23,34 @@ import socket
 import ssl
 import sys
 from pathlib import Path
+from typing import Optional
 
 import meshtls
 
+AGENT = "spiffe://mesh.internal/service/agent"
 GATEWAY = "spiffe://mesh.internal/service/gateway"
 DIRECTORY = "spiffe://mesh.internal/service/directory"
 
 
-def real_ca(ca_dir: Path) -> meshtls.Authority:
-    return meshtls.Authority.load(
-        (ca_dir / "ca.crt").read_text(), (ca_dir / "ca.key").read_text(), os.environ["MESHTLS_CA_PASSPHRASE"]
+async def enroll(
+    ca_url: str, spiffe_id: str, ca_pem: str, state_dir: Optional[Path] = None
+) -> meshtls.EnrolledIdentity:
+    return await meshtls.enroll(
+        ca_url,
+        os.environ.get("MESHTLS_JOIN_TOKEN", ""),
+        spiffe_id,
+        ca_bundle=ca_pem,
+        dns_names=["localhost"],
+        state_dir=state_dir,
     )
 
 
-async def present(chain, key, ca_pem: str, port: int) -> int:
-    """Connects to the directory with this certificate; 0 if refused."""
+async def present(identity: meshtls.Identity, ca_pem: str, port: int) -> int:
+    """Connects to the directory with this identity; 0 if refused."""
     verifier = meshtls.Verifier(ca_pem, meshtls.Policy(ids=[DIRECTORY]))
     try:
         conn = await asyncio.wait_for(
-            meshtls.connect_ws(f"wss://localhost:{port}/", meshtls.Identity(chain, key), verifier), 10
+            meshtls.connect_ws(f"wss://localhost:{port}/", identity, verifier), 10
         )
         await conn.send("lookup node")
         answer = await asyncio.wait_for(conn.recv(), 5)
@@ -70,8 +81,20 @@ def no_cert(ca_pem: str, port: int) -> int:
         return 0
 
 
-def main(attack: str, ca_dir: Path, port: int, work: Path) -> int:
-    ca_pem = (ca_dir / "ca.crt").read_text()
+def split_state(text: str):
+    """The chain and key of a state file (`identity.pem`: chain, then the key)."""
+    at = text.index("-----BEGIN PRIVATE KEY-----")
+    return text[:at], text[at:]
+
+
+async def wrong_id(ca_url: str, ca_pem: str, port: int) -> int:
+    node = await enroll(ca_url, AGENT, ca_pem)
+    print(f"enrolled {AGENT} serial {node.serial} (valid, from the real CA through the service)")
+    return await present(node.identity, ca_pem, port)
+
+
+def main(attack: str, ca_url: str, bundle: Path, port: int, own: Path) -> int:
+    ca_pem = bundle.read_text()
     if attack == "same-name-ca":
         real = meshtls.Certificate(ca_pem)
         rogue = meshtls.Authority.create_root("mesh.internal", common_name=real.common_name)
@@ -80,24 +103,22 @@ def main(attack: str, ca_dir: Path, port: int, work: Path) -> int:
         print(f"rogue CA subject: {rogue_root.subject} (same name: {rogue_root.subject == real.subject})")
         leaf = rogue.issue(GATEWAY, dns_names=["localhost"], lifetime=3600)
         print(f"rogue leaf {GATEWAY} issuer: {meshtls.Certificate(leaf.cert_pem).issuer}")
-        return asyncio.run(present(leaf.chain_pem, leaf.key_pem, ca_pem, port))
+        return asyncio.run(present(meshtls.Identity(leaf.chain_pem, leaf.key_pem), ca_pem, port))
     if attack == "wrong-id":
-        leaf = real_ca(ca_dir).issue("spiffe://mesh.internal/service/agent", lifetime=3600)
-        print(f"valid leaf from the real CA for spiffe://mesh.internal/service/agent, serial {leaf.serial}")
-        return asyncio.run(present(leaf.chain_pem, leaf.key_pem, ca_pem, port))
-    if attack == "issue-revoked":
-        leaf = real_ca(ca_dir).issue(GATEWAY, dns_names=["localhost"], lifetime=3600)
-        out = work / "revoked"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "chain.pem").write_text(leaf.chain_pem)
-        (out / "key.pem").write_text(leaf.key_pem)
-        os.chmod(out / "key.pem", 0o600)
-        print(f"issued {GATEWAY} serial {leaf.serial} into {out} (to be revoked)")
+        return asyncio.run(wrong_id(ca_url, ca_pem, port))
+    if attack == "enroll-revoked":
+        out = own / "revoked"
+
+        async def go():
+            node = await enroll(ca_url, GATEWAY, ca_pem, state_dir=out)
+            print(f"enrolled {GATEWAY} serial {node.serial} into {out}/identity.pem (to be revoked)")
+
+        asyncio.run(go())
         return 0
     if attack == "revoked":
-        out = work / "revoked"
+        chain, key = split_state((own / "revoked" / "identity.pem").read_text())
         print(f"presenting the revoked {GATEWAY} certificate")
-        return asyncio.run(present((out / "chain.pem").read_text(), (out / "key.pem").read_text(), ca_pem, port))
+        return asyncio.run(present(meshtls.Identity(chain, key), ca_pem, port))
     if attack == "no-cert":
         return no_cert(ca_pem, port)
     print(f"unknown attack {attack}", file=sys.stderr)
@@ -105,4 +126,4 @@ def main(attack: str, ca_dir: Path, port: int, work: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])))
+    sys.exit(main(sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5])))

@@ -1,30 +1,47 @@
 // `gateway`, the Node service of the polyglot mesh demo (examples/mesh/run.sh).
 //
-//   MESHTLS_CA_PASSPHRASE=... node gateway.mjs CA_DIR DIRECTORY_PORT [MAX_SECONDS]
+//   MESHTLS_JOIN_TOKEN=... node gateway.mjs CA_URL CA_BUNDLE DIRECTORY_PORT [MAX_SECONDS]
 //
-// Loads the CA with the Node binding, issues its own identity (…/service/gateway), connects to
-// the Rust directory over wss:// mTLS (rustls, meshtls-net) and serves wss:// mTLS to the
-// Python agent (policy: …/service/agent only). Messages from the agent: `lookup NAME` is
-// forwarded to the directory, `rotate` reissues the gateway's certificate (identity.update:
-// new handshakes present it, open connections stay), `whoami` answers the serial it verified.
+// Enrolls …/service/gateway at the CA service CA_URL with a one-time join token (the Node
+// binding's `enroll`: the key is made here, only a CSR leaves), trusting the service through
+// CA_BUNDLE (the CA's ca.crt; no CA key, no passphrase). Connects to the Rust directory over
+// wss:// mTLS (rustls, meshtls-net) and serves wss:// mTLS to the Python agent on the enrolled
+// identity and its live trust (peer policy: …/service/agent only). Messages from the agent:
+// `lookup NAME` is forwarded to the directory, `rotate` renews the gateway's certificate through
+// the CA service (renewNow: new handshakes present it, open connections stay), `whoami` answers
+// the serial it verified.
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 
-import { Authority, Identity, Policy, TrustBundle, Verifier, WssServer, wssConnect } from '../../bindings-node/index.mjs'
+import { Policy, Verifier, WssServer, enroll, wssConnect } from '../../bindings-node/index.mjs'
 
 const ID = 'spiffe://mesh.internal/service/gateway'
-const [caDir, directoryPort, maxSeconds = '120'] = process.argv.slice(2)
-setTimeout(() => { console.log(`gateway: time is up (${maxSeconds} s), exiting`); process.exit(0) }, Number(maxSeconds) * 1000)
+const DIRECTORY = 'spiffe://mesh.internal/service/directory'
+const AGENT = 'spiffe://mesh.internal/service/agent'
+const [caUrl, bundlePath, directoryPort, maxSeconds = '120'] = process.argv.slice(2)
+let node
+setTimeout(() => {
+  console.log(`gateway: time is up (${maxSeconds} s), exiting`)
+  node?.close()
+  process.exit(0)
+}, Number(maxSeconds) * 1000)
 
-const caPem = readFileSync(join(caDir, 'ca.crt'))
-const ca = await Authority.fromPem(caPem, readFileSync(join(caDir, 'ca.key')), process.env.MESHTLS_CA_PASSPHRASE)
-const issue = () => ca.issue({ id: ID, dnsNames: ['localhost'], lifetime: '1h' })
-const first = await issue()
-const identity = new Identity(first)
-console.log(`issued ${ID} serial ${first.serial}`)
+try {
+  node = await enroll(caUrl, process.env.MESHTLS_JOIN_TOKEN ?? '', ID, {
+    caBundle: readFileSync(bundlePath, 'utf8'),
+    dnsNames: ['localhost'],
+    peerPolicy: new Policy({ allowIds: [AGENT] }),
+    refreshEverySeconds: 1,
+  })
+} catch (err) {
+  console.log(`enroll refused: ${err.code} (${err.message})`)
+  process.exit(1)
+}
+const first = node.serial
+console.log(`enrolled ${ID} serial ${first}`)
 
-const only = (id) => new Verifier(new TrustBundle(caPem), new Policy({ allowIds: [id] }))
-const directory = await wssConnect(identity, only('spiffe://mesh.internal/service/directory'), `wss://localhost:${directoryPort}/`)
+// The one outbound connection checks the directory against the bundle and CRL as fetched now.
+const toDirectory = new Verifier(node.trust.verifier().bundle, new Policy({ allowIds: [DIRECTORY] }))
+const directory = await wssConnect(node.identity, toDirectory, `wss://localhost:${directoryPort}/`)
 console.log(`connected directory ${directory.peer.spiffeId} serial ${directory.peer.serial}`)
 let upstream = Promise.resolve()
 const forward = (message) => {
@@ -33,7 +50,7 @@ const forward = (message) => {
   return reply
 }
 
-const server = await WssServer.listen(identity, only('spiffe://mesh.internal/service/agent'), '127.0.0.1:0')
+const server = await WssServer.listen(node.identity, node.trust, '127.0.0.1:0')
 console.log(`listening wss ${server.port}`)
 
 async function handle(conn) {
@@ -46,10 +63,10 @@ async function handle(conn) {
       console.log(`forwarded "${text}" for ${peer.spiffeId}: ${answer}`)
       await conn.send(`via gateway: ${answer}`)
     } else if (text === 'rotate') {
-      const renewed = await issue()
-      identity.update(renewed)
-      console.log(`rotated ${ID} serial ${first.serial} -> ${renewed.serial}`)
-      await conn.send(`rotated ${renewed.serial}`)
+      const before = node.serial
+      await node.renewNow()
+      console.log(`renewed ${ID} serial ${before} -> ${node.serial} (through the CA service)`)
+      await conn.send(`rotated ${node.serial}`)
     } else if (text === 'whoami') {
       await conn.send(`${peer.spiffeId} ${peer.serial}`)
     } else {

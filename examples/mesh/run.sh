@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The polyglot mesh demo: one CA for mesh.internal, four services in four languages, each
-# issuing its own identity through its own binding, talking wss:// / mTLS, the attacks of the
-# security plan refused with the core's code, and live certificate rotation. Ends with a summary
-# table and `demo: N passed, N failed`; exits 0 only when every check passed.
+# The polyglot mesh demo: one CA for mesh.internal behind the enrollment service (`meshtls
+# serve`, the only process with the CA key), and four services in four languages that each
+# enroll with a one-time join token through their own binding (they get the service's URL, the
+# token and the CA bundle, never the CA key or its passphrase), talk wss:// / mTLS, refuse the
+# attacks of the security plan with the core's code, and renew through the service while
+# connections stay open. Ends with a summary table and `demo: N passed, N failed`; exits 0 only
+# when every check passed.
 #
 #   bash examples/mesh/run.sh          (after `bash scripts/ci/install-deps`; scripts/demo does both)
 #
@@ -15,6 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+# The passphrase lives in one file that only the operator's commands and `meshtls serve` read.
+unset MESHTLS_CA_PASSPHRASE
 venv=${MESHTLS_PY_VENV:-$root/target/ci-python-venv}
 bin=$CARGO_TARGET_DIR/debug
 work=$(mktemp -d "${TMPDIR:-/tmp}/meshtls-demo.XXXXXX")
@@ -66,38 +71,75 @@ mcs -langversion:7.2 -warnaserror -target:library -out:"$dotnet/MeshTls.dll" bin
 echo "  built: meshtls CLI, mesh-directory (Rust), meshtls Python extension, Node addon, MeshTls.dll + Node.exe"
 
 py=$venv/bin/python
-export MESHTLS_CA_PASSPHRASE
-MESHTLS_CA_PASSPHRASE=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
-ca=$work/ca
-crl=$work/crl.pem
+td=spiffe://mesh.internal/service
+ca=$work/ca                 # the CA directory: ca.crt, the encrypted ca.key, the service's ledger
+pass=$work/ca.pass          # its passphrase
+admin=$work/admin           # the operator's client certificate (…/admin/ops), for `meshtls admin`
+attacker=$work/attacker     # the attacker's own files
+bundle=$work/bundle/ca.crt  # what a service gets with its token: the CA certificate, nothing else
+(umask 077 && od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > "$pass")
 
-# ---- 1. the CA; each service issues its own identity through its own binding ------------------
-say "1. CA for mesh.internal (meshtls CLI); each service issues its own identity when it starts"
-"$bin/meshtls" ca init --trust-domain mesh.internal --out "$ca" | sed 's/^/  /' || die "ca init failed"
+# launch NAME SECONDS TOKEN COMMAND...: starts COMMAND in the background with a timeout (the
+# trap kills it), its join token in MESHTLS_JOIN_TOKEN, output in $work/NAME.log; sets
+# $last_pid, and notes the command line in $work/launched.
+launch() {
+    local name=$1 secs=$2 token=$3
+    shift 3
+    printf '%s: %s\n' "$name" "$*" >> "$work/launched"
+    MESHTLS_JOIN_TOKEN=$token timeout "$secs" "$@" > "$work/$name.log" 2>&1 &
+    last_pid=$!
+    pids+=("$last_pid")
+}
+
+# ---- 1. the CA, the operator, the enrollment service, one join token per service --------------
+say "1. CA for mesh.internal, the operator's admin identity, and \`meshtls serve\` (the only holder of the CA key)"
+"$bin/meshtls" ca init --trust-domain mesh.internal --passphrase-file "$pass" --out "$ca" | sed 's/^/  /' ||
+    die "ca init failed"
+"$bin/meshtls" issue --ca "$ca" --passphrase-file "$pass" --id spiffe://mesh.internal/admin/ops --usage client \
+    --out "$admin" | sed 's/^/  [operator] /' || die "issuing the admin identity failed"
+mkdir -p "$(dirname "$bundle")" "$attacker" && cp "$ca/ca.crt" "$bundle"
+timeout 175 "$bin/meshtls" serve --ca "$ca" --passphrase-file "$pass" --listen 127.0.0.1:0 \
+    --admin-id spiffe://mesh.internal/admin/ops --lifetime 1h > "$work/ca.log" 2>&1 &
+pids+=($!)
+wait_for "$work/ca.log" '^listening on' 30 || { show ca "$work/ca.log"; die "the CA service did not start"; }
+ca_url=https://$(awk '/^listening on/{print $3}' "$work/ca.log")
+show ca "$work/ca.log"
+admin_args=(--url "$ca_url" --cert "$admin" --bundle "$bundle")
+# token ID: mints a one-time join token for ID (granting the DNS name localhost, usable for 5
+# minutes) as the operator; prints the token, shows what it grants.
+token() {
+    local out
+    out=$("$bin/meshtls" admin token "${admin_args[@]}" --id "$1" --ttl 5m --dns localhost 2>&1) ||
+        { echo "$out" | sed 's/^/  [operator] /' >&2; return 1; }
+    echo "  [operator] token ${out:0:8}… for $1, $(echo "$out" | awk '/expires:/{print "expires " $2}')" >&2
+    echo "$out" | head -1
+}
+tok_directory=$(token "$td/directory") && tok_gateway=$(token "$td/gateway") &&
+    tok_agent=$(token "$td/agent") && tok_node=$(token "$td/node") || die "minting the join tokens failed"
 
 # ---- 2. services ------------------------------------------------------------------------------
-say "2. directory (Rust, meshtls-net) and gateway (Node, WssServer) as wss:// mTLS servers"
-timeout 170 "$bin/mesh-directory" "$ca" "$crl" 160 > "$work/directory.log" 2>&1 &
-pids+=($!)
+say "2. directory (Rust, meshtls-net) and gateway (Node, WssServer) enroll, then serve wss:// mTLS"
+launch directory 170 "$tok_directory" "$bin/mesh-directory" "$ca_url" "$bundle" 160
 wait_for "$work/directory.log" '^listening tls' 30 || { show directory "$work/directory.log"; die "directory did not start"; }
 wss_port=$(awk '/^listening wss/{print $3}' "$work/directory.log")
 tls_port=$(awk '/^listening tls/{print $3}' "$work/directory.log")
 show directory "$work/directory.log"
-timeout 170 node "$here/gateway.mjs" "$ca" "$wss_port" 160 > "$work/gateway.log" 2>&1 &
-pids+=($!)
+launch gateway 170 "$tok_gateway" node "$here/gateway.mjs" "$ca_url" "$bundle" "$wss_port" 160
 wait_for "$work/gateway.log" '^listening wss' 30 || { show gateway "$work/gateway.log"; die "gateway did not start"; }
 gateway_port=$(awk '/^listening wss/{print $3}' "$work/gateway.log")
 show gateway "$work/gateway.log"
 
-say "2. agent (Python, native asyncio wss) -> gateway -> directory; then rotation (4.)"
-timeout 90 "$py" "$here/agent.py" "$ca" "$gateway_port" > "$work/agent.log" 2>&1
+say "2. agent (Python, native asyncio wss) enrolls -> gateway -> directory; then rotation (4.)"
+launch agent 90 "$tok_agent" "$py" "$here/agent.py" "$ca_url" "$bundle" "$gateway_port"
+wait "$last_pid"
 agent_rc=$?
 show agent "$work/agent.log"
 show gateway "$work/gateway.log"
 show directory "$work/directory.log"
 
-say "2. node (.NET on Mono, SslStream TLS 1.2 + MeshTls callback) -> directory (line protocol)"
-(cd "$dotnet" && timeout 60 mono Node.exe "$ca" "$tls_port") > "$work/node.log" 2>&1
+say "2. node (.NET on Mono) enrolls (MeshTls Enrollment), SslStream TLS 1.2 + MeshTls callback -> directory"
+cd "$dotnet" && launch node 60 "$tok_node" mono Node.exe "$ca_url" "$bundle" "$tls_port" && cd "$root"
+wait "$last_pid"
 node_rc=$?
 show node "$work/node.log"
 sleep 0.3
@@ -105,17 +147,18 @@ show directory "$work/directory.log"
 
 # ---- 3. attacks -------------------------------------------------------------------------------
 declare -A attack_code
-# attack NAME PORT: runs attacks.py NAME, then reads the code the directory logged for it.
+# attack NAME PORT [TOKEN]: runs attacks.py NAME (with TOKEN, if any), then reads the code the
+# directory logged for it.
 attack() {
-    local name=$1 port=$2 before
+    local name=$1 port=$2 token=${3:-} before rc code
     before=$(grep -c '^refused' "$work/directory.log")
-    timeout 40 "$py" "$here/attacks.py" "$name" "$ca" "$port" "$work" > "$work/attack-$name.log" 2>&1
-    local rc=$?
+    launch "attack-$name" 40 "$token" "$py" "$here/attacks.py" "$name" "$ca_url" "$bundle" "$port" "$attacker"
+    wait "$last_pid"
+    rc=$?
     show "attacker" "$work/attack-$name.log"
     local start=$SECONDS
     while [ "$(grep -c '^refused' "$work/directory.log")" -le "$before" ] && [ $(( SECONDS - start )) -lt 10 ]; do sleep 0.2; done
     show directory "$work/directory.log"
-    local code
     code=$(grep '^refused' "$work/directory.log" | tail -n +"$(( before + 1 ))" | head -1 | awk '{print $3}')
     if [ "$rc" -ne 0 ]; then code="ACCEPTED"; fi
     attack_code[$name]=${code:-none}
@@ -123,16 +166,20 @@ attack() {
 }
 say "3a. a CA of our own whose name equals the real CA's, signing a gateway certificate"
 attack same-name-ca "$wss_port"
-say "3b. a valid certificate of the wrong service (agent) at the directory, which admits only the gateway"
-attack wrong-id "$wss_port"
-say "3c. a valid gateway certificate, revoked with \`meshtls revoke\` + \`meshtls crl\`"
-timeout 40 "$py" "$here/attacks.py" issue-revoked "$ca" "$wss_port" "$work" > "$work/attack-issue.log" 2>&1
-show attacker "$work/attack-issue.log"
-{
-    "$bin/meshtls" revoke --ca "$ca" --cert "$work/revoked/chain.pem" --reason key_compromise &&
-    "$bin/meshtls" crl --ca "$ca" --out "$crl"
-} 2>&1 | sed 's/^/  [meshtls] /'
-wait_for "$work/directory.log" '^crl loaded' 10
+say "3b. a valid certificate of the wrong service: a second agent, enrolled with its own token, straight to the directory"
+tok_wrong=$(token "$td/agent") || die "minting a token failed"
+attack wrong-id "$wss_port" "$tok_wrong"
+say "3c. a valid gateway certificate (enrolled with a gateway token), revoked with \`meshtls admin revoke\`"
+tok_revoked=$(token "$td/gateway") || die "minting a token failed"
+launch attack-enroll-revoked 40 "$tok_revoked" "$py" "$here/attacks.py" enroll-revoked "$ca_url" "$bundle" 0 "$attacker"
+wait "$last_pid"
+show attacker "$work/attack-enroll-revoked.log"
+revoked_serial=$(grep -oE 'serial [0-9a-f]+' "$work/attack-enroll-revoked.log" | head -1 | awk '{print $2}')
+"$bin/meshtls" admin revoke "${admin_args[@]}" --serial "${revoked_serial:-none}" --reason key_compromise 2>&1 |
+    sed 's/^/  [operator] /'
+# The directory fetches the CRL every second; it logs the refresh that brought the revocation.
+wait_for "$work/directory.log" '^trust refreshed .* [1-9][0-9]* revoked\)$' 10 ||
+    echo "  (the directory's trust did not take the revocation within 10 s)"
 show directory "$work/directory.log"
 attack revoked "$wss_port"
 say "3d. no client certificate at all (Python ssl, trusting the real CA)"
@@ -150,11 +197,11 @@ check() {  # check NAME DETAIL CONDITION...
 }
 has() { grep -qE "$2" "$1"; }
 serial_of() { grep -E "$2" "$1" | head -1 | grep -oE 'serial [0-9a-f]+' | head -1 | awk '{print $2}'; }
-td=spiffe://mesh.internal/service
-check "identity directory (Rust core)" "serial $(serial_of "$work/directory.log" '^issued')" has "$work/directory.log" "^issued $td/directory serial"
-check "identity gateway (Node binding)" "serial $(serial_of "$work/gateway.log" '^issued')" has "$work/gateway.log" "^issued $td/gateway serial"
-check "identity agent (Python binding)" "serial $(serial_of "$work/agent.log" '^issued')" has "$work/agent.log" "^issued $td/agent serial"
-check "identity node (.NET MeshTls)" "serial $(serial_of "$work/node.log" '^issued')" has "$work/node.log" "^issued $td/node serial"
+enrolled() { has "$work/$1.log" "^enrolled $td/$1 serial"; }
+for svc in "directory Rust meshtls-net" "gateway Node binding" "agent Python binding" "node .NET MeshTls"; do
+    set -- $svc
+    check "identity $1 ($2 $3)" "serial $(serial_of "$work/$1.log" '^enrolled')" enrolled "$1"
+done
 both() { has "$1" "$2" && has "$3" "$4"; }
 check "agent -> gateway (Python -> Node, wss)" "each saw the other's SPIFFE ID" \
     both "$work/agent.log" "^RESULT talk agent->gateway $td/gateway$" "$work/gateway.log" "^accepted $td/agent "
@@ -163,7 +210,7 @@ forwarded() { both "$work/gateway.log" "^connected directory $td/directory " "$w
 check "gateway -> directory (Node -> Rust, wss)" "each saw the other's SPIFFE ID; agent's lookup forwarded" forwarded
 check "node -> directory (.NET -> Rust, mTLS 1.2)" "each saw the other's SPIFFE ID" \
     both "$work/node.log" "^RESULT talk node->directory $td/directory$" "$work/directory.log" "^accepted tls $td/node .*TLSv1_2"
-is_code() { local got=${attack_code[$1]}; shift; for want in "$@"; do [ "$got" = "$want" ] && return 0; done; return 1; }
+is_code() { local got=${attack_code[$1]:-none}; shift; for want in "$@"; do [ "$got" = "$want" ] && return 0; done; return 1; }
 check "attack: same-name CA rejected" "${attack_code[same-name-ca]}" is_code same-name-ca bad_signature unknown_issuer
 check "attack: wrong service identity rejected" "${attack_code[wrong-id]}" is_code wrong-id identity_not_allowed
 check "attack: revoked certificate rejected" "${attack_code[revoked]}" is_code revoked revoked

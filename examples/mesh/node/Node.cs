@@ -1,10 +1,12 @@
 // `node`, the .NET service of the polyglot mesh demo (examples/mesh/run.sh), on Mono.
 //
-//   MESHTLS_CA_PASSPHRASE=... mono Node.exe CA_DIR DIRECTORY_TLS_PORT
+//   MESHTLS_JOIN_TOKEN=... mono Node.exe CA_URL CA_BUNDLE DIRECTORY_TLS_PORT
 //
-// Loads the CA with the MeshTls binding (C ABI over the Rust core), issues its own identity
-// (spiffe://mesh.internal/service/node), and connects to the Rust directory with SslStream over
-// TLS 1.2 (Mono has no TLS 1.3), mutual TLS, the directory checked by the core through
+// Enrolls spiffe://mesh.internal/service/node at the CA service CA_URL with a one-time join token
+// (MeshTls Enrollment.EnrollAsync, the Rust client over the C ABI: the key is made here, only a
+// CSR leaves), trusting the service through CA_BUNDLE (the CA's ca.crt; no CA key, no passphrase).
+// Then connects to the Rust directory with SslStream over TLS 1.2 (Mono has no TLS 1.3), mutual
+// TLS, presenting the enrolled certificate, the directory checked by the core through
 // Verifier.CreateValidationCallback. Mono's ClientWebSocket cannot present client certificates,
 // so the node speaks a line protocol on the directory's second (plain mTLS) listener.
 using System;
@@ -22,43 +24,56 @@ static class MeshNode
 
     static int Main(string[] args)
     {
-        var caDir = args[0];
-        var port = int.Parse(args[1]);
-        var caPem = File.ReadAllText(Path.Combine(caDir, "ca.crt"));
-        using (var ca = Authority.Load(caPem, File.ReadAllText(Path.Combine(caDir, "ca.key")),
-                                       Environment.GetEnvironmentVariable("MESHTLS_CA_PASSPHRASE")))
+        var caUrl = args[0];
+        var bundlePem = File.ReadAllText(args[1]);
+        var port = int.Parse(args[2]);
+        var options = new EnrollOptions(bundlePem);
+        options.DnsNames.Add("localhost");
+        EnrolledIdentity node;
+        try
         {
-            var request = new IssueRequest(Id) { Lifetime = TimeSpan.FromHours(1) };
-            request.DnsNames.Add("localhost");
-            using (var issued = ca.Issue(request, DateTimeOffset.UtcNow))
-            using (var bundle = new TrustBundle(caPem))
-            using (var policy = new PolicyBuilder().AllowId(Directory).Build())
-            using (var verifier = new Verifier(bundle, policy))
+            node = Enrollment.EnrollAsync(caUrl, Environment.GetEnvironmentVariable("MESHTLS_JOIN_TOKEN") ?? "", Id, options)
+                .GetAwaiter().GetResult();
+        }
+        catch (MeshTlsException e)
+        {
+            Console.WriteLine("enroll refused: {0} ({1})", e.CodeName, e.Message);
+            return 1;
+        }
+        // node.Verifier() holds the bundle and CRL the enrollment fetched and admits the trust
+        // domain; the second verifier (same CA) admits the directory only. Both are core checks.
+        using (node)
+        using (var fetched = node.Verifier())
+        using (var bundle = new TrustBundle(bundlePem))
+        using (var policy = new PolicyBuilder().AllowId(Directory).Build())
+        using (var onlyDirectory = new Verifier(bundle, policy))
+        using (var cert = node.Certificate)
+        {
+            Console.WriteLine("enrolled {0} serial {1}", Id, node.Serial);
+            PeerIdentity directory = null;
+            var chainAndCrl = fetched.CreateValidationCallback(PeerUsage.Server);
+            var identity = onlyDirectory.CreateValidationCallback(PeerUsage.Server, p => directory = p);
+            RemoteCertificateValidationCallback check = (sender, c, chain, errors) =>
+                chainAndCrl(sender, c, chain, errors) && identity(sender, c, chain, errors);
+            using (var tcp = new TcpClient())
             {
-                Console.WriteLine("issued {0} serial {1}", Id, issued.SerialHex);
-                var cert = issued.ToX509Certificate2();
-                PeerIdentity directory = null;
-                using (var tcp = new TcpClient())
+                tcp.ReceiveTimeout = tcp.SendTimeout = 10000;
+                tcp.Connect("127.0.0.1", port);
+                using (var tls = new SslStream(tcp.GetStream(), false, check,
+                           (sender, host, local, remote, acceptable) => cert))
                 {
-                    tcp.ReceiveTimeout = tcp.SendTimeout = 10000;
-                    tcp.Connect("127.0.0.1", port);
-                    using (var tls = new SslStream(tcp.GetStream(), false,
-                               verifier.CreateValidationCallback(PeerUsage.Server, p => directory = p),
-                               (sender, host, local, remote, acceptable) => cert))
-                    {
-                        tls.AuthenticateAsClient("localhost", new X509CertificateCollection { cert },
-                                                 SslProtocols.Tls12, false);
-                        Console.WriteLine("connected directory {0} serial {1} {2}",
-                                          directory.SpiffeId, directory.SerialHex, tls.SslProtocol);
-                        var writer = new StreamWriter(tls) { AutoFlush = true, NewLine = "\n" };
-                        var reader = new StreamReader(tls);
-                        writer.WriteLine("lookup gateway");
-                        var answer = reader.ReadLine();
-                        Console.WriteLine("answer: {0}", answer);
-                        var ok = directory.SpiffeId == Directory && answer != null && answer.Contains(Id);
-                        Console.WriteLine("RESULT talk node->directory {0}", ok ? directory.SpiffeId : "FAILED");
-                        return ok ? 0 : 1;
-                    }
+                    tls.AuthenticateAsClient("localhost", new X509CertificateCollection { cert },
+                                             SslProtocols.Tls12, false);
+                    Console.WriteLine("connected directory {0} serial {1} {2}",
+                                      directory.SpiffeId, directory.SerialHex, tls.SslProtocol);
+                    var writer = new StreamWriter(tls) { AutoFlush = true, NewLine = "\n" };
+                    var reader = new StreamReader(tls);
+                    writer.WriteLine("lookup gateway");
+                    var answer = reader.ReadLine();
+                    Console.WriteLine("answer: {0}", answer);
+                    var ok = directory.SpiffeId == Directory && answer != null && answer.Contains(Id);
+                    Console.WriteLine("RESULT talk node->directory {0}", ok ? directory.SpiffeId : "FAILED");
+                    return ok ? 0 : 1;
                 }
             }
         }

@@ -1,28 +1,29 @@
 //! `directory`, the Rust service of the polyglot mesh demo (`examples/mesh/run.sh`).
 //!
 //! ```sh
-//! MESHTLS_CA_PASSPHRASE=... mesh-directory CA_DIR CRL_FILE [MAX_SECONDS]
+//! MESHTLS_JOIN_TOKEN=... mesh-directory CA_URL CA_BUNDLE [MAX_SECONDS]
 //! ```
 //!
-//! Loads the CA of `CA_DIR` (`ca.crt`, encrypted `ca.key`), issues its own identity
-//! `spiffe://mesh.internal/service/directory` with the Rust core, and serves two listeners:
-//! - `wss://` mTLS for the Node gateway (policy: `…/service/gateway` only);
-//! - plain mTLS lines, TLS 1.2 allowed, for the .NET node on Mono (policy: `…/service/node`),
-//!   because Mono has no `ClientWebSocket` with client certificates.
+//! Enrolls `spiffe://mesh.internal/service/directory` at the CA service `CA_URL` with a one-time
+//! join token (`meshtls_net::enroll`: the key is made here, only a CSR leaves), trusting the
+//! service through `CA_BUNDLE` (the CA's `ca.crt`; no CA key, no passphrase). The enrolled
+//! identity renews itself and its trust (bundle + CRL, peer policy: the gateway and the node) is
+//! fetched again every second. Two listeners on that identity and trust:
+//! - `wss://` mTLS for the Node gateway;
+//! - plain mTLS lines, TLS 1.2 allowed, for the .NET node on Mono, because Mono has no
+//!   `ClientWebSocket` with client certificates.
 //!
-//! When `CRL_FILE` appears or changes, both verifiers are rebuilt with it (new handshakes only).
-//! Output, one line each: `issued ID serial HEX`, `listening wss PORT`, `listening tls PORT`,
-//! `accepted wss|tls ID serial HEX VERSION`, `crl loaded`, `refused wss|tls CODE (detail)` with
-//! the core's error code (`tls` when the core was not asked). Exits after MAX_SECONDS (120).
+//! Output, one line each: `enrolled ID serial HEX`, `listening wss PORT`, `listening tls PORT`,
+//! `trust refreshed generation N (K CA, crl number X, R revoked)` when what the trust holds
+//! changed, `accepted wss|tls ID serial HEX VERSION`, `refused wss|tls CODE (detail)` with the
+//! core's error code (`tls` when the core was not asked). Exits after MAX_SECONDS (120).
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use meshtls_core::{Authority, IssueRequest, Policy, SpiffeId, Timestamp, TrustBundle, Verifier};
-use meshtls_net::{
-    Identity, IdentityHandle, MtlsListener, MtlsServer, MtlsStream, TrustHandle, WsListener,
-};
+use meshtls_core::{Policy, SpiffeId, Verifier};
+use meshtls_net::enroll::{enroll, EnrollOptions};
+use meshtls_net::{IdentityHandle, MtlsListener, MtlsServer, MtlsStream, TrustHandle, WsListener};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -31,23 +32,6 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const ID: &str = "spiffe://mesh.internal/service/directory";
 const GATEWAY: &str = "spiffe://mesh.internal/service/gateway";
 const NODE: &str = "spiffe://mesh.internal/service/node";
-
-fn now() -> Result<Timestamp, BoxError> {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    Ok(Timestamp::from_unix(i64::try_from(secs)?))
-}
-
-/// A verifier trusting `ca_pem` (plus the CRL, when there is one) for exactly `allowed`.
-fn verifier(ca_pem: &[u8], crl: Option<&[u8]>, allowed: &str) -> Result<Verifier, BoxError> {
-    let mut bundle = TrustBundle::from_pem(ca_pem)?;
-    if let Some(crl) = crl {
-        bundle.add_crl(crl)?;
-    }
-    let policy = Policy::builder()
-        .allow_id(SpiffeId::parse(allowed)?)
-        .build()?;
-    Ok(Verifier::new(bundle, policy))
-}
 
 fn server(
     identity: &IdentityHandle,
@@ -132,65 +116,65 @@ async fn serve_tls(mut listener: MtlsListener) {
     }
 }
 
-/// Reloads both verifiers when `crl_file` appears or changes.
-async fn watch_crl(crl_file: PathBuf, ca_pem: Vec<u8>, handles: Vec<(TrustHandle, &'static str)>) {
-    let mut seen: Option<Vec<u8>> = None;
+/// What a refresh can change: the CA list and the CRLs.
+fn held(verifier: &Verifier) -> String {
+    let bundle = verifier.bundle();
+    let numbers: Vec<String> = bundle
+        .crls()
+        .iter()
+        .map(|c| c.number.map_or_else(|| "-".to_string(), |n| n.to_string()))
+        .collect();
+    let revoked: usize = bundle.crls().iter().map(|c| c.revoked_count).sum();
+    format!(
+        "{} CA, crl number {}, {revoked} revoked",
+        bundle.len(),
+        if numbers.is_empty() {
+            "none".to_string()
+        } else {
+            numbers.join("+")
+        }
+    )
+}
+
+/// Reports each refresh of `trust` that changed what it holds (the schedule replaces the
+/// verifier every `refresh_every`, changed or not).
+async fn report_refreshes(trust: TrustHandle) {
+    let mut last = String::new();
     loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let Ok(crl) = std::fs::read(&crl_file) else {
-            continue;
-        };
-        if seen.as_ref() == Some(&crl) {
-            continue;
+        let generation = trust.generation();
+        let now = held(&trust.current());
+        if now != last {
+            println!("trust refreshed generation {generation} ({now})");
+            last = now;
         }
-        let mut ok = true;
-        for (handle, allowed) in &handles {
-            match verifier(&ca_pem, Some(&crl), allowed) {
-                Ok(v) => handle.replace(v),
-                Err(e) => {
-                    println!("crl refused: {e}");
-                    ok = false;
-                }
-            }
-        }
-        if ok {
-            println!("crl loaded");
-        }
-        seen = Some(crl);
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-async fn run(ca_dir: &Path, crl_file: PathBuf) -> Result<(), BoxError> {
-    let passphrase = std::env::var("MESHTLS_CA_PASSPHRASE")?;
-    let ca_pem = std::fs::read(ca_dir.join("ca.crt"))?;
-    let ca = Authority::from_pem(
-        &ca_pem,
-        &std::fs::read(ca_dir.join("ca.key"))?,
-        Some(&passphrase),
-    )?;
-    let issued = ca.issue(
-        &IssueRequest::new(SpiffeId::parse(ID)?)
-            .with_dns(["localhost"])
-            .with_lifetime(Duration::from_secs(3600)),
-        now()?,
-    )?;
-    let identity = IdentityHandle::new(Identity::from_issued(&issued)?);
+async fn run(url: &str, bundle_pem: String, token: &str) -> Result<(), BoxError> {
+    let id = SpiffeId::parse(ID)?;
+    let mut options = EnrollOptions::new(bundle_pem);
+    options.dns_names = vec!["localhost".to_string()];
+    options.peer_policy = Some(
+        Policy::builder()
+            .allow_id(SpiffeId::parse(GATEWAY)?)
+            .allow_id(SpiffeId::parse(NODE)?)
+            .build()?,
+    );
+    options.refresh_every = Duration::from_secs(1);
+    let node = enroll(url, token, &id, options).await?;
+    let identity = node.identity();
     println!(
-        "issued {ID} serial {}",
+        "enrolled {ID} serial {}",
         identity.current().leaf()?.serial.to_hex()
     );
 
-    let wss_trust = TrustHandle::new(verifier(&ca_pem, None, GATEWAY)?);
-    let tls_trust = TrustHandle::new(verifier(&ca_pem, None, NODE)?);
-    let wss = WsListener::bind("127.0.0.1:0", server(&identity, &wss_trust, "wss")?).await?;
-    let tls = MtlsListener::bind("127.0.0.1:0", server(&identity, &tls_trust, "tls")?).await?;
+    let trust = node.trust();
+    let wss = WsListener::bind("127.0.0.1:0", server(&identity, &trust, "wss")?).await?;
+    let tls = MtlsListener::bind("127.0.0.1:0", server(&identity, &trust, "tls")?).await?;
     println!("listening wss {}", wss.local_addr().port());
     println!("listening tls {}", tls.local_addr().port());
-    tokio::spawn(watch_crl(
-        crl_file,
-        ca_pem,
-        vec![(wss_trust, GATEWAY), (tls_trust, NODE)],
-    ));
+    tokio::spawn(report_refreshes(trust));
     tokio::join!(serve_wss(wss), serve_tls(tls));
     Ok(())
 }
@@ -198,16 +182,16 @@ async fn run(ca_dir: &Path, crl_file: PathBuf) -> Result<(), BoxError> {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(ca_dir), Some(crl)) = (args.first(), args.get(1)) else {
-        return Err("usage: mesh-directory CA_DIR CRL_FILE [MAX_SECONDS]".into());
+    let (Some(url), Some(bundle)) = (args.first(), args.get(1)) else {
+        return Err(
+            "usage: MESHTLS_JOIN_TOKEN=... mesh-directory CA_URL CA_BUNDLE [MAX_SECONDS]".into(),
+        );
     };
     let max: u64 = args.get(2).map_or(Ok(120), |s| s.parse())?;
-    match tokio::time::timeout(
-        Duration::from_secs(max),
-        run(Path::new(ca_dir), PathBuf::from(crl)),
-    )
-    .await
-    {
+    let token = std::env::var("MESHTLS_JOIN_TOKEN")
+        .map_err(|_| "MESHTLS_JOIN_TOKEN is not set (mint one with `meshtls admin token`)")?;
+    let bundle_pem = std::fs::read_to_string(bundle)?;
+    match tokio::time::timeout(Duration::from_secs(max), run(url, bundle_pem, &token)).await {
         Ok(result) => result,
         Err(_) => {
             println!("directory: time is up ({max} s), exiting");
