@@ -11,10 +11,13 @@ ATTACK is one of:
                   ATTACKER_DIR/revoked/identity.pem, for the driver to revoke with `meshtls admin revoke`
   revoked         presents that certificate once the directory's trust has the new CRL
   no-cert         a TLS client that presents no certificate at all (Python's ssl module)
+  reused-token    enrolls again with a join token that was already used (the agent's): the CA
+                  service refuses it (PORT is not used)
 
 The attacker never holds the CA key: it has the bundle (ca.crt) and, for the enrolling attacks, a
 token. Which certificates pass is the server's (the core's) decision. The client prints what it
-saw; the driver reads the code the server logged. Exit status 0 when the attempt was refused, 1 when it was (wrongly) accepted.
+saw; the driver reads the code the server logged (for reused-token, the code the CA service
+answered). Exit status 0 when the attempt was refused, 1 when it was (wrongly) accepted.
 """
 
 import asyncio
@@ -93,6 +96,16 @@ async def wrong_id(ca_url: str, ca_pem: str, port: int) -> int:
     return await present(node.identity, ca_pem, port)
 
 
+async def reused_token(ca_url: str, ca_pem: str) -> int:
+    try:
+        node = await enroll(ca_url, AGENT, ca_pem)
+    except meshtls.Error as e:
+        print(f"refused by the CA service: {e.code} ({e})")
+        return 0
+    print(f"attack ACCEPTED: enrolled {AGENT} serial {node.serial} with a used token")
+    return 1
+
+
 def main(attack: str, ca_url: str, bundle: Path, port: int, own: Path) -> int:
     ca_pem = bundle.read_text()
     if attack == "same-name-ca":
@@ -121,6 +134,8 @@ def main(attack: str, ca_url: str, bundle: Path, port: int, own: Path) -> int:
         return asyncio.run(present(meshtls.Identity(chain, key), ca_pem, port))
     if attack == "no-cert":
         return no_cert(ca_pem, port)
+    if attack == "reused-token":
+        return asyncio.run(reused_token(ca_url, ca_pem))
     print(f"unknown attack {attack}", file=sys.stderr)
     return 2
 

@@ -81,7 +81,7 @@ bundle=$work/bundle/ca.crt  # what a service gets with its token: the CA certifi
 
 # launch NAME SECONDS TOKEN COMMAND...: starts COMMAND in the background with a timeout (the
 # trap kills it), its join token in MESHTLS_JOIN_TOKEN, output in $work/NAME.log; sets
-# $last_pid, and notes the command line in $work/launched.
+# $last_pid, and notes the command line in $work/launched (for the "CA key" check).
 launch() {
     local name=$1 secs=$2 token=$3
     shift 3
@@ -120,14 +120,21 @@ tok_directory=$(token "$td/directory") && tok_gateway=$(token "$td/gateway") &&
 # ---- 2. services ------------------------------------------------------------------------------
 say "2. directory (Rust, meshtls-net) and gateway (Node, WssServer) enroll, then serve wss:// mTLS"
 launch directory 170 "$tok_directory" "$bin/mesh-directory" "$ca_url" "$bundle" 160
+directory_pid=$last_pid
 wait_for "$work/directory.log" '^listening tls' 30 || { show directory "$work/directory.log"; die "directory did not start"; }
 wss_port=$(awk '/^listening wss/{print $3}' "$work/directory.log")
 tls_port=$(awk '/^listening tls/{print $3}' "$work/directory.log")
 show directory "$work/directory.log"
 launch gateway 170 "$tok_gateway" node "$here/gateway.mjs" "$ca_url" "$bundle" "$wss_port" 160
+gateway_pid=$last_pid
 wait_for "$work/gateway.log" '^listening wss' 30 || { show gateway "$work/gateway.log"; die "gateway did not start"; }
 gateway_port=$(awk '/^listening wss/{print $3}' "$work/gateway.log")
 show gateway "$work/gateway.log"
+# What the two long-lived services run with, read from the kernel: no passphrase, no CA directory.
+for pid in "$directory_pid" "$gateway_pid"; do
+    tr '\0' '\n' < "/proc/$pid/environ" | grep -c '^MESHTLS_CA_PASSPHRASE=' >> "$work/environ-check"
+    tr '\0' '\n' < "/proc/$pid/cmdline" | grep -cF "$ca" >> "$work/environ-check"
+done
 
 say "2. agent (Python, native asyncio wss) enrolls -> gateway -> directory; then rotation (4.)"
 launch agent 90 "$tok_agent" "$py" "$here/agent.py" "$ca_url" "$bundle" "$gateway_port"
@@ -184,8 +191,20 @@ show directory "$work/directory.log"
 attack revoked "$wss_port"
 say "3d. no client certificate at all (Python ssl, trusting the real CA)"
 attack no-cert "$tls_port"
+say "3e. the agent's join token, used already, presented again to the CA service"
+launch attack-reused-token 40 "$tok_agent" "$py" "$here/attacks.py" reused-token "$ca_url" "$bundle" 0 "$attacker"
+wait "$last_pid"
+reuse_rc=$?
+show attacker "$work/attack-reused-token.log"
+attack_code[reused-token]=$(sed -n 's/^refused by the CA service: \([a-z_]*\).*/\1/p' "$work/attack-reused-token.log")
+[ "$reuse_rc" -eq 0 ] || attack_code[reused-token]=ACCEPTED
+if command -v curl > /dev/null; then
+    curl -s --max-time 5 --cacert "$bundle" "$ca_url/metrics" | grep '^meshtls_ca_enroll_failures_total' | sed 's/^/  [ca] /'
+fi
+echo "  => the CA service refused it: ${attack_code[reused-token]:-none}"
 
 # ---- 5. summary -------------------------------------------------------------------------------
+"$bin/meshtls" admin certs "${admin_args[@]}" > "$work/ledger.txt" 2>&1
 passed=0
 failed=0
 rows=()
@@ -197,11 +216,21 @@ check() {  # check NAME DETAIL CONDITION...
 }
 has() { grep -qE "$2" "$1"; }
 serial_of() { grep -E "$2" "$1" | head -1 | grep -oE 'serial [0-9a-f]+' | head -1 | awk '{print $2}'; }
-enrolled() { has "$work/$1.log" "^enrolled $td/$1 serial"; }
+# enrolled NAME: the service's log says it enrolled, and the CA's ledger has that certificate.
+enrolled() {
+    local serial
+    serial=$(serial_of "$work/$1.log" "^enrolled $td/$1 serial")
+    [ -n "$serial" ] && grep -qE "^$serial +enroll +$td/$1 " "$work/ledger.txt"
+}
 for svc in "directory Rust meshtls-net" "gateway Node binding" "agent Python binding" "node .NET MeshTls"; do
     set -- $svc
-    check "identity $1 ($2 $3)" "serial $(serial_of "$work/$1.log" '^enrolled')" enrolled "$1"
+    check "identity $1 ($2 $3)" "serial $(serial_of "$work/$1.log" '^enrolled'), in the CA's ledger" enrolled "$1"
 done
+# Nothing but the operator's commands and `meshtls serve` got the CA directory or its passphrase.
+ca_key_only_in_service() {
+    ! grep -qF -e "$ca" -e "$pass" "$work/launched" && ! grep -qv '^0$' "$work/environ-check"
+}
+check "CA key: only in meshtls serve" "services got its URL, a token and ca.crt" ca_key_only_in_service
 both() { has "$1" "$2" && has "$3" "$4"; }
 check "agent -> gateway (Python -> Node, wss)" "each saw the other's SPIFFE ID" \
     both "$work/agent.log" "^RESULT talk agent->gateway $td/gateway$" "$work/gateway.log" "^accepted $td/agent "
@@ -215,6 +244,7 @@ check "attack: same-name CA rejected" "${attack_code[same-name-ca]}" is_code sam
 check "attack: wrong service identity rejected" "${attack_code[wrong-id]}" is_code wrong-id identity_not_allowed
 check "attack: revoked certificate rejected" "${attack_code[revoked]}" is_code revoked revoked
 check "attack: no client certificate rejected" "${attack_code[no-cert]}" is_code no-cert no_certificate
+check "attack: reused join token refused" "${attack_code[reused-token]:-none}" is_code reused-token token_used
 rot() { grep -E "^RESULT $1" "$work/agent.log" | head -1 | cut -d' ' -f4-; }
 check "rotation: gateway, new serial on next handshake" "$(rot 'rotate gateway' | cut -d' ' -f2-)" has "$work/agent.log" '^RESULT rotate gateway ok'
 check "rotation: agent, new serial on next handshake" "$(rot 'rotate agent' | cut -d' ' -f2-)" has "$work/agent.log" '^RESULT rotate agent ok'
