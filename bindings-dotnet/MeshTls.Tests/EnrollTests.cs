@@ -233,8 +233,15 @@ print(json.loads(body)['token'])
         [Test]
         public void EnrollRenewAndHandshakeWithTheEnrolledIdentities()
         {
+            // The client accepts only the node as its peer; the node, the default (the trust domain).
+            var clientOptions = Options();
+            using (var builder = new PolicyBuilder().AllowId(Node))
+            {
+                clientOptions.PeerPolicy = builder.Build();
+            }
+            using (clientOptions.PeerPolicy)
             using (var node = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Node), Node, Options())))
-            using (var client = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Client), Client, Options())))
+            using (var client = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Client), Client, clientOptions)))
             {
                 Assert.AreEqual(Node, node.SpiffeId);
                 Assert.AreEqual(0, node.Generation);
@@ -292,6 +299,18 @@ print(json.loads(body)['token'])
                 Assert.AreEqual(node.Serial, clientSaw.SerialHex);
                 Assert.AreEqual(Client, serverSaw.SpiffeId);
                 Assert.AreEqual(client.Serial, serverSaw.SerialHex);
+
+                // The peer policies: the client's verifier refuses anyone but the node.
+                using (var v = client.Verifier())
+                {
+                    var e = Assert.Throws<MeshTlsException>(() => v.Verify(client.ChainPem, PeerUsage.Server, DateTimeOffset.UtcNow));
+                    Assert.AreEqual("identity_not_allowed", e.CodeName);
+                    Assert.AreEqual(Node, v.Verify(node.ChainPem, PeerUsage.Server, DateTimeOffset.UtcNow).SpiffeId);
+                }
+                using (var v = node.Verifier())
+                {
+                    Assert.AreEqual(Client, v.Verify(client.ChainPem, PeerUsage.Client, DateTimeOffset.UtcNow).SpiffeId);
+                }
             }
         }
 

@@ -151,6 +151,12 @@ namespace MeshTls
         /// <summary>When to renew (default: the core's, 2/3 of the lifetime with jitter). Copied when the call starts.</summary>
         public RotationPolicy Rotation { get; set; }
 
+        /// <summary>
+        /// Who <see cref="EnrolledIdentity.Verifier"/> accepts as a peer (default: every member of
+        /// the identity's trust domain). Copied when the call starts.
+        /// </summary>
+        public Policy PeerPolicy { get; set; }
+
         /// <summary>How often the bundle and CRL are fetched again (default 5 minutes; whole seconds).</summary>
         public TimeSpan? RefreshInterval { get; set; }
 
@@ -185,6 +191,10 @@ namespace MeshTls
                 if (Rotation != null)
                 {
                     MeshTlsException.Check(Native.meshtls_enroll_options_set_rotation_policy(h, Rotation.NativeHandle));
+                }
+                if (PeerPolicy != null)
+                {
+                    MeshTlsException.Check(Native.meshtls_enroll_options_set_peer_policy(h, PeerPolicy.NativeHandle));
                 }
                 if (RefreshInterval.HasValue)
                 {
@@ -254,6 +264,9 @@ namespace MeshTls
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_enroll_options_set_rotation_policy(OptionsHandle o, RotationPolicy.Handle policy);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enroll_options_set_peer_policy(OptionsHandle o, Policy.Handle policy);
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_enroll_options_set_refresh_interval(OptionsHandle o, ulong seconds);
@@ -392,7 +405,8 @@ namespace MeshTls
 
         /// <summary>
         /// The peer verifier as of now: the CA bundle and CRL last fetched from the service, with
-        /// the members of this identity's trust domain allowed. A snapshot: take a new one after
+        /// <see cref="EnrollOptions.PeerPolicy"/> (default: the members of this identity's trust
+        /// domain). A snapshot: take a new one after
         /// <see cref="RefreshTrustAsync"/>. Dispose it.
         /// </summary>
         public Verifier Verifier()

@@ -539,6 +539,15 @@ meshtls_result meshtls_enroll_options_set_service_id(meshtls_enroll_options *opt
 meshtls_result meshtls_enroll_options_set_rotation_policy(meshtls_enroll_options *options,
                                                           const meshtls_rotation_policy *policy);
 
+// Who the enrolled identity's verifier (`meshtls_enrolled_verifier`) accepts as a peer (a copy
+// of `policy`; default: every member of the identity's trust domain); NULL restores the
+// default.
+//
+// # Safety
+// `options` is live and unshared; `policy` is NULL or live.
+meshtls_result meshtls_enroll_options_set_peer_policy(meshtls_enroll_options *options,
+                                                      const meshtls_policy *policy);
+
 // How often the bundle and CRL are fetched again, in seconds (default 300; 0 is refused).
 //
 // # Safety
@@ -656,7 +665,8 @@ meshtls_result meshtls_enrolled_to_pkcs12(const meshtls_enrolled *enrolled,
 uint64_t meshtls_enrolled_generation(const meshtls_enrolled *enrolled);
 
 // The peer verifier as of now: the CA bundle and CRL last fetched from the service, with
-// the peer policy (members of the identity's trust domain). A snapshot: take a new one after
+// the peer policy (`meshtls_enroll_options_set_peer_policy`; default: the members of the
+// identity's trust domain). A snapshot: take a new one after
 // a refresh. Free it with `meshtls_verifier_free`.
 //
 // # Safety

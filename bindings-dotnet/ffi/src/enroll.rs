@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use meshtls_core::{encoding, KeyAlgorithm, RotationPolicy, SpiffeId, TrustBundle};
+use meshtls_core::{encoding, KeyAlgorithm, Policy, RotationPolicy, SpiffeId, TrustBundle};
 use meshtls_net::enroll::{EnrollOptions, EnrolledIdentity};
 use meshtls_net::{IdentityHandle, RotationEvent};
 use tokio::runtime::Runtime;
@@ -45,7 +45,7 @@ use crate::error::{meshtls_result, FfiError};
 use crate::issue::pkcs12_profile;
 use crate::panic::{ffi_boundary, ffi_value};
 use crate::rotation::meshtls_rotation_policy;
-use crate::verify::meshtls_verifier;
+use crate::verify::{meshtls_policy, meshtls_verifier};
 
 /// Worker threads of the runtime: renewals and refreshes are a few requests an hour.
 const WORKER_THREADS: usize = 2;
@@ -317,6 +317,7 @@ pub struct meshtls_enroll_options {
     key_algorithm: KeyAlgorithm,
     service_id: Option<SpiffeId>,
     rotation: Option<RotationPolicy>,
+    peer_policy: Option<Policy>,
     refresh_every: Option<Duration>,
     timeout: Option<Duration>,
     state_dir: Option<PathBuf>,
@@ -334,6 +335,7 @@ impl meshtls_enroll_options {
         if let Some(r) = &self.rotation {
             o.rotation = *r;
         }
+        o.peer_policy = self.peer_policy.clone();
         if let Some(d) = self.refresh_every {
             o.refresh_every = d;
         }
@@ -388,6 +390,7 @@ pub unsafe extern "C" fn meshtls_enroll_options_new(
                 key_algorithm: KeyAlgorithm::default(),
                 service_id: None,
                 rotation: None,
+                peer_policy: None,
                 refresh_every: None,
                 timeout: None,
                 state_dir: None,
@@ -487,6 +490,26 @@ pub unsafe extern "C" fn meshtls_enroll_options_set_rotation_policy(
     unsafe {
         set(options, |o| {
             o.rotation = policy.as_ref().map(|p| p.inner);
+            Ok(())
+        })
+    }
+}
+
+/// Who the enrolled identity's verifier (`meshtls_enrolled_verifier`) accepts as a peer (a copy
+/// of `policy`; default: every member of the identity's trust domain); NULL restores the
+/// default.
+///
+/// # Safety
+/// `options` is live and unshared; `policy` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_enroll_options_set_peer_policy(
+    options: *mut meshtls_enroll_options,
+    policy: *const meshtls_policy,
+) -> meshtls_result {
+    // SAFETY: forwarded contract; `policy` is NULL or live.
+    unsafe {
+        set(options, |o| {
+            o.peer_policy = policy.as_ref().map(|p| p.inner.clone());
             Ok(())
         })
     }
@@ -826,7 +849,8 @@ pub unsafe extern "C" fn meshtls_enrolled_generation(enrolled: *const meshtls_en
 }
 
 /// The peer verifier as of now: the CA bundle and CRL last fetched from the service, with
-/// the peer policy (members of the identity's trust domain). A snapshot: take a new one after
+/// the peer policy (`meshtls_enroll_options_set_peer_policy`; default: the members of the
+/// identity's trust domain). A snapshot: take a new one after
 /// a refresh. Free it with `meshtls_verifier_free`.
 ///
 /// # Safety

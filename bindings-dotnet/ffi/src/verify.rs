@@ -29,7 +29,7 @@ pub struct meshtls_policy_builder {
 /// Who may connect (immutable).
 #[allow(non_camel_case_types)]
 pub struct meshtls_policy {
-    inner: Policy,
+    pub(crate) inner: Policy,
 }
 
 /// A trust bundle and a policy: decides whether a presented chain is acceptable.

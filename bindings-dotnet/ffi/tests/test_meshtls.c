@@ -1002,6 +1002,19 @@ static void test_enroll_offline(const char *dir) {
     EXPECT(meshtls_enroll_options_set_timeout_ms(opts, 500), MESHTLS_OK);
     EXPECT(meshtls_enroll_options_set_rotation_policy(NULL, NULL), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_enroll_options_set_rotation_policy(opts, NULL), MESHTLS_OK);
+    meshtls_rotation_policy *rp = NULL;
+    EXPECT(meshtls_rotation_policy_at_fraction(0.5, &rp), MESHTLS_OK);
+    EXPECT(meshtls_enroll_options_set_rotation_policy(opts, rp), MESHTLS_OK);
+    meshtls_rotation_policy_free(rp);
+    meshtls_policy_builder *pb = NULL;
+    meshtls_policy *peers = NULL;
+    EXPECT(meshtls_policy_builder_new(&pb), MESHTLS_OK);
+    EXPECT(meshtls_policy_builder_allow_id(pb, API_ID), MESHTLS_OK);
+    EXPECT(meshtls_policy_builder_build(pb, &peers), MESHTLS_OK);
+    EXPECT(meshtls_enroll_options_set_peer_policy(NULL, peers), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll_options_set_peer_policy(opts, peers), MESHTLS_OK);
+    meshtls_policy_free(peers); /* the options keep a copy */
+    meshtls_policy_builder_free(pb);
     EXPECT(meshtls_enroll_options_set_state_dir(NULL, "/tmp"), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_enroll_options_set_rotation_callback(NULL, NULL, NULL), MESHTLS_NULL_ARGUMENT);
 
