@@ -7,7 +7,7 @@
 // CSR leaves), trusting the service through CA_BUNDLE (the CA's ca.crt; no CA key, no passphrase).
 // Then connects to the Rust directory with SslStream over TLS 1.2 (Mono has no TLS 1.3), mutual
 // TLS, presenting the enrolled certificate, the directory checked by the core through
-// Verifier.CreateValidationCallback. Mono's ClientWebSocket cannot present client certificates,
+// node.Verifier().CreateValidationCallback (peer policy: the directory only). Mono's ClientWebSocket cannot present client certificates,
 // so the node speaks a line protocol on the directory's second (plain mTLS) listener.
 using System;
 using System.IO;
@@ -27,39 +27,35 @@ static class MeshNode
         var caUrl = args[0];
         var bundlePem = File.ReadAllText(args[1]);
         var port = int.Parse(args[2]);
-        var options = new EnrollOptions(bundlePem);
-        options.DnsNames.Add("localhost");
         EnrolledIdentity node;
-        try
+        using (var onlyDirectory = new PolicyBuilder().AllowId(Directory).Build())
         {
-            node = Enrollment.EnrollAsync(caUrl, Environment.GetEnvironmentVariable("MESHTLS_JOIN_TOKEN") ?? "", Id, options)
-                .GetAwaiter().GetResult();
+            var options = new EnrollOptions(bundlePem) { PeerPolicy = onlyDirectory };
+            options.DnsNames.Add("localhost");
+            try
+            {
+                node = Enrollment.EnrollAsync(caUrl, Environment.GetEnvironmentVariable("MESHTLS_JOIN_TOKEN") ?? "", Id, options)
+                    .GetAwaiter().GetResult();
+            }
+            catch (MeshTlsException e)
+            {
+                Console.WriteLine("enroll refused: {0} ({1})", e.CodeName, e.Message);
+                return 1;
+            }
         }
-        catch (MeshTlsException e)
-        {
-            Console.WriteLine("enroll refused: {0} ({1})", e.CodeName, e.Message);
-            return 1;
-        }
-        // node.Verifier() holds the bundle and CRL the enrollment fetched and admits the trust
-        // domain; the second verifier (same CA) admits the directory only. Both are core checks.
+        // node.Verifier(): the bundle and CRL the enrollment fetched, with the peer policy.
         using (node)
-        using (var fetched = node.Verifier())
-        using (var bundle = new TrustBundle(bundlePem))
-        using (var policy = new PolicyBuilder().AllowId(Directory).Build())
-        using (var onlyDirectory = new Verifier(bundle, policy))
+        using (var verifier = node.Verifier())
         using (var cert = node.Certificate)
         {
             Console.WriteLine("enrolled {0} serial {1}", Id, node.Serial);
             PeerIdentity directory = null;
-            var chainAndCrl = fetched.CreateValidationCallback(PeerUsage.Server);
-            var identity = onlyDirectory.CreateValidationCallback(PeerUsage.Server, p => directory = p);
-            RemoteCertificateValidationCallback check = (sender, c, chain, errors) =>
-                chainAndCrl(sender, c, chain, errors) && identity(sender, c, chain, errors);
             using (var tcp = new TcpClient())
             {
                 tcp.ReceiveTimeout = tcp.SendTimeout = 10000;
                 tcp.Connect("127.0.0.1", port);
-                using (var tls = new SslStream(tcp.GetStream(), false, check,
+                using (var tls = new SslStream(tcp.GetStream(), false,
+                           verifier.CreateValidationCallback(PeerUsage.Server, p => directory = p),
                            (sender, host, local, remote, acceptable) => cert))
                 {
                     tls.AuthenticateAsClient("localhost", new X509CertificateCollection { cert },
