@@ -773,8 +773,9 @@ export interface RotationEvent {
   /** 1 for the first failure since the last success (`failed`). */
   attempt?: number
   /**
-   * The core code when the core rejected the new certificate, e.g. `unknown_issuer`
-   * (`failed`; absent when the renewal itself failed, e.g. the service was unreachable).
+   * The core code when the core rejected the new certificate (e.g. `unknown_issuer`) or
+   * the CA service refused with a core code (e.g. `revoked`) (`failed`; absent when the
+   * service was unreachable or refused with a code of its own).
    */
   code?: string
   /** What went wrong (`failed`). */

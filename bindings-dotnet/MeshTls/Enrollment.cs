@@ -334,9 +334,10 @@ namespace MeshTls
         public TimeSpan RetryIn { get; }
 
         /// <summary>
-        /// <c>Failed</c>: the core's code when it rejected the new certificate
-        /// (<c>unknown_issuer</c>...); null when the request itself failed (see <see cref="Message"/>)
-        /// and for the other kinds.
+        /// <c>Failed</c>: the core's code when the core rejected the new certificate
+        /// (<c>unknown_issuer</c>...) or the CA service refused with a core code (<c>revoked</c>);
+        /// null when the service could not be reached or refused with a code of its own (see
+        /// <see cref="Message"/>), and for the other kinds.
         /// </summary>
         public string Code { get; }
 

@@ -29,8 +29,9 @@ pub struct RotationEvent {
     pub expired: Option<bool>,
     /// 1 for the first failure since the last success (`failed`).
     pub attempt: Option<u32>,
-    /// The core code when the core rejected the new certificate, e.g. `unknown_issuer`
-    /// (`failed`; absent when the renewal itself failed, e.g. the service was unreachable).
+    /// The core code when the core rejected the new certificate (e.g. `unknown_issuer`) or
+    /// the CA service refused with a core code (e.g. `revoked`) (`failed`; absent when the
+    /// service was unreachable or refused with a code of its own).
     pub code: Option<String>,
     /// What went wrong (`failed`).
     pub message: Option<String>,

@@ -165,8 +165,9 @@ impl RotationEvent {
             _ => None,
         }
     }
-    /// The core's code when the core rejected the new certificate (`failed`); None when the
-    /// renewal itself failed (the service refused or could not be reached: see `message`).
+    /// `failed`: the core's code when there is one: the core rejected the new certificate, or
+    /// the CA service refused with a core code (`revoked`); None when the service could not be
+    /// reached or refused with a code of its own (see `message`).
     #[getter]
     fn code(&self) -> Option<&'static str> {
         match &self.inner {

@@ -277,7 +277,7 @@ def test_a_refused_renewal_is_reported_and_the_certificate_kept(short_service: S
         revoked = short_service.admin("/v1/revoke", {"serial": first, "reason": "key_compromise"}, 200)
         assert revoked["newly_revoked"] is True
         failed = await _next(queue, "failed")
-        assert (failed.attempt, failed.code, failed.serial) == (1, None, None)  # the service refused
+        assert (failed.attempt, failed.code, failed.serial) == (1, "revoked", None)  # the service refused
         assert "403 revoked:" in failed.message
         assert failed.retry_in > dt.timedelta(0)
         assert (node.serial, node.generation) == (first, 0)  # kept

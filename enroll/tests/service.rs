@@ -214,6 +214,7 @@ async fn a_revoked_certificate_cannot_renew_and_is_in_the_crl() {
 
     let e = node.renew_now().await.unwrap_err();
     assert_eq!(service_code(&e), (403, "revoked".to_owned()));
+    assert_eq!(e.error_code(), Some(meshtls_core::ErrorCode::Revoked));
 
     let (status, crl_after) = h.get("/v1/crl").await;
     assert_eq!(status, StatusCode::OK);

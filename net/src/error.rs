@@ -68,6 +68,9 @@ fn direct_code(e: &(dyn std::error::Error + 'static)) -> Option<ErrorCode> {
     if let Some(core) = e.downcast_ref::<Error>() {
         return Some(core.code());
     }
+    if let Some(enroll) = e.downcast_ref::<crate::enroll::EnrollError>() {
+        return enroll.error_code();
+    }
     if let Some(tls) = e.downcast_ref::<rustls::Error>() {
         return rustls_code(tls);
     }

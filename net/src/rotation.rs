@@ -49,7 +49,9 @@ pub enum RotationEvent {
     Failed {
         /// 1 for the first failure since the last success.
         attempt: u32,
-        /// The core code when the new identity was rejected by the core (e.g. `unknown_issuer`).
+        /// The core code when there is one: the new identity was rejected by the core (e.g.
+        /// `unknown_issuer`), or the renew function failed with a core error, a TLS refusal
+        /// that carries one, or a CA service answer that is a core code (e.g. `revoked`).
         code: Option<ErrorCode>,
         /// What went wrong.
         message: String,
@@ -218,7 +220,7 @@ impl RotationDriver {
 
     async fn renew_once(&self) -> Result<(), Failure> {
         let fresh = (self.renew)().await.map_err(|e| Failure {
-            code: None,
+            code: crate::error::error_code(&*e),
             message: format!("renew failed: {e}"),
         })?;
         let at = now();

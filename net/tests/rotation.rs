@@ -11,9 +11,10 @@ use common::*;
 use meshtls_core::{
     Authority, ErrorCode, Issued, Policy, RootParams, Serial, TrustBundle, Usage, Verifier,
 };
+use meshtls_net::enroll::EnrollError;
 use meshtls_net::{
-    Identity, IdentityHandle, MtlsClient, MtlsListener, MtlsServer, RotationDriver, RotationEvent,
-    TrustHandle,
+    Identity, IdentityHandle, MtlsClient, MtlsListener, MtlsServer, RenewError, RotationDriver,
+    RotationEvent, TrustHandle,
 };
 use tokio::sync::mpsc;
 
@@ -141,7 +142,13 @@ async fn driver_retries_with_backoff_and_never_swaps_in_a_rejected_certificate()
         async move {
             match n {
                 0 => Err("enrollment service unavailable".into()),
-                n => Ok(Identity::from_issued(&answers[(n as usize - 1).min(3)])?),
+                // The CA service's refusal carries a core code: the event says which.
+                1 => Err(Box::new(EnrollError::Service {
+                    status: 403,
+                    code: "revoked".into(),
+                    message: "the certificate is revoked".into(),
+                }) as RenewError),
+                n => Ok(Identity::from_issued(&answers[(n as usize - 2).min(3)])?),
             }
         }
     })
@@ -161,9 +168,10 @@ async fn driver_retries_with_backoff_and_never_swaps_in_a_rejected_certificate()
     ));
     let expected = [
         (1, None),
-        (2, Some(ErrorCode::UnknownIssuer)),
-        (3, Some(ErrorCode::IdentityNotAllowed)),
-        (4, Some(ErrorCode::WrongUsage)),
+        (2, Some(ErrorCode::Revoked)),
+        (3, Some(ErrorCode::UnknownIssuer)),
+        (4, Some(ErrorCode::IdentityNotAllowed)),
+        (5, Some(ErrorCode::WrongUsage)),
     ];
     let mut last_delay = Duration::ZERO;
     for (attempt, code) in expected {

@@ -328,8 +328,9 @@ typedef struct {
   uint32_t attempt;
   // `FAILED`: milliseconds before the next attempt.
   uint64_t retry_in_ms;
-  // `FAILED`: the core's code when the core rejected the new certificate (`unknown_issuer`,
-  // `invalid_request`...); NULL when the request itself failed (the message says why).
+  // `FAILED`: the core's code when there is one: the core rejected the new certificate
+  // (`unknown_issuer`...) or the CA service refused with a core code (`revoked`); NULL when
+  // the service was unreachable or refused with a code of its own (the message says why).
   // NULL for the other kinds.
   const char *code;
   // `FAILED`: what went wrong; NULL for the other kinds.

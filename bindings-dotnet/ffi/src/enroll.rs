@@ -118,8 +118,9 @@ pub struct meshtls_rotation_event {
     pub attempt: u32,
     /// `FAILED`: milliseconds before the next attempt.
     pub retry_in_ms: u64,
-    /// `FAILED`: the core's code when the core rejected the new certificate (`unknown_issuer`,
-    /// `invalid_request`...); NULL when the request itself failed (the message says why).
+    /// `FAILED`: the core's code when there is one: the core rejected the new certificate
+    /// (`unknown_issuer`...) or the CA service refused with a core code (`revoked`); NULL when
+    /// the service was unreachable or refused with a code of its own (the message says why).
     /// NULL for the other kinds.
     pub code: *const c_char,
     /// `FAILED`: what went wrong; NULL for the other kinds.

@@ -395,7 +395,8 @@ class RotationEvent:
         """``failed`` only: 1 for the first failure since the last success."""
     @property
     def code(self) -> Optional[str]:
-        """``failed`` only: the core's code when the core rejected the new certificate."""
+        """``failed`` only: the core's code when the core rejected the new certificate or the
+        CA service refused with a core code (``revoked``); None when it could not be reached."""
     @property
     def message(self) -> Optional[str]: ...
     @property

@@ -85,6 +85,20 @@ impl EnrollError {
             EnrollError::Invalid(_) => ErrorCode::InvalidRequest.as_str(),
         }
     }
+
+    /// The core's code when there is one: the core's own refusals, the service's codes that
+    /// are core codes (`revoked`, `expired`, `malformed`, `invalid_request`...) and
+    /// `invalid_request` for an unusable argument; `None` for transport failures and for the
+    /// service's own codes (`token_used`, `identity_mismatch`...), which [`code`](Self::code)
+    /// still names.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        match self {
+            EnrollError::Core(e) => Some(e.code()),
+            EnrollError::Service { code, .. } => ErrorCode::from_name(code),
+            EnrollError::Transport(_) => None,
+            EnrollError::Invalid(_) => Some(ErrorCode::InvalidRequest),
+        }
+    }
 }
 
 impl fmt::Display for EnrollError {
