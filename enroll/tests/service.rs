@@ -292,8 +292,13 @@ async fn an_expired_certificate_cannot_renew() {
         .renew_csr(&identity, &csr.csr_pem)
         .await
         .unwrap_err();
-    // The core refuses it in the TLS handshake: no HTTP answer at all.
-    assert!(matches!(e, EnrollError::Transport(_)), "{e}");
+    // The service's core refuses it in the TLS handshake, with a certificate_expired alert
+    // that the client turns back into the core's code.
+    match &e {
+        EnrollError::Core(core) => assert_eq!(core.code(), meshtls_core::ErrorCode::Expired),
+        other => panic!("expected the core's expired, got {other}"),
+    }
+    assert_eq!(e.error_code(), Some(meshtls_core::ErrorCode::Expired));
     let (status, _) = h.get("/healthz").await;
     assert_eq!(status, StatusCode::OK);
 }

@@ -34,6 +34,25 @@ use rustls::{AlertDescription, CertificateError, OtherError};
 /// assert_eq!(meshtls_net::error_code(&io), Some(ErrorCode::Expired));
 /// ```
 pub fn error_code(err: &(dyn std::error::Error + 'static)) -> Option<ErrorCode> {
+    find_code(err, &direct_code)
+}
+
+/// The code of a TLS alert the peer sent, where the alert names one (see [`error_code`]);
+/// `None` for every other failure, including our own rejection of the peer.
+pub(crate) fn received_alert_code(err: &(dyn std::error::Error + 'static)) -> Option<ErrorCode> {
+    let alert = |e: &(dyn std::error::Error + 'static)| match e.downcast_ref::<rustls::Error>() {
+        Some(rustls::Error::AlertReceived(alert)) => alert_code(*alert),
+        _ => None,
+    };
+    find_code(err, &alert).filter(|c| *c != ErrorCode::Io)
+}
+
+/// Walks `err`, its `source()` chain and the errors wrapped in `io::Error`s and tungstenite
+/// errors, and returns the first code `pick` finds (`io` for a timeout met on the way).
+fn find_code(
+    err: &(dyn std::error::Error + 'static),
+    pick: &dyn Fn(&(dyn std::error::Error + 'static)) -> Option<ErrorCode>,
+) -> Option<ErrorCode> {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     let mut depth = 0;
     while let Some(e) = current {
@@ -41,7 +60,7 @@ pub fn error_code(err: &(dyn std::error::Error + 'static)) -> Option<ErrorCode> 
         if depth > 16 {
             return None;
         }
-        if let Some(code) = direct_code(e) {
+        if let Some(code) = pick(e) {
             return Some(code);
         }
         if let Some(io) = e.downcast_ref::<io::Error>() {
@@ -49,13 +68,13 @@ pub fn error_code(err: &(dyn std::error::Error + 'static)) -> Option<ErrorCode> 
                 return Some(ErrorCode::Io);
             }
             if let Some(inner) = io.get_ref() {
-                if let Some(code) = error_code(inner) {
+                if let Some(code) = find_code(inner, pick) {
                     return Some(code);
                 }
             }
         }
         if let Some(tungstenite::Error::Io(io)) = e.downcast_ref::<tungstenite::Error>() {
-            return error_code(io);
+            return find_code(io, pick);
         }
         current = e.source();
     }

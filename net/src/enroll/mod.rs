@@ -58,7 +58,9 @@ const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum EnrollError {
-    /// The core refused something (bad bundle, key/cert mismatch, a chain it cannot verify).
+    /// The core refused something: here (bad bundle, key/cert mismatch, a chain it cannot
+    /// verify), or at the service, which refused our certificate in the TLS handshake with an
+    /// alert that names the core's code (`expired`, `revoked`, `unknown_issuer`...).
     Core(CoreError),
     /// The service answered with an error: HTTP status and its stable code.
     Service {
@@ -126,6 +128,19 @@ impl From<CoreError> for EnrollError {
 
 fn transport(e: impl fmt::Display) -> EnrollError {
     EnrollError::Transport(e.to_string())
+}
+
+/// A failure of the TLS connection to the service: when the service refused our certificate
+/// with an alert that names a core code (`certificate_expired`...), that code, as the core's
+/// refusal; any other failure is a transport error.
+fn tls_failure(e: impl std::error::Error + 'static) -> EnrollError {
+    match crate::error::received_alert_code(&e) {
+        Some(code) => EnrollError::Core(CoreError::new(
+            code,
+            format!("the CA service refused our certificate: {e}"),
+        )),
+        None => transport(e),
+    }
 }
 
 /// Options of [`enroll`].
@@ -280,7 +295,7 @@ impl CaClient {
                     let tls = client
                         .connect_tcp(tcp, &self.endpoint.host)
                         .await
-                        .map_err(transport)?;
+                        .map_err(tls_failure)?;
                     self.exchange(tls, method, path, body).await
                 }
                 None => {
@@ -343,7 +358,7 @@ impl CaClient {
         let req = builder
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(transport)?;
-        let response = sender.send_request(req).await.map_err(transport)?;
+        let response = sender.send_request(req).await.map_err(tls_failure)?;
         let status = response.status();
         let bytes = Limited::new(response.into_body(), MAX_RESPONSE)
             .collect()
