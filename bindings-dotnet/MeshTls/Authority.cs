@@ -249,14 +249,7 @@ namespace MeshTls
             return (ulong)Math.Ceiling(span.Value.TotalSeconds);
         }
 
-        private delegate uint BufferGetter(Handle h, out NativeBuffer.Handle b);
-
-        private string Text(BufferGetter getter)
-        {
-            NativeBuffer.Handle b;
-            MeshTlsException.Check(getter(handle, out b));
-            return NativeBuffer.TakeString(b);
-        }
+        private string Text(NativeBuffer.Getter<Handle> getter) => NativeBuffer.TextOf(handle, getter);
 
         /// <summary>A native <c>meshtls_authority*</c>, freed with <c>meshtls_authority_free</c>.</summary>
         internal sealed class Handle : SafeHandleZeroOrMinusOneIsInvalid

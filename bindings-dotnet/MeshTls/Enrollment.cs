@@ -438,14 +438,7 @@ namespace MeshTls
             handle.Dispose();
         }
 
-        private delegate uint HandleText(Handle h, out NativeBuffer.Handle b);
-
-        private string Text(HandleText getter)
-        {
-            NativeBuffer.Handle b;
-            MeshTlsException.Check(getter(handle, out b));
-            return NativeBuffer.TakeString(b);
-        }
+        private string Text(NativeBuffer.Getter<Handle> getter) => NativeBuffer.TextOf(handle, getter);
 
         private void Raise(RotationEventArgs args)
         {

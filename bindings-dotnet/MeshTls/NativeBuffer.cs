@@ -53,6 +53,18 @@ namespace MeshTls
             return bytes == null ? null : Encoding.UTF8.GetString(bytes);
         }
 
+        /// <summary>A native getter that hands out a buffer for a handle of type <typeparamref name="T"/>.</summary>
+        internal delegate uint Getter<T>(T handle, out Handle buf);
+
+        /// <summary>Calls <paramref name="getter"/> on <paramref name="handle"/>, throws on its code,
+        /// and returns the buffer's text (freed).</summary>
+        internal static string TextOf<T>(T handle, Getter<T> getter)
+        {
+            Handle b;
+            MeshTlsException.Check(getter(handle, out b));
+            return TakeString(b);
+        }
+
         /// <summary>A NUL-terminated UTF-8 copy of a string (null stays null: a NULL pointer).</summary>
         internal static byte[] Utf8(string s)
         {

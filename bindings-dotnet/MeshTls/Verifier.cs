@@ -552,8 +552,6 @@ namespace MeshTls
             return true;
         }
 
-        private delegate uint PeerText(Peer p, out NativeBuffer.Handle b);
-
         private static PeerIdentity Read(Peer peer)
         {
             using (peer)
@@ -567,23 +565,16 @@ namespace MeshTls
                     dns.Add(NativeBuffer.TakeString(b));
                 }
                 return new PeerIdentity(
-                    Text(peer, Native.meshtls_peer_spiffe_id),
-                    Text(peer, Native.meshtls_peer_common_name),
+                    NativeBuffer.TextOf(peer, Native.meshtls_peer_spiffe_id),
+                    NativeBuffer.TextOf(peer, Native.meshtls_peer_common_name),
                     dns.AsReadOnly(),
-                    Text(peer, Native.meshtls_peer_serial_hex),
-                    Text(peer, Native.meshtls_peer_fingerprint_hex),
-                    Text(peer, Native.meshtls_peer_spki_fingerprint_hex),
-                    Text(peer, Native.meshtls_peer_anchor_subject),
+                    NativeBuffer.TextOf(peer, Native.meshtls_peer_serial_hex),
+                    NativeBuffer.TextOf(peer, Native.meshtls_peer_fingerprint_hex),
+                    NativeBuffer.TextOf(peer, Native.meshtls_peer_spki_fingerprint_hex),
+                    NativeBuffer.TextOf(peer, Native.meshtls_peer_anchor_subject),
                     UnixTime.From(Native.meshtls_peer_not_before(peer)),
                     UnixTime.From(Native.meshtls_peer_not_after(peer)));
             }
-        }
-
-        private static string Text(Peer peer, PeerText getter)
-        {
-            NativeBuffer.Handle b;
-            MeshTlsException.Check(getter(peer, out b));
-            return NativeBuffer.TakeString(b);
         }
 
         /// <summary>A native <c>meshtls_verifier*</c>, freed with <c>meshtls_verifier_free</c>.</summary>
