@@ -1,6 +1,7 @@
 //! Enrollments per second through the whole service (TLS handshake, CSR check, issuance,
 //! ledger commit) with the SQLite ledger and, when MESHTLS_TEST_PG_URL is set, PostgreSQL;
-//! and the time to rebuild the CRL with 100,000 revoked certificates.
+//! the time to rebuild the CRL with 100,000 revoked certificates; and what a node's trust
+//! refresh costs with that CRL: downloaded and parsed, or answered `304 Not Modified`.
 //!
 //! `cargo bench -p meshtls-enroll --bench enroll` (env ENROLL_BENCH_N, default 400).
 
@@ -103,7 +104,9 @@ async fn enroll_rate(name: &str, store: Arc<dyn Store>, n: usize, concurrency: u
     drop(running);
 }
 
-fn crl_rebuild(revoked: usize) {
+/// Fills a ledger with `revoked` revocations and times the CRL rebuild; returns the CA and
+/// the ledger (with the directory that holds it) for [`crl_refresh`].
+fn crl_rebuild(revoked: usize) -> (Authority, Arc<dyn Store>, tempfile::TempDir) {
     let (ca, _, _) = authority();
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ledger.db")).unwrap();
@@ -152,6 +155,56 @@ fn crl_rebuild(revoked: usize) {
             pem.len() / 1024
         );
     }
+    (ca, Arc::new(store), dir)
+}
+
+/// A node's trust refresh against a service whose CRL is big: the first fetch (download and
+/// parse into a trust bundle) and the later ones while it has not changed (`304`).
+async fn crl_refresh(ca: Authority, store: Arc<dyn Store>) {
+    let service =
+        tokio::task::spawn_blocking(move || CaService::new(ServiceConfig::new(ca), store))
+            .await
+            .unwrap()
+            .unwrap();
+    let bundle = TrustBundle::from_pem(service.bundle_pem().as_bytes()).unwrap();
+    let running = service.bind("127.0.0.1:0").await.unwrap();
+    let client = CaClient::new(
+        &format!("https://localhost:{}", running.local_addr().port()),
+        bundle.clone(),
+        SpiffeId::parse("spiffe://mesh.internal/meshtls/ca").unwrap(),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    // The service builds and caches its CRL on the first request.
+    client.get_pem("/v1/crl").await.unwrap();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let doc = client.get_pem_if_changed("/v1/crl", None).await.unwrap();
+        let doc = doc.expect("a first fetch gets the CRL");
+        let download = start.elapsed();
+        let mut trust = bundle.clone();
+        trust.add_crl(&doc.pem).unwrap();
+        let full = start.elapsed();
+        let start = Instant::now();
+        let again = client
+            .get_pem_if_changed("/v1/crl", Some(&doc))
+            .await
+            .unwrap();
+        let unchanged = start.elapsed();
+        assert!(
+            again.is_none(),
+            "the service answers 304 for an unchanged CRL"
+        );
+        println!(
+            "crl: a node's refresh, {} KiB CRL: first {:.0} ms (download {:.0} ms, parse {:.0} ms); unchanged, 304: {:.1} ms",
+            doc.pem.len() / 1024,
+            full.as_secs_f64() * 1000.0,
+            download.as_secs_f64() * 1000.0,
+            (full - download).as_secs_f64() * 1000.0,
+            unchanged.as_secs_f64() * 1000.0
+        );
+    }
+    drop(running);
 }
 
 fn main() {
@@ -184,5 +237,6 @@ fn main() {
             Err(_) => println!("enroll/postgres: skipped, MESHTLS_TEST_PG_URL is unset"),
         }
     });
-    crl_rebuild(100_000);
+    let (ca, store, _dir) = crl_rebuild(100_000);
+    rt.block_on(crl_refresh(ca, store));
 }

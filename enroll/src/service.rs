@@ -14,7 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{
+    HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -41,6 +43,7 @@ use crate::store::{
     CertFilter, CertRecord, IssueKind, RevokeOutcome, Store, StoreError, TokenRecord,
 };
 use crate::token;
+use sha2::{Digest, Sha256};
 
 /// Default largest request body (64 KiB: a CSR is about 1 KiB).
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
@@ -200,13 +203,38 @@ impl From<io::Error> for ServiceError {
 struct CachedCrl {
     revocations: u64,
     built_at: Timestamp,
-    pem: String,
+    crl: Document,
+}
+
+/// A PEM document the service hands out, with its entity tag: clients that send it back in
+/// `If-None-Match` get `304 Not Modified` instead of the body (a CRL can be megabytes).
+#[derive(Clone)]
+struct Document {
+    pem: Arc<str>,
+    etag: String,
+}
+
+impl Document {
+    fn new(pem: impl Into<Arc<str>>) -> Self {
+        let pem = pem.into();
+        let etag = etag_of(&[pem.as_bytes()]);
+        Document { pem, etag }
+    }
+}
+
+/// A strong entity tag: the first 128 bits of SHA-256 over `parts`, quoted.
+fn etag_of(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    format!("\"{}\"", hex::encode(&h.finalize()[..16]))
 }
 
 struct State {
     authority: Arc<Authority>,
     store: Arc<dyn Store>,
-    bundle_pem: String,
+    bundle: Document,
     admins: Vec<IdPattern>,
     leaf_lifetime: Duration,
     max_body: usize,
@@ -222,7 +250,7 @@ type FileStamp = (Option<SystemTime>, u64);
 /// Another CA's CRL file, served with ours; re-read when it changes.
 struct ExtraCrl {
     path: PathBuf,
-    cached: Mutex<(FileStamp, String)>,
+    cached: Mutex<(FileStamp, Document)>,
 }
 
 impl ExtraCrl {
@@ -235,7 +263,7 @@ impl ExtraCrl {
     }
 
     /// The file's CRLs, checked by the core and written out again as PEM.
-    fn read(path: &Path) -> Result<(FileStamp, String), CoreError> {
+    fn read(path: &Path) -> Result<(FileStamp, Document), CoreError> {
         let io = |e: io::Error| {
             CoreError::new(
                 meshtls_core::ErrorCode::Io,
@@ -249,11 +277,11 @@ impl ExtraCrl {
             let crl = meshtls_core::Crl::from_pem_or_der(&der)?;
             pem.push_str(&crl.to_pem());
         }
-        Ok((stamp, pem))
+        Ok((stamp, Document::new(pem)))
     }
 
     /// The current PEM: the file again if it changed and still parses, else the last good one.
-    fn current(&self) -> String {
+    fn current(&self) -> Document {
         let mut cached = match self.cached.lock() {
             Ok(c) => c,
             Err(p) => p.into_inner(),
@@ -348,7 +376,7 @@ impl CaService {
         let state = Arc::new(State {
             authority,
             store,
-            bundle_pem,
+            bundle: Document::new(bundle_pem),
             admins: config.admins,
             leaf_lifetime: config.leaf_lifetime,
             max_body: config.max_body,
@@ -367,7 +395,7 @@ impl CaService {
 
     /// The trust bundle clients need to verify this service (PEM).
     pub fn bundle_pem(&self) -> &str {
-        &self.state.bundle_pem
+        &self.state.bundle.pem
     }
 
     /// Bind `addr` and serve in the background.
@@ -603,12 +631,8 @@ async fn handle(
     let result = match (method, path.as_str()) {
         (Method::GET, "/healthz") => healthz(state).await,
         (Method::GET, "/metrics") => metrics(state).await,
-        (Method::GET, "/v1/bundle") => Ok(respond(
-            StatusCode::OK,
-            "application/x-pem-file",
-            state.bundle_pem.clone(),
-        )),
-        (Method::GET, "/v1/crl") => crl(state).await,
+        (Method::GET, "/v1/bundle") => Ok(document(&req, &state.bundle)),
+        (Method::GET, "/v1/crl") => crl(state, &req).await,
         (Method::GET, "/v1/certs") => list_certs(state, peer, req.uri().query()).await,
         (Method::POST, "/v1/tokens") => mint_token(state, peer, req).await,
         (Method::POST, "/v1/enroll") => enroll(state, req).await,
@@ -894,7 +918,7 @@ fn issued_response(state: &State, issued: &Issued, id: &SpiffeId) -> IssuedRespo
         not_before: issued.not_before.unix(),
         not_after: issued.not_after.unix(),
         chain_pem: issued.chain_pem.clone(),
-        bundle_pem: state.bundle_pem.clone(),
+        bundle_pem: state.bundle.pem.to_string(),
     }
 }
 
@@ -1037,7 +1061,7 @@ async fn revoke(
 
 /// The cached CRL, rebuilt when the ledger's revocation count changed (on any replica) or
 /// it is a day old.
-fn current_crl(state: &State) -> Result<String, ApiError> {
+fn current_crl(state: &State) -> Result<Document, ApiError> {
     let at = now();
     let count = state.store.revocation_count()?;
     let mut cache = match state.crl.lock() {
@@ -1046,7 +1070,7 @@ fn current_crl(state: &State) -> Result<String, ApiError> {
     };
     if let Some(c) = cache.as_ref() {
         if c.revocations == count && at.since(c.built_at) < CRL_REFRESH {
-            return Ok(c.pem.clone());
+            return Ok(c.crl.clone());
         }
     }
     let revocations = state.store.revocations()?;
@@ -1059,13 +1083,13 @@ fn current_crl(state: &State) -> Result<String, ApiError> {
     let crl = state
         .authority
         .build_crl(&list, &CrlParams::new(number, at))?;
-    let pem = crl.to_pem();
+    let crl = Document::new(crl.to_pem());
     *cache = Some(CachedCrl {
         revocations: count,
         built_at: at,
-        pem: pem.clone(),
+        crl: crl.clone(),
     });
-    Ok(pem)
+    Ok(crl)
 }
 
 /// The core's revocation list from ledger rows.
@@ -1086,17 +1110,59 @@ pub fn revocation_list(rows: &[crate::store::Revocation]) -> Result<RevocationLi
     Ok(list)
 }
 
-async fn crl(state: &Arc<State>) -> Result<HttpResponse, ApiError> {
+/// `GET /v1/crl`: this CA's CRL, then the `--crl-extra` ones; one entity tag for them all.
+async fn crl(state: &Arc<State>, req: &Request<Incoming>) -> Result<HttpResponse, ApiError> {
     let state = state.clone();
-    let pem = blocking(move || {
-        let mut pem = current_crl(&state)?;
-        for extra in &state.extra_crls {
-            pem.push_str(&extra.current());
+    let doc = blocking(move || {
+        let ours = current_crl(&state)?;
+        if state.extra_crls.is_empty() {
+            return Ok(ours);
         }
-        Ok(pem)
+        let mut parts = vec![ours];
+        parts.extend(state.extra_crls.iter().map(ExtraCrl::current));
+        let tags: Vec<&[u8]> = parts.iter().map(|d| d.etag.as_bytes()).collect();
+        let etag = etag_of(&tags);
+        let pem: String = parts.iter().map(|d| &*d.pem).collect();
+        Ok(Document {
+            pem: pem.into(),
+            etag,
+        })
     })
     .await?;
-    Ok(respond(StatusCode::OK, "application/x-pem-file", pem))
+    Ok(document(req, &doc))
+}
+
+/// A PEM document, or `304 Not Modified` when the request's `If-None-Match` names its tag.
+fn document(req: &Request<Incoming>, doc: &Document) -> HttpResponse {
+    let matches = req
+        .headers()
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == doc.etag || t == "*");
+    let mut r = if matches {
+        respond(
+            StatusCode::NOT_MODIFIED,
+            "application/x-pem-file",
+            Bytes::new(),
+        )
+    } else {
+        let pem: Arc<[u8]> = Arc::from(doc.pem.clone());
+        respond(
+            StatusCode::OK,
+            "application/x-pem-file",
+            Bytes::from_owner(pem),
+        )
+    };
+    if let Ok(tag) = HeaderValue::from_str(&doc.etag) {
+        r.headers_mut().insert(ETAG, tag);
+    }
+    // Caches may keep it but must ask again each time: a revocation changes it at once.
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
 }
 
 fn percent_decode(s: &str) -> Result<String, ApiError> {

@@ -639,9 +639,21 @@ async fn the_bundle_carries_both_cas_during_a_ca_rotation() {
     let v = verifier(&client.get_pem("/v1/crl").await.unwrap());
     v.verify(&next_leaf.chain_der, PeerUsage::Client, now())
         .unwrap();
+    let tagged = client.get_pem_if_changed("/v1/crl", None).await.unwrap();
+    let tagged = tagged.expect("a first fetch gets the document");
+    let unchanged = client.get_pem_if_changed("/v1/crl", Some(&tagged)).await;
+    assert!(
+        unchanged.unwrap().is_none(),
+        "304 while neither CRL changed"
+    );
     // The next CA revokes its leaf and re-signs its CRL: the service serves the new file.
     std::fs::write(&crl_file, next_crl(2, &[&next_leaf])).unwrap();
-    let v = verifier(&client.get_pem("/v1/crl").await.unwrap());
+    let changed = client.get_pem_if_changed("/v1/crl", Some(&tagged)).await;
+    let changed = changed
+        .unwrap()
+        .expect("the extra CRL changed: a new document");
+    assert_ne!(changed.etag, tagged.etag);
+    let v = verifier(&changed.pem);
     let e = v
         .verify(&next_leaf.chain_der, PeerUsage::Client, now())
         .unwrap_err();
@@ -739,4 +751,57 @@ async fn the_bundle_and_crl_are_refreshed_on_schedule() {
         }
     };
     assert_eq!(code, "revoked");
+}
+
+#[tokio::test]
+async fn an_unchanged_crl_or_bundle_is_not_sent_again() {
+    let (h, _dir) = sqlite().await;
+    let client = h.client();
+    let crl = client.get_pem_if_changed("/v1/crl", None).await.unwrap();
+    let crl = crl.expect("a first fetch gets the CRL");
+    let tag = crl.etag.clone().expect("the CRL has an ETag");
+    assert!(
+        tag.starts_with('"') && tag.ends_with('"') && tag.len() == 34,
+        "{tag}"
+    );
+    let bundle = client.get_pem_if_changed("/v1/bundle", None).await.unwrap();
+    let bundle = bundle.expect("a first fetch gets the bundle");
+    assert_eq!(&bundle.pem[..], h.bundle_pem.as_bytes());
+    for (path, doc) in [("/v1/crl", &crl), ("/v1/bundle", &bundle)] {
+        let again = client.get_pem_if_changed(path, Some(doc)).await.unwrap();
+        assert!(
+            again.is_none(),
+            "{path}: 304 Not Modified with the current tag"
+        );
+    }
+    // A tag the service never gave (or an old one) gets the document.
+    let stale = meshtls_enroll::client::PemDocument {
+        pem: crl.pem.clone(),
+        etag: Some("\"00000000000000000000000000000000\"".to_owned()),
+    };
+    let full = client.get_pem_if_changed("/v1/crl", Some(&stale)).await;
+    assert_eq!(full.unwrap().expect("a full answer").pem, crl.pem);
+
+    // An enrolled node refreshes without replacing its trust while nothing changed...
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    let node = enroll(&h.url, &token, &node_id, h.options()).await.unwrap();
+    let generation = node.trust().generation();
+    node.refresh_trust().await.unwrap();
+    node.refresh_trust().await.unwrap();
+    assert_eq!(node.trust().generation(), generation, "nothing changed");
+    // ...and a revocation changes the CRL's tag, so the next refresh brings it in.
+    let serial = serial_of(&node.identity());
+    h.revoke(&serial).await;
+    let after = client.get_pem_if_changed("/v1/crl", Some(&crl)).await;
+    let after = after.unwrap().expect("the CRL changed");
+    assert_ne!(after.etag, crl.etag);
+    node.refresh_trust().await.unwrap();
+    assert_eq!(node.trust().generation(), generation + 1);
+    let err = node
+        .trust()
+        .current()
+        .verify(&chain_of(&node.identity()), PeerUsage::Client, now())
+        .unwrap_err();
+    assert_eq!(err.code().as_str(), "revoked");
 }

@@ -30,7 +30,7 @@ use crate::{
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::header::{CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use meshtls_core::{
@@ -282,6 +282,19 @@ impl CaClient {
         body: Option<Vec<u8>>,
         identity: Option<&IdentityHandle>,
     ) -> Result<(StatusCode, Bytes), EnrollError> {
+        let answer = self.send(method, path, body, identity, None).await?;
+        Ok((answer.status, answer.body))
+    }
+
+    /// One HTTP request with an optional `If-None-Match`; the answer keeps the `ETag`.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        identity: Option<&IdentityHandle>,
+        if_none_match: Option<&str>,
+    ) -> Result<Answer, EnrollError> {
         let work = async {
             let tcp = TcpStream::connect(&self.endpoint.authority)
                 .await
@@ -296,11 +309,11 @@ impl CaClient {
                         .connect_tcp(tcp, &self.endpoint.host)
                         .await
                         .map_err(tls_failure)?;
-                    self.exchange(tls, method, path, body).await
+                    self.exchange(tls, method, path, body, if_none_match).await
                 }
                 None => {
                     let tls = self.anonymous_tls(tcp).await?;
-                    self.exchange(tls, method, path, body).await
+                    self.exchange(tls, method, path, body, if_none_match).await
                 }
             }
         };
@@ -340,7 +353,8 @@ impl CaClient {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> Result<(StatusCode, Bytes), EnrollError>
+        if_none_match: Option<&str>,
+    ) -> Result<Answer, EnrollError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -355,18 +369,26 @@ impl CaClient {
         if body.is_some() {
             builder = builder.header(CONTENT_TYPE, "application/json");
         }
+        if let Some(tag) = if_none_match {
+            builder = builder.header(IF_NONE_MATCH, tag);
+        }
         let req = builder
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(transport)?;
         let response = sender.send_request(req).await.map_err(tls_failure)?;
         let status = response.status();
-        let bytes = Limited::new(response.into_body(), MAX_RESPONSE)
+        let etag = response
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = Limited::new(response.into_body(), MAX_RESPONSE)
             .collect()
             .await
             .map_err(transport)?
             .to_bytes();
         conn_task.abort();
-        Ok((status, bytes))
+        Ok(Answer { status, etag, body })
     }
 
     async fn call<Req: Serialize, Resp: DeserializeOwned>(
@@ -452,6 +474,43 @@ impl CaClient {
         }
         Ok(bytes)
     }
+
+    /// `GET` a PEM document unless it is still `known` (sent as `If-None-Match`): `None` when
+    /// the service answered `304 Not Modified`, else the document and its tag.
+    pub async fn get_pem_if_changed(
+        &self,
+        path: &str,
+        known: Option<&PemDocument>,
+    ) -> Result<Option<PemDocument>, EnrollError> {
+        let tag = known.and_then(|d| d.etag.as_deref());
+        let answer = self.send(Method::GET, path, None, None, tag).await?;
+        if answer.status == StatusCode::NOT_MODIFIED && tag.is_some() {
+            return Ok(None);
+        }
+        if !answer.status.is_success() {
+            return Err(service_error(answer.status, &answer.body));
+        }
+        Ok(Some(PemDocument {
+            pem: answer.body,
+            etag: answer.etag,
+        }))
+    }
+}
+
+/// What one request got back.
+struct Answer {
+    status: StatusCode,
+    etag: Option<String>,
+    body: Bytes,
+}
+
+/// A PEM document of the service (`/v1/bundle`, `/v1/crl`) and its entity tag, if it sent one.
+#[derive(Debug, Clone)]
+pub struct PemDocument {
+    /// The document.
+    pub pem: Bytes,
+    /// The service's `ETag` for it.
+    pub etag: Option<String>,
 }
 
 /// The filters of `GET /v1/certs`; all optional.
@@ -533,7 +592,7 @@ pub struct EnrolledIdentity {
     identity: IdentityHandle,
     trust: TrustHandle,
     client: CaClient,
-    own_trust: TrustHandle,
+    refresher: Arc<TrustRefresh>,
     dns_names: Vec<String>,
     key_algorithm: KeyAlgorithm,
     state_dir: Option<PathBuf>,
@@ -591,9 +650,10 @@ impl EnrolledIdentity {
         Ok(())
     }
 
-    /// Fetch the bundle and CRL now (also done on schedule).
+    /// Fetch the bundle and CRL now (also done on schedule); what did not change since the
+    /// last fetch is answered `304` and kept, and the trust handles change only if one did.
     pub async fn refresh_trust(&self) -> Result<(), EnrollError> {
-        refresh(&self.client, &self.trust, &self.own_trust).await
+        self.refresher.run().await
     }
 }
 
@@ -660,24 +720,68 @@ fn load_state(dir: &Path) -> Result<Identity, EnrollError> {
     Ok(Identity::from_pem(chain.as_bytes(), key.as_bytes())?)
 }
 
-/// Fetch the bundle and CRL; swap them into the peer trust and the renewal check's trust, and
-/// the bare bundle into the service check (a CA rotation reaches all three).
-async fn refresh(
-    client: &CaClient,
-    trust: &TrustHandle,
-    own: &TrustHandle,
-) -> Result<(), EnrollError> {
-    let bundle_pem = client.get_pem("/v1/bundle").await?;
-    let crl_pem = client.get_pem("/v1/crl").await?;
-    let cas = TrustBundle::from_pem(&bundle_pem)?;
-    let mut bundle = cas.clone();
-    bundle.add_crl(&crl_pem)?;
-    for handle in [trust, own] {
-        let policy = handle.current().policy().clone();
-        handle.replace(Verifier::new(bundle.clone(), policy));
+/// Fetches the bundle and CRL into the trust handles. It sends back the tags of the copies it
+/// applied last, so an unchanged document (a CRL can be megabytes) is neither downloaded nor
+/// parsed again, and the handles' generations move only when something changed.
+struct TrustRefresh {
+    client: CaClient,
+    /// The peer trust.
+    trust: TrustHandle,
+    /// The renewal check's trust (our own ID).
+    own: TrustHandle,
+    applied: tokio::sync::Mutex<Applied>,
+}
+
+/// The bundle and CRL last swapped in.
+#[derive(Default)]
+struct Applied {
+    bundle: Option<PemDocument>,
+    crl: Option<PemDocument>,
+}
+
+impl TrustRefresh {
+    /// Fetch what changed; swap the bundle with the CRL into the peer trust and the renewal
+    /// check's trust, and the bare bundle into the service check (a CA rotation reaches all
+    /// three).
+    async fn run(&self) -> Result<(), EnrollError> {
+        let mut applied = self.applied.lock().await;
+        let bundle = self
+            .client
+            .get_pem_if_changed("/v1/bundle", applied.bundle.as_ref())
+            .await?;
+        let crl = self
+            .client
+            .get_pem_if_changed("/v1/crl", applied.crl.as_ref())
+            .await?;
+        if bundle.is_none() && crl.is_none() {
+            return Ok(());
+        }
+        let bundle = fresh_or_known(bundle, &applied.bundle)?;
+        let crl = fresh_or_known(crl, &applied.crl)?;
+        let cas = TrustBundle::from_pem(&bundle.pem)?;
+        let mut with_crl = cas.clone();
+        with_crl.add_crl(&crl.pem)?;
+        for handle in [&self.trust, &self.own] {
+            let policy = handle.current().policy().clone();
+            handle.replace(Verifier::new(with_crl.clone(), policy));
+        }
+        self.client.set_bundle(cas);
+        *applied = Applied {
+            bundle: Some(bundle),
+            crl: Some(crl),
+        };
+        Ok(())
     }
-    client.set_bundle(cas);
-    Ok(())
+}
+
+/// The document just fetched, or the one applied before when the service said "not modified".
+fn fresh_or_known(
+    fresh: Option<PemDocument>,
+    known: &Option<PemDocument>,
+) -> Result<PemDocument, EnrollError> {
+    fresh.or_else(|| known.clone()).ok_or_else(|| {
+        EnrollError::Transport("the service answered 304 for a document never fetched".into())
+    })
 }
 
 /// Enroll `id` at the CA service `url` with a join `token`: make a key here, send only the
@@ -751,8 +855,14 @@ async fn start(
     client.set_bundle(issued_bundle.clone());
     let own_policy = Policy::builder().allow_id(id.clone()).build()?;
     let verify_own = TrustHandle::new(Verifier::new(issued_bundle, own_policy));
+    let refresher = Arc::new(TrustRefresh {
+        client: client.clone(),
+        trust: trust.clone(),
+        own: verify_own.clone(),
+        applied: Default::default(),
+    });
     // Best effort now (the CRL); the schedule retries.
-    let _ = refresh(&client, &trust, &verify_own).await;
+    let _ = refresher.run().await;
     let rotation = {
         let client = client.clone();
         let handle = identity.clone();
@@ -779,14 +889,12 @@ async fn start(
         }
     };
     let refresh_task = {
-        let client = client.clone();
-        let trust = trust.clone();
-        let own = verify_own.clone();
+        let refresher = refresher.clone();
         let every = options.refresh_every.max(Duration::from_secs(1));
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let _ = refresh(&client, &trust, &own).await;
+                let _ = refresher.run().await;
             }
         })
     };
@@ -795,7 +903,7 @@ async fn start(
         identity,
         trust,
         client,
-        own_trust: verify_own,
+        refresher,
         dns_names: options.dns_names,
         key_algorithm: options.key_algorithm,
         state_dir: options.state_dir,
