@@ -178,3 +178,24 @@ async fn the_service_reconnects_after_the_database_drops_its_connections() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_revocation_counter_on_postgres() {
+    let Some(url) = tokio::task::spawn_blocking(fresh_database).await.unwrap() else {
+        return;
+    };
+    let store = connect(&url, 1).await;
+    tokio::task::spawn_blocking(move || {
+        check_revocation_counter(&*store);
+        // A ledger from before the counter: the next replica to start counts the revocations.
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let removed = admin
+            .execute("DELETE FROM meshtls_meta WHERE key = 'revocations'", &[])
+            .unwrap();
+        assert_eq!(removed, 1);
+        let replica = PostgresStore::connect(&url, 1).unwrap();
+        assert_eq!(replica.revocation_count().unwrap(), 2);
+    })
+    .await
+    .unwrap();
+}

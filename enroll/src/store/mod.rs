@@ -178,7 +178,8 @@ pub trait Store: Send + Sync + 'static {
     fn certs(&self, filter: &CertFilter) -> Result<Vec<CertRecord>, StoreError>;
     /// Every revocation (for the CRL).
     fn revocations(&self) -> Result<Vec<Revocation>, StoreError>;
-    /// How many certificates are revoked: cheap, tells a replica its cached CRL is stale.
+    /// How many certificates are revoked: a counter kept in the revocation's transaction, so
+    /// it is one row to read on every CRL request; tells a replica its cached CRL is stale.
     fn revocation_count(&self) -> Result<u64, StoreError>;
     /// The next CRL number (grows across replicas).
     fn next_crl_number(&self) -> Result<u64, StoreError>;

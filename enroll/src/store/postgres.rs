@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS meshtls_meta (
     value BIGINT NOT NULL
 );
 INSERT INTO meshtls_meta(key, value) VALUES ('crl_number', 0) ON CONFLICT DO NOTHING;
+INSERT INTO meshtls_meta(key, value)
+    SELECT 'revocations', COUNT(*) FROM meshtls_certs WHERE revoked_at IS NOT NULL
+    ON CONFLICT DO NOTHING;
 ";
 
 const CERT_COLUMNS: &str = "serial, identity, not_before, not_after, fingerprint, kind, \
@@ -280,6 +283,11 @@ impl Store for PostgresStore {
             &[&at, &serial, &identity],
         )
         .map_err(backend)?;
+        tx.execute(
+            "UPDATE meshtls_meta SET value = value + 1 WHERE key = 'revocations'",
+            &[],
+        )
+        .map_err(backend)?;
         tx.commit().map_err(backend)?;
         Ok(RevokeOutcome::Revoked)
     }
@@ -336,7 +344,7 @@ impl Store for PostgresStore {
         let row = self
             .client()
             .query_one(
-                "SELECT COUNT(*) FROM meshtls_certs WHERE revoked_at IS NOT NULL",
+                "SELECT value FROM meshtls_meta WHERE key = 'revocations'",
                 &[],
             )
             .map_err(backend)?;

@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS meta (
     value INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO meta(key, value) VALUES ('crl_number', 0);
+INSERT OR IGNORE INTO meta(key, value)
+    SELECT 'revocations', COUNT(*) FROM certs WHERE revoked_at IS NOT NULL;
 ";
 
 const CERT_COLUMNS: &str = "serial, identity, not_before, not_after, fingerprint, kind, \
@@ -261,6 +263,11 @@ impl Store for SqliteStore {
             params![at, serial, identity],
         )
         .map_err(backend)?;
+        tx.execute(
+            "UPDATE meta SET value = value + 1 WHERE key = 'revocations'",
+            [],
+        )
+        .map_err(backend)?;
         tx.commit().map_err(backend)?;
         Ok(RevokeOutcome::Revoked)
     }
@@ -321,7 +328,7 @@ impl Store for SqliteStore {
         let n: i64 = self
             .conn()
             .query_row(
-                "SELECT COUNT(*) FROM certs WHERE revoked_at IS NOT NULL",
+                "SELECT value FROM meta WHERE key = 'revocations'",
                 [],
                 |r| r.get(0),
             )

@@ -180,3 +180,36 @@ pub fn chain_of(identity: &IdentityHandle) -> Vec<Vec<u8>> {
         .map(|c| c.to_vec())
         .collect()
 }
+
+/// The ledger's revocation counter (read on every CRL request): counts each certificate once,
+/// not a second revocation nor an unknown serial, on any [`Store`].
+pub fn check_revocation_counter(store: &dyn Store) {
+    use meshtls_enroll::store::{CertRecord, IssueKind, RevokeOutcome};
+    assert_eq!(store.revocation_count().unwrap(), 0);
+    for serial in ["0a", "0b", "0c"] {
+        store
+            .record_cert(&CertRecord {
+                serial: serial.to_owned(),
+                identity: "spiffe://mesh.internal/service/api".to_owned(),
+                not_before: 0,
+                not_after: 86_400,
+                fingerprint: String::new(),
+                kind: IssueKind::Enroll,
+                issued_at: 0,
+                previous_serial: None,
+                cert_pem: String::new(),
+                revoked_at: None,
+                revocation_reason: None,
+            })
+            .unwrap();
+    }
+    let revoke = |serial: &str| store.revoke(serial, "key_compromise", 60).unwrap();
+    assert_eq!(revoke("0a"), RevokeOutcome::Revoked);
+    assert_eq!(store.revocation_count().unwrap(), 1);
+    assert_eq!(revoke("0a"), RevokeOutcome::AlreadyRevoked);
+    assert_eq!(revoke("ff"), RevokeOutcome::NotFound);
+    assert_eq!(store.revocation_count().unwrap(), 1);
+    assert_eq!(revoke("0c"), RevokeOutcome::Revoked);
+    assert_eq!(store.revocation_count().unwrap(), 2);
+    assert_eq!(store.revocations().unwrap().len(), 2);
+}
