@@ -805,3 +805,49 @@ async fn an_unchanged_crl_or_bundle_is_not_sent_again() {
         .unwrap_err();
     assert_eq!(err.code().as_str(), "revoked");
 }
+
+#[tokio::test]
+async fn a_second_trust_with_its_own_policy_follows_the_refreshes() {
+    let (h, _dir) = sqlite().await;
+    let mut nodes = Vec::new();
+    for name in ["api", "web", "worker"] {
+        let node_id = id(&format!("spiffe://mesh.internal/service/{name}"));
+        let token = h.token(&node_id.to_string()).await;
+        nodes.push(enroll(&h.url, &token, &node_id, h.options()).await.unwrap());
+    }
+    let (api, web, worker) = (&nodes[0], &nodes[1], &nodes[2]);
+    // The api's default trust admits the whole trust domain; a second listener only the web.
+    let only_web = meshtls_core::Policy::builder()
+        .allow_id(web.id().clone())
+        .build()
+        .unwrap();
+    let web_listener = api.trust_for(only_web);
+    let verify = |trust: &meshtls_net::TrustHandle, node: &meshtls_enroll::EnrolledIdentity| {
+        let chain = chain_of(&node.identity());
+        trust
+            .current()
+            .verify(&chain, PeerUsage::Client, now())
+            .map(|_| ())
+            .map_err(|e| e.code().as_str())
+    };
+    assert_eq!(verify(&web_listener, web), Ok(()));
+    assert_eq!(verify(&web_listener, worker), Err("identity_not_allowed"));
+    assert_eq!(verify(&api.trust(), worker), Ok(()));
+
+    // A revocation reaches the second trust with the next refresh, its policy kept.
+    h.revoke(&serial_of(&web.identity())).await;
+    let generation = web_listener.generation();
+    api.refresh_trust().await.unwrap();
+    assert_eq!(web_listener.generation(), generation + 1);
+    assert_eq!(verify(&web_listener, web), Err("revoked"));
+    assert_eq!(verify(&web_listener, worker), Err("identity_not_allowed"));
+    assert_eq!(verify(&api.trust(), web), Err("revoked"));
+
+    // A trust made after a refresh starts on the refreshed CRL; one dropped is let go.
+    let later = api.trust_for(meshtls_core::Policy::allow_any());
+    assert_eq!(verify(&later, web), Err("revoked"));
+    drop(web_listener);
+    h.revoke(&serial_of(&worker.identity())).await;
+    api.refresh_trust().await.unwrap();
+    assert_eq!(verify(&later, worker), Err("revoked"));
+}

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
 use meshtls_core::Verifier;
@@ -56,5 +56,20 @@ impl TrustHandle {
     /// Bumped by every [`replace`](Self::replace).
     pub fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// A reference that does not keep the handle alive (for whoever refreshes it).
+    pub(crate) fn downgrade(&self) -> WeakTrust {
+        WeakTrust(Arc::downgrade(&self.inner))
+    }
+}
+
+/// A [`TrustHandle`] that may have been dropped.
+pub(crate) struct WeakTrust(Weak<TrustInner>);
+
+impl WeakTrust {
+    /// The handle, if someone still holds it.
+    pub(crate) fn upgrade(&self) -> Option<TrustHandle> {
+        self.0.upgrade().map(|inner| TrustHandle { inner })
     }
 }

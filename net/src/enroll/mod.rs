@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::trust::WeakTrust;
 use crate::{
     Identity, IdentityHandle, MtlsClient, RotationDriver, RotationEvent, RotationTask, TrustHandle,
 };
@@ -630,6 +631,13 @@ impl EnrolledIdentity {
         self.trust.clone()
     }
 
+    /// Another peer trust on the same bundle and CRL, with its own `policy`: for a listener
+    /// (or a client) that admits other peers than [`trust`](Self::trust) does. It follows
+    /// every refresh as long as it is held.
+    pub fn trust_for(&self, policy: Policy) -> TrustHandle {
+        self.refresher.follow(policy)
+    }
+
     /// The client of the CA service this identity came from.
     pub fn ca(&self) -> &CaClient {
         &self.client
@@ -729,6 +737,8 @@ struct TrustRefresh {
     trust: TrustHandle,
     /// The renewal check's trust (our own ID).
     own: TrustHandle,
+    /// The trusts of [`EnrolledIdentity::trust_for`], while someone holds them.
+    followers: std::sync::Mutex<Vec<WeakTrust>>,
     applied: tokio::sync::Mutex<Applied>,
 }
 
@@ -761,9 +771,21 @@ impl TrustRefresh {
         let cas = TrustBundle::from_pem(&bundle.pem)?;
         let mut with_crl = cas.clone();
         with_crl.add_crl(&crl.pem)?;
-        for handle in [&self.trust, &self.own] {
+        let swap = |handle: &TrustHandle| {
             let policy = handle.current().policy().clone();
             handle.replace(Verifier::new(with_crl.clone(), policy));
+        };
+        swap(&self.trust);
+        swap(&self.own);
+        {
+            let mut followers = self.followers();
+            followers.retain(|weak| match weak.upgrade() {
+                Some(handle) => {
+                    swap(&handle);
+                    true
+                }
+                None => false,
+            });
         }
         self.client.set_bundle(cas);
         *applied = Applied {
@@ -771,6 +793,26 @@ impl TrustRefresh {
             crl: Some(crl),
         };
         Ok(())
+    }
+}
+
+impl TrustRefresh {
+    /// A new trust with `policy` on the current bundle and CRL, refreshed from now on. (Made
+    /// under the followers' lock, so a refresh either happened before it, and it starts on
+    /// the new bundle, or swaps it too.)
+    fn follow(&self, policy: Policy) -> TrustHandle {
+        let mut followers = self.followers();
+        let bundle = self.trust.current().bundle().clone();
+        let handle = TrustHandle::new(Verifier::new(bundle, policy));
+        followers.push(handle.downgrade());
+        handle
+    }
+
+    fn followers(&self) -> std::sync::MutexGuard<'_, Vec<WeakTrust>> {
+        match self.followers.lock() {
+            Ok(f) => f,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 }
 
@@ -859,6 +901,7 @@ async fn start(
         client: client.clone(),
         trust: trust.clone(),
         own: verify_own.clone(),
+        followers: Default::default(),
         applied: Default::default(),
     });
     // Best effort now (the CRL); the schedule retries.

@@ -7,11 +7,12 @@
 //! Enrolls `spiffe://mesh.internal/service/directory` at the CA service `CA_URL` with a one-time
 //! join token (`meshtls_net::enroll`: the key is made here, only a CSR leaves), trusting the
 //! service through `CA_BUNDLE` (the CA's `ca.crt`; no CA key, no passphrase). The enrolled
-//! identity renews itself and its trust (bundle + CRL, peer policy: the gateway and the node) is
-//! fetched again every second. Two listeners on that identity and trust:
-//! - `wss://` mTLS for the Node gateway;
-//! - plain mTLS lines, TLS 1.2 allowed, for the .NET node on Mono, because Mono has no
-//!   `ClientWebSocket` with client certificates.
+//! identity renews itself and its trust (bundle + CRL) is fetched again every second. Two
+//! listeners on that identity, each with a trust of its own policy on the same bundle and CRL
+//! (`EnrolledIdentity::trust_for`):
+//! - `wss://` mTLS for the Node gateway, which admits the gateway only;
+//! - plain mTLS lines, TLS 1.2 allowed, for the .NET node on Mono (Mono has no
+//!   `ClientWebSocket` with client certificates), which admits the node only.
 //!
 //! Output, one line each: `enrolled ID serial HEX`, `listening wss PORT`, `listening tls PORT`,
 //! `trust refreshed generation N (K CA, crl number X, R revoked)` when what the trust holds
@@ -137,7 +138,7 @@ fn held(verifier: &Verifier) -> String {
 }
 
 /// Reports each refresh of `trust` that changed what it holds (the schedule replaces the
-/// verifier every `refresh_every`, changed or not).
+/// verifier when the service's bundle or CRL changed).
 async fn report_refreshes(trust: TrustHandle) {
     let mut last = String::new();
     loop {
@@ -170,8 +171,14 @@ async fn run(url: &str, bundle_pem: String, token: &str) -> Result<(), BoxError>
     );
 
     let trust = node.trust();
-    let wss = WsListener::bind("127.0.0.1:0", server(&identity, &trust, "wss")?).await?;
-    let tls = MtlsListener::bind("127.0.0.1:0", server(&identity, &trust, "tls")?).await?;
+    let only = |id: &str| -> Result<TrustHandle, BoxError> {
+        let policy = Policy::builder().allow_id(SpiffeId::parse(id)?).build()?;
+        Ok(node.trust_for(policy))
+    };
+    let wss_trust = only(GATEWAY)?;
+    let tls_trust = only(NODE)?;
+    let wss = WsListener::bind("127.0.0.1:0", server(&identity, &wss_trust, "wss")?).await?;
+    let tls = MtlsListener::bind("127.0.0.1:0", server(&identity, &tls_trust, "tls")?).await?;
     println!("listening wss {}", wss.local_addr().port());
     println!("listening tls {}", tls.local_addr().port());
     tokio::spawn(report_refreshes(trust));
