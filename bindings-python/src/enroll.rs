@@ -86,10 +86,16 @@ impl EnrolledIdentity {
     /// The peer trust, live: the CA bundle and CRL as last fetched, with the peer policy
     /// (default: the trust domain). Every `verify()`, and every handshake of an
     /// `ssl_context()` made with it, uses what the schedule (or `refresh_trust()`) last
-    /// fetched; `generation` grows at each refresh.
+    /// fetched; `generation` grows at each refresh that brought a new bundle or CRL.
     #[getter]
     fn trust(&self) -> Trust {
         Trust::from_handle(self.inner.trust())
+    }
+
+    /// Another live trust on the same bundle and CRL with its own `policy`, for a listener
+    /// (or client) that admits other peers than `trust` does; refreshed with it while held.
+    fn trust_for(&self, policy: &Policy) -> Trust {
+        Trust::from_handle(self.inner.trust_for(policy.inner.clone()))
     }
 
     /// The peer verifier as of now: the CA bundle and CRL last fetched, with the peer policy

@@ -372,6 +372,33 @@ def test_peer_policy_is_the_verifiers_policy(service: Service) -> None:
     run(main())
 
 
+def test_trust_for_gives_a_second_listener_its_own_policy_on_the_refreshed_crl(service: Service) -> None:
+    web = "spiffe://mesh.internal/service/web"
+    worker = "spiffe://mesh.internal/service/worker"
+    tokens = {i: service.mint(i) for i in (NODE, web, worker)}
+
+    async def main() -> None:
+        node = await meshtls.enroll(service.url, tokens[NODE], NODE, ca_bundle=service.bundle)
+        peers = {i: await meshtls.enroll(service.url, tokens[i], i, ca_bundle=service.bundle) for i in (web, worker)}
+        only_web = node.trust_for(meshtls.Policy(ids=[web]))
+        assert isinstance(only_web, meshtls.Trust)
+        assert only_web.verify(peers[web].chain_pem, usage="client").spiffe_id == web
+        with pytest.raises(meshtls.VerificationError) as refused:
+            only_web.verify(peers[worker].chain_pem, usage="client")
+        assert refused.value.code == "identity_not_allowed"
+        assert node.trust.verify(peers[worker].chain_pem).spiffe_id == worker  # the trust domain
+
+        generation = only_web.generation
+        service.admin("/v1/revoke", {"serial": peers[web].serial, "reason": "key_compromise"}, 200)
+        await node.refresh_trust()
+        assert only_web.generation == generation + 1
+        with pytest.raises(meshtls.VerificationError) as revoked:
+            only_web.verify(peers[web].chain_pem, usage="client")
+        assert revoked.value.code == "revoked"
+
+    run(main())
+
+
 def test_an_enrolled_identity_in_stdlib_ssl_follows_its_renewals(service: Service) -> None:
     server_id = "spiffe://mesh.internal/service/web"
     allowed = "spiffe://mesh.internal/service/allowed"

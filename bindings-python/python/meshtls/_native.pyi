@@ -490,6 +490,9 @@ class EnrolledIdentity:
     @property
     def trust(self) -> Trust:
         """The peer trust, live: refreshed from the CA service every ``refresh_every``."""
+    def trust_for(self, policy: Policy) -> Trust:
+        """Another live trust on the same bundle and CRL with its own ``policy`` (a listener
+        that admits other peers), refreshed with ``trust`` while it is held."""
     def verifier(self) -> Verifier: ...
     def renew_now(self) -> Awaitable[int]: ...
     def refresh_trust(self) -> Awaitable[None]: ...
