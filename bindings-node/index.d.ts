@@ -199,9 +199,16 @@ export declare class EnrolledIdentity {
   /**
    * The peer trust, live: the bundle and CRL as last fetched, with `peerPolicy` (or the
    * trust domain). Each `verify()` and each handshake of a server or client built from it
-   * uses what the schedule last fetched; `generation` grows at each refresh.
+   * uses what the schedule last fetched; `generation` grows at each refresh that brought a
+   * new bundle or CRL.
    */
   get trust(): Trust
+  /**
+   * Another live trust on the same bundle and CRL with its own `policy`, for a server (or
+   * client) that admits other peers than `trust` does; refreshed with `trust` while it is
+   * held. Throws `invalid_request` once closed.
+   */
+  trustFor(policy: Policy): Trust
   /**
    * The peer verifier as of now (bundle and CRL last fetched, `peerPolicy` or the trust
    * domain): a snapshot that later refreshes do not reach (`trust` does).

@@ -401,6 +401,29 @@ test('peerPolicy decides whom the enrolled verifier accepts', { skip, timeout: 6
   }
 })
 
+test('trustFor gives a second server its own policy on the refreshed bundle and CRL', { skip, timeout: 60000 }, async () => {
+  const api = await enroll(url(), await mint(NODE), NODE, { caBundle: bundle })
+  const web = await enroll(url(), await mint(WEB), WEB, { caBundle: bundle })
+  const other = await enroll(url(), await mint(OTHER), OTHER, { caBundle: bundle })
+  try {
+    const onlyWeb = api.trustFor(new Policy({ allowIds: [WEB] }))
+    assert.ok(onlyWeb instanceof Trust)
+    assert.equal(onlyWeb.verify(web.chainPem, { usage: 'client' }).spiffeId, WEB)
+    assert.throws(() => onlyWeb.verify(other.chainPem, { usage: 'client' }), { code: 'identity_not_allowed' })
+    assert.equal(api.trust.verify(other.chainPem, { usage: 'client' }).spiffeId, OTHER)
+
+    const generation = onlyWeb.generation
+    await revoke(web.serial)
+    await api.refreshTrust()
+    assert.equal(onlyWeb.generation, generation + 1)
+    assert.throws(() => onlyWeb.verify(web.chainPem, { usage: 'client' }), { code: 'revoked' })
+    assert.throws(() => api.trustFor({ allowIds: [WEB] }), { code: 'InvalidArg' }) // a Policy, not its options
+  } finally {
+    for (const n of [api, web, other]) n.close()
+  }
+  assert.throws(() => api.trustFor(new Policy({ allowIds: [WEB] })), { code: 'invalid_request' })
+})
+
 test('an enrolled identity on Node tls: both peers verified, renewNow reaches the next handshake', { skip, timeout: 60000 }, async () => {
   const api = await enroll(url(), await mint(NODE), NODE, { caBundle: bundle })
   const web = await enroll(url(), await mint(WEB), WEB, { caBundle: bundle })

@@ -239,10 +239,22 @@ impl EnrolledIdentity {
 
     /// The peer trust, live: the bundle and CRL as last fetched, with `peerPolicy` (or the
     /// trust domain). Each `verify()` and each handshake of a server or client built from it
-    /// uses what the schedule last fetched; `generation` grows at each refresh.
+    /// uses what the schedule last fetched; `generation` grows at each refresh that brought a
+    /// new bundle or CRL.
     #[napi(getter, catch_unwind)]
     pub fn trust(&self) -> crate::trust::Trust {
         crate::trust::Trust::from_handle(self.trust.clone())
+    }
+
+    /// Another live trust on the same bundle and CRL with its own `policy`, for a server (or
+    /// client) that admits other peers than `trust` does; refreshed with `trust` while it is
+    /// held. Throws `invalid_request` once closed.
+    #[napi(catch_unwind)]
+    pub fn trust_for(&self, policy: &crate::verify::Policy) -> Result<crate::trust::Trust, Code> {
+        let node = self.running()?;
+        Ok(crate::trust::Trust::from_handle(
+            node.trust_for(policy.inner.clone()),
+        ))
     }
 
     /// The peer verifier as of now (bundle and CRL last fetched, `peerPolicy` or the trust
