@@ -311,6 +311,16 @@ print(json.loads(body)['token'])
                 {
                     Assert.AreEqual(Client, v.Verify(client.ChainPem, PeerUsage.Client, DateTimeOffset.UtcNow).SpiffeId);
                 }
+                // A second listener of the client's with its own policy: the client itself only.
+                using (var builder = new PolicyBuilder().AllowId(Client))
+                using (var onlyClient = builder.Build())
+                using (var v = client.Verifier(onlyClient))
+                {
+                    Assert.AreEqual(Client, v.Verify(client.ChainPem, PeerUsage.Client, DateTimeOffset.UtcNow).SpiffeId);
+                    var e = Assert.Throws<MeshTlsException>(() => v.Verify(node.ChainPem, PeerUsage.Server, DateTimeOffset.UtcNow));
+                    Assert.AreEqual("identity_not_allowed", e.CodeName);
+                }
+                Assert.Throws<ArgumentNullException>(() => client.Verifier(null));
             }
         }
 

@@ -152,7 +152,7 @@ namespace MeshTls
         public RotationPolicy Rotation { get; set; }
 
         /// <summary>
-        /// Who <see cref="EnrolledIdentity.Verifier"/> accepts as a peer (default: every member of
+        /// Who <see cref="EnrolledIdentity.Verifier()"/> accepts as a peer (default: every member of
         /// the identity's trust domain). Copied when the call starts.
         /// </summary>
         public Policy PeerPolicy { get; set; }
@@ -417,6 +417,25 @@ namespace MeshTls
             return new Verifier(h);
         }
 
+        /// <summary>
+        /// A peer verifier as of now with another <paramref name="policy"/>: the CA bundle and CRL
+        /// last fetched, for a second listener that admits other peers than
+        /// <see cref="EnrollOptions.PeerPolicy"/> does. A snapshot, as <see cref="EnrolledIdentity.Verifier()"/>.
+        /// Dispose it.
+        /// </summary>
+        /// <param name="policy">Who the verifier accepts (copied).</param>
+        /// <exception cref="ArgumentNullException"><paramref name="policy"/> is null.</exception>
+        public Verifier Verifier(Policy policy)
+        {
+            if (policy == null)
+            {
+                throw new ArgumentNullException(nameof(policy));
+            }
+            Verifier.Handle h;
+            MeshTlsException.Check(Native.meshtls_enrolled_verifier_for(handle, policy.NativeHandle, out h));
+            return new Verifier(h);
+        }
+
         /// <summary>Renews now (a new key and certificate; the schedule does it by itself).</summary>
         /// <exception cref="MeshTlsException">As enrolling (<c>revoked</c> when the service refuses a revoked identity).</exception>
         public Task RenewNowAsync()
@@ -630,6 +649,9 @@ namespace MeshTls
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_enrolled_verifier(Handle e, out Verifier.Handle v);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enrolled_verifier_for(Handle e, Policy.Handle policy, out Verifier.Handle v);
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_enrolled_renew_now(Handle e);

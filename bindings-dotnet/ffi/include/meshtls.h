@@ -674,6 +674,16 @@ uint64_t meshtls_enrolled_generation(const meshtls_enrolled *enrolled);
 // `enrolled` is live; `out` is writable.
 meshtls_result meshtls_enrolled_verifier(const meshtls_enrolled *enrolled, meshtls_verifier **out);
 
+// A peer verifier as of now with another `policy` (a copy): the CA bundle and CRL last
+// fetched from the service, for a second listener that admits other peers. A snapshot, as
+// `meshtls_enrolled_verifier`. Free it with `meshtls_verifier_free`.
+//
+// # Safety
+// `enrolled` and `policy` are live; `out` is writable.
+meshtls_result meshtls_enrolled_verifier_for(const meshtls_enrolled *enrolled,
+                                             const meshtls_policy *policy,
+                                             meshtls_verifier **out);
+
 // Renews now (a new key and certificate; the schedule does it by itself). Blocks until done;
 // fails as `meshtls_enroll` does (`revoked` when the service refuses a revoked identity).
 //

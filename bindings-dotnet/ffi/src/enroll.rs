@@ -870,6 +870,34 @@ pub unsafe extern "C" fn meshtls_enrolled_verifier(
     })
 }
 
+/// A peer verifier as of now with another `policy` (a copy): the CA bundle and CRL last
+/// fetched from the service, for a second listener that admits other peers. A snapshot, as
+/// `meshtls_enrolled_verifier`. Free it with `meshtls_verifier_free`.
+///
+/// # Safety
+/// `enrolled` and `policy` are live; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_enrolled_verifier_for(
+    enrolled: *const meshtls_enrolled,
+    policy: *const meshtls_policy,
+    out: *mut *mut meshtls_verifier,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: per this function's contract.
+        let (e, policy, out) = unsafe {
+            (
+                arg::handle(enrolled, "enrolled")?,
+                arg::handle(policy, "policy")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let bundle = e.inner.trust().current().bundle().clone();
+        let inner = meshtls_core::Verifier::new(bundle, policy.inner.clone());
+        arg::give(out, meshtls_verifier { inner });
+        Ok(())
+    })
+}
+
 /// Renews now (a new key and certificate; the schedule does it by itself). Blocks until done;
 /// fails as `meshtls_enroll` does (`revoked` when the service refuses a revoked identity).
 ///
