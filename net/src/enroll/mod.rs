@@ -794,9 +794,7 @@ impl TrustRefresh {
         };
         Ok(())
     }
-}
 
-impl TrustRefresh {
     /// A new trust with `policy` on the current bundle and CRL, refreshed from now on. (Made
     /// under the followers' lock, so a refresh either happened before it, and it starts on
     /// the new bundle, or swaps it too.)
