@@ -60,39 +60,24 @@ namespace MeshTls.Tests
             public string Bundle { get; }
             public string Url => "https://localhost:" + Port;
 
-            /// <summary>POST /v1/tokens as the admin; returns the token.</summary>
+            /// <summary>A join token for <paramref name="identity"/> (<c>meshtls admin token</c>).</summary>
             public string Mint(string identity)
             {
-                const string script = @"
-import http.client, json, ssl, sys
-port, ca, chain, key, identity = sys.argv[1:]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-ctx.load_cert_chain(chain, key)
-conn = http.client.HTTPSConnection('localhost', int(port), context=ctx, timeout=30)
-conn.request('POST', '/v1/tokens', json.dumps({'identity': identity}), {'Content-Type': 'application/json'})
-resp = conn.getresponse()
-body = resp.read()
-if resp.status != 201:
-    sys.exit('POST /v1/tokens: %d %s' % (resp.status, body))
-print(json.loads(body)['token'])
-";
-                var scriptPath = Path.Combine(AdminDir, "mint.py");
-                File.WriteAllText(scriptPath, script);
-                var psi = new ProcessStartInfo("python3", CommandLine(new[] { scriptPath, Port.ToString(), Path.Combine(CaDir, "ca.crt"), Path.Combine(AdminDir, "chain.pem"), Path.Combine(AdminDir, "key.pem"), identity }))
-                {
-                    UseShellExecute = false,
-                    RedirectStandardOutput = true,
-                    RedirectStandardError = true,
-                };
-                using (var p = Process.Start(psi))
-                {
-                    var stdout = p.StandardOutput.ReadToEndAsync();
-                    var stderr = p.StandardError.ReadToEndAsync();
-                    Assert.IsTrue(p.WaitForExit((int)Timeout.TotalMilliseconds), "minting a token timed out");
-                    Assert.AreEqual(0, p.ExitCode, "minting a token: " + stderr.Result);
-                    return stdout.Result.Trim();
-                }
+                var output = RunAdmin("token", "--id", identity);
+                return output.Split('\n')[0].Trim();
+            }
+
+            /// <summary>Revokes a certificate through the service (<c>meshtls admin revoke</c>).</summary>
+            public void Revoke(string serialHex)
+            {
+                RunAdmin("revoke", "--serial", serialHex, "--reason", "key_compromise");
+            }
+
+            private string RunAdmin(string command, params string[] args)
+            {
+                var all = new List<string> { "admin", command, "--url", Url, "--cert", AdminDir, "--bundle", Path.Combine(CaDir, "ca.crt") };
+                all.AddRange(args);
+                return Cli.Run(all.ToArray());
             }
 
             public void Dispose()
@@ -154,13 +139,15 @@ print(json.loads(body)['token'])
                 return p;
             }
 
-            public static void Run(params string[] args)
+            /// <summary>Runs the CLI to completion; returns its standard output.</summary>
+            public static string Run(params string[] args)
             {
                 using (var p = Start(args, true))
                 {
                     var stdout = p.StandardOutput.ReadToEndAsync();
                     Assert.IsTrue(p.WaitForExit((int)Timeout.TotalMilliseconds), "meshtls " + args[0] + " timed out");
                     Assert.AreEqual(0, p.ExitCode, "meshtls " + string.Join(" ", args) + ": " + stdout.Result);
+                    return stdout.Result;
                 }
             }
         }
@@ -314,13 +301,55 @@ print(json.loads(body)['token'])
                 // A second listener of the client's with its own policy: the client itself only.
                 using (var builder = new PolicyBuilder().AllowId(Client))
                 using (var onlyClient = builder.Build())
-                using (var v = client.Verifier(onlyClient))
+                using (var v = client.TrustFor(onlyClient))
                 {
                     Assert.AreEqual(Client, v.Verify(client.ChainPem, PeerUsage.Client, DateTimeOffset.UtcNow).SpiffeId);
                     var e = Assert.Throws<MeshTlsException>(() => v.Verify(node.ChainPem, PeerUsage.Server, DateTimeOffset.UtcNow));
                     Assert.AreEqual("identity_not_allowed", e.CodeName);
                 }
-                Assert.Throws<ArgumentNullException>(() => client.Verifier(null));
+                Assert.Throws<ArgumentNullException>(() => client.TrustFor(null));
+            }
+        }
+
+        [Test]
+        public void TheLiveTrustRefusesAPeerRevokedSinceAndTrustForKeepsItsPolicy()
+        {
+            const string Web = "spiffe://mesh.internal/service/web";
+            const string Other = "spiffe://mesh.internal/service/other";
+            using (var node = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Node), Node, Options())))
+            using (var web = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Web), Web, Options())))
+            using (var other = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Other), Other, Options())))
+            using (var live = node.Trust())
+            using (var snapshot = node.Verifier())
+            using (var builder = new PolicyBuilder().AllowId(Web))
+            using (var onlyWebPolicy = builder.Build())
+            using (var onlyWeb = node.TrustFor(onlyWebPolicy))
+            {
+                Func<Verifier, string, string> verdict = (v, chain) =>
+                {
+                    try
+                    {
+                        return v.Verify(chain, PeerUsage.Client, DateTimeOffset.UtcNow).SpiffeId;
+                    }
+                    catch (MeshTlsException e)
+                    {
+                        return e.CodeName;
+                    }
+                };
+                foreach (var v in new[] { live, snapshot, onlyWeb })
+                {
+                    Assert.AreEqual(Web, verdict(v, web.ChainPem));
+                }
+                Assert.AreEqual("identity_not_allowed", verdict(onlyWeb, other.ChainPem));
+                Assert.AreEqual(Other, verdict(live, other.ChainPem));
+
+                service.Revoke(web.Serial);
+                Await(node.RefreshTrustAsync());
+                Assert.AreEqual("revoked", verdict(live, web.ChainPem), "the live trust has the new CRL");
+                Assert.AreEqual("revoked", verdict(onlyWeb, web.ChainPem), "so has the second one");
+                Assert.AreEqual("identity_not_allowed", verdict(onlyWeb, other.ChainPem), "with its own policy");
+                Assert.AreEqual(Web, verdict(snapshot, web.ChainPem), "a snapshot keeps the old CRL");
+                Assert.AreEqual(Other, verdict(live, other.ChainPem));
             }
         }
 

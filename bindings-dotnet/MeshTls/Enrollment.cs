@@ -407,8 +407,8 @@ namespace MeshTls
         /// <summary>
         /// The peer verifier as of now: the CA bundle and CRL last fetched from the service, with
         /// <see cref="EnrollOptions.PeerPolicy"/> (default: the members of this identity's trust
-        /// domain). A snapshot: take a new one after
-        /// <see cref="RefreshTrustAsync"/>. Dispose it.
+        /// domain). A snapshot that later refreshes do not reach (<see cref="Trust"/> does).
+        /// Dispose it.
         /// </summary>
         public Verifier Verifier()
         {
@@ -418,21 +418,36 @@ namespace MeshTls
         }
 
         /// <summary>
-        /// A peer verifier as of now with another <paramref name="policy"/>: the CA bundle and CRL
-        /// last fetched, for a second listener that admits other peers than
-        /// <see cref="EnrollOptions.PeerPolicy"/> does. A snapshot, as <see cref="EnrolledIdentity.Verifier()"/>.
-        /// Dispose it.
+        /// The peer trust, live: a <see cref="MeshTls.Verifier"/> that always uses the CA bundle and
+        /// CRL last fetched from the service, with <see cref="EnrollOptions.PeerPolicy"/>. A
+        /// validation callback made from it once refuses a certificate revoked through the
+        /// service after the next refresh (<see cref="RefreshTrustAsync"/> or the schedule), and
+        /// takes the new CA of a CA rotation. After <see cref="Dispose"/> it keeps what it last
+        /// had. Dispose it.
+        /// </summary>
+        public Verifier Trust()
+        {
+            Verifier.Handle h;
+            MeshTlsException.Check(Native.meshtls_enrolled_trust(handle, out h));
+            return new Verifier(h);
+        }
+
+        /// <summary>
+        /// Another live trust on the same CA bundle and CRL with its own
+        /// <paramref name="policy"/>, for a second listener that admits other peers than
+        /// <see cref="EnrollOptions.PeerPolicy"/> does; refreshed with <see cref="Trust"/> while
+        /// it is held. Dispose it.
         /// </summary>
         /// <param name="policy">Who the verifier accepts (copied).</param>
         /// <exception cref="ArgumentNullException"><paramref name="policy"/> is null.</exception>
-        public Verifier Verifier(Policy policy)
+        public Verifier TrustFor(Policy policy)
         {
             if (policy == null)
             {
                 throw new ArgumentNullException(nameof(policy));
             }
             Verifier.Handle h;
-            MeshTlsException.Check(Native.meshtls_enrolled_verifier_for(handle, policy.NativeHandle, out h));
+            MeshTlsException.Check(Native.meshtls_enrolled_trust_for(handle, policy.NativeHandle, out h));
             return new Verifier(h);
         }
 
@@ -651,7 +666,10 @@ namespace MeshTls
             public static extern uint meshtls_enrolled_verifier(Handle e, out Verifier.Handle v);
 
             [DllImport("meshtls_ffi")]
-            public static extern uint meshtls_enrolled_verifier_for(Handle e, Policy.Handle policy, out Verifier.Handle v);
+            public static extern uint meshtls_enrolled_trust(Handle e, out Verifier.Handle v);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enrolled_trust_for(Handle e, Policy.Handle policy, out Verifier.Handle v);
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_enrolled_renew_now(Handle e);

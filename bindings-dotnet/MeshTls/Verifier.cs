@@ -376,7 +376,10 @@ namespace MeshTls
 
     /// <summary>
     /// A trust bundle and a policy: decides whether a presented chain is acceptable. Every
-    /// rule (chain, validity, usage, SPIFFE identity, revocation, pins) is the core's.
+    /// rule (chain, validity, usage, SPIFFE identity, revocation, pins) is the core's. Fixed
+    /// when made from a bundle and a policy; live when it is an enrolled identity's trust
+    /// (<see cref="EnrolledIdentity.Trust"/>): then each verification uses the bundle and CRL
+    /// last fetched from the CA service.
     /// </summary>
     /// <example>
     /// <code>
@@ -388,7 +391,7 @@ namespace MeshTls
     {
         private readonly Handle handle;
 
-        /// <summary>A verifier made by the native library (an enrolled identity's snapshot).</summary>
+        /// <summary>A verifier made by the native library (an enrolled identity's snapshot or live trust).</summary>
         internal Verifier(Handle handle)
         {
             this.handle = handle;

@@ -305,8 +305,10 @@ typedef struct meshtls_trust_bundle meshtls_trust_bundle;
 
 // A trust bundle and a policy: decides whether a presented chain is acceptable.
 //
-// A verifier is immutable: several threads may verify with it at once (TLS stacks call
-// validation callbacks from their own threads).
+// Fixed (made from a bundle and a policy, or an enrolled identity's snapshot), or live (an
+// enrolled identity's trust: each verification uses the bundle and CRL last fetched, and its
+// refreshes swap them atomically). Several threads may verify with it at once (TLS stacks
+// call validation callbacks from their own threads).
 typedef struct meshtls_verifier meshtls_verifier;
 
 // One event of the renewal schedule, passed to a `meshtls_rotation_callback`. The strings are
@@ -674,15 +676,24 @@ uint64_t meshtls_enrolled_generation(const meshtls_enrolled *enrolled);
 // `enrolled` is live; `out` is writable.
 meshtls_result meshtls_enrolled_verifier(const meshtls_enrolled *enrolled, meshtls_verifier **out);
 
-// A peer verifier as of now with another `policy` (a copy): the CA bundle and CRL last
-// fetched from the service, for a second listener that admits other peers. A snapshot, as
-// `meshtls_enrolled_verifier`. Free it with `meshtls_verifier_free`.
+// The peer trust, live: a verifier that always uses the CA bundle and CRL last fetched from
+// the service, with the peer policy (as `meshtls_enrolled_verifier`). A certificate revoked
+// through the service is refused by it after the next refresh, with no new verifier. It
+// keeps what it last had once the identity is freed. Free it with `meshtls_verifier_free`.
+//
+// # Safety
+// `enrolled` is live; `out` is writable.
+meshtls_result meshtls_enrolled_trust(const meshtls_enrolled *enrolled, meshtls_verifier **out);
+
+// Another live trust with its own `policy` (a copy) on the same CA bundle and CRL, for a
+// second listener that admits other peers; every refresh swaps it too while it is held. Free
+// it with `meshtls_verifier_free`.
 //
 // # Safety
 // `enrolled` and `policy` are live; `out` is writable.
-meshtls_result meshtls_enrolled_verifier_for(const meshtls_enrolled *enrolled,
-                                             const meshtls_policy *policy,
-                                             meshtls_verifier **out);
+meshtls_result meshtls_enrolled_trust_for(const meshtls_enrolled *enrolled,
+                                          const meshtls_policy *policy,
+                                          meshtls_verifier **out);
 
 // Renews now (a new key and certificate; the schedule does it by itself). Blocks until done;
 // fails as `meshtls_enroll` does (`revoked` when the service refuses a revoked identity).

@@ -865,19 +865,39 @@ pub unsafe extern "C" fn meshtls_enrolled_verifier(
         // SAFETY: per this function's contract.
         let (e, out) = unsafe { (arg::handle(enrolled, "enrolled")?, Out::new(out, "out")?) };
         let inner = (*e.inner.trust().current()).clone();
-        arg::give(out, meshtls_verifier { inner });
+        arg::give(out, meshtls_verifier::fixed(inner));
         Ok(())
     })
 }
 
-/// A peer verifier as of now with another `policy` (a copy): the CA bundle and CRL last
-/// fetched from the service, for a second listener that admits other peers. A snapshot, as
-/// `meshtls_enrolled_verifier`. Free it with `meshtls_verifier_free`.
+/// The peer trust, live: a verifier that always uses the CA bundle and CRL last fetched from
+/// the service, with the peer policy (as `meshtls_enrolled_verifier`). A certificate revoked
+/// through the service is refused by it after the next refresh, with no new verifier. It
+/// keeps what it last had once the identity is freed. Free it with `meshtls_verifier_free`.
+///
+/// # Safety
+/// `enrolled` is live; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_enrolled_trust(
+    enrolled: *const meshtls_enrolled,
+    out: *mut *mut meshtls_verifier,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: per this function's contract.
+        let (e, out) = unsafe { (arg::handle(enrolled, "enrolled")?, Out::new(out, "out")?) };
+        arg::give(out, meshtls_verifier::live(e.inner.trust()));
+        Ok(())
+    })
+}
+
+/// Another live trust with its own `policy` (a copy) on the same CA bundle and CRL, for a
+/// second listener that admits other peers; every refresh swaps it too while it is held. Free
+/// it with `meshtls_verifier_free`.
 ///
 /// # Safety
 /// `enrolled` and `policy` are live; `out` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn meshtls_enrolled_verifier_for(
+pub unsafe extern "C" fn meshtls_enrolled_trust_for(
     enrolled: *const meshtls_enrolled,
     policy: *const meshtls_policy,
     out: *mut *mut meshtls_verifier,
@@ -891,9 +911,8 @@ pub unsafe extern "C" fn meshtls_enrolled_verifier_for(
                 Out::new(out, "out")?,
             )
         };
-        let bundle = e.inner.trust().current().bundle().clone();
-        let inner = meshtls_core::Verifier::new(bundle, policy.inner.clone());
-        arg::give(out, meshtls_verifier { inner });
+        let trust = e.inner.trust_for(policy.inner.clone());
+        arg::give(out, meshtls_verifier::live(trust));
         Ok(())
     })
 }

@@ -1,13 +1,14 @@
 //! Verification: trust bundles, identity policies, verifiers and the verified peer.
 
 use std::ffi::c_char;
-
+use std::sync::Arc;
 use std::time::Duration;
 
 use meshtls_core::{
     Fingerprint, IdPattern, PeerIdentity, PeerUsage, Policy, PolicyBuilder, RevocationPolicy,
     SpiffeId, Timestamp, TrustBundle, TrustDomain, Verifier, VerifyOptions,
 };
+use meshtls_net::TrustHandle;
 
 use crate::arg::{self, Out};
 use crate::buffer::{give_bytes, give_optional, meshtls_buffer};
@@ -34,11 +35,33 @@ pub struct meshtls_policy {
 
 /// A trust bundle and a policy: decides whether a presented chain is acceptable.
 ///
-/// A verifier is immutable: several threads may verify with it at once (TLS stacks call
-/// validation callbacks from their own threads).
+/// Fixed (made from a bundle and a policy, or an enrolled identity's snapshot), or live (an
+/// enrolled identity's trust: each verification uses the bundle and CRL last fetched, and its
+/// refreshes swap them atomically). Several threads may verify with it at once (TLS stacks
+/// call validation callbacks from their own threads).
 #[allow(non_camel_case_types)]
 pub struct meshtls_verifier {
-    pub(crate) inner: Verifier,
+    /// A live trust handle; a fixed verifier is one that nothing replaces.
+    trust: TrustHandle,
+}
+
+impl meshtls_verifier {
+    /// A fixed verifier.
+    pub(crate) fn fixed(verifier: Verifier) -> Self {
+        meshtls_verifier {
+            trust: TrustHandle::new(verifier),
+        }
+    }
+
+    /// A live verifier: whatever `trust` holds when it is asked.
+    pub(crate) fn live(trust: TrustHandle) -> Self {
+        meshtls_verifier { trust }
+    }
+
+    /// The verifier to ask now (no copy of the bundle or CRL).
+    pub(crate) fn current(&self) -> Arc<Verifier> {
+        self.trust.current()
+    }
 }
 
 // The promise above, checked at compile time.
@@ -387,7 +410,7 @@ pub unsafe extern "C" fn meshtls_verifier_new(
             )
         };
         let inner = Verifier::new(bundle.inner.clone(), policy.inner.clone());
-        arg::give(out, meshtls_verifier { inner });
+        arg::give(out, meshtls_verifier::fixed(inner));
         Ok(())
     })
 }
@@ -455,7 +478,7 @@ pub unsafe extern "C" fn meshtls_verifier_new_with_options(
             },
         };
         let inner = Verifier::with_options(bundle.inner.clone(), policy.inner.clone(), options);
-        arg::give(out, meshtls_verifier { inner });
+        arg::give(out, meshtls_verifier::fixed(inner));
         Ok(())
     })
 }
@@ -486,7 +509,7 @@ pub unsafe extern "C" fn meshtls_verifier_verify_pem(
         };
         let inner =
             verifier
-                .inner
+                .current()
                 .verify_pem(chain, peer_usage(usage)?, Timestamp::from_unix(at))?;
         arg::give(out, meshtls_peer { inner });
         Ok(())
@@ -547,9 +570,10 @@ pub unsafe extern "C" fn meshtls_verifier_verify_der(
                 rest.len()
             )));
         }
-        let inner = verifier
-            .inner
-            .verify(&chain, peer_usage(usage)?, Timestamp::from_unix(at))?;
+        let inner =
+            verifier
+                .current()
+                .verify(&chain, peer_usage(usage)?, Timestamp::from_unix(at))?;
         arg::give(out, meshtls_peer { inner });
         Ok(())
     })

@@ -1087,7 +1087,8 @@ static void test_enroll_offline(const char *dir) {
     EXPECT(meshtls_enrolled_key_pem(NULL, &b), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_enrolled_to_pkcs12(NULL, "pw", MESHTLS_PKCS12_LEGACY, &b), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_enrolled_verifier(NULL, &v), MESHTLS_NULL_ARGUMENT);
-    EXPECT(meshtls_enrolled_verifier_for(NULL, NULL, &v), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enrolled_trust(NULL, &v), MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enrolled_trust_for(NULL, NULL, &v), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_enrolled_renew_now(NULL), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_enrolled_refresh_trust(NULL), MESHTLS_NULL_ARGUMENT);
     CHECK(meshtls_enrolled_generation(NULL) == 0, "generation of NULL");

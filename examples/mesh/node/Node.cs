@@ -7,7 +7,8 @@
 // CSR leaves), trusting the service through CA_BUNDLE (the CA's ca.crt; no CA key, no passphrase).
 // Then connects to the Rust directory with SslStream over TLS 1.2 (Mono has no TLS 1.3), mutual
 // TLS, presenting the enrolled certificate, the directory checked by the core through
-// node.Verifier().CreateValidationCallback (peer policy: the directory only). Mono's ClientWebSocket cannot present client certificates,
+// node.Trust().CreateValidationCallback (live: the bundle and CRL last fetched; peer policy:
+// the directory only). Mono's ClientWebSocket cannot present client certificates,
 // so the node speaks a line protocol on the directory's second (plain mTLS) listener.
 using System;
 using System.IO;
@@ -43,9 +44,9 @@ static class MeshNode
                 return 1;
             }
         }
-        // node.Verifier(): the bundle and CRL the enrollment fetched, with the peer policy.
+        // node.Trust(): live, the bundle and CRL last fetched from the service, with the peer policy.
         using (node)
-        using (var verifier = node.Verifier())
+        using (var verifier = node.Trust())
         using (var cert = node.Certificate)
         {
             Console.WriteLine("enrolled {0} serial {1}", Id, node.Serial);
