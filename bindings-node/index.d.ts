@@ -411,8 +411,8 @@ export declare class Trust {
    */
   verify(chain: ChainInput, options: VerifyOptions): PeerIdentity
   /**
-   * Grows at each replacement (each refresh of an enrolled identity's trust, even when
-   * nothing changed): Node servers compare it to refresh their `ca`.
+   * Grows at each replacement (a refresh of an enrolled identity's trust that brought a new
+   * bundle or CRL; an unchanged one leaves it): Node servers compare it to refresh their `ca`.
    */
   get generation(): number
   /** The current CA certificates as PEM (Node's `ca` option), without the CRLs. */

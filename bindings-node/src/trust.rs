@@ -64,8 +64,8 @@ impl Trust {
             .js()
     }
 
-    /// Grows at each replacement (each refresh of an enrolled identity's trust, even when
-    /// nothing changed): Node servers compare it to refresh their `ca`.
+    /// Grows at each replacement (a refresh of an enrolled identity's trust that brought a new
+    /// bundle or CRL; an unchanged one leaves it): Node servers compare it to refresh their `ca`.
     #[napi(getter, catch_unwind)]
     pub fn generation(&self) -> f64 {
         self.handle.generation() as f64

@@ -61,8 +61,8 @@ impl Trust {
         verify_chain(py, &current, chain, usage, at)
     }
 
-    /// Bumped by every replacement (every refresh of an enrolled identity's trust, even when
-    /// nothing changed).
+    /// Bumped by every replacement (a refresh of an enrolled identity's trust that brought a new
+    /// bundle or CRL; an unchanged one leaves it).
     #[getter]
     fn generation(&self) -> u64 {
         self.handle.generation()
