@@ -1,5 +1,5 @@
-//! `meshtls admin`: an operator's calls to a running CA service (`meshtls serve`): mint join
-//! tokens, revoke through the service, list its ledger.
+//! `meshtls admin`: an operator's calls to a running CA service (`meshtls serve`): mint, list
+//! and revoke join tokens, revoke certificates through the service, list its ledger.
 //!
 //! The calls are meshtls-net's enrollment client ([`CaClient`]); this module loads the admin
 //! identity from files, runs one call on a small runtime and prints the answer.
@@ -29,7 +29,8 @@ pub enum AdminCommand {
     /// Mint a one-time join token for a SPIFFE ID or pattern (POST /v1/tokens).
     #[command(after_help = "\
 Prints the token on the first line (it is shown only once; the service keeps its hash), then
-what it grants. Give the token and the CA's ca.crt to the node, which enrolls with them.
+what it grants and its id (for `admin tokens` and `admin revoke-token`). Give the token and the
+CA's ca.crt to the node, which enrolls with them.
 
 Exit codes: 0 ok, 2 refused by the service or bad input, 3 I/O or service unreachable.")]
     Token(TokenArgs),
@@ -44,6 +45,20 @@ Exit codes: 0 ok, 2 refused by the service (e.g. unknown_certificate) or bad inp
     /// List the certificates in the service's ledger (GET /v1/certs), newest first.
     #[command(after_help = "Exit codes: 0 ok, 2 refused by the service or bad input, 3 I/O.")]
     Certs(CertsArgs),
+    /// List the join tokens (GET /v1/tokens), newest first: id, state, what they grant.
+    #[command(after_help = "\
+States: unused, used (with the serial it enrolled), revoked, expired. The secrets are never
+shown again.
+
+Exit codes: 0 ok, 2 refused by the service or bad input, 3 I/O.")]
+    Tokens(TokensArgs),
+    /// Revoke an unused join token (POST /v1/tokens/revoke): it can no longer enroll anything.
+    #[command(after_help = "\
+A token that enrolled a certificate already is refused (token_used): revoke the certificate
+with `admin revoke`.
+
+Exit codes: 0 ok, 2 refused by the service (token_used, token_invalid) or bad input, 3 I/O.")]
+    RevokeToken(RevokeTokenArgs),
 }
 
 /// Where the service is and who we are to it.
@@ -127,6 +142,26 @@ pub struct CertsArgs {
     limit: Option<u32>,
 }
 
+/// `admin tokens`
+#[derive(Debug, Args)]
+pub struct TokensArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// At most this many.
+    #[arg(long, value_name = "N")]
+    limit: Option<u32>,
+}
+
+/// `admin revoke-token`
+#[derive(Debug, Args)]
+pub struct RevokeTokenArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// The token's id (printed when it was minted, and by `admin tokens`).
+    #[arg(long, value_name = "ID")]
+    id: String,
+}
+
 /// An enrollment-client failure as a CLI error: the service's refusals are bad requests
 /// (exit 2) and keep the service's code in the message; an unreachable service is I/O.
 fn service_error(e: EnrollError) -> CliError {
@@ -173,6 +208,7 @@ where
 #[derive(Debug, Serialize)]
 struct TokenOut {
     token: String,
+    id: String,
     identity: String,
     expires_at: Time,
 }
@@ -189,6 +225,8 @@ pub fn run(c: &AdminCommand, json: bool) -> Result<(), CliError> {
         AdminCommand::Token(a) => token(a, json),
         AdminCommand::Revoke(a) => revoke(a, json),
         AdminCommand::Certs(a) => certs(a, json),
+        AdminCommand::Tokens(a) => tokens(a, json),
+        AdminCommand::RevokeToken(a) => revoke_token(a, json),
     }
 }
 
@@ -203,14 +241,56 @@ fn token(a: &TokenArgs, json: bool) -> Result<(), CliError> {
     })?;
     let out = TokenOut {
         token: answer.token,
+        id: answer.id,
         identity: answer.identity,
         expires_at: Timestamp::from_unix(answer.expires_at).into(),
     };
     output::emit(json, &out, || {
         let mut f = Fields::new();
         f.add("for", &out.identity)
-            .add("expires", &out.expires_at.rfc3339);
+            .add("expires", &out.expires_at.rfc3339)
+            .add("id", &out.id);
         format!("{}\n{}", out.token, f.render(2))
+    })
+}
+
+fn tokens(a: &TokensArgs, json: bool) -> Result<(), CliError> {
+    let limit = a.limit;
+    let list = call(&a.service, |client, admin| async move {
+        client.list_tokens(&admin, limit).await
+    })?;
+    output::emit(json, &list, || {
+        let mut text = String::new();
+        for t in &list.tokens {
+            let used = match &t.used_serial {
+                Some(serial) => format!("  serial {serial}"),
+                None => String::new(),
+            };
+            text.push_str(&format!(
+                "{}  {}  {}  until {}{}\n",
+                t.id,
+                t.state,
+                t.identity,
+                Timestamp::from_unix(t.expires_at).to_rfc3339(),
+                used
+            ));
+        }
+        text.push_str(&format!("{} token(s)\n", list.tokens.len()));
+        text
+    })
+}
+
+fn revoke_token(a: &RevokeTokenArgs, json: bool) -> Result<(), CliError> {
+    let id = a.id.clone();
+    let answer = call(&a.service, |client, admin| async move {
+        client.revoke_token(&admin, &id).await
+    })?;
+    output::emit(json, &answer, || {
+        if answer.newly_revoked {
+            format!("revoked token {}; it can no longer enroll\n", answer.id)
+        } else {
+            format!("token {} was already revoked\n", answer.id)
+        }
     })
 }
 

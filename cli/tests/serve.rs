@@ -328,6 +328,44 @@ async fn meshtls_admin_mints_tokens_lists_and_revokes() {
     assert_eq!(revoked["certs"][0]["serial"], serial.as_str());
     assert_eq!(revoked["certs"][0]["revocation_reason"], "key_compromise");
 
+    // A second token leaks before use: list the tokens, revoke it by its id.
+    let minted = json(
+        &admin(&["token", "--id", NODE], &admin_dir)
+            .arg("--json")
+            .assert()
+            .success(),
+    );
+    let leaked_id = minted["id"].as_str().unwrap().to_owned();
+    let tokens = json(
+        &admin(&["tokens"], &admin_dir)
+            .arg("--json")
+            .assert()
+            .success(),
+    );
+    let states: Vec<(&str, &str)> = tokens["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_str().unwrap(), t["state"].as_str().unwrap()))
+        .collect();
+    assert!(states.contains(&(leaked_id.as_str(), "unused")), "{tokens}");
+    assert!(states.iter().any(|(_, s)| *s == "used"), "{tokens}");
+    let out = admin(&["revoke-token", "--id", &leaked_id], &admin_dir)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(stdout.contains("revoked token"), "{stdout}");
+    let options =
+        meshtls_net::enroll::EnrollOptions::new(std::fs::read_to_string(pki.bundle()).unwrap());
+    let leaked = minted["token"].as_str().unwrap();
+    let e = meshtls_net::enroll::enroll(&server.url, leaked, &id, options)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "token_revoked");
+    let text = admin(&["tokens"], &admin_dir).assert().success();
+    let text = String::from_utf8_lossy(&text.get_output().stdout).into_owned();
+    assert!(text.contains(&format!("{leaked_id}  revoked")), "{text}");
+
     // Refusals keep the service's code (not_admin, unknown_certificate); no service is I/O.
     let a = admin(&["token", "--id", NODE], &other_dir).assert().code(2);
     assert_error_line(&a, "invalid_request");

@@ -70,6 +70,7 @@ async fn enroll_rate(name: &str, store: Arc<dyn Store>, n: usize, concurrency: u
                     created_by: "bench".into(),
                     dns_names: vec![],
                     used_at: None,
+                    used_serial: None,
                 })
                 .unwrap();
             let csr =

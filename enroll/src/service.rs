@@ -36,11 +36,13 @@ use tokio::task::JoinHandle;
 
 use crate::api::{
     CertInfo, CertList, EnrollRequest, ErrorBody, ErrorDetail, IssuedResponse, RenewRequest,
-    RevokeRequest, RevokeResponse, TokenRequest, TokenResponse,
+    RevokeRequest, RevokeResponse, TokenInfo, TokenList, TokenRequest, TokenResponse,
+    TokenRevokeRequest, TokenRevokeResponse,
 };
 use crate::metrics::Metrics;
 use crate::store::{
     CertFilter, CertRecord, IssueKind, RevokeOutcome, Store, StoreError, TokenRecord,
+    TokenRevokeOutcome,
 };
 use crate::token;
 use sha2::{Digest, Sha256};
@@ -572,6 +574,9 @@ impl From<StoreError> for ApiError {
             StoreError::TokenExpired => {
                 ApiError::new(StatusCode::FORBIDDEN, "token_expired", e.to_string())
             }
+            StoreError::TokenRevoked => {
+                ApiError::new(StatusCode::FORBIDDEN, "token_revoked", e.to_string())
+            }
             StoreError::DuplicateSerial | StoreError::Backend(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -635,13 +640,15 @@ async fn handle(
         (Method::GET, "/v1/crl") => crl(state, &req).await,
         (Method::GET, "/v1/certs") => list_certs(state, peer, req.uri().query()).await,
         (Method::POST, "/v1/tokens") => mint_token(state, peer, req).await,
+        (Method::GET, "/v1/tokens") => list_tokens(state, peer, req.uri().query()).await,
+        (Method::POST, "/v1/tokens/revoke") => revoke_token(state, peer, req).await,
         (Method::POST, "/v1/enroll") => enroll(state, req).await,
         (Method::POST, "/v1/renew") => renew(state, peer, req).await,
         (Method::POST, "/v1/revoke") => revoke(state, peer, req).await,
         (
             _,
             "/healthz" | "/metrics" | "/v1/bundle" | "/v1/crl" | "/v1/certs" | "/v1/tokens"
-            | "/v1/enroll" | "/v1/renew" | "/v1/revoke",
+            | "/v1/tokens/revoke" | "/v1/enroll" | "/v1/renew" | "/v1/revoke",
         ) => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -816,8 +823,10 @@ async fn mint_token(
             .map(|d| d.to_ascii_lowercase())
             .collect(),
         used_at: None,
+        used_serial: None,
     };
     let expires_at = record.expires_at;
+    let id = record.hash.clone();
     let store = state.store.clone();
     blocking(move || Ok(store.add_token(&record)?)).await?;
     state.metrics.token_minted();
@@ -825,9 +834,88 @@ async fn mint_token(
         StatusCode::CREATED,
         &TokenResponse {
             token: secret,
+            id,
             identity: body.identity.trim().to_owned(),
             expires_at,
         },
+    ))
+}
+
+/// `GET /v1/tokens?limit=N` (admin): the newest tokens with their state, never the secrets.
+async fn list_tokens(
+    state: &Arc<State>,
+    peer: Option<&PeerIdentity>,
+    query: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(state, peer).await?;
+    let limit = parse_filter(query)?;
+    if limit.identity.is_some() || limit.expiring_before.is_some() || limit.revoked.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "GET /v1/tokens takes only limit",
+        ));
+    }
+    let store = state.store.clone();
+    let rows = blocking(move || Ok(store.tokens(limit.limit)?)).await?;
+    let at = now().unix();
+    let tokens = rows
+        .into_iter()
+        .map(|t| TokenInfo {
+            state: t.state(at).to_owned(),
+            id: t.hash,
+            identity: t.pattern,
+            dns_names: t.dns_names,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            created_by: t.created_by,
+            used_at: t.used_at,
+            used_serial: t.used_serial,
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &TokenList { tokens }))
+}
+
+/// `POST /v1/tokens/revoke` (admin): an unused token can no longer enroll anything.
+async fn revoke_token(
+    state: &Arc<State>,
+    peer: Option<&PeerIdentity>,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(state, peer).await?;
+    let body: TokenRevokeRequest = read_json(req, state.max_body).await?;
+    let id = body.id.trim().to_ascii_lowercase();
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "a token id is 64 hex characters (the SHA-256 of the token)",
+        ));
+    }
+    let store = state.store.clone();
+    let key = id.clone();
+    let outcome = blocking(move || Ok(store.revoke_token(&key, now().unix())?)).await?;
+    let newly_revoked = match outcome {
+        TokenRevokeOutcome::Revoked => true,
+        TokenRevokeOutcome::AlreadyRevoked => false,
+        TokenRevokeOutcome::AlreadyUsed => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "token_used",
+                "the token enrolled a certificate already: revoke the certificate",
+            ))
+        }
+        TokenRevokeOutcome::NotFound => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "token_invalid",
+                format!("no token {id} in the ledger"),
+            ))
+        }
+    };
+    Ok(json(
+        StatusCode::OK,
+        &TokenRevokeResponse { id, newly_revoked },
     ))
 }
 
@@ -872,7 +960,11 @@ async fn enroll_inner(
         let at = now();
         let token = state.store.token(&hash)?.ok_or(StoreError::TokenUnknown)?;
         if token.used_at.is_some() {
-            return Err(StoreError::TokenUsed.into());
+            return Err(match token.used_serial {
+                Some(_) => StoreError::TokenUsed,
+                None => StoreError::TokenRevoked,
+            }
+            .into());
         }
         if token.expires_at <= at.unix() {
             return Err(StoreError::TokenExpired.into());

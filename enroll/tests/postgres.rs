@@ -199,3 +199,12 @@ async fn the_revocation_counter_on_postgres() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn join_tokens_are_listed_and_revoked_on_postgres() {
+    let Some(url) = tokio::task::spawn_blocking(fresh_database).await.unwrap() else {
+        return;
+    };
+    let h = Harness::start(connect(&url, 4).await).await;
+    check_token_revocation(&h).await;
+}

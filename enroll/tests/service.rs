@@ -130,6 +130,7 @@ async fn an_expired_token_is_refused() {
             created_by: ADMIN.to_owned(),
             dns_names: vec![],
             used_at: None,
+            used_serial: None,
         })
         .unwrap();
     let e = enroll(
@@ -850,4 +851,10 @@ async fn a_second_trust_with_its_own_policy_follows_the_refreshes() {
     h.revoke(&serial_of(&worker.identity())).await;
     api.refresh_trust().await.unwrap();
     assert_eq!(verify(&later, worker), Err("revoked"));
+}
+
+#[tokio::test]
+async fn join_tokens_are_listed_and_an_unused_one_can_be_revoked() {
+    let (h, _dir) = sqlite().await;
+    check_token_revocation(&h).await;
 }

@@ -91,8 +91,35 @@ pub struct TokenRecord {
     pub created_by: String,
     /// DNS names a CSR enrolled with this token may carry (none by default).
     pub dns_names: Vec<String>,
-    /// When it was used, if it was.
+    /// When it was used or revoked, if it was.
     pub used_at: Option<i64>,
+    /// The certificate it enrolled; `None` while unused, and for a revoked token.
+    pub used_serial: Option<String>,
+}
+
+impl TokenRecord {
+    /// `unused`, `used`, `revoked` or `expired` (unused and past `expires_at`) at `now`.
+    pub fn state(&self, now: i64) -> &'static str {
+        match (self.used_at, &self.used_serial) {
+            (Some(_), Some(_)) => "used",
+            (Some(_), None) => "revoked",
+            (None, _) if self.expires_at <= now => "expired",
+            (None, _) => "unused",
+        }
+    }
+}
+
+/// What [`Store::revoke_token`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRevokeOutcome {
+    /// It was unused; now it cannot be used.
+    Revoked,
+    /// It was revoked before.
+    AlreadyRevoked,
+    /// It enrolled a certificate already (revoke that certificate instead).
+    AlreadyUsed,
+    /// No token has this hash.
+    NotFound,
 }
 
 /// Filters of [`Store::certs`]; all set filters must hold.
@@ -139,6 +166,8 @@ pub enum StoreError {
     TokenUsed,
     /// The token has expired.
     TokenExpired,
+    /// An admin revoked the token before it was used.
+    TokenRevoked,
     /// The serial is in the ledger already.
     DuplicateSerial,
     /// The database failed.
@@ -151,6 +180,7 @@ impl fmt::Display for StoreError {
             StoreError::TokenUnknown => f.write_str("unknown join token"),
             StoreError::TokenUsed => f.write_str("the join token was used already"),
             StoreError::TokenExpired => f.write_str("the join token has expired"),
+            StoreError::TokenRevoked => f.write_str("the join token was revoked"),
             StoreError::DuplicateSerial => f.write_str("serial already in the ledger"),
             StoreError::Backend(m) => write!(f, "ledger: {m}"),
         }
@@ -165,8 +195,12 @@ pub trait Store: Send + Sync + 'static {
     fn add_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
     /// The token with this hash, used or not.
     fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
-    /// In one transaction: consume the token (unused, and unexpired at `now`) and record
-    /// `cert`. On any error nothing changed.
+    /// The tokens, newest first, at most `limit`.
+    fn tokens(&self, limit: u32) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Make an unused token unusable (its row stays, `used_at` = `at` and no serial).
+    fn revoke_token(&self, hash: &str, at: i64) -> Result<TokenRevokeOutcome, StoreError>;
+    /// In one transaction: consume the token (unused, unrevoked, and unexpired at `now`) and
+    /// record `cert`. On any error nothing changed.
     fn enroll(&self, token_hash: &str, now: i64, cert: &CertRecord) -> Result<(), StoreError>;
     /// Record a certificate issued without a token (a renewal, the service's own).
     fn record_cert(&self, cert: &CertRecord) -> Result<(), StoreError>;

@@ -12,8 +12,24 @@ use postgres::{Client, NoTls, Row};
 
 use super::{
     join_dns, split_dns, CertFilter, CertRecord, IssueKind, Revocation, RevokeOutcome, Store,
-    StoreError, TokenRecord,
+    StoreError, TokenRecord, TokenRevokeOutcome,
 };
+
+const TOKEN_COLUMNS: &str =
+    "hash, pattern, created_at, expires_at, created_by, used_at, dns_names, used_serial";
+
+fn token_from_row(r: &Row) -> TokenRecord {
+    TokenRecord {
+        hash: r.get(0),
+        pattern: r.get(1),
+        created_at: r.get(2),
+        expires_at: r.get(3),
+        created_by: r.get(4),
+        used_at: r.get(5),
+        dns_names: split_dns(r.get::<_, &str>(6)),
+        used_serial: r.get(7),
+    }
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meshtls_tokens (
@@ -207,20 +223,56 @@ impl Store for PostgresStore {
         let row = self
             .client()
             .query_opt(
-                "SELECT hash, pattern, created_at, expires_at, created_by, used_at, dns_names \
-                 FROM meshtls_tokens WHERE hash = $1",
+                &format!("SELECT {TOKEN_COLUMNS} FROM meshtls_tokens WHERE hash = $1"),
                 &[&hash],
             )
             .map_err(backend)?;
-        Ok(row.map(|r| TokenRecord {
-            hash: r.get(0),
-            pattern: r.get(1),
-            created_at: r.get(2),
-            expires_at: r.get(3),
-            created_by: r.get(4),
-            used_at: r.get(5),
-            dns_names: split_dns(r.get::<_, &str>(6)),
-        }))
+        Ok(row.as_ref().map(token_from_row))
+    }
+
+    fn tokens(&self, limit: u32) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows = self
+            .client()
+            .query(
+                &format!(
+                    "SELECT {TOKEN_COLUMNS} FROM meshtls_tokens \
+                     ORDER BY created_at DESC, hash LIMIT $1"
+                ),
+                &[&i64::from(limit)],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(token_from_row).collect())
+    }
+
+    fn revoke_token(&self, hash: &str, at: i64) -> Result<TokenRevokeOutcome, StoreError> {
+        let mut c = self.client();
+        let mut tx = c.transaction().map_err(backend)?;
+        // The row lock makes this and a concurrent enrollment on another replica exclusive.
+        let n = tx
+            .execute(
+                "UPDATE meshtls_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL",
+                &[&at, &hash],
+            )
+            .map_err(backend)?;
+        let outcome = if n == 1 {
+            TokenRevokeOutcome::Revoked
+        } else {
+            let state = tx
+                .query_opt(
+                    "SELECT used_serial FROM meshtls_tokens WHERE hash = $1",
+                    &[&hash],
+                )
+                .map_err(backend)?;
+            match state {
+                None => TokenRevokeOutcome::NotFound,
+                Some(r) if r.get::<_, Option<String>>(0).is_some() => {
+                    TokenRevokeOutcome::AlreadyUsed
+                }
+                Some(_) => TokenRevokeOutcome::AlreadyRevoked,
+            }
+        };
+        tx.commit().map_err(backend)?;
+        Ok(outcome)
     }
 
     fn enroll(&self, token_hash: &str, now: i64, cert: &CertRecord) -> Result<(), StoreError> {
@@ -236,14 +288,17 @@ impl Store for PostgresStore {
         if n != 1 {
             let state = tx
                 .query_opt(
-                    "SELECT used_at, expires_at FROM meshtls_tokens WHERE hash = $1",
+                    "SELECT used_at, used_serial FROM meshtls_tokens WHERE hash = $1",
                     &[&token_hash],
                 )
                 .map_err(backend)?;
             return Err(match state {
                 None => StoreError::TokenUnknown,
-                Some(r) if r.get::<_, Option<i64>>(0).is_some() => StoreError::TokenUsed,
-                Some(_) => StoreError::TokenExpired,
+                Some(r) => match (r.get::<_, Option<i64>>(0), r.get::<_, Option<String>>(1)) {
+                    (Some(_), Some(_)) => StoreError::TokenUsed,
+                    (Some(_), None) => StoreError::TokenRevoked,
+                    (None, _) => StoreError::TokenExpired,
+                },
             });
         }
         insert_cert(&mut tx, cert)?;

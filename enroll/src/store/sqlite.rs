@@ -7,8 +7,24 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
     join_dns, split_dns, CertFilter, CertRecord, IssueKind, Revocation, RevokeOutcome, Store,
-    StoreError, TokenRecord,
+    StoreError, TokenRecord, TokenRevokeOutcome,
 };
+
+const TOKEN_COLUMNS: &str =
+    "hash, pattern, created_at, expires_at, created_by, used_at, dns_names, used_serial";
+
+fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        hash: r.get(0)?,
+        pattern: r.get(1)?,
+        created_at: r.get(2)?,
+        expires_at: r.get(3)?,
+        created_by: r.get(4)?,
+        used_at: r.get(5)?,
+        dns_names: split_dns(&r.get::<_, String>(6)?),
+        used_serial: r.get(7)?,
+    })
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tokens (
@@ -174,23 +190,55 @@ impl Store for SqliteStore {
     fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT hash, pattern, created_at, expires_at, created_by, used_at, dns_names \
-                 FROM tokens WHERE hash = ?1",
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"),
                 params![hash],
-                |r| {
-                    Ok(TokenRecord {
-                        hash: r.get(0)?,
-                        pattern: r.get(1)?,
-                        created_at: r.get(2)?,
-                        expires_at: r.get(3)?,
-                        created_by: r.get(4)?,
-                        used_at: r.get(5)?,
-                        dns_names: split_dns(&r.get::<_, String>(6)?),
-                    })
-                },
+                token_from_row,
             )
             .optional()
             .map_err(backend)
+    }
+
+    fn tokens(&self, limit: u32) -> Result<Vec<TokenRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at DESC, hash LIMIT ?1"
+            ))
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![limit], token_from_row)
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn revoke_token(&self, hash: &str, at: i64) -> Result<TokenRevokeOutcome, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let state: Option<(Option<i64>, Option<String>)> = tx
+            .query_row(
+                "SELECT used_at, used_serial FROM tokens WHERE hash = ?1",
+                params![hash],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(backend)?;
+        let outcome = match state {
+            None => TokenRevokeOutcome::NotFound,
+            Some((Some(_), Some(_))) => TokenRevokeOutcome::AlreadyUsed,
+            Some((Some(_), None)) => TokenRevokeOutcome::AlreadyRevoked,
+            Some((None, _)) => {
+                tx.execute(
+                    "UPDATE tokens SET used_at = ?1 WHERE hash = ?2 AND used_at IS NULL",
+                    params![at, hash],
+                )
+                .map_err(backend)?;
+                TokenRevokeOutcome::Revoked
+            }
+        };
+        tx.commit().map_err(backend)?;
+        Ok(outcome)
     }
 
     fn enroll(&self, token_hash: &str, now: i64, cert: &CertRecord) -> Result<(), StoreError> {
@@ -198,18 +246,21 @@ impl Store for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let state: Option<(Option<i64>, i64)> = tx
+        let state: Option<(Option<i64>, Option<String>, i64)> = tx
             .query_row(
-                "SELECT used_at, expires_at FROM tokens WHERE hash = ?1",
+                "SELECT used_at, used_serial, expires_at FROM tokens WHERE hash = ?1",
                 params![token_hash],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(backend)?;
         match state {
             None => return Err(StoreError::TokenUnknown),
-            Some((Some(_), _)) => return Err(StoreError::TokenUsed),
-            Some((None, expires_at)) if expires_at <= now => return Err(StoreError::TokenExpired),
+            Some((Some(_), Some(_), _)) => return Err(StoreError::TokenUsed),
+            Some((Some(_), None, _)) => return Err(StoreError::TokenRevoked),
+            Some((None, _, expires_at)) if expires_at <= now => {
+                return Err(StoreError::TokenExpired)
+            }
             Some(_) => {}
         }
         let n = tx

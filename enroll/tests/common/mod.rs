@@ -213,3 +213,75 @@ pub fn check_revocation_counter(store: &dyn Store) {
     assert_eq!(store.revocation_count().unwrap(), 2);
     assert_eq!(store.revocations().unwrap().len(), 2);
 }
+
+/// Join-token bookkeeping on any ledger: minting returns the token's id, the inventory shows
+/// each token's state and never a secret, an unused token can be revoked (then enrolling with
+/// it is `token_revoked`), a used one cannot (`token_used`: revoke its certificate instead).
+pub async fn check_token_revocation(h: &Harness) {
+    use meshtls_enroll::{enroll, EnrollError};
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let client = h.client();
+    let req = |identity: &str| TokenRequest {
+        identity: identity.to_owned(),
+        ttl_seconds: None,
+        dns_names: vec![],
+    };
+    let leaked = client
+        .mint_token(&h.admin, &req(&node_id.to_string()))
+        .await;
+    let leaked = leaked.unwrap();
+    assert_eq!(leaked.id, meshtls_enroll::token::hash(&leaked.token));
+    let used = h.token(&node_id.to_string()).await;
+    enroll(&h.url, &used, &node_id, h.options()).await.unwrap();
+
+    let list = client.list_tokens(&h.admin, None).await.unwrap();
+    let state_of = |list: &meshtls_enroll::api::TokenList, id: &str| {
+        let t = list.tokens.iter().find(|t| t.id == id).expect("listed");
+        (t.state.clone(), t.used_serial.is_some())
+    };
+    assert_eq!(state_of(&list, &leaked.id), ("unused".to_owned(), false));
+    let used_id = meshtls_enroll::token::hash(&used);
+    assert_eq!(state_of(&list, &used_id), ("used".to_owned(), true));
+    let body = serde_json::to_string(&list).unwrap();
+    assert!(
+        !body.contains(&leaked.token) && !body.contains(&used),
+        "no secret is listed"
+    );
+
+    let revoked = client.revoke_token(&h.admin, &leaked.id).await.unwrap();
+    assert!(revoked.newly_revoked);
+    let again = client.revoke_token(&h.admin, &leaked.id).await.unwrap();
+    assert!(!again.newly_revoked);
+    let e = enroll(&h.url, &leaked.token, &node_id, h.options()).await;
+    match e.unwrap_err() {
+        EnrollError::Service { status, code, .. } => {
+            assert_eq!((status, code.as_str()), (403, "token_revoked"))
+        }
+        other => panic!("expected token_revoked, got {other}"),
+    }
+    let list = client.list_tokens(&h.admin, Some(10)).await.unwrap();
+    assert_eq!(state_of(&list, &leaked.id), ("revoked".to_owned(), false));
+
+    let service_code = |e: EnrollError| match e {
+        EnrollError::Service { status, code, .. } => (status, code),
+        other => panic!("expected a service error, got {other}"),
+    };
+    let e = client.revoke_token(&h.admin, &used_id).await.unwrap_err();
+    assert_eq!(service_code(e), (409, "token_used".to_owned()));
+    let unknown = "0".repeat(64);
+    let e = client.revoke_token(&h.admin, &unknown).await.unwrap_err();
+    assert_eq!(service_code(e), (404, "token_invalid".to_owned()));
+    let e = client
+        .revoke_token(&h.admin, "not an id")
+        .await
+        .unwrap_err();
+    assert_eq!(service_code(e), (400, "malformed".to_owned()));
+    // Only admins list or revoke tokens.
+    let (status, body) = h.get("/v1/tokens").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}

@@ -22,6 +22,10 @@ pub struct TokenRequest {
 pub struct TokenResponse {
     /// The secret (64 hex characters).
     pub token: String,
+    /// Its id in the ledger (the SHA-256 of the token, hex): for `GET /v1/tokens` and
+    /// `POST /v1/tokens/revoke`; it cannot enroll anything.
+    #[serde(default)]
+    pub id: String,
     /// The identity or pattern it is bound to.
     pub identity: String,
     /// Unusable from then on, Unix seconds.
@@ -109,6 +113,56 @@ pub struct CertInfo {
     /// Reason, when revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_reason: Option<String>,
+}
+
+/// One row of `GET /v1/tokens` (never the secret).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// The token's id (SHA-256 of the token, hex).
+    pub id: String,
+    /// The identity or pattern it enrolls.
+    pub identity: String,
+    /// DNS names it grants.
+    #[serde(default)]
+    pub dns_names: Vec<String>,
+    /// Minted at, Unix seconds.
+    pub created_at: i64,
+    /// Unusable from then on, Unix seconds.
+    pub expires_at: i64,
+    /// The admin who minted it.
+    pub created_by: String,
+    /// `unused`, `used`, `revoked` or `expired`.
+    pub state: String,
+    /// When it was used or revoked.
+    #[serde(default)]
+    pub used_at: Option<i64>,
+    /// The certificate it enrolled.
+    #[serde(default)]
+    pub used_serial: Option<String>,
+}
+
+/// Answer to `GET /v1/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenList {
+    /// Newest first.
+    pub tokens: Vec<TokenInfo>,
+}
+
+/// `POST /v1/tokens/revoke`: make an unused token unusable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRevokeRequest {
+    /// The token's id (from minting or `GET /v1/tokens`).
+    pub id: String,
+}
+
+/// Answer to `POST /v1/tokens/revoke`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRevokeResponse {
+    /// The token's id.
+    pub id: String,
+    /// `false` when it was revoked already.
+    pub newly_revoked: bool,
 }
 
 /// Answer to `GET /v1/certs`.

@@ -49,7 +49,8 @@ pub mod api;
 
 use self::api::{
     CertList, EnrollRequest, ErrorBody, IssuedResponse, RenewRequest, RevokeRequest,
-    RevokeResponse, TokenRequest, TokenResponse,
+    RevokeResponse, TokenList, TokenRequest, TokenResponse, TokenRevokeRequest,
+    TokenRevokeResponse,
 };
 
 /// Largest answer the client reads (a chain plus bundle is a few KiB; a CRL can be large).
@@ -445,6 +446,32 @@ impl CaClient {
         request: &TokenRequest,
     ) -> Result<TokenResponse, EnrollError> {
         self.call("/v1/tokens", request, Some(admin)).await
+    }
+
+    /// `GET /v1/tokens` as the admin `admin`: the newest `limit` tokens (default: the
+    /// service's, 1000) with their state, never their secrets.
+    pub async fn list_tokens(
+        &self,
+        admin: &IdentityHandle,
+        limit: Option<u32>,
+    ) -> Result<TokenList, EnrollError> {
+        let path = match limit {
+            Some(n) => format!("/v1/tokens?limit={n}"),
+            None => "/v1/tokens".to_owned(),
+        };
+        let (status, bytes) = self.request(Method::GET, &path, None, Some(admin)).await?;
+        decode(status, &bytes)
+    }
+
+    /// `POST /v1/tokens/revoke` as the admin `admin`: the unused token `id` can no longer
+    /// enroll anything (`token_used` when it already did: revoke its certificate instead).
+    pub async fn revoke_token(
+        &self,
+        admin: &IdentityHandle,
+        id: &str,
+    ) -> Result<TokenRevokeResponse, EnrollError> {
+        let request = TokenRevokeRequest { id: id.to_owned() };
+        self.call("/v1/tokens/revoke", &request, Some(admin)).await
     }
 
     /// `POST /v1/revoke` as the admin `admin`; the served CRL is rebuilt before it answers.
