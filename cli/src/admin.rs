@@ -266,13 +266,12 @@ fn tokens(a: &TokensArgs, json: bool) -> Result<(), CliError> {
                 Some(serial) => format!("  serial {serial}"),
                 None => String::new(),
             };
-            text.push_str(&format!(
-                "{}  {}  {}  until {}{}\n",
-                t.id,
-                t.state,
-                t.identity,
-                Timestamp::from_unix(t.expires_at).to_rfc3339(),
-                used
+            text.push_str(&ledger_line(
+                &t.id,
+                &t.state,
+                &t.identity,
+                t.expires_at,
+                &used,
             ));
         }
         text.push_str(&format!("{} token(s)\n", list.tokens.len()));
@@ -346,16 +345,21 @@ fn certs(a: &CertsArgs, json: bool) -> Result<(), CliError> {
                 (Some(_), None) => "  revoked".to_owned(),
                 _ => String::new(),
             };
-            text.push_str(&format!(
-                "{}  {}  {}  until {}{}\n",
-                c.serial,
-                c.kind,
-                c.identity,
-                Timestamp::from_unix(c.not_after).to_rfc3339(),
-                revoked
+            text.push_str(&ledger_line(
+                &c.serial,
+                &c.kind,
+                &c.identity,
+                c.not_after,
+                &revoked,
             ));
         }
         text.push_str(&format!("{} certificate(s)\n", list.certs.len()));
         text
     })
+}
+
+/// One line of `admin tokens` / `admin certs`: `KEY  KIND  IDENTITY  until TIME` then `tail`.
+fn ledger_line(key: &str, kind: &str, identity: &str, until: i64, tail: &str) -> String {
+    let until = Timestamp::from_unix(until).to_rfc3339();
+    format!("{key}  {kind}  {identity}  until {until}{tail}\n")
 }
