@@ -959,16 +959,7 @@ async fn enroll_inner(
         let hash = token::hash(body.token.trim());
         let at = now();
         let token = state.store.token(&hash)?.ok_or(StoreError::TokenUnknown)?;
-        if token.used_at.is_some() {
-            return Err(match token.used_serial {
-                Some(_) => StoreError::TokenUsed,
-                None => StoreError::TokenRevoked,
-            }
-            .into());
-        }
-        if token.expires_at <= at.unix() {
-            return Err(StoreError::TokenExpired.into());
-        }
+        token.check_usable(at.unix())?;
         if service_id(&state.authority)? == request.id {
             // Whoever held it could impersonate this service to every client.
             return Err(identity_mismatch(format!(

@@ -98,13 +98,25 @@ pub struct TokenRecord {
 }
 
 impl TokenRecord {
+    /// Why it cannot enroll at `now`: used (`used_at` and the serial it enrolled), revoked
+    /// (`used_at` without a serial) or expired; `Ok` when it can. The one place these rules
+    /// live for both ledgers and the service.
+    pub fn check_usable(&self, now: i64) -> Result<(), StoreError> {
+        match (self.used_at, &self.used_serial) {
+            (Some(_), Some(_)) => Err(StoreError::TokenUsed),
+            (Some(_), None) => Err(StoreError::TokenRevoked),
+            (None, _) if self.expires_at <= now => Err(StoreError::TokenExpired),
+            (None, _) => Ok(()),
+        }
+    }
+
     /// `unused`, `used`, `revoked` or `expired` (unused and past `expires_at`) at `now`.
     pub fn state(&self, now: i64) -> &'static str {
-        match (self.used_at, &self.used_serial) {
-            (Some(_), Some(_)) => "used",
-            (Some(_), None) => "revoked",
-            (None, _) if self.expires_at <= now => "expired",
-            (None, _) => "unused",
+        match self.check_usable(now) {
+            Ok(()) => "unused",
+            Err(StoreError::TokenUsed) => "used",
+            Err(StoreError::TokenRevoked) => "revoked",
+            Err(_) => "expired",
         }
     }
 }

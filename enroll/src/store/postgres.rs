@@ -257,18 +257,16 @@ impl Store for PostgresStore {
         let outcome = if n == 1 {
             TokenRevokeOutcome::Revoked
         } else {
-            let state = tx
+            let row = tx
                 .query_opt(
-                    "SELECT used_serial FROM meshtls_tokens WHERE hash = $1",
+                    &format!("SELECT {TOKEN_COLUMNS} FROM meshtls_tokens WHERE hash = $1"),
                     &[&hash],
                 )
                 .map_err(backend)?;
-            match state {
+            match row.map(|r| token_from_row(&r).check_usable(at)) {
                 None => TokenRevokeOutcome::NotFound,
-                Some(r) if r.get::<_, Option<String>>(0).is_some() => {
-                    TokenRevokeOutcome::AlreadyUsed
-                }
-                Some(_) => TokenRevokeOutcome::AlreadyRevoked,
+                Some(Err(StoreError::TokenUsed)) => TokenRevokeOutcome::AlreadyUsed,
+                _ => TokenRevokeOutcome::AlreadyRevoked,
             }
         };
         tx.commit().map_err(backend)?;
@@ -286,19 +284,19 @@ impl Store for PostgresStore {
             )
             .map_err(backend)?;
         if n != 1 {
-            let state = tx
+            let row = tx
                 .query_opt(
-                    "SELECT used_at, used_serial FROM meshtls_tokens WHERE hash = $1",
+                    &format!("SELECT {TOKEN_COLUMNS} FROM meshtls_tokens WHERE hash = $1"),
                     &[&token_hash],
                 )
                 .map_err(backend)?;
-            return Err(match state {
+            return Err(match row {
                 None => StoreError::TokenUnknown,
-                Some(r) => match (r.get::<_, Option<i64>>(0), r.get::<_, Option<String>>(1)) {
-                    (Some(_), Some(_)) => StoreError::TokenUsed,
-                    (Some(_), None) => StoreError::TokenRevoked,
-                    (None, _) => StoreError::TokenExpired,
-                },
+                // Usable now means another replica consumed it in between.
+                Some(r) => token_from_row(&r)
+                    .check_usable(now)
+                    .err()
+                    .unwrap_or(StoreError::TokenUsed),
             });
         }
         insert_cert(&mut tx, cert)?;

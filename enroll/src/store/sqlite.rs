@@ -13,6 +13,17 @@ use super::{
 const TOKEN_COLUMNS: &str =
     "hash, pattern, created_at, expires_at, created_by, used_at, dns_names, used_serial";
 
+/// The token with this hash, on `conn` (a connection or a transaction).
+fn token_in(conn: &Connection, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"),
+        params![hash],
+        token_from_row,
+    )
+    .optional()
+    .map_err(backend)
+}
+
 fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     Ok(TokenRecord {
         hash: r.get(0)?,
@@ -188,14 +199,7 @@ impl Store for SqliteStore {
     }
 
     fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.conn()
-            .query_row(
-                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"),
-                params![hash],
-                token_from_row,
-            )
-            .optional()
-            .map_err(backend)
+        token_in(&self.conn(), hash)
     }
 
     fn tokens(&self, limit: u32) -> Result<Vec<TokenRecord>, StoreError> {
@@ -216,19 +220,12 @@ impl Store for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let state: Option<(Option<i64>, Option<String>)> = tx
-            .query_row(
-                "SELECT used_at, used_serial FROM tokens WHERE hash = ?1",
-                params![hash],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(backend)?;
-        let outcome = match state {
+        let outcome = match token_in(&tx, hash)?.map(|t| t.check_usable(at)) {
             None => TokenRevokeOutcome::NotFound,
-            Some((Some(_), Some(_))) => TokenRevokeOutcome::AlreadyUsed,
-            Some((Some(_), None)) => TokenRevokeOutcome::AlreadyRevoked,
-            Some((None, _)) => {
+            Some(Err(StoreError::TokenUsed)) => TokenRevokeOutcome::AlreadyUsed,
+            Some(Err(StoreError::TokenRevoked)) => TokenRevokeOutcome::AlreadyRevoked,
+            // Unused, or expired (revoking it still records that an admin withdrew it).
+            Some(_) => {
                 tx.execute(
                     "UPDATE tokens SET used_at = ?1 WHERE hash = ?2 AND used_at IS NULL",
                     params![at, hash],
@@ -246,23 +243,9 @@ impl Store for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let state: Option<(Option<i64>, Option<String>, i64)> = tx
-            .query_row(
-                "SELECT used_at, used_serial, expires_at FROM tokens WHERE hash = ?1",
-                params![token_hash],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(backend)?;
-        match state {
-            None => return Err(StoreError::TokenUnknown),
-            Some((Some(_), Some(_), _)) => return Err(StoreError::TokenUsed),
-            Some((Some(_), None, _)) => return Err(StoreError::TokenRevoked),
-            Some((None, _, expires_at)) if expires_at <= now => {
-                return Err(StoreError::TokenExpired)
-            }
-            Some(_) => {}
-        }
+        token_in(&tx, token_hash)?
+            .ok_or(StoreError::TokenUnknown)?
+            .check_usable(now)?;
         let n = tx
             .execute(
                 "UPDATE tokens SET used_at = ?1, used_serial = ?2 \

@@ -496,11 +496,9 @@ impl CaClient {
 
     /// `GET` a PEM document (`/v1/bundle`, `/v1/crl`).
     pub async fn get_pem(&self, path: &str) -> Result<Bytes, EnrollError> {
-        let (status, bytes) = self.request(Method::GET, path, None, None).await?;
-        if !status.is_success() {
-            return Err(service_error(status, &bytes));
-        }
-        Ok(bytes)
+        // Without a known copy there is no If-None-Match, so never "not modified".
+        let doc = self.get_pem_if_changed(path, None).await?;
+        Ok(doc.map(|d| d.pem).unwrap_or_default())
     }
 
     /// `GET` a PEM document unless it is still `known` (sent as `If-None-Match`): `None` when
