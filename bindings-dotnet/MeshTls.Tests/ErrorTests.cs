@@ -25,7 +25,8 @@ namespace MeshTls.Tests
             Assert.AreEqual(20, (int)ErrorCode.NoCertificate);
             Assert.AreEqual(1003, (int)ErrorCode.ServiceError);
             Assert.AreEqual(1004, (int)ErrorCode.Transport);
-            Assert.AreEqual(25, Enum.GetValues(typeof(ErrorCode)).Length);
+            Assert.AreEqual(28, (int)ErrorCode.InvalidCrl);
+            Assert.AreEqual(33, Enum.GetValues(typeof(ErrorCode)).Length);
         }
 
         [Test]
@@ -34,6 +35,11 @@ namespace MeshTls.Tests
             Assert.AreEqual(ErrorFamily.Input, MeshTlsException.FamilyOf(ErrorCode.Malformed));
             Assert.AreEqual(ErrorFamily.Input, MeshTlsException.FamilyOf(ErrorCode.Unsupported));
             Assert.AreEqual(ErrorFamily.Request, MeshTlsException.FamilyOf(ErrorCode.InvalidRequest));
+            Assert.AreEqual(ErrorFamily.Request, MeshTlsException.FamilyOf(ErrorCode.NotAuthorized));
+            Assert.AreEqual(ErrorFamily.Input, MeshTlsException.FamilyOf(ErrorCode.WeakKey));
+            Assert.AreEqual(ErrorFamily.Input, MeshTlsException.FamilyOf(ErrorCode.WeakSignature));
+            Assert.AreEqual(ErrorFamily.Input, MeshTlsException.FamilyOf(ErrorCode.StaleCrl));
+            Assert.AreEqual(ErrorFamily.Input, MeshTlsException.FamilyOf(ErrorCode.InvalidCrl));
             Assert.AreEqual(ErrorFamily.Passphrase, MeshTlsException.FamilyOf(ErrorCode.WrongPassphrase));
             Assert.AreEqual(ErrorFamily.Io, MeshTlsException.FamilyOf(ErrorCode.Io));
             Assert.AreEqual(ErrorFamily.Internal, MeshTlsException.FamilyOf(ErrorCode.Internal));
@@ -42,7 +48,7 @@ namespace MeshTls.Tests
             Assert.AreEqual(ErrorFamily.Argument, MeshTlsException.FamilyOf(ErrorCode.InvalidArgument));
             Assert.AreEqual(ErrorFamily.Request, MeshTlsException.FamilyOf(ErrorCode.ServiceError));
             Assert.AreEqual(ErrorFamily.Io, MeshTlsException.FamilyOf(ErrorCode.Transport));
-            foreach (var code in new[] { ErrorCode.Expired, ErrorCode.NotYetValid, ErrorCode.UnknownIssuer, ErrorCode.BadSignature, ErrorCode.Revoked, ErrorCode.WrongUsage, ErrorCode.IdentityNotAllowed, ErrorCode.NotPinned, ErrorCode.NameConstraintViolation, ErrorCode.RevocationUnknown, ErrorCode.CrlExpired, ErrorCode.ChainTooLong, ErrorCode.InvalidSvid, ErrorCode.NoCertificate })
+            foreach (var code in new[] { ErrorCode.Expired, ErrorCode.NotYetValid, ErrorCode.UnknownIssuer, ErrorCode.BadSignature, ErrorCode.Revoked, ErrorCode.WrongUsage, ErrorCode.IdentityNotAllowed, ErrorCode.NotPinned, ErrorCode.NameConstraintViolation, ErrorCode.RevocationUnknown, ErrorCode.CrlExpired, ErrorCode.ChainTooLong, ErrorCode.InvalidSvid, ErrorCode.NoCertificate, ErrorCode.InvalidCertificate, ErrorCode.UnknownCriticalExtension, ErrorCode.NameConstraintsTooComplex })
             {
                 Assert.AreEqual(ErrorFamily.Verification, MeshTlsException.FamilyOf(code), code.ToString());
             }

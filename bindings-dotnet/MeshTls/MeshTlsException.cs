@@ -51,6 +51,22 @@ namespace MeshTls
         Internal = 19,
         /// <summary>The peer presented no certificate where one is required.</summary>
         NoCertificate = 20,
+        /// <summary>A key is weaker than meshtls accepts (RSA below 2048 bits or with a modulus not a multiple of 8, P-192, DSA).</summary>
+        WeakKey = 21,
+        /// <summary>A signature uses a hash meshtls refuses (SHA-1, MD5), in a CSR or anywhere in a path.</summary>
+        WeakSignature = 22,
+        /// <summary>The grant (a join token, an administrator) does not allow this request: an ID, name, usage or lifetime outside it, or a reserved identity.</summary>
+        NotAuthorized = 23,
+        /// <summary>A certificate in the path breaks the certificate profile (RFC 5280 rules meshtls enforces: critical basicConstraints, key identifiers, serial number, SAN syntax...).</summary>
+        InvalidCertificate = 24,
+        /// <summary>A certificate in the path carries a critical extension meshtls does not process.</summary>
+        UnknownCriticalExtension = 25,
+        /// <summary>Checking the path's name constraints needs more comparisons than the verifier allows.</summary>
+        NameConstraintsTooComplex = 26,
+        /// <summary>A CRL older than the one held for its issuer (lower CRLNumber), or the same number with different content: refused, the held CRL kept.</summary>
+        StaleCrl = 27,
+        /// <summary>A CRL that decodes but breaks the profile (no or critical CRLNumber, an issuer without cRLSign).</summary>
+        InvalidCrl = 28,
         /// <summary>C ABI: a required argument was null.</summary>
         NullArgument = 1000,
         /// <summary>C ABI: the native library panicked; the call was abandoned.</summary>

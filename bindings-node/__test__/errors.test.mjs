@@ -36,13 +36,18 @@ test('codes and families are the core\'s', () => {
   for (const code of [
     'malformed', 'unsupported', 'invalid_request', 'expired', 'not_yet_valid', 'unknown_issuer',
     'bad_signature', 'revoked', 'wrong_usage', 'identity_not_allowed', 'not_pinned',
-    'name_constraint_violation', 'wrong_passphrase', 'io',
+    'name_constraint_violation', 'wrong_passphrase', 'io', 'weak_key', 'weak_signature',
+    'not_authorized', 'invalid_certificate', 'unknown_critical_extension',
+    'name_constraints_too_complex', 'stale_crl', 'invalid_crl',
   ]) {
     assert.ok(codes.includes(code), code)
   }
   assert.equal(errorFamily('malformed'), 'input')
   assert.equal(errorFamily('unsupported'), 'input')
   assert.equal(errorFamily('invalid_request'), 'request')
+  assert.equal(errorFamily('not_authorized'), 'request')
+  assert.equal(errorFamily('weak_key'), 'input')
+  assert.equal(errorFamily('invalid_certificate'), 'verification')
   assert.equal(errorFamily('revoked'), 'verification')
   assert.equal(errorFamily('wrong_passphrase'), 'passphrase')
   assert.equal(errorFamily('io'), 'io')

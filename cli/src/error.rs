@@ -29,8 +29,10 @@ Exit codes:
   0  success (verify/probe: the peer is accepted)
   1  verification rejected the peer: expired, not_yet_valid, unknown_issuer, bad_signature,
      revoked, wrong_usage, identity_not_allowed, not_pinned, name_constraint_violation,
-     revocation_unknown, crl_expired, chain_too_long, invalid_svid, no_certificate
-  2  usage or bad input: unknown flag, malformed, unsupported, invalid_request
+     revocation_unknown, crl_expired, chain_too_long, invalid_svid, no_certificate,
+     invalid_certificate, unknown_critical_extension, name_constraints_too_complex
+  2  usage or bad input: unknown flag, malformed, unsupported, invalid_request, weak_key,
+     weak_signature, not_authorized, stale_crl, invalid_crl
   3  io: a file could not be read or written, a connection failed
   4  wrong_passphrase: the passphrase or PFX password does not open the key
   5  internal: a bug in meshtls, please report it

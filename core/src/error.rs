@@ -50,6 +50,22 @@ pub enum ErrorCode {
     Internal,
     /// The peer presented no certificate where one is required.
     NoCertificate,
+    /// A key is weaker than meshtls accepts (RSA below 2048 bits or with a modulus not a multiple of 8, P-192, DSA).
+    WeakKey,
+    /// A signature uses a hash meshtls refuses (SHA-1, MD5), in a CSR or anywhere in a path.
+    WeakSignature,
+    /// The grant (a join token, an administrator) does not allow this request: an ID, name, usage or lifetime outside it, or a reserved identity.
+    NotAuthorized,
+    /// A certificate in the path breaks the certificate profile (RFC 5280 rules meshtls enforces: critical basicConstraints, key identifiers, serial number, SAN syntax...).
+    InvalidCertificate,
+    /// A certificate in the path carries a critical extension meshtls does not process.
+    UnknownCriticalExtension,
+    /// Checking the path's name constraints needs more comparisons than the verifier allows.
+    NameConstraintsTooComplex,
+    /// A CRL older than the one held for its issuer (lower CRLNumber), or the same number with different content: refused, the held CRL kept.
+    StaleCrl,
+    /// A CRL that decodes but breaks the profile (no or critical CRLNumber, an issuer without cRLSign).
+    InvalidCrl,
 }
 
 impl ErrorCode {
@@ -75,6 +91,14 @@ impl ErrorCode {
         ErrorCode::Io,
         ErrorCode::Internal,
         ErrorCode::NoCertificate,
+        ErrorCode::WeakKey,
+        ErrorCode::WeakSignature,
+        ErrorCode::NotAuthorized,
+        ErrorCode::InvalidCertificate,
+        ErrorCode::UnknownCriticalExtension,
+        ErrorCode::NameConstraintsTooComplex,
+        ErrorCode::StaleCrl,
+        ErrorCode::InvalidCrl,
     ];
 
     /// The stable snake_case name of the code, the same in every language.
@@ -100,6 +124,14 @@ impl ErrorCode {
             ErrorCode::Io => "io",
             ErrorCode::Internal => "internal",
             ErrorCode::NoCertificate => "no_certificate",
+            ErrorCode::WeakKey => "weak_key",
+            ErrorCode::WeakSignature => "weak_signature",
+            ErrorCode::NotAuthorized => "not_authorized",
+            ErrorCode::InvalidCertificate => "invalid_certificate",
+            ErrorCode::UnknownCriticalExtension => "unknown_critical_extension",
+            ErrorCode::NameConstraintsTooComplex => "name_constraints_too_complex",
+            ErrorCode::StaleCrl => "stale_crl",
+            ErrorCode::InvalidCrl => "invalid_crl",
         }
     }
 
@@ -126,6 +158,14 @@ impl ErrorCode {
             ErrorCode::Io => 18,
             ErrorCode::Internal => 19,
             ErrorCode::NoCertificate => 20,
+            ErrorCode::WeakKey => 21,
+            ErrorCode::WeakSignature => 22,
+            ErrorCode::NotAuthorized => 23,
+            ErrorCode::InvalidCertificate => 24,
+            ErrorCode::UnknownCriticalExtension => 25,
+            ErrorCode::NameConstraintsTooComplex => 26,
+            ErrorCode::StaleCrl => 27,
+            ErrorCode::InvalidCrl => 28,
         }
     }
 
@@ -157,6 +197,9 @@ impl ErrorCode {
                 | ErrorCode::ChainTooLong
                 | ErrorCode::InvalidSvid
                 | ErrorCode::NoCertificate
+                | ErrorCode::InvalidCertificate
+                | ErrorCode::UnknownCriticalExtension
+                | ErrorCode::NameConstraintsTooComplex
         )
     }
 }
@@ -166,9 +209,10 @@ impl ErrorCode {
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorFamily {
-    /// The input does not parse or uses something unsupported (`malformed`, `unsupported`).
+    /// The input does not parse, uses something unsupported or something too weak
+    /// (`malformed`, `unsupported`, `weak_key`, `weak_signature`, `stale_crl`, `invalid_crl`).
     Input,
-    /// The request breaks a rule (`invalid_request`).
+    /// The request breaks a rule or is outside its grant (`invalid_request`, `not_authorized`).
     Request,
     /// The peer or chain was rejected (every code of [`ErrorCode::is_verification`]).
     Verification,
@@ -198,8 +242,13 @@ impl ErrorCode {
     /// The family of the code.
     pub const fn family(self) -> ErrorFamily {
         match self {
-            ErrorCode::Malformed | ErrorCode::Unsupported => ErrorFamily::Input,
-            ErrorCode::InvalidRequest => ErrorFamily::Request,
+            ErrorCode::Malformed
+            | ErrorCode::Unsupported
+            | ErrorCode::WeakKey
+            | ErrorCode::WeakSignature
+            | ErrorCode::StaleCrl
+            | ErrorCode::InvalidCrl => ErrorFamily::Input,
+            ErrorCode::InvalidRequest | ErrorCode::NotAuthorized => ErrorFamily::Request,
             ErrorCode::WrongPassphrase => ErrorFamily::Passphrase,
             ErrorCode::Io => ErrorFamily::Io,
             ErrorCode::Internal => ErrorFamily::Internal,

@@ -21,7 +21,9 @@ export type ErrorCode =
 | "malformed" | "unsupported" | "invalid_request" | "expired" | "not_yet_valid"
 | "unknown_issuer" | "bad_signature" | "revoked" | "wrong_usage" | "identity_not_allowed"
 | "not_pinned" | "name_constraint_violation" | "wrong_passphrase" | "revocation_unknown"
-| "crl_expired" | "chain_too_long" | "invalid_svid" | "io" | "internal"
+| "crl_expired" | "chain_too_long" | "invalid_svid" | "io" | "internal" | "no_certificate"
+| "weak_key" | "weak_signature" | "not_authorized" | "invalid_certificate"
+| "unknown_critical_extension" | "name_constraints_too_complex" | "stale_crl" | "invalid_crl"
 | (string & {});
 
 /** What every meshtls function throws: an `Error` with the core's stable `code`. */

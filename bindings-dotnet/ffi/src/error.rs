@@ -67,6 +67,22 @@ pub enum meshtls_result {
     MESHTLS_INTERNAL = 19,
     /// The peer presented no certificate where one is required.
     MESHTLS_NO_CERTIFICATE = 20,
+    /// A key is weaker than meshtls accepts (RSA below 2048 bits or with a modulus not a multiple of 8, P-192, DSA).
+    MESHTLS_WEAK_KEY = 21,
+    /// A signature uses a hash meshtls refuses (SHA-1, MD5), in a CSR or anywhere in a path.
+    MESHTLS_WEAK_SIGNATURE = 22,
+    /// The grant (a join token, an administrator) does not allow this request: an ID, name, usage or lifetime outside it, or a reserved identity.
+    MESHTLS_NOT_AUTHORIZED = 23,
+    /// A certificate in the path breaks the certificate profile (RFC 5280 rules meshtls enforces: critical basicConstraints, key identifiers, serial number, SAN syntax...).
+    MESHTLS_INVALID_CERTIFICATE = 24,
+    /// A certificate in the path carries a critical extension meshtls does not process.
+    MESHTLS_UNKNOWN_CRITICAL_EXTENSION = 25,
+    /// Checking the path's name constraints needs more comparisons than the verifier allows.
+    MESHTLS_NAME_CONSTRAINTS_TOO_COMPLEX = 26,
+    /// A CRL older than the one held for its issuer (lower CRLNumber), or the same number with different content: refused, the held CRL kept.
+    MESHTLS_STALE_CRL = 27,
+    /// A CRL that decodes but breaks the profile (no or critical CRLNumber, an issuer without cRLSign).
+    MESHTLS_INVALID_CRL = 28,
     /// C ABI: a required pointer argument was NULL.
     MESHTLS_NULL_ARGUMENT = 1000,
     /// C ABI: meshtls panicked; the call was abandoned (please report it).
@@ -108,6 +124,14 @@ impl meshtls_result {
             17 => MESHTLS_INVALID_SVID,
             18 => MESHTLS_IO,
             20 => MESHTLS_NO_CERTIFICATE,
+            21 => MESHTLS_WEAK_KEY,
+            22 => MESHTLS_WEAK_SIGNATURE,
+            23 => MESHTLS_NOT_AUTHORIZED,
+            24 => MESHTLS_INVALID_CERTIFICATE,
+            25 => MESHTLS_UNKNOWN_CRITICAL_EXTENSION,
+            26 => MESHTLS_NAME_CONSTRAINTS_TOO_COMPLEX,
+            27 => MESHTLS_STALE_CRL,
+            28 => MESHTLS_INVALID_CRL,
             _ => MESHTLS_INTERNAL,
         }
     }
