@@ -13,6 +13,7 @@ use crate::backend;
 use crate::certificate::{Certificate, Serial};
 use crate::encoding::{self, PrivateKeyPem};
 use crate::error::{Error, Result};
+use crate::hostname::{self, Wildcard};
 use crate::identity::TrustDomain;
 use crate::validity::Timestamp;
 
@@ -210,12 +211,6 @@ fn short_id() -> Result<String> {
     Ok(encoding::hex_encode(&b))
 }
 
-fn check_dns_name(name: &str) -> Result<()> {
-    pki_types::DnsName::try_from(name)
-        .map(|_| ())
-        .map_err(|_| Error::invalid_request(format!("{name:?} is not a valid DNS name")))
-}
-
 fn ca_params(
     trust_domain: &TrustDomain,
     common_name: String,
@@ -245,8 +240,8 @@ fn ca_params(
     if !permitted_dns.is_empty() {
         let mut subtrees = Vec::new();
         for name in permitted_dns {
-            check_dns_name(name)?;
-            subtrees.push(GeneralSubtree::DnsName(name.to_ascii_lowercase()));
+            let name = hostname::normalize(name, Wildcard::Refuse)?;
+            subtrees.push(GeneralSubtree::DnsName(name));
         }
         params.name_constraints = Some(NameConstraints {
             permitted_subtrees: subtrees,
@@ -564,8 +559,7 @@ impl Authority {
 
     /// Checks a DNS name against the name constraints of this CA and every CA above it.
     pub(crate) fn check_dns_within_constraints(&self, name: &str) -> Result<()> {
-        check_dns_name(name)?;
-        let name = name.to_ascii_lowercase();
+        let name = hostname::normalize(name, Wildcard::Allow)?;
         for (subject, bases) in &self.dns_constraints {
             let ok = bases.iter().any(|base| {
                 name == *base

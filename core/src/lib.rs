@@ -30,6 +30,7 @@ mod backend;
 pub mod certificate;
 pub mod encoding;
 pub mod error;
+pub mod hostname;
 pub mod identity;
 pub mod issue;
 pub mod revocation;
