@@ -227,16 +227,37 @@ pub struct Policy {
     cert_pins: BTreeSet<Fingerprint>,
     spki_pins: BTreeSet<Fingerprint>,
     any: bool,
+    clock_leeway: Duration,
+    max_intermediates: usize,
 }
 
+/// The most intermediates a path may hold unless the policy says otherwise.
+pub const DEFAULT_MAX_INTERMEDIATES: usize = 4;
+
 /// Builds a [`Policy`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PolicyBuilder {
     patterns: Vec<IdPattern>,
     dns_names: Vec<String>,
     cert_pins: BTreeSet<Fingerprint>,
     spki_pins: BTreeSet<Fingerprint>,
     any: bool,
+    clock_leeway: Duration,
+    max_intermediates: usize,
+}
+
+impl Default for PolicyBuilder {
+    fn default() -> Self {
+        PolicyBuilder {
+            patterns: Vec::new(),
+            dns_names: Vec::new(),
+            cert_pins: BTreeSet::new(),
+            spki_pins: BTreeSet::new(),
+            any: false,
+            clock_leeway: Duration::ZERO,
+            max_intermediates: DEFAULT_MAX_INTERMEDIATES,
+        }
+    }
 }
 
 impl Policy {
@@ -253,7 +274,21 @@ impl Policy {
             cert_pins: BTreeSet::new(),
             spki_pins: BTreeSet::new(),
             any: true,
+            clock_leeway: Duration::ZERO,
+            max_intermediates: DEFAULT_MAX_INTERMEDIATES,
         }
+    }
+
+    /// The clock leeway tolerated at both ends of every certificate's validity (default
+    /// zero: the rotation margin, not the verifier, absorbs clock drift).
+    pub fn clock_leeway(&self) -> Duration {
+        self.clock_leeway
+    }
+
+    /// The most intermediates a path may hold between the leaf and the trust anchor
+    /// (default 4).
+    pub fn max_intermediates(&self) -> usize {
+        self.max_intermediates
     }
 
     fn check(&self, leaf: &Certificate, end_entity: &EndEntityCert<'_>) -> Result<()> {
@@ -347,6 +382,19 @@ impl PolicyBuilder {
         self
     }
 
+    /// Tolerates this much clock difference at both ends of validity (default zero). Keep it
+    /// small: a certificate is renewed well before it expires, so drift is absorbed there.
+    pub fn clock_leeway(mut self, leeway: Duration) -> Self {
+        self.clock_leeway = leeway;
+        self
+    }
+
+    /// The most intermediates between the leaf and the trust anchor (default 4).
+    pub fn max_intermediates(mut self, n: usize) -> Self {
+        self.max_intermediates = n;
+        self
+    }
+
     /// Builds the policy. A policy that allows nobody — no identity rule, no pin and no
     /// `allow_any` — is `invalid_request`: meshtls fails closed, never open.
     pub fn build(self) -> Result<Policy> {
@@ -371,6 +419,8 @@ impl PolicyBuilder {
             cert_pins: self.cert_pins,
             spki_pins: self.spki_pins,
             any: self.any,
+            clock_leeway: self.clock_leeway,
+            max_intermediates: self.max_intermediates,
         })
     }
 }
@@ -396,25 +446,12 @@ impl Default for RevocationPolicy {
     }
 }
 
-/// Tunables of a [`Verifier`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Tunables of a [`Verifier`] beyond its [`Policy`] (clock leeway and path depth are
+/// policy settings).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VerifyOptions {
-    /// The most intermediates between the leaf and the trust anchor (default 4).
-    pub max_intermediates: usize,
-    /// Tolerated clock difference at both ends of validity (default 30 s).
-    pub clock_skew: Duration,
     /// Revocation checking, used when the bundle holds CRLs.
     pub revocation: RevocationPolicy,
-}
-
-impl Default for VerifyOptions {
-    fn default() -> Self {
-        VerifyOptions {
-            max_intermediates: 4,
-            clock_skew: Duration::from_secs(30),
-            revocation: RevocationPolicy::default(),
-        }
-    }
 }
 
 /// Who the peer is, once verified.
@@ -584,12 +621,12 @@ impl Verifier {
 
         let (anchor_spki, intermediate_count) =
             self.build_path(&end_entity, &intermediates, usage, at)?;
-        if intermediate_count > self.options.max_intermediates {
+        if intermediate_count > self.policy.max_intermediates {
             return Err(Error::new(
                 ErrorCode::ChainTooLong,
                 format!(
                     "the path has {intermediate_count} intermediates; at most {} are allowed",
-                    self.options.max_intermediates
+                    self.policy.max_intermediates
                 ),
             ));
         }
@@ -633,7 +670,7 @@ impl Verifier {
         })
     }
 
-    /// Path building through webpki, with the clock skew tolerance. Returns the anchor's SPKI
+    /// Path building through webpki, with the policy's clock leeway. Returns the anchor's SPKI
     /// and the number of intermediates in the path.
     fn build_path(
         &self,
@@ -687,7 +724,7 @@ impl Verifier {
                 path.intermediate_certificates().count(),
             ))
         };
-        let skew = self.options.clock_skew;
+        let skew = self.policy.clock_leeway;
         match attempt(at) {
             Ok(r) => Ok(r),
             Err(webpki::Error::CertNotValidYet { not_before, .. })

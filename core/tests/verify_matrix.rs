@@ -57,29 +57,63 @@ fn expired_and_not_yet_valid() {
         code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW.sub(HOUR))),
         ErrorCode::NotYetValid
     );
-    // Within the 30 s skew tolerance at both ends.
-    assert!(v
-        .verify(
-            &leaf.chain_der,
-            PeerUsage::Client,
-            leaf.not_after.add(std::time::Duration::from_secs(20))
-        )
-        .is_ok());
-    assert!(v
-        .verify(
-            &leaf.chain_der,
-            PeerUsage::Client,
-            leaf.not_before.sub(std::time::Duration::from_secs(20))
-        )
-        .is_ok());
-    // And just past it.
+    // No hidden leeway: one second past either end is refused by default.
+    let secs = std::time::Duration::from_secs;
     assert_eq!(
         code_of(v.verify(
             &leaf.chain_der,
             PeerUsage::Client,
-            leaf.not_after.add(std::time::Duration::from_secs(40))
+            leaf.not_after.add(secs(1))
         )),
         ErrorCode::Expired
+    );
+    assert_eq!(
+        code_of(v.verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_before.sub(secs(1))
+        )),
+        ErrorCode::NotYetValid
+    );
+    // An explicit 30 s leeway in the policy tolerates 20 s at both ends...
+    let lenient = Policy::builder()
+        .allow_trust_domain(td())
+        .clock_leeway(secs(30))
+        .build()
+        .unwrap();
+    assert_eq!(lenient.clock_leeway(), secs(30));
+    assert_eq!(any_in_domain().clock_leeway(), std::time::Duration::ZERO);
+    let v = verifier_for(&ca, lenient);
+    assert!(v
+        .verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_after.add(secs(20))
+        )
+        .is_ok());
+    assert!(v
+        .verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_before.sub(secs(20))
+        )
+        .is_ok());
+    // ...and not 40 s.
+    assert_eq!(
+        code_of(v.verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_after.add(secs(40))
+        )),
+        ErrorCode::Expired
+    );
+    assert_eq!(
+        code_of(v.verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_before.sub(secs(40))
+        )),
+        ErrorCode::NotYetValid
     );
 }
 
@@ -137,7 +171,6 @@ fn stale_or_missing_crl_fails_closed_unless_relaxed() {
             require_crl: false,
             ..Default::default()
         },
-        ..Default::default()
     };
     assert!(Verifier::with_options(b.clone(), any_in_domain(), relaxed)
         .verify(&leaf.chain_der, PeerUsage::Client, NOW)
@@ -158,7 +191,6 @@ fn stale_or_missing_crl_fails_closed_unless_relaxed() {
             reject_stale_crl: false,
             ..Default::default()
         },
-        ..Default::default()
     };
     assert!(Verifier::with_options(b, any_in_domain(), lenient)
         .verify(&leaf.chain_der, PeerUsage::Client, later)
@@ -526,11 +558,14 @@ fn intermediate_path_and_depth_limit() {
         ErrorCode::UnknownIssuer
     );
     // A stricter depth limit.
-    let strict = VerifyOptions {
-        max_intermediates: 1,
-        ..Default::default()
-    };
-    let v = Verifier::with_options(bundle_of(&ca), any_in_domain(), strict);
+    let strict = Policy::builder()
+        .allow_trust_domain(td())
+        .max_intermediates(1)
+        .build()
+        .unwrap();
+    assert_eq!(strict.max_intermediates(), 1);
+    assert_eq!(any_in_domain().max_intermediates(), 4);
+    let v = Verifier::new(bundle_of(&ca), strict);
     assert_eq!(
         code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
         ErrorCode::ChainTooLong

@@ -164,7 +164,7 @@ export function scenarios(m, fx) {
     throwsCode(() => new m.Verifier(bundle, other).verify(chain, "client", at), "not_pinned", "pin");
   });
 
-  add("verifier options: clock skew and CRL requirements", () => {
+  add("verifier options: clock leeway, depth and CRL requirements", () => {
     const bundle = m.TrustBundle.fromPem(fx.text("root.pem"));
     bundle.addCrl(fx.text("intermediate.crl.pem"));
     const policy = m.Policy.allowAny();
@@ -177,9 +177,20 @@ export function scenarios(m, fx) {
     const leaf = m.Certificate.parse(fx.text("not-yet-valid.chain.pem"));
     const justBefore = leaf.notBefore - 20_000;
     const plain = m.TrustBundle.fromPem(fx.text("root.pem"));
-    new m.Verifier(plain, policy).verify(fx.text("not-yet-valid.chain.pem"), "client", justBefore);
-    throwsCode(() => new m.Verifier(plain, policy, { clockSkew: "10s" })
-      .verify(fx.text("not-yet-valid.chain.pem"), "client", justBefore), "not_yet_valid", "skew");
+    // No leeway by default; a policy's leeway of 30 s covers 20 s, one of 10 s does not.
+    throwsCode(() => new m.Verifier(plain, policy)
+      .verify(fx.text("not-yet-valid.chain.pem"), "client", justBefore), "not_yet_valid", "no leeway");
+    const lenient = m.Policy.builder().allowAny().clockLeeway("30s").build();
+    equal(lenient.clockLeeway, 30_000, "leeway getter");
+    equal(policy.clockLeeway, 0, "default leeway");
+    equal(policy.maxIntermediates, 4, "default depth");
+    new m.Verifier(plain, lenient).verify(fx.text("not-yet-valid.chain.pem"), "client", justBefore);
+    throwsCode(() => new m.Verifier(plain, m.Policy.builder().allowAny().clockLeeway("10s").build())
+      .verify(fx.text("not-yet-valid.chain.pem"), "client", justBefore), "not_yet_valid", "leeway");
+    throwsCode(() => new m.Verifier(plain, policy, { clockSkew: "10s" }), "invalid_request", "moved option");
+    const shallow = m.Policy.builder().allowAny().maxIntermediates(0).build();
+    throwsCode(() => new m.Verifier(plain, shallow).verify(fx.text("api.chain.pem"), "client", at),
+      "chain_too_long", "depth");
   });
 
   add("errors: MeshTlsError with a stable code, never a crash", () => {

@@ -293,15 +293,16 @@ static void test_scenario(void) {
     EXPECT(verify_issued(half, fresh, MESHTLS_PEER_CLIENT, NOW), MESHTLS_REVOCATION_UNKNOWN);
     meshtls_verifier_free(half);
 
-    /* verifier options: the core's defaults, then each one changed */
+    /* verifier options: the core's defaults, then each one changed; clock leeway and path
+       depth are policy settings */
     {
         meshtls_verify_options o = meshtls_verify_options_default();
-        CHECK(o.max_intermediates == 4 && o.clock_skew_secs == 30 && o.require_crl &&
-                  o.reject_stale_crl && !o.leaf_only,
-              "default options");
+        CHECK(o.require_crl && o.reject_stale_crl && !o.leaf_only, "default options");
         meshtls_trust_bundle *bundle = NULL;
         meshtls_policy_builder *pb = NULL;
         meshtls_policy *policy = NULL;
+        meshtls_policy *lenient = NULL;
+        meshtls_policy *shallow = NULL;
         meshtls_verifier *ov = NULL;
         EXPECT(meshtls_trust_bundle_new(&bundle), MESHTLS_OK);
         EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, meshtls_buffer_data(root_pem),
@@ -313,26 +314,33 @@ static void test_scenario(void) {
         EXPECT(meshtls_policy_builder_new(&pb), MESHTLS_OK);
         EXPECT(meshtls_policy_builder_allow_any(pb), MESHTLS_OK);
         EXPECT(meshtls_policy_builder_build(pb, &policy), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_clock_leeway(pb, 30), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_build(pb, &lenient), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_clock_leeway(pb, 0), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_max_intermediates(pb, 0), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_build(pb, &shallow), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_clock_leeway(NULL, 1), MESHTLS_NULL_ARGUMENT);
+        EXPECT(meshtls_policy_builder_max_intermediates(NULL, 1), MESHTLS_NULL_ARGUMENT);
         /* only the leaf's CRL is there: checking the leaf alone is enough to pass */
         o.leaf_only = true;
         EXPECT(meshtls_verifier_new_with_options(bundle, policy, &o, &ov), MESHTLS_OK);
         EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW), MESHTLS_OK);
         EXPECT(verify_issued(ov, leaf, MESHTLS_PEER_CLIENT, NOW), MESHTLS_REVOKED);
-        /* ten seconds past the end: inside the default skew, outside a zero skew */
-        EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW + 3610), MESHTLS_OK);
-        meshtls_verifier_free(ov);
-        ov = NULL;
-        o.clock_skew_secs = 0;
-        EXPECT(meshtls_verifier_new_with_options(bundle, policy, &o, &ov), MESHTLS_OK);
+        /* ten seconds past the end: no leeway by default */
         EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW + 3610), MESHTLS_EXPIRED);
         meshtls_verifier_free(ov);
         ov = NULL;
-        o = meshtls_verify_options_default();
-        o.leaf_only = true;
-        o.max_intermediates = 0;
-        EXPECT(meshtls_verifier_new_with_options(bundle, policy, &o, &ov), MESHTLS_OK);
+        /* inside a policy's 30 s leeway */
+        EXPECT(meshtls_verifier_new_with_options(bundle, lenient, &o, &ov), MESHTLS_OK);
+        EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW + 3610), MESHTLS_OK);
+        meshtls_verifier_free(ov);
+        ov = NULL;
+        /* a policy allowing no intermediate */
+        EXPECT(meshtls_verifier_new_with_options(bundle, shallow, &o, &ov), MESHTLS_OK);
         EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW), MESHTLS_CHAIN_TOO_LONG);
         meshtls_verifier_free(ov);
+        meshtls_policy_free(lenient);
+        meshtls_policy_free(shallow);
         ov = (meshtls_verifier *)&passed;
         EXPECT(meshtls_verifier_new_with_options(bundle, policy, NULL, &ov), MESHTLS_NULL_ARGUMENT);
         EXPECT(meshtls_verifier_new_with_options(NULL, policy, &o, &ov), MESHTLS_NULL_ARGUMENT);
