@@ -117,27 +117,50 @@ impl TrustBundle {
     }
 
     /// Adds a CRL (DER), or every CRL of a PEM document (one per CA during a CA rotation).
-    /// A CRL of the same issuer is replaced when the new one is newer (higher CRL number, or
-    /// later thisUpdate); an older one is ignored. Nothing is added unless every CRL parses.
+    ///
+    /// Each CRL must carry a non-critical CRLNumber (`invalid_crl`), and its issuer, when it is
+    /// a CA of this bundle with a keyUsage extension, must have cRLSign (`invalid_crl`). A CRL
+    /// of an issuer (same name and key identifier) the bundle already holds a CRL for replaces
+    /// it when its number is higher; the identical CRL again changes nothing; a lower number,
+    /// or the same number with other content, is `stale_crl` and the held CRL is kept (a
+    /// rollback to an older CRL would un-revoke certificates). Nothing is added unless every
+    /// CRL of the input is accepted.
     pub fn add_crl(&mut self, input: &[u8]) -> Result<()> {
         let crls = encoding::parse_crls(input)?
             .iter()
             .map(|der| Crl::from_pem_or_der(der))
             .collect::<Result<Vec<_>>>()?;
+        let mut next = self.crls.clone();
         for crl in crls {
-            self.add_parsed_crl(crl);
+            crl.check_profile()?;
+            self.check_crl_signer(&crl)?;
+            if let Some(held) = next.iter_mut().find(|c| c.same_scope(&crl)) {
+                if crl.succession(held)? == std::cmp::Ordering::Greater {
+                    *held = crl;
+                }
+            } else {
+                next.push(crl);
+            }
         }
+        self.crls = next;
         Ok(())
     }
 
-    fn add_parsed_crl(&mut self, crl: Crl) {
-        if let Some(existing) = self.crls.iter_mut().find(|c| c.same_scope(&crl)) {
-            if crl.is_newer_than(existing) {
-                *existing = crl;
+    /// A CA of this bundle that issued the CRL must be allowed to sign CRLs. rustls-webpki
+    /// checks this for intermediates but not for trust anchors, so the bundle does.
+    fn check_crl_signer(&self, crl: &Crl) -> Result<()> {
+        for ca in self.cas.iter().filter(|c| crl_issued_by(crl, &c.cert)) {
+            if ca.cert.key_usage.is_some_and(|ku| !ku.crl_sign) {
+                return Err(Error::new(
+                    ErrorCode::InvalidCrl,
+                    format!(
+                        "the CRL is signed by {}, whose keyUsage lacks cRLSign",
+                        ca.cert.subject
+                    ),
+                ));
             }
-            return;
         }
-        self.crls.push(crl);
+        Ok(())
     }
 
     /// Removes the CA with this certificate fingerprint; returns whether it was there.
@@ -154,7 +177,9 @@ impl TrustBundle {
         before - self.cas.len()
     }
 
-    /// A bundle with the CAs and CRLs of both: the overlap of a CA rotation.
+    /// A bundle with the CAs and CRLs of both: the overlap of a CA rotation. For an issuer
+    /// both hold a CRL for, the higher CRLNumber wins; on a tie with different content this
+    /// bundle's CRL is kept (as `add_crl` keeps the held one).
     pub fn merged(&self, other: &TrustBundle) -> TrustBundle {
         let mut b = self.clone();
         for ca in &other.cas {
@@ -168,7 +193,7 @@ impl TrustBundle {
         }
         for crl in &other.crls {
             if let Some(existing) = b.crls.iter_mut().find(|c| c.same_scope(crl)) {
-                if crl.is_newer_than(existing) {
+                if matches!(crl.succession(existing), Ok(std::cmp::Ordering::Greater)) {
                     *existing = crl.clone();
                 }
             } else {
@@ -213,6 +238,15 @@ impl TrustBundle {
     pub fn is_empty(&self) -> bool {
         self.cas.is_empty()
     }
+}
+
+/// Whether `cert` issued `crl`: the same name and, when both carry one, the same key identifier.
+fn crl_issued_by(crl: &Crl, cert: &Certificate) -> bool {
+    crl.issuer == cert.subject
+        && match (&crl.authority_key_id, &cert.subject_key_id) {
+            (Some(aki), Some(ski)) => aki == ski,
+            _ => true,
+        }
 }
 
 /// Who may connect. Build with [`Policy::builder`]; a built policy is immutable.
@@ -533,6 +567,14 @@ fn map_webpki(e: webpki::Error) -> Error {
         W::UnknownRevocationStatus => (
             ErrorCode::RevocationUnknown,
             "no CRL covers a certificate in the path (CRLs are configured: failing closed)".into(),
+        ),
+        W::IssuerNotCrlSigner => (
+            ErrorCode::InvalidCrl,
+            "a CRL is signed by a CA whose keyUsage lacks cRLSign".into(),
+        ),
+        W::InvalidCrlNumber => (
+            ErrorCode::InvalidCrl,
+            "a CRL's CRLNumber is negative or longer than 20 octets".into(),
         ),
         W::CrlExpired { .. } => (
             ErrorCode::CrlExpired,

@@ -280,8 +280,8 @@ fn newer_crl_replaces_older_one() {
     records.revoke(leaf.serial.clone(), RevocationReason::Superseded, NOW);
     let crl2 = ca.build_crl(&records, &CrlParams::new(2, NOW)).unwrap();
     let mut b = bundle_of(&ca);
-    b.add_crl(crl2.der()).unwrap();
-    b.add_crl(crl1.der()).unwrap(); // older: ignored
+    b.add_crl(crl1.der()).unwrap();
+    b.add_crl(crl2.der()).unwrap(); // newer: replaces
     assert_eq!(b.crls().len(), 1);
     assert_eq!(b.crls()[0].number, Some(2));
     let v = Verifier::new(b, any_in_domain());
@@ -289,6 +289,63 @@ fn newer_crl_replaces_older_one() {
         code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
         ErrorCode::Revoked
     );
+}
+
+#[test]
+fn a_bundle_refuses_a_crl_that_steps_back() {
+    let ca = root();
+    let leaf = issue(&ca, "api");
+    let mut records = RevocationList::new();
+    let crl1 = ca.build_crl(&records, &CrlParams::new(1, NOW)).unwrap();
+    records.revoke(leaf.serial.clone(), RevocationReason::KeyCompromise, NOW);
+    let crl2 = ca.build_crl(&records, &CrlParams::new(2, NOW)).unwrap();
+    // The same number 2 with other content (the revocation dropped): a forked CRL.
+    let fork = ca
+        .build_crl(&RevocationList::new(), &CrlParams::new(2, NOW))
+        .unwrap();
+    assert_ne!(fork.der(), crl2.der());
+
+    let mut b = bundle_of(&ca);
+    b.add_crl(crl2.der()).unwrap();
+    let err = b.add_crl(crl1.der()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StaleCrl, "{}", err.message());
+    assert!(err.message().contains("lower"), "{}", err.message());
+    let err = b.add_crl(fork.der()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StaleCrl, "{}", err.message());
+    // The identical CRL again is a no-op.
+    b.add_crl(crl2.to_pem().as_bytes()).unwrap();
+    assert_eq!(b.crls().len(), 1);
+    assert_eq!(b.crls()[0].der(), crl2.der(), "the held CRL is kept");
+    let v = Verifier::new(b.clone(), any_in_domain());
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::Revoked,
+        "the revocation survives the rollback attempts"
+    );
+
+    // A PEM with a good CRL of another CA and a stale one adds nothing.
+    let other = Authority::create_root(&RootParams::new(td()), NOW).unwrap();
+    let other_crl = other
+        .build_crl(&RevocationList::new(), &CrlParams::new(1, NOW))
+        .unwrap();
+    let mut b2 = b.clone();
+    b2.add_ca_der(other.certificate_der()).unwrap();
+    let both = format!("{}{}", other_crl.to_pem(), crl1.to_pem());
+    assert_eq!(
+        b2.add_crl(both.as_bytes()).unwrap_err().code(),
+        ErrorCode::StaleCrl
+    );
+    assert_eq!(b2.crls().len(), 1, "nothing added");
+
+    // merged follows the same rule: the higher number wins, a fork keeps the held one.
+    let mut old = bundle_of(&ca);
+    old.add_crl(crl1.der()).unwrap();
+    assert_eq!(old.merged(&b).crls()[0].der(), crl2.der());
+    assert_eq!(b.merged(&old).crls()[0].der(), crl2.der());
+    let mut forked = bundle_of(&ca);
+    forked.add_crl(fork.der()).unwrap();
+    assert_eq!(b.merged(&forked).crls()[0].der(), crl2.der());
+    assert_eq!(forked.merged(&b).crls()[0].der(), fork.der());
 }
 
 #[test]
