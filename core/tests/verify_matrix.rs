@@ -488,6 +488,8 @@ fn leaf_params(uris: &[&str], dns: &[&str]) -> rcgen::CertificateParams {
         rcgen::ExtendedKeyUsagePurpose::ClientAuth,
         rcgen::ExtendedKeyUsagePurpose::ServerAuth,
     ];
+    // The profile asks every certificate below an anchor for an authorityKeyIdentifier.
+    p.use_authority_key_identifier_extension = true;
     p.not_before = meshtls_time(NOW.sub(HOUR));
     p.not_after = meshtls_time(NOW.add(HOUR));
     p

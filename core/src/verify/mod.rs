@@ -1,5 +1,9 @@
 //! Verification: a chain against a trust bundle (rustls-webpki does the path building and
-//! signature checks), then revocation, the X509-SVID leaf rules and the identity policy.
+//! signature checks), the stricter profile meshtls adds ([`profile`]: key and signature
+//! strength, key identifiers, critical basicConstraints, serial numbers, name syntax, anchors
+//! inside their validity), then revocation, the X509-SVID leaf rules and the identity policy.
+
+mod profile;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -52,6 +56,19 @@ struct BundleCa {
     cert: Certificate,
     anchor: TrustAnchor<'static>,
     trust_domain: Option<TrustDomain>,
+    /// Why a path ending at this anchor is refused (a weak key, a profile breach).
+    flaw: Option<Error>,
+}
+
+/// A CA certificate a bundle was given but cannot use as a trust anchor, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedCa {
+    /// Its subject.
+    pub subject: String,
+    /// SHA-256 of its DER.
+    pub fingerprint: Fingerprint,
+    /// Why it is skipped (`unknown_critical_extension`...).
+    pub reason: Error,
 }
 
 /// The CA certificates a verifier trusts (several during a CA rotation) and the CRLs it
@@ -60,6 +77,7 @@ struct BundleCa {
 pub struct TrustBundle {
     cas: Vec<BundleCa>,
     crls: Vec<Crl>,
+    skipped: Vec<SkippedCa>,
 }
 
 impl TrustBundle {
@@ -77,9 +95,12 @@ impl TrustBundle {
         Ok(b)
     }
 
-    /// Adds a CA certificate (DER). Adding one already present changes nothing.
+    /// Adds a CA certificate (DER). Adding one already present changes nothing. A CA the
+    /// verifier cannot use as an anchor (an unknown critical extension) is not an error: it is
+    /// skipped and listed by [`TrustBundle::skipped`], so one bad CA does not make the whole
+    /// bundle unusable.
     pub fn add_ca_der(&mut self, der: &[u8]) -> Result<()> {
-        let cert = Certificate::from_der(der)?;
+        let cert = Certificate::from_der_lenient(der)?;
         if !cert.is_ca {
             return Err(Error::invalid_request(format!(
                 "{} is not a CA certificate: a trust bundle holds CAs",
@@ -90,9 +111,23 @@ impl TrustBundle {
             .cas
             .iter()
             .any(|c| c.cert.fingerprint == cert.fingerprint)
+            || self
+                .skipped
+                .iter()
+                .any(|s| s.fingerprint == cert.fingerprint)
         {
             return Ok(());
         }
+        if let Some(reason) = profile::unusable_anchor(&cert) {
+            self.skipped.push(SkippedCa {
+                subject: cert.subject.clone(),
+                fingerprint: cert.fingerprint,
+                reason,
+            });
+            return Ok(());
+        }
+        let flaw = profile::strength(&cert, profile::Role::Anchor)
+            .or_else(|| profile::check(&cert, profile::Role::Anchor));
         let anchor = webpki::anchor_from_trusted_cert(&CertificateDer::from(der))
             .map_err(|e| Error::malformed(format!("unusable trust anchor: {e}")))?
             .to_owned();
@@ -104,8 +139,14 @@ impl TrustBundle {
             cert,
             anchor,
             trust_domain,
+            flaw,
         });
         Ok(())
+    }
+
+    /// The CA certificates given to the bundle that it cannot use as trust anchors, with why.
+    pub fn skipped(&self) -> &[SkippedCa] {
+        &self.skipped
     }
 
     /// Adds every CA certificate of the PEM.
@@ -189,6 +230,11 @@ impl TrustBundle {
                 .any(|c| c.cert.fingerprint == ca.cert.fingerprint)
             {
                 b.cas.push(ca.clone());
+            }
+        }
+        for s in &other.skipped {
+            if !b.skipped.iter().any(|x| x.fingerprint == s.fingerprint) {
+                b.skipped.push(s.clone());
             }
         }
         for crl in &other.crls {
@@ -585,11 +631,27 @@ fn map_webpki(e: webpki::Error) -> Error {
         | W::PathLenConstraintViolated => {
             (ErrorCode::ChainTooLong, format!("path too long ({e:?})"))
         }
+        W::MaximumNameConstraintComparisonsExceeded => (
+            ErrorCode::NameConstraintsTooComplex,
+            "checking the name constraints needs more comparisons than allowed".into(),
+        ),
+        W::UnsupportedCriticalExtension => (
+            ErrorCode::UnknownCriticalExtension,
+            "a certificate in the path has a critical extension meshtls does not process".into(),
+        ),
+        W::InvalidSerialNumber
+        | W::MalformedDnsIdentifier
+        | W::MalformedNameConstraint
+        | W::InvalidNetworkMaskConstraint
+        | W::EmptyEkuExtension
+        | W::InvalidCertValidity => (
+            ErrorCode::InvalidCertificate,
+            format!("a certificate in the path breaks the profile ({e:?})"),
+        ),
         W::UnsupportedSignatureAlgorithm
         | W::UnsupportedSignatureAlgorithmContext(_)
         | W::UnsupportedSignatureAlgorithmForPublicKey
         | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
-        | W::UnsupportedCriticalExtension
         | W::UnsupportedCertVersion => (ErrorCode::Unsupported, format!("{e:?}")),
         _ => (ErrorCode::Malformed, format!("{e:?}")),
     };
@@ -656,48 +718,73 @@ impl Verifier {
         let leaf_der = CertificateDer::from(leaf_der.as_ref());
         let end_entity = EndEntityCert::try_from(&leaf_der)
             .map_err(|e| Error::malformed(format!("the peer certificate does not parse: {e:?}")))?;
+        let leaf = Certificate::from_der_lenient(leaf_der.as_ref())?;
+        // Presented intermediates that decode (one that does not is left to the path builder,
+        // which cannot use it either), minus copies of the bundle's own CAs.
+        let presented: Vec<Certificate> = chain[1..]
+            .iter()
+            .filter_map(|c| Certificate::from_der_lenient(c.as_ref()).ok())
+            .filter(|c| {
+                !self
+                    .bundle
+                    .cas
+                    .iter()
+                    .any(|a| a.cert.fingerprint == c.fingerprint)
+            })
+            .collect();
+        // Weak keys and signatures first: they must never surface as bad_signature or
+        // unknown_issuer from the path builder, which does not accept them.
+        if let Some(e) = profile::strength(&leaf, profile::Role::Leaf) {
+            return Err(e);
+        }
+        for c in &presented {
+            if let Some(e) = profile::strength(c, profile::Role::Intermediate) {
+                return Err(e);
+            }
+        }
         let intermediates: Vec<CertificateDer<'_>> = chain[1..]
             .iter()
             .map(|c| CertificateDer::from(c.as_ref()))
             .collect();
 
-        let (anchor_spki, intermediate_count) =
-            self.build_path(&end_entity, &intermediates, usage, at)?;
-        if intermediate_count > self.policy.max_intermediates {
+        let (anchor_index, path) =
+            self.build_path(&end_entity, &leaf, &presented, &intermediates, usage, at)?;
+        if path.len() > self.policy.max_intermediates {
             return Err(Error::new(
                 ErrorCode::ChainTooLong,
                 format!(
-                    "the path has {intermediate_count} intermediates; at most {} are allowed",
+                    "the path has {} intermediates; at most {} are allowed",
+                    path.len(),
                     self.policy.max_intermediates
                 ),
             ));
         }
-        let leaf = Certificate::from_der(leaf_der.as_ref())?;
-        check_svid_rules(&leaf)?;
-        if let (Some(id), Some(ca)) = (
-            &leaf.spiffe_id,
-            self.bundle
-                .cas
-                .iter()
-                .find(|c| c.anchor.subject_public_key_info.as_ref() == anchor_spki.as_slice()),
-        ) {
-            if let Some(td) = &ca.trust_domain {
-                if id.trust_domain() != td {
-                    return Err(Error::new(
-                        ErrorCode::IdentityNotAllowed,
-                        format!("{id} was vouched for by a CA of trust domain {td}"),
-                    ));
+        let ca = &self.bundle.cas[anchor_index];
+        if let Some(flaw) = &ca.flaw {
+            return Err(flaw.clone());
+        }
+        for der in &path {
+            if let Some(c) = presented.iter().find(|c| c.der() == der.as_slice()) {
+                if let Some(e) = profile::check(c, profile::Role::Intermediate) {
+                    return Err(e);
                 }
             }
         }
+        if let Some(e) = profile::check(&leaf, profile::Role::Leaf) {
+            return Err(e);
+        }
+        check_leaf_purpose(&leaf, usage)?;
+        check_svid_rules(&leaf)?;
+        if let (Some(id), Some(td)) = (&leaf.spiffe_id, &ca.trust_domain) {
+            if id.trust_domain() != td {
+                return Err(Error::new(
+                    ErrorCode::IdentityNotAllowed,
+                    format!("{id} was vouched for by a CA of trust domain {td}"),
+                ));
+            }
+        }
         self.policy.check(&leaf, &end_entity)?;
-        let anchor_subject = self
-            .bundle
-            .cas
-            .iter()
-            .find(|c| c.anchor.subject_public_key_info.as_ref() == anchor_spki.as_slice())
-            .map(|c| c.cert.subject.clone())
-            .unwrap_or_default();
+        let anchor_subject = ca.cert.subject.clone();
         Ok(PeerIdentity {
             spiffe_id: leaf.spiffe_id,
             dns_names: leaf.dns_names,
@@ -712,76 +799,182 @@ impl Verifier {
         })
     }
 
-    /// Path building through webpki, with the policy's clock leeway. Returns the anchor's SPKI
-    /// and the number of intermediates in the path.
+    /// Whether the bundle CA `i` is inside its validity at `at`, give or take the leeway.
+    fn anchor_in_validity(&self, i: usize, at: Timestamp) -> bool {
+        let c = &self.bundle.cas[i].cert;
+        let leeway = self.policy.clock_leeway;
+        c.not_before <= at.add(leeway) && c.not_after >= at.sub(leeway)
+    }
+
+    /// Path building through webpki, with the policy's clock leeway, over the anchors inside
+    /// their own validity. Returns the index of the anchor in the bundle and the DER of the
+    /// path's intermediates.
     fn build_path(
         &self,
         end_entity: &EndEntityCert<'_>,
+        leaf: &Certificate,
+        presented: &[Certificate],
         intermediates: &[CertificateDer<'_>],
         usage: PeerUsage,
         at: Timestamp,
-    ) -> Result<(Vec<u8>, usize)> {
+    ) -> Result<(usize, Vec<Vec<u8>>)> {
+        let usable: Vec<usize> = (0..self.anchors.len())
+            .filter(|i| self.anchor_in_validity(*i, at))
+            .collect();
+        let filtered: Vec<TrustAnchor<'static>>;
+        let anchors: &[TrustAnchor<'static>] = if usable.len() == self.anchors.len() {
+            &self.anchors
+        } else {
+            filtered = usable.iter().map(|i| self.anchors[*i].clone()).collect();
+            &filtered
+        };
+        let index_of = |spki: &[u8]| -> usize {
+            self.bundle
+                .cas
+                .iter()
+                .position(|c| c.anchor.subject_public_key_info.as_ref() == spki)
+                .unwrap_or(0)
+        };
+        match self.webpki_path(end_entity, anchors, intermediates, usage, at) {
+            Ok((spki, path)) => Ok((index_of(&spki), path)),
+            Err(e) => {
+                // A weak anchor the path names: the path builder cannot use its key.
+                let issuers: Vec<&str> = std::iter::once(leaf)
+                    .chain(presented.iter())
+                    .map(|c| c.issuer.as_str())
+                    .collect();
+                for ca in &self.bundle.cas {
+                    if let Some(flaw) = &ca.flaw {
+                        if matches!(flaw.code(), ErrorCode::WeakKey)
+                            && issuers.contains(&ca.cert.subject.as_str())
+                        {
+                            return Err(flaw.clone());
+                        }
+                    }
+                }
+                // An anchor outside its own validity is not trusted; when only such an anchor
+                // builds the path, its time is the verdict.
+                if usable.len() != self.anchors.len()
+                    && matches!(
+                        e,
+                        webpki::Error::UnknownIssuer | webpki::Error::InvalidSignatureForPublicKey
+                    )
+                {
+                    if let Ok((spki, _)) =
+                        self.webpki_path(end_entity, &self.anchors, intermediates, usage, at)
+                    {
+                        let ca = &self.bundle.cas[index_of(&spki)].cert;
+                        let (code, when) = if ca.not_after < at {
+                            (ErrorCode::Expired, format!("expired at {}", ca.not_after))
+                        } else {
+                            (
+                                ErrorCode::NotYetValid,
+                                format!("not valid before {}", ca.not_before),
+                            )
+                        };
+                        return Err(Error::new(
+                            code,
+                            format!("the trust anchor {:?} {when}: not trusted", ca.subject),
+                        ));
+                    }
+                }
+                Err(map_webpki(e))
+            }
+        }
+    }
+
+    /// One webpki path building, with the leeway retry.
+    fn webpki_path(
+        &self,
+        end_entity: &EndEntityCert<'_>,
+        anchors: &[TrustAnchor<'_>],
+        intermediates: &[CertificateDer<'_>],
+        usage: PeerUsage,
+        at: Timestamp,
+    ) -> std::result::Result<(Vec<u8>, Vec<Vec<u8>>), webpki::Error> {
         let crl_refs: Vec<&CertRevocationList<'static>> =
             self.bundle.crls.iter().map(|c| c.webpki()).collect();
         let eku = match usage {
             PeerUsage::Client => KeyUsage::client_auth(),
             PeerUsage::Server => KeyUsage::server_auth(),
         };
-        let attempt = |time: Timestamp| -> std::result::Result<(Vec<u8>, usize), webpki::Error> {
-            let revocation = match RevocationOptionsBuilder::new(&crl_refs) {
-                Ok(b) => {
-                    let rp = self.options.revocation;
-                    Some(
-                        b.with_depth(if rp.leaf_only {
-                            webpki::RevocationCheckDepth::EndEntity
-                        } else {
-                            webpki::RevocationCheckDepth::Chain
-                        })
-                        .with_status_policy(if rp.require_crl {
-                            webpki::UnknownStatusPolicy::Deny
-                        } else {
-                            webpki::UnknownStatusPolicy::Allow
-                        })
-                        .with_expiration_policy(if rp.reject_stale_crl {
-                            webpki::ExpirationPolicy::Enforce
-                        } else {
-                            webpki::ExpirationPolicy::Ignore
-                        })
-                        .build(),
-                    )
-                }
-                Err(_) => None,
+        let attempt =
+            |time: Timestamp| -> std::result::Result<(Vec<u8>, Vec<Vec<u8>>), webpki::Error> {
+                let revocation = match RevocationOptionsBuilder::new(&crl_refs) {
+                    Ok(b) => {
+                        let rp = self.options.revocation;
+                        Some(
+                            b.with_depth(if rp.leaf_only {
+                                webpki::RevocationCheckDepth::EndEntity
+                            } else {
+                                webpki::RevocationCheckDepth::Chain
+                            })
+                            .with_status_policy(if rp.require_crl {
+                                webpki::UnknownStatusPolicy::Deny
+                            } else {
+                                webpki::UnknownStatusPolicy::Allow
+                            })
+                            .with_expiration_policy(if rp.reject_stale_crl {
+                                webpki::ExpirationPolicy::Enforce
+                            } else {
+                                webpki::ExpirationPolicy::Ignore
+                            })
+                            .build(),
+                        )
+                    }
+                    Err(_) => None,
+                };
+                let path = end_entity.verify_for_usage(
+                    SIGNATURE_ALGORITHMS,
+                    anchors,
+                    intermediates,
+                    time.to_pki(),
+                    eku,
+                    revocation,
+                    None,
+                )?;
+                Ok((
+                    path.anchor().subject_public_key_info.as_ref().to_vec(),
+                    path.intermediate_certificates()
+                        .map(|c| c.der().as_ref().to_vec())
+                        .collect(),
+                ))
             };
-            let path = end_entity.verify_for_usage(
-                SIGNATURE_ALGORITHMS,
-                &self.anchors,
-                intermediates,
-                time.to_pki(),
-                eku,
-                revocation,
-                None,
-            )?;
-            Ok((
-                path.anchor().subject_public_key_info.as_ref().to_vec(),
-                path.intermediate_certificates().count(),
-            ))
-        };
         let skew = self.policy.clock_leeway;
         match attempt(at) {
             Ok(r) => Ok(r),
             Err(webpki::Error::CertNotValidYet { not_before, .. })
                 if !skew.is_zero() && (not_before.as_secs() as i64) <= at.add(skew).unix() =>
             {
-                attempt(at.add(skew)).map_err(map_webpki)
+                attempt(at.add(skew))
             }
             Err(webpki::Error::CertExpired { not_after, .. })
                 if !skew.is_zero() && (not_after.as_secs() as i64) >= at.sub(skew).unix() =>
             {
-                attempt(at.sub(skew)).map_err(map_webpki)
+                attempt(at.sub(skew))
             }
-            Err(e) => Err(map_webpki(e)),
+            Err(e) => Err(e),
         }
     }
+}
+
+/// The leaf must name the asked purpose in an extendedKeyUsage of its own: a leaf without one,
+/// or with only anyExtendedKeyUsage, is `wrong_usage` (a trust anchor's EKU changes nothing).
+fn check_leaf_purpose(leaf: &Certificate, usage: PeerUsage) -> Result<()> {
+    let has = match usage {
+        PeerUsage::Client => leaf.client_auth,
+        PeerUsage::Server => leaf.server_auth,
+    };
+    if !leaf.has_eku || leaf.facts.eku_any_only || !has {
+        return Err(Error::new(
+            ErrorCode::WrongUsage,
+            format!(
+                "the leaf's extendedKeyUsage does not name {} authentication",
+                usage.as_str()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The X509-SVID rules for a leaf: not a CA, digitalSignature without keyCertSign/cRLSign,
