@@ -716,8 +716,22 @@ impl Verifier {
             ));
         };
         let leaf_der = CertificateDer::from(leaf_der.as_ref());
-        let end_entity = EndEntityCert::try_from(&leaf_der)
-            .map_err(|e| Error::malformed(format!("the peer certificate does not parse: {e:?}")))?;
+        let end_entity = match EndEntityCert::try_from(&leaf_der) {
+            Ok(ee) => ee,
+            // It decodes, but the path builder refuses one of its critical extensions: a
+            // profile breach (a critical AKI...) when it is one, else an unknown extension.
+            Err(e @ webpki::Error::UnsupportedCriticalExtension) => {
+                let leaf = Certificate::from_der_lenient(leaf_der.as_ref())?;
+                return Err(
+                    profile::check(&leaf, profile::Role::Leaf).unwrap_or_else(|| map_webpki(e))
+                );
+            }
+            Err(e) => {
+                return Err(Error::malformed(format!(
+                    "the peer certificate does not parse: {e:?}"
+                )))
+            }
+        };
         let leaf = Certificate::from_der_lenient(leaf_der.as_ref())?;
         // Presented intermediates that decode (one that does not is left to the path builder,
         // which cannot use it either), minus copies of the bundle's own CAs.
@@ -876,6 +890,13 @@ impl Verifier {
                             code,
                             format!("the trust anchor {:?} {when}: not trusted", ca.subject),
                         ));
+                    }
+                }
+                if matches!(e, webpki::Error::UnsupportedCriticalExtension) {
+                    for c in presented {
+                        if let Some(breach) = profile::check(c, profile::Role::Intermediate) {
+                            return Err(breach);
+                        }
                     }
                 }
                 Err(map_webpki(e))
