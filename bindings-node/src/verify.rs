@@ -47,7 +47,8 @@ impl TrustBundle {
         self.inner.add_ca_pem(&bytes(&cert)).js()
     }
 
-    /// Adds a CRL (PEM or DER); a newer CRL of the same issuer replaces the older one.
+    /// Adds a CRL (PEM or DER); a newer CRL of the same issuer replaces the held one, an older
+    /// one (or another with the same number) is `stale_crl`, one without CRLNumber `invalid_crl`.
     #[napi(catch_unwind)]
     pub fn add_crl(&mut self, crl: Input) -> Result<(), Code> {
         self.inner.add_crl(&bytes(&crl)).js()

@@ -41,7 +41,8 @@ impl TrustBundle {
         Ok(())
     }
 
-    /// Adds a CRL (`Crl`, PEM or DER). A newer CRL of the same issuer replaces the older.
+    /// Adds a CRL (`Crl`, PEM or DER). A newer CRL of the same issuer replaces the held one;
+    /// an older one (or another with the same number) is `stale_crl`.
     fn add_crl(&mut self, crl: &Bound<'_, PyAny>) -> PyResult<()> {
         let der = match crl.cast::<Crl>() {
             Ok(c) => c.get().inner.der().to_vec(),

@@ -33,17 +33,22 @@ function throwsCode(fn, code, msg) {
   fail(`${msg}: did not throw (wanted ${code})`);
 }
 
-/** The verdict of one fixture case: "ok" or the error code, exactly as the core's replay. */
+/**
+ * The verdict of one fixture case: "ok" or the error code, exactly as the core's replay: the
+ * code of the first error while building the bundle (the case's or the top-level one), adding
+ * the CRLs (the case's list, else the top-level one when with_crls), building the policy
+ * (leeway, depth) or verifying (at the case's time).
+ */
 export function verdict(m, fx, c) {
-  const bundle = m.TrustBundle.fromPem(fx.text(fx.cases.bundle));
-  if (c.with_crls) {
-    for (const crl of fx.cases.crls) bundle.addCrl(fx.text(crl));
-  }
-  let builder = m.Policy.builder();
-  for (const p of c.allow) builder = builder.allowPattern(p);
-  const verifier = new m.Verifier(bundle, builder.build());
   try {
-    verifier.verify(fx.text(c.chain), c.usage, fx.cases.at * 1000);
+    const bundle = m.TrustBundle.fromPem(fx.text(c.bundle ?? fx.cases.bundle));
+    for (const crl of c.crls ?? (c.with_crls ? fx.cases.crls : [])) bundle.addCrl(fx.text(crl));
+    let builder = m.Policy.builder()
+      .clockLeeway(`${c.leeway ?? 0}s`)
+      .maxIntermediates(c.max_intermediates ?? 4);
+    for (const p of c.allow) builder = builder.allowPattern(p);
+    const verifier = new m.Verifier(bundle, builder.build());
+    verifier.verify(fx.text(c.chain), c.usage, (c.at ?? fx.cases.at) * 1000);
     return "ok";
   } catch (e) {
     if (typeof e.code !== "string") throw e;
