@@ -257,6 +257,19 @@ save odd-root.pem odd-root.pem
 case_ anchor-unknown-critical-skipped good.chain.pem ok ', "bundle": "strict/odd-and-good-roots.pem"'
 case_ anchor-unknown-critical-alone good.chain.pem unknown_issuer ', "bundle": "strict/odd-root.pem"'
 
+# 8. Self-issued CAs: a key-rollover intermediate (the root's name, a new key, signed by the
+# root) builds a path; a self-signed CA with the root's name is an unknown issuer, not a bad
+# signature.
+ec rollover.key
+csr rollover.key "/CN=strict root" rollover.csr
+sign rollover.csr root.pem root.key rollover.pem "$SUB_EXT"
+sign leaf.csr rollover.pem rollover.key rollover-leaf.pem "$LEAF_EXT"
+chain rollover-leaf.pem rollover.pem >"$dir.tmp/self-issued-intermediate.chain.pem"
+case_ self-issued-intermediate self-issued-intermediate.chain.pem ok
+selfsign rollover.key "/CN=strict root" impostor-root.pem "$CA_EXT"
+chain rollover-leaf.pem impostor-root.pem >"$dir.tmp/self-signed-impostor.chain.pem"
+case_ self-signed-ca-with-the-anchor-name self-signed-impostor.chain.pem unknown_issuer
+
 # 5. Keys and signatures anywhere in the path.
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out rsa1024.key 2>/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2052 -out rsa2052.key 2>/dev/null

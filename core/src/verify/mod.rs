@@ -892,6 +892,27 @@ impl Verifier {
                         ));
                     }
                 }
+                // A presented self-signed CA with the name of a trusted one: the chain ends at
+                // a CA the bundle does not hold (unknown_issuer), not at a bad signature.
+                if matches!(e, webpki::Error::InvalidSignatureForPublicKey) {
+                    if let Some(c) = presented.iter().find(|c| {
+                        c.is_ca
+                            && c.self_issued
+                            && c.facts
+                                .aki
+                                .as_ref()
+                                .and_then(|a| a.key_id.as_ref())
+                                .is_none_or(|k| Some(k) == c.subject_key_id.as_ref())
+                    }) {
+                        return Err(Error::new(
+                            ErrorCode::UnknownIssuer,
+                            format!(
+                                "the chain ends at the self-signed CA {:?}, which the bundle does not hold",
+                                c.subject
+                            ),
+                        ));
+                    }
+                }
                 if matches!(e, webpki::Error::UnsupportedCriticalExtension) {
                     for c in presented {
                         if let Some(breach) = profile::check(c, profile::Role::Intermediate) {
