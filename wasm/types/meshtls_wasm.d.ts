@@ -78,12 +78,8 @@ export interface CrlOptions {
     nextUpdate?: number;
 }
 
-/** Verifier tunables. */
+/** Verifier tunables (clock leeway and path depth are `PolicyBuilder` settings). */
 export interface VerifyOptions {
-    /** Default 4. */
-    maxIntermediates?: number;
-    /** Tolerated clock difference, default `"30s"`. */
-    clockSkew?: string;
     /** With CRLs in the bundle, reject a path a CRL does not cover (default true). */
     requireCrl?: boolean;
     /** Reject a CRL past its nextUpdate (default true). */
@@ -543,6 +539,14 @@ export class Policy {
      * A new, empty builder.
      */
     static builder(): PolicyBuilder;
+    /**
+     * The clock leeway, in milliseconds (default 0).
+     */
+    readonly clockLeeway: number;
+    /**
+     * The most intermediates a path may hold (default 4).
+     */
+    readonly maxIntermediates: number;
 }
 
 /**
@@ -579,6 +583,15 @@ export class PolicyBuilder {
      * a DNS name.
      */
     build(): Policy;
+    /**
+     * Tolerates this clock difference (a duration such as `"30s"`) at both ends of every
+     * certificate's validity. Default none: the rotation margin absorbs clock drift.
+     */
+    clockLeeway(leeway: string): PolicyBuilder;
+    /**
+     * The most intermediates between the leaf and the trust anchor (default 4).
+     */
+    maxIntermediates(n: number): PolicyBuilder;
     /**
      * Requires the certificate's SHA-256 (hex) to be one of the pins.
      */
@@ -815,9 +828,9 @@ export class Verifier {
     free(): void;
     [Symbol.dispose](): void;
     /**
-     * A verifier for the bundle and policy. `options`: `maxIntermediates` (default 4),
-     * `clockSkew` (a duration such as `"30s"`, the default), `requireCrl` (default true),
-     * `rejectStaleCrl` (default true), `leafOnly` (default false).
+     * A verifier for the bundle and policy. `options`: `requireCrl` (default true),
+     * `rejectStaleCrl` (default true), `leafOnly` (default false). Clock leeway and path
+     * depth are policy settings (`Policy.builder().clockLeeway("30s").maxIntermediates(2)`).
      */
     constructor(bundle: TrustBundle, policy: Policy, options?: VerifyOptions | null);
     /**
