@@ -128,9 +128,18 @@ impl TrustBundle {
         }
         let flaw = profile::strength(&cert, profile::Role::Anchor)
             .or_else(|| profile::check(&cert, profile::Role::Anchor));
-        let anchor = webpki::anchor_from_trusted_cert(&CertificateDer::from(der))
-            .map_err(|e| Error::malformed(format!("unusable trust anchor: {e}")))?
-            .to_owned();
+        let anchor = match webpki::anchor_from_trusted_cert(&CertificateDer::from(der)) {
+            Ok(a) => a.to_owned(),
+            Err(e) => {
+                // It decodes as a certificate but the path builder cannot use it: skipped.
+                self.skipped.push(SkippedCa {
+                    subject: cert.subject.clone(),
+                    fingerprint: cert.fingerprint,
+                    reason: Error::unsupported(format!("unusable trust anchor: {e:?}")),
+                });
+                return Ok(());
+            }
+        };
         let trust_domain = match cert.uris.as_slice() {
             [uri] => TrustDomain::parse_lenient(uri).ok(),
             _ => None,
