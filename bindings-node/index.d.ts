@@ -450,6 +450,11 @@ export declare class TrustBundle {
   get cas(): Array<Certificate>
   /** The CRLs. */
   get crls(): Array<Crl>
+  /**
+   * The CA certificates given to the bundle that it cannot use as trust anchors (an
+   * unknown critical extension...), with why: skipped, not fatal to the bundle.
+   */
+  get skipped(): Array<SkippedCa>
   /** The CA certificates as PEM (what Node's `ca` option takes). */
   toPem(): string
   /** How many CA certificates. */
@@ -808,6 +813,18 @@ export interface RotationStatus {
   state: string
   /** When renewal becomes due (`fresh` only). */
   renewAt?: Date
+}
+
+/** A CA certificate a trust bundle skipped, and why. */
+export interface SkippedCa {
+  /** Its subject. */
+  subject: string
+  /** SHA-256 of its DER, hex. */
+  fingerprint: string
+  /** Why, as an error code (`unknown_critical_extension`...). */
+  code: string
+  /** Why, in words. */
+  message: string
 }
 
 /** Builds a password-protected PKCS#12 (PFX) file from a private key and its chain (leaf first). */

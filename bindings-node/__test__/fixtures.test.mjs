@@ -39,6 +39,18 @@ for (const c of cases.cases) {
 
 test('there are at least 15 cases', () => assert.ok(cases.cases.length >= 15))
 
+test('a CA with an unknown critical extension is skipped, not fatal', () => {
+  const bundle = new TrustBundle(read('strict/odd-and-good-roots.pem'))
+  assert.equal(bundle.length, 1)
+  assert.equal(bundle.skipped.length, 1)
+  const [s] = bundle.skipped
+  assert.equal(s.subject, 'CN=strict odd root')
+  assert.equal(s.code, 'unknown_critical_extension')
+  assert.equal(s.fingerprint.length, 64)
+  assert.match(s.message, /1\.3\.6\.1\.4\.1\.55555\.1/)
+  assert.deepEqual(new TrustBundle(read('strict/root.pem')).skipped, [])
+})
+
 test('the fixture CA key needs its passphrase', async () => {
   const ca = await Authority.fromPem(read('root.pem'), read('root.key.enc.pem'), 'fixture-passphrase')
   assert.equal(ca.isRoot, true)

@@ -95,6 +95,22 @@ impl TrustBundle {
             .collect()
     }
 
+    /// The CA certificates given to the bundle that it cannot use as trust anchors (an
+    /// unknown critical extension...), with why: skipped, not fatal to the bundle.
+    #[napi(getter, catch_unwind)]
+    pub fn skipped(&self) -> Vec<SkippedCa> {
+        self.inner
+            .skipped()
+            .iter()
+            .map(|s| SkippedCa {
+                subject: s.subject.clone(),
+                fingerprint: s.fingerprint.to_hex(),
+                code: s.reason.code().as_str().to_string(),
+                message: s.reason.message().to_string(),
+            })
+            .collect()
+    }
+
     /// The CA certificates as PEM (what Node's `ca` option takes).
     #[napi(catch_unwind)]
     pub fn to_pem(&self) -> String {
@@ -106,6 +122,19 @@ impl TrustBundle {
     pub fn length(&self) -> u32 {
         self.inner.len() as u32
     }
+}
+
+/// A CA certificate a trust bundle skipped, and why.
+#[napi(object)]
+pub struct SkippedCa {
+    /// Its subject.
+    pub subject: String,
+    /// SHA-256 of its DER, hex.
+    pub fingerprint: String,
+    /// Why, as an error code (`unknown_critical_extension`...).
+    pub code: String,
+    /// Why, in words.
+    pub message: String,
 }
 
 /// Who may connect (`new Policy({...})`). A peer passes when it matches one identity rule (or

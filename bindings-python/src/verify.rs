@@ -89,6 +89,25 @@ impl TrustBundle {
             .collect()
     }
 
+    /// The CA certificates given to the bundle that it cannot use as trust anchors (an
+    /// unknown critical extension...): `(subject, fingerprint_sha256, code, message)` each.
+    /// Skipped, not fatal to the bundle.
+    #[getter]
+    fn skipped(&self) -> Vec<(String, String, String, String)> {
+        self.inner
+            .skipped()
+            .iter()
+            .map(|s| {
+                (
+                    s.subject.clone(),
+                    s.fingerprint.to_hex(),
+                    s.reason.code().as_str().to_string(),
+                    s.reason.message().to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// Every CA certificate, PEM (what `ssl.SSLContext.load_verify_locations(cadata=)` takes).
     fn to_pem(&self) -> String {
         self.inner.to_pem()

@@ -59,3 +59,14 @@ def test_fixture_ca_key_needs_its_passphrase() -> None:
     assert e.value.code == "wrong_passphrase"
     with pytest.raises(meshtls.WrongPassphrase):
         meshtls.Authority.load(chain, key)  # encrypted key, no passphrase
+
+
+def test_a_ca_with_an_unknown_critical_extension_is_skipped_not_fatal() -> None:
+    bundle = meshtls.TrustBundle((FIXTURES / "strict/odd-and-good-roots.pem").read_text())
+    assert len(bundle) == 1
+    [(subject, fingerprint, code, message)] = bundle.skipped
+    assert subject == "CN=strict odd root"
+    assert len(fingerprint) == 64
+    assert code == "unknown_critical_extension"
+    assert "1.3.6.1.4.1.55555.1" in message
+    assert meshtls.TrustBundle((FIXTURES / "strict/root.pem").read_text()).skipped == []
