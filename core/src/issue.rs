@@ -22,6 +22,38 @@ use crate::validity::Timestamp;
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(90 * 86_400);
 /// The shortest lifetime meshtls issues.
 pub const MIN_LIFETIME: Duration = Duration::from_secs(60);
+/// The longest leaf lifetime meshtls issues: 825 days, the most that TLS clients (Apple
+/// platforms among them) accept from a private CA. Leaves rotate; nothing needs more.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(825 * 86_400);
+
+/// Checks a leaf lifetime against [`MIN_LIFETIME`] and [`MAX_LIFETIME`]: `invalid_request` with
+/// the bound otherwise. Issuance calls it for every certificate; a CA service or a grant calls
+/// it when configured, so a bad setting refuses to start instead of refusing every request.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use meshtls_core::issue::check_lifetime;
+/// assert!(check_lifetime(Duration::from_secs(86_400)).is_ok());
+/// assert_eq!(check_lifetime(Duration::from_secs(30)).unwrap_err().code().as_str(), "invalid_request");
+/// assert!(check_lifetime(Duration::from_secs(36_500 * 86_400)).is_err());
+/// ```
+pub fn check_lifetime(lifetime: Duration) -> Result<()> {
+    if lifetime < MIN_LIFETIME {
+        return Err(Error::invalid_request(format!(
+            "a lifetime of {} s is shorter than the minimum of {} s (one minute)",
+            lifetime.as_secs(),
+            MIN_LIFETIME.as_secs()
+        )));
+    }
+    if lifetime > MAX_LIFETIME {
+        return Err(Error::invalid_request(format!(
+            "a lifetime of {} s is longer than the maximum of {} s (825 days)",
+            lifetime.as_secs(),
+            MAX_LIFETIME.as_secs()
+        )));
+    }
+    Ok(())
+}
 
 /// What a certificate may be used for (its extended key usage).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -325,11 +357,7 @@ impl Authority {
                 self.trust_domain()
             )));
         }
-        if req.lifetime < MIN_LIFETIME {
-            return Err(Error::invalid_request(
-                "the lifetime must be at least one minute",
-            ));
-        }
+        check_lifetime(req.lifetime)?;
         let not_after = now.add(req.lifetime);
         self.check_can_sign(now, not_after)?;
         for name in &req.dns_names {

@@ -30,6 +30,7 @@ mod backend;
 pub mod certificate;
 pub mod encoding;
 pub mod error;
+pub mod grant;
 pub mod hostname;
 pub mod identity;
 pub mod issue;
@@ -42,6 +43,7 @@ pub use authority::{Authority, IntermediateParams, KeyAlgorithm, RootParams};
 pub use certificate::{Certificate, Fingerprint, Serial};
 pub use encoding::{Pkcs12Profile, PrivateKeyPem};
 pub use error::{Error, ErrorCode, ErrorFamily};
+pub use grant::{Grant, GrantKind, Reserved};
 pub use identity::{IdPattern, SpiffeId, TrustDomain};
 pub use issue::{
     create_csr, create_csr_with_key, generate_key, GeneratedCsr, IssueRequest, Issued, KeySource,
