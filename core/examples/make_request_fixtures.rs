@@ -9,6 +9,8 @@
 //!
 //! # Schema of `requests.json`
 //!
+//! One case per line (so that a reader without a JSON library can take it line by line):
+//!
 //! ```text
 //! { "version": 1,
 //!   "cases": [ {
@@ -918,8 +920,15 @@ fn main() {
             assert!(dir.join(csr).exists(), "{csr} was not made");
         }
     }
-    let doc = json!({ "version": 1, "cases": cases });
-    let text = serde_json::to_string_pretty(&doc).expect("JSON") + "\n";
+    // One case per line, like cases.json, so that the C test can read it line by line.
+    let lines: Vec<String> = cases
+        .iter()
+        .map(|c| serde_json::to_string(c).expect("JSON"))
+        .collect();
+    let text = format!(
+        "{{\"version\": 1, \"cases\": [\n{}\n]}}\n",
+        lines.join(",\n")
+    );
     std::fs::write(dir.join("requests.json"), text).expect("write requests.json");
     println!("{} request cases", cases.len());
 }
