@@ -193,7 +193,7 @@ where
                 CliError::invalid("the admin certificate names no SPIFFE ID: give --service-id")
                     .in_file(&s.cert)
             })?;
-            SpiffeId::from_segments(ours.trust_domain(), &["meshtls", "ca"])?
+            SpiffeId::ca_service(ours.trust_domain())
         }
     };
     let client = CaClient::new(&s.url, bundle, service, s.timeout).map_err(service_error)?;

@@ -1003,9 +1003,10 @@ static void test_enroll_offline(const char *dir) {
     EXPECT(meshtls_enroll_options_set_service_id(opts, "not a spiffe id"), MESHTLS_MALFORMED);
     EXPECT(meshtls_enroll_options_set_service_id(opts, "spiffe://mesh.internal/meshtls/ca"), MESHTLS_OK);
     EXPECT(meshtls_enroll_options_set_service_id(opts, NULL), MESHTLS_OK);
-    EXPECT(meshtls_enroll_options_set_refresh_interval(opts, 0), MESHTLS_INVALID_ARGUMENT);
+    EXPECT(meshtls_enroll_options_set_refresh_interval(opts, 0), MESHTLS_INVALID_REQUEST);
+    EXPECT(meshtls_enroll_options_set_refresh_interval(opts, 8 * 86400), MESHTLS_INVALID_REQUEST);
     EXPECT(meshtls_enroll_options_set_refresh_interval(opts, 60), MESHTLS_OK);
-    EXPECT(meshtls_enroll_options_set_timeout_ms(opts, 0), MESHTLS_INVALID_ARGUMENT);
+    EXPECT(meshtls_enroll_options_set_timeout_ms(opts, 0), MESHTLS_INVALID_REQUEST);
     EXPECT(meshtls_enroll_options_set_timeout_ms(opts, 500), MESHTLS_OK);
     EXPECT(meshtls_enroll_options_set_rotation_policy(NULL, NULL), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_enroll_options_set_rotation_policy(opts, NULL), MESHTLS_OK);
