@@ -106,3 +106,38 @@ fn every_request_gets_its_committed_verdict() {
     println!("requests.json: {} cases replayed", cases.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn csr_der(name: &str) -> Vec<u8> {
+        let pem = std::fs::read(dir().join(format!("requests/{name}.csr.pem"))).unwrap();
+        meshtls_core::encoding::parse_csr(&pem).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A CSR with any one byte changed is refused with a stable code (or still accepted),
+        /// never a panic and never `internal`.
+        #[test]
+        fn a_mutated_csr_gets_a_code(i in 0usize..4096, b in any::<u8>(), which in 0usize..4) {
+            let name = ["p256", "rsa-2048", "ed25519", "rsa-pss-sha256"][which];
+            let mut der = csr_der(name);
+            let i = i % der.len();
+            der[i] = b;
+            if let Err(e) = IssueRequest::from_csr(&der) {
+                prop_assert_ne!(e.code(), meshtls_core::ErrorCode::Internal);
+            }
+        }
+
+        /// Arbitrary bytes are never a panic.
+        #[test]
+        fn arbitrary_bytes_get_a_code(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Err(e) = IssueRequest::from_csr(&bytes) {
+                prop_assert_ne!(e.code(), meshtls_core::ErrorCode::Internal);
+            }
+        }
+    }
+}
