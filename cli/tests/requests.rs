@@ -187,3 +187,24 @@ fn admin_token_refuses_names_that_are_not_hostnames() {
             .stderr(predicates::str::starts_with("error: invalid_request: "));
     }
 }
+
+#[test]
+fn wildcards_need_allow_wildcard() {
+    let pki = common::Pki::new();
+    let id = "--id=spiffe://mesh.internal/service/web";
+    meshtls()
+        .arg("issue")
+        .arg("--ca")
+        .arg(pki.ca())
+        .args([id, "--dns=*.web.mesh.internal", "--out"])
+        .arg(pki.path("refused"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::starts_with("error: invalid_request: "));
+    pki.issue(
+        "spiffe://mesh.internal/service/web",
+        "web",
+        &["--dns=*.web.mesh.internal", "--allow-wildcard"],
+    );
+    assert!(pki.path("web/cert.pem").exists());
+}

@@ -141,3 +141,36 @@ mod no_panic {
         }
     }
 }
+
+/// The one profile switch the shared vectors leave out (bindings have no wildcard option):
+/// a wildcard DNS SAN only when the request allows it, and then still a hostname.
+#[test]
+fn wildcards_only_where_the_request_allows_them() {
+    let now = Timestamp::from_unix(1_790_000_000);
+    let ca = Authority::create_root(
+        &RootParams::new(TrustDomain::new("mesh.internal").unwrap()),
+        now,
+    )
+    .unwrap();
+    let id = SpiffeId::parse("spiffe://mesh.internal/service/web").unwrap();
+    let req = IssueRequest::new(id).with_dns(["*.Web.Mesh.Internal"]);
+    assert_eq!(
+        ca.issue(&req, now).unwrap_err().code(),
+        meshtls_core::ErrorCode::InvalidRequest
+    );
+    let issued = ca.issue(&req.clone().with_wildcard_dns(true), now).unwrap();
+    let cert = meshtls_core::Certificate::from_der(&issued.cert_der).unwrap();
+    assert_eq!(cert.dns_names, ["*.web.mesh.internal"]);
+    for bad in ["*.com", "a.*.mesh.internal", "*.*.mesh.internal"] {
+        let r = req.clone().with_wildcard_dns(true);
+        let r = IssueRequest {
+            dns_names: vec![bad.into()],
+            ..r
+        };
+        assert_eq!(
+            ca.issue(&r, now).unwrap_err().code(),
+            meshtls_core::ErrorCode::InvalidRequest,
+            "{bad}"
+        );
+    }
+}
