@@ -219,10 +219,12 @@ pub fn write_issued(
         files::write_atomic(path, bytes, SECRET)?;
         written.push(path.to_path_buf());
     }
+    // What the certificate says (names lowercased and deduplicated by issuance), not the request.
+    let cert = meshtls_core::Certificate::from_der(&issued.cert_der)?;
     Ok(IssuedOut {
         spiffe_id: Some(req.id.to_string()),
-        dns_names: req.dns_names.clone(),
-        ip_addresses: req.ip_addresses.iter().map(|i| i.to_string()).collect(),
+        dns_names: cert.dns_names,
+        ip_addresses: cert.ip_addresses.iter().map(|i| i.to_string()).collect(),
         serial: issued.serial.to_hex(),
         not_before: issued.not_before.into(),
         not_after: issued.not_after.into(),

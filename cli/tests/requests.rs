@@ -208,3 +208,28 @@ fn wildcards_need_allow_wildcard() {
     );
     assert!(pki.path("web/cert.pem").exists());
 }
+
+#[test]
+fn issue_reports_the_names_the_certificate_holds() {
+    let pki = common::Pki::new();
+    let a = meshtls()
+        .arg("issue")
+        .arg("--ca")
+        .arg(pki.ca())
+        .args([
+            "--id=spiffe://mesh.internal/service/api",
+            "--dns=API.Mesh.Internal",
+        ])
+        .args([
+            "--dns=api.mesh.internal",
+            "--ip=10.0.0.1",
+            "--json",
+            "--out",
+        ])
+        .arg(pki.path("api"))
+        .assert()
+        .success();
+    let v = common::json(&a);
+    assert_eq!(v["dns_names"], serde_json::json!(["api.mesh.internal"]));
+    assert_eq!(v["ip_addresses"], serde_json::json!(["10.0.0.1"]));
+}
