@@ -87,6 +87,12 @@ export declare class Authority {
    */
   issue(request: IssueRequest, atTime?: Date | undefined | null): Promise<Issued>
   /**
+   * Issues a certificate if `grant` allows it: the request's own rules (`invalid_request`),
+   * then the grant (`not_authorized`), then issuance. `admins` are the administrator ID
+   * patterns no join-token grant may issue (the CA service's ID is always reserved).
+   */
+  issueGranted(request: IssueRequest, grant: Grant, admins?: Array<string> | undefined | null, atTime?: Date | undefined | null): Promise<Issued>
+  /**
    * Issues many certificates in one trip off the event loop; fails as a whole on the first
    * refused request.
    */
@@ -228,6 +234,32 @@ export declare class EnrolledIdentity {
   close(): void
   /** Whether `close()` was called. */
   get closed(): boolean
+}
+
+/** What a join token or an administrator allows. Pass it to `authority.issueGranted`. */
+export declare class Grant {
+  /**
+   * A join token's grant: IDs matching `ids`; only the DNS names and IP addresses listed;
+   * never a reserved identity (the CA service's ID, an administrator's).
+   */
+  static joinToken(ids: string, options?: GrantOptions | undefined | null): Grant
+  /**
+   * An operator's administrator grant: IDs matching `ids`, reserved ones included; any DNS
+   * name and IP address unless the options list them.
+   */
+  static administrator(ids: string, options?: GrantOptions | undefined | null): Grant
+  /** `join_token` or `administrator`. */
+  get kind(): string
+  /** The ID pattern. */
+  get ids(): string
+  /** The DNS names allowed (lowercase), or `null` for any. */
+  get dnsNames(): Array<string> | null
+  /** The IP addresses allowed, or `null` for any. */
+  get ipAddresses(): Array<string> | null
+  /** The usage allowed, or `null` for any. */
+  get usage(): string | null
+  /** The longest lifetime, in seconds. */
+  get maxLifetimeSeconds(): number
 }
 
 /**
@@ -386,7 +418,10 @@ export declare class SpiffeId {
   get path(): string
   /** The path segments (`["service", "api"]`). */
   get segments(): Array<string>
-  /** Whether the ID belongs to the trust domain (`mesh.internal` or `spiffe://mesh.internal`). */
+  /**
+   * Whether the ID belongs to the trust domain (`mesh.internal`; parsed strictly, as in
+   * every meshtls binding: `spiffe://mesh.internal` is `malformed`).
+   */
   isMemberOf(trustDomain: string): boolean
   /** The ID as text. */
   toString(): string
@@ -598,6 +633,21 @@ export declare function errorFamily(code: string): string | null
 
 /** Reads a PKCS#12 (PFX) file: the key and chain. A wrong password is `wrong_passphrase`. */
 export declare function fromPkcs12(pfx: Uint8Array, password: string): Promise<Pkcs12Contents>
+
+/** Options of `Grant.joinToken` and `Grant.administrator`. */
+export interface GrantOptions {
+  /**
+   * DNS names allowed (exact, or `*.suffix` for one more label). A join token allows none
+   * unless listed; an administrator grant allows any unless listed.
+   */
+  dnsNames?: Array<string>
+  /** IP addresses allowed (same defaults as `dnsNames`). */
+  ipAddresses?: Array<string>
+  /** The usage allowed: `server`, `client` or `both` (default: any). */
+  usage?: string
+  /** The longest lifetime: seconds or text such as `"24h"` (default 825 days). */
+  maxLifetime?: number | string
+}
 
 /** The chain and key of one generation, read together (what Node's `cert` and `key` take). */
 export interface IdentityPem {

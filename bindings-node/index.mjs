@@ -8,6 +8,7 @@ export const {
   Authority,
   Certificate,
   Crl,
+  Grant,
   IdPattern,
   Identity,
   Issued,

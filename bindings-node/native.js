@@ -839,6 +839,7 @@ module.exports.Authority = nativeBinding.Authority
 module.exports.Certificate = nativeBinding.Certificate
 module.exports.Crl = nativeBinding.Crl
 module.exports.EnrolledIdentity = nativeBinding.EnrolledIdentity
+module.exports.Grant = nativeBinding.Grant
 module.exports.Identity = nativeBinding.Identity
 module.exports.IdPattern = nativeBinding.IdPattern
 module.exports.Issued = nativeBinding.Issued

@@ -171,21 +171,79 @@ namespace MeshTls
             return NativeBuffer.TakeString(b);
         }
 
-        /// <summary>Issues a certificate with a generated key at <paramref name="now"/>.</summary>
-        /// <exception cref="MeshTlsException">Outside the trust domain or name constraints (<c>InvalidRequest</c>), a bad ID (<c>Malformed</c>)...</exception>
-        public Issued Issue(IssueRequest request, DateTimeOffset now)
+        /// <summary>Issues a certificate at <paramref name="now"/>: with a generated key, or for the request's CSR.</summary>
+        /// <exception cref="MeshTlsException">Outside the trust domain or name constraints (<c>InvalidRequest</c>), a bad ID (<c>Malformed</c>), a weak CSR (<c>WeakKey</c>, <c>WeakSignature</c>)...</exception>
+        public Issued Issue(IssueRequest request, DateTimeOffset now) => IssueRequestWith(request, null, null, now);
+
+        /// <summary>
+        /// Issues a certificate if <paramref name="grant"/> allows it: the request's own rules
+        /// (<c>InvalidRequest</c>), then the grant (<c>NotAuthorized</c>), then issuance.
+        /// <paramref name="admins"/> are the administrator ID patterns no join-token grant may issue
+        /// (the CA service's own ID is always reserved).
+        /// </summary>
+        public Issued IssueGranted(IssueRequest request, Grant grant, IEnumerable<string> admins, DateTimeOffset now)
+        {
+            if (grant == null)
+            {
+                throw new ArgumentNullException(nameof(grant));
+            }
+            return IssueRequestWith(request, grant, admins, now);
+        }
+
+        private Issued IssueRequestWith(IssueRequest request, Grant grant, IEnumerable<string> admins, DateTimeOffset now)
         {
             if (request == null)
             {
                 throw new ArgumentNullException(nameof(request));
             }
-            using (var dns = new NativeBuffer.StringArray(request.DnsNames))
+            RequestHandle r;
+            var csr = request.Csr;
+            MeshTlsException.Check(Native.meshtls_issue_request_new(
+                NativeBuffer.Utf8(request.SpiffeId), csr, (UIntPtr)(csr == null ? 0 : csr.Length), out r));
+            using (r)
+            using (var list = new NativeBuffer.StringArray(admins))
             {
+                foreach (var name in request.DnsNames)
+                {
+                    MeshTlsException.Check(Native.meshtls_issue_request_add_dns_name(r, NativeBuffer.Utf8(name ?? throw new ArgumentNullException(nameof(request), "a DNS name is null"))));
+                }
+                foreach (var ip in request.IpAddresses)
+                {
+                    MeshTlsException.Check(Native.meshtls_issue_request_add_ip_address(r, NativeBuffer.Utf8(ip ?? throw new ArgumentNullException(nameof(request), "an IP address is null"))));
+                }
+                if (request.Usage != Usage.Default)
+                {
+                    MeshTlsException.Check(Native.meshtls_issue_request_set_usage(r, NativeBuffer.Utf8(Names.Of(request.Usage))));
+                }
+                if (request.Lifetime.HasValue)
+                {
+                    MeshTlsException.Check(Native.meshtls_issue_request_set_lifetime(r, Seconds(request.Lifetime)));
+                }
+                if (request.Key != KeyAlgorithm.Default)
+                {
+                    MeshTlsException.Check(Native.meshtls_issue_request_set_key(r, NativeBuffer.Utf8(Names.Of(request.Key))));
+                }
                 Issued.Handle h;
-                MeshTlsException.Check(Native.meshtls_authority_issue(
-                    handle, NativeBuffer.Utf8(request.SpiffeId), dns.Pointers, dns.Count, (uint)request.Usage,
-                    Seconds(request.Lifetime), (uint)request.Key, UnixTime.Of(now), out h));
+                MeshTlsException.Check(Native.meshtls_authority_issue_request(
+                    handle, r, grant == null ? IntPtr.Zero : grant.NativeHandle.DangerousGetHandle(),
+                    list.Pointers, list.Count, UnixTime.Of(now), out h));
+                GC.KeepAlive(grant);
                 return new Issued(h);
+            }
+        }
+
+        /// <summary>A native <c>meshtls_issue_request*</c>, freed with <c>meshtls_issue_request_free</c>.</summary>
+        internal sealed class RequestHandle : SafeHandleZeroOrMinusOneIsInvalid
+        {
+            /// <summary>Made by the marshaller for out-parameters.</summary>
+            public RequestHandle() : base(true)
+            {
+            }
+
+            protected override bool ReleaseHandle()
+            {
+                Native.meshtls_issue_request_free(handle);
+                return true;
             }
         }
 
@@ -298,6 +356,30 @@ namespace MeshTls
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_authority_issue(Handle ca, byte[] spiffeId, IntPtr[] dnsNames, UIntPtr dnsNamesLen, uint usage, ulong lifetimeSecs, uint key, long now, out Issued.Handle h);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_issue_request_new(byte[] spiffeId, byte[] csr, UIntPtr csrLen, out RequestHandle r);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_issue_request_add_dns_name(RequestHandle r, byte[] name);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_issue_request_add_ip_address(RequestHandle r, byte[] ip);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_issue_request_set_usage(RequestHandle r, byte[] usage);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_issue_request_set_lifetime(RequestHandle r, ulong lifetimeSecs);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_issue_request_set_key(RequestHandle r, byte[] key);
+
+            [DllImport("meshtls_ffi")]
+            public static extern void meshtls_issue_request_free(IntPtr r);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_authority_issue_request(Handle ca, RequestHandle r, IntPtr grant, IntPtr[] admins, UIntPtr adminsLen, long now, out Issued.Handle h);
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_authority_issue_csr(Handle ca, byte[] csr, UIntPtr csrLen, uint usage, ulong lifetimeSecs, long now, out Issued.Handle h);

@@ -16,11 +16,30 @@ namespace MeshTls
             SpiffeId = spiffeId ?? throw new ArgumentNullException(nameof(spiffeId));
         }
 
-        /// <summary>The SPIFFE ID (the certificate's one URI SAN).</summary>
+        private IssueRequest(byte[] csr, string spiffeId)
+        {
+            Csr = csr ?? throw new ArgumentNullException(nameof(csr));
+            SpiffeId = spiffeId;
+        }
+
+        /// <summary>
+        /// A request for a PKCS#10 CSR (PEM or DER): its ID, DNS and IP names are used and its key
+        /// stays with the requester. With <paramref name="spiffeId"/>, the CSR must name that ID
+        /// or none (<c>InvalidRequest</c> otherwise: the ID is never replaced).
+        /// </summary>
+        public static IssueRequest FromCsr(byte[] csr, string spiffeId = null) => new IssueRequest(csr, spiffeId);
+
+        /// <summary>The SPIFFE ID (the certificate's one URI SAN); null for a CSR's own.</summary>
         public string SpiffeId { get; }
+
+        /// <summary>The CSR, when the requester keeps its key; null to generate a key.</summary>
+        public byte[] Csr { get; }
 
         /// <summary>DNS SANs.</summary>
         public IList<string> DnsNames { get; } = new List<string>();
+
+        /// <summary>IP address SANs, as text (parsed by the core).</summary>
+        public IList<string> IpAddresses { get; } = new List<string>();
 
         /// <summary>Usage (default both).</summary>
         public Usage Usage { get; set; }

@@ -167,6 +167,7 @@ test('reused, unknown and foreign tokens reject with the service code', { skip, 
   await enroll(url(), token, 'spiffe://mesh.internal/worker/a', { caBundle: bundle })
   await assert.rejects(enroll(url(), token, 'spiffe://mesh.internal/worker/b', { caBundle: bundle }), {
     code: 'token_used',
+    family: 'request',
   })
   await assert.rejects(enroll(url(), '0'.repeat(64), NODE, { caBundle: bundle }), { code: 'token_invalid' })
   const other = await mint('spiffe://mesh.internal/worker/c')
@@ -178,7 +179,13 @@ test('reused, unknown and foreign tokens reject with the service code', { skip, 
 test('a service outside the bundle is refused without burning the token', { skip, timeout: 60000 }, async () => {
   const rogue = (await Authority.createRoot({ trustDomain: 'mesh.internal' })).rootPem
   const token = await mint(NODE)
-  await assert.rejects(enroll(url(), token, NODE, { caBundle: rogue, timeoutSeconds: 10 }), { code: 'transport' })
+  await assert.rejects(enroll(url(), token, NODE, { caBundle: rogue, timeoutSeconds: 10 }), {
+    code: 'transport',
+    family: 'io',
+  })
+  // The option limits are net's, the same in every binding.
+  assert.throws(() => enroll(url(), token, NODE, { caBundle: bundle, timeoutSeconds: 0 }), { code: 'invalid_request' })
+  assert.throws(() => enroll(url(), token, NODE, { caBundle: bundle, refreshEverySeconds: 0 }), { code: 'invalid_request' })
   await assert.rejects(enroll('http://localhost:1', token, NODE, { caBundle: bundle }), { code: 'invalid_request' })
   const node = await enroll(url(), token, NODE, { caBundle: bundle })
   assert.equal(node.spiffeId, NODE)

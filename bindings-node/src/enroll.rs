@@ -40,8 +40,15 @@ fn reject<T>(env: &Env, e: EnrollError) -> Result<T> {
         EnrollError::Service { message, .. } => message.clone(),
         other => other.to_string(),
     };
+    let family = e.family().as_str();
     let err = napi::Error::new(EnrollCode(e.code().to_owned()), message);
-    Err(napi::Error::from(JsError::from(err).into_unknown(*env)))
+    let js = JsError::from(err).into_unknown(*env);
+    // The family every binding gives an enrollment code (net's one rule): `request` for a
+    // service refusal such as `token_used`, `io` when the service could not be reached.
+    if let Ok(mut obj) = js.coerce_to_object() {
+        let _ = obj.set_named_property("family", family);
+    }
+    Err(napi::Error::from(js))
 }
 
 /// Runs an enrollment future on napi's tokio runtime.
@@ -152,9 +159,11 @@ fn rust_options(options: EnrollOptions) -> std::result::Result<RustOptions, napi
     o.on_rotation = options.on_rotation.map(on_rotation);
     if let Some(s) = options.refresh_every_seconds {
         o.refresh_every = seconds(s, "refreshEverySeconds")?;
+        meshtls_net::enroll::check_refresh_every(o.refresh_every).js()?;
     }
     if let Some(s) = options.timeout_seconds {
         o.timeout = seconds(s, "timeoutSeconds")?;
+        meshtls_net::enroll::check_timeout(o.timeout).js()?;
     }
     o.state_dir = options.state_dir.map(Into::into);
     Ok(o)

@@ -40,10 +40,11 @@ impl SpiffeId {
         self.inner.segments().map(str::to_owned).collect()
     }
 
-    /// Whether the ID belongs to the trust domain (`mesh.internal` or `spiffe://mesh.internal`).
+    /// Whether the ID belongs to the trust domain (`mesh.internal`; parsed strictly, as in
+    /// every meshtls binding: `spiffe://mesh.internal` is `malformed`).
     #[napi(catch_unwind)]
     pub fn is_member_of(&self, trust_domain: String) -> Result<bool, Code> {
-        let td = TrustDomain::parse_lenient(&trust_domain).js()?;
+        let td = TrustDomain::new(&trust_domain).js()?;
         Ok(self.inner.is_member_of(&td))
     }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use meshtls_core::{
-    create_csr, ErrorCode, GeneratedCsr, IssueRequest as CoreIssueRequest, Issued as CoreIssued,
-    KeySource, SpiffeId, Usage,
+    create_csr, parse_ip, ErrorCode, GeneratedCsr, IdPattern, IssueRequest as CoreIssueRequest,
+    Issued as CoreIssued, KeySource, SpiffeId, Usage,
 };
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -15,6 +15,7 @@ use crate::authority::{key_algorithm, Authority};
 use crate::certificate::Certificate;
 use crate::encoding::{bytes, pkcs12_profile, Input};
 use crate::error::{edge, Code, IntoJs};
+use crate::grant::Grant;
 use crate::tasks::CoreTask;
 use crate::validity::{at, duration, to_date};
 
@@ -43,12 +44,11 @@ pub struct IssueRequest {
 
 /// Translates a JavaScript request into the core's.
 pub fn core_request(r: IssueRequest) -> Result<CoreIssueRequest, Code> {
-    let mut req = match (&r.csr, &r.id) {
-        (Some(csr), None) => CoreIssueRequest::from_csr(&bytes(csr)).js()?,
-        (Some(csr), Some(id)) => CoreIssueRequest::new(SpiffeId::parse(id).js()?).with_key(
-            KeySource::Csr(meshtls_core::encoding::parse_csr(&bytes(csr)).js()?),
-        ),
-        (None, Some(id)) => CoreIssueRequest::new(SpiffeId::parse(id).js()?),
+    let id = r.id.as_deref().map(SpiffeId::parse).transpose().js()?;
+    let mut req = match (&r.csr, id) {
+        // With both, the CSR must name that ID or none; its DNS and IP names are kept.
+        (Some(csr), id) => CoreIssueRequest::from_csr_with_id(&bytes(csr), id.as_ref()).js()?,
+        (None, Some(id)) => CoreIssueRequest::new(id),
         (None, None) => {
             return Err(edge(
                 ErrorCode::InvalidRequest,
@@ -69,14 +69,10 @@ pub fn core_request(r: IssueRequest) -> Result<CoreIssueRequest, Code> {
         req = req.with_dns(names);
     }
     if let Some(ips) = r.ip_addresses {
-        let mut parsed = Vec::with_capacity(ips.len());
-        for ip in ips {
-            parsed.push(
-                ip.parse::<IpAddr>().map_err(|_| {
-                    edge(ErrorCode::Malformed, format!("{ip:?} is not an IP address"))
-                })?,
-            );
-        }
+        let parsed = ips
+            .iter()
+            .map(|ip| parse_ip(ip).js())
+            .collect::<Result<Vec<IpAddr>, Code>>()?;
         req = req.with_ips(parsed);
     }
     if let Some(cn) = r.common_name {
@@ -216,6 +212,31 @@ impl Authority {
         let now = at(at_time);
         let ca = self.inner.clone();
         Ok(CoreTask::new(move || ca.issue(&req, now), Issued::new))
+    }
+
+    /// Issues a certificate if `grant` allows it: the request's own rules (`invalid_request`),
+    /// then the grant (`not_authorized`), then issuance. `admins` are the administrator ID
+    /// patterns no join-token grant may issue (the CA service's ID is always reserved).
+    #[napi(ts_return_type = "Promise<Issued>", catch_unwind)]
+    pub fn issue_granted(
+        &self,
+        request: IssueRequest,
+        grant: &Grant,
+        admins: Option<Vec<String>>,
+        at_time: Option<DateTime<Utc>>,
+    ) -> Result<AsyncTask<CoreTask<CoreIssued, Issued>>, Code> {
+        let req = core_request(request)?;
+        let mut reserved = self.inner.reserved();
+        for a in admins.unwrap_or_default() {
+            reserved = reserved.with_admin(IdPattern::parse(&a).js()?);
+        }
+        let grant = grant.inner.clone();
+        let now = at(at_time);
+        let ca = self.inner.clone();
+        Ok(CoreTask::new(
+            move || ca.issue_granted(&req, &grant, &reserved, now),
+            Issued::new,
+        ))
     }
 
     /// Issues many certificates in one trip off the event loop; fails as a whole on the first

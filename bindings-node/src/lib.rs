@@ -10,6 +10,7 @@ pub mod certificate;
 pub mod encoding;
 pub mod enroll;
 pub mod error;
+pub mod grant;
 pub mod identity;
 pub mod issue;
 pub mod net;

@@ -96,18 +96,11 @@ pub struct RotationStatus {
 }
 
 fn status(s: CoreRotationStatus) -> RotationStatus {
-    match s {
-        CoreRotationStatus::Fresh { renew_at } => RotationStatus {
-            state: "fresh".into(),
-            renew_at: Some(to_date(renew_at)),
-        },
-        CoreRotationStatus::RenewDue => RotationStatus {
-            state: "renew_due".into(),
-            renew_at: None,
-        },
-        CoreRotationStatus::Expired => RotationStatus {
-            state: "expired".into(),
-            renew_at: None,
+    RotationStatus {
+        state: s.state().into(),
+        renew_at: match s {
+            CoreRotationStatus::Fresh { renew_at } => Some(to_date(renew_at)),
+            _ => None,
         },
     }
 }

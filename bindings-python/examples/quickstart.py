@@ -35,5 +35,5 @@ except meshtls.VerificationError as e:
     print("rejected:", e.code)  # "revoked"
 
 # When to renew (2/3 of the lifetime with jitter by default), and a PKCS#12 for other stacks.
-print(meshtls.RotationPolicy().status(issued).kind)  # "fresh"
+print(meshtls.RotationPolicy().status(issued).state)  # "fresh"
 pfx = issued.to_pkcs12("export password")

@@ -9,6 +9,7 @@ use crate::certificate::certificate_arg;
 use crate::certificate::Certificate;
 use crate::encoding::input_bytes;
 use crate::error::to_py;
+use crate::grant::{reserved, Grant};
 use crate::identity::trust_domain;
 use crate::issue::{key_algorithm, request, Issued, RequestArgs};
 use crate::revocation::{Crl, RevocationList};
@@ -126,10 +127,14 @@ impl Authority {
     }
 
     /// Issues a certificate for `spiffe_id` with a generated key, or for the identity and
-    /// key of `csr`. Unset arguments keep the core defaults (usage both, 90 days, ECDSA P-256).
+    /// key of `csr` (with both, the CSR must name `spiffe_id` or no ID). Unset arguments keep
+    /// the core defaults (usage both, 90 days, ECDSA P-256). With `grant`, the request must be
+    /// within it (`NotAuthorized` otherwise); `admins` are the administrator ID patterns no
+    /// join-token grant may issue (the CA service's own ID is always reserved).
     #[pyo3(signature = (spiffe_id=None, *, csr=None, dns_names=Vec::new(),
                         ip_addresses=Vec::new(), common_name=None, usage=None, lifetime=None,
-                        key=None, crl_distribution_points=Vec::new(), now=None))]
+                        key=None, crl_distribution_points=Vec::new(), grant=None,
+                        admins=Vec::new(), now=None))]
     #[allow(clippy::too_many_arguments)]
     fn issue(
         &self,
@@ -143,6 +148,8 @@ impl Authority {
         lifetime: Option<&Bound<'_, PyAny>>,
         key: Option<&str>,
         crl_distribution_points: Vec<String>,
+        grant: Option<PyRef<'_, Grant>>,
+        admins: Vec<String>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Issued> {
         let req = request(RequestArgs {
@@ -158,7 +165,15 @@ impl Authority {
         })?;
         let now = timestamp(now)?;
         let ca = &self.inner;
-        let inner = py.detach(|| ca.issue(&req, now)).map_err(to_py)?;
+        let inner = match grant {
+            None => py.detach(|| ca.issue(&req, now)),
+            Some(grant) => {
+                let reserved = reserved(ca, &admins)?;
+                let grant = &grant.inner;
+                py.detach(|| ca.issue_granted(&req, grant, &reserved, now))
+            }
+        }
+        .map_err(to_py)?;
         Ok(Issued { inner })
     }
 

@@ -157,9 +157,11 @@ fn options(
         options.rotation = r.inner;
     }
     if let Some(d) = opt_duration(refresh_every)? {
+        meshtls_net::enroll::check_refresh_every(d).map_err(to_py)?;
         options.refresh_every = d;
     }
     if let Some(d) = opt_duration(timeout)? {
+        meshtls_net::enroll::check_timeout(d).map_err(to_py)?;
         options.timeout = d;
     }
     options.state_dir = state_dir;

@@ -121,14 +121,7 @@ pub fn enroll_to_py(err: meshtls_net::enroll::EnrollError) -> PyErr {
         EnrollError::Service { message, .. } => message.clone(),
         other => other.to_string(),
     };
-    let family = ErrorCode::ALL
-        .iter()
-        .find(|c| c.as_str() == code)
-        .map(|c| c.family())
-        .unwrap_or(match code.as_str() {
-            "transport" | "unavailable" | "timeout" | "unexpected_answer" => ErrorFamily::Io,
-            _ => ErrorFamily::Request,
-        });
+    let family = err.family();
     Python::attach(|py| {
         let pyerr = PyErr::from_type(class_of(py, family), format!("{code}: {message}"));
         let value = pyerr.value(py);

@@ -3,10 +3,10 @@
 use std::net::IpAddr;
 
 use meshtls_core::{
-    create_csr as core_create_csr, GeneratedCsr as CoreCsr, IssueRequest, Issued as CoreIssued,
-    KeyAlgorithm, KeySource, Pkcs12Profile, Usage,
+    create_csr as core_create_csr, parse_ip, GeneratedCsr as CoreCsr, IssueRequest,
+    Issued as CoreIssued, KeyAlgorithm, KeySource, Pkcs12Profile, Usage,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -182,9 +182,10 @@ pub struct RequestArgs<'a, 'py> {
 
 /// Builds the core request; every rule about it is checked by the core's `issue`.
 pub fn request(args: RequestArgs<'_, '_>) -> PyResult<IssueRequest> {
-    let mut req = match (args.spiffe_id, args.csr) {
-        (Some(id), None) => IssueRequest::new(spiffe_id_arg(id)?),
-        (None, Some(csr)) => {
+    let id = args.spiffe_id.map(spiffe_id_arg).transpose()?;
+    let mut req = match (id, args.csr) {
+        (Some(id), None) => IssueRequest::new(id),
+        (id, Some(csr)) => {
             if args.key.is_some() {
                 return Err(PyTypeError::new_err(
                     "key= generates a key; with csr= the requester's key is used",
@@ -192,13 +193,9 @@ pub fn request(args: RequestArgs<'_, '_>) -> PyResult<IssueRequest> {
             }
             let der = input_bytes(csr, "csr")?;
             let py = csr.py();
-            py.detach(move || IssueRequest::from_csr(&der))
+            // A CSR naming an ID must name spiffe_id when both are given (the core decides).
+            py.detach(move || IssueRequest::from_csr_with_id(&der, id.as_ref()))
                 .map_err(to_py)?
-        }
-        (Some(_), Some(_)) => {
-            return Err(PyTypeError::new_err(
-                "pass spiffe_id or csr, not both: a CSR names its own SPIFFE ID",
-            ))
         }
         (None, None) => return Err(PyTypeError::new_err("issue() needs a spiffe_id or a csr")),
     };
@@ -209,11 +206,8 @@ pub fn request(args: RequestArgs<'_, '_>) -> PyResult<IssueRequest> {
         let ips = args
             .ip_addresses
             .iter()
-            .map(|s| {
-                s.parse::<IpAddr>()
-                    .map_err(|_| PyValueError::new_err(format!("{s:?} is not an IP address")))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+            .map(|s| parse_ip(s).map_err(to_py))
+            .collect::<PyResult<Vec<IpAddr>>>()?;
         req = req.with_ips(ips);
     }
     if let Some(cn) = args.common_name {

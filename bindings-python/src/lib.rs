@@ -15,6 +15,7 @@ mod certificate;
 mod encoding;
 mod enroll;
 mod error;
+mod grant;
 mod identity;
 mod issue;
 mod net;
@@ -34,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<authority::Authority>()?;
     m.add_class::<issue::Issued>()?;
     m.add_class::<issue::GeneratedCsr>()?;
+    m.add_class::<grant::Grant>()?;
     m.add_function(wrap_pyfunction!(issue::create_csr, m)?)?;
     m.add_class::<verify::TrustBundle>()?;
     m.add_class::<verify::Policy>()?;

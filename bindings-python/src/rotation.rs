@@ -62,7 +62,8 @@ impl RotationPolicy {
     }
 }
 
-/// A rotation verdict: `kind` is `"fresh"` (with `renew_at`), `"renew_due"` or `"expired"`.
+/// A rotation verdict: `state` is `"fresh"` (with `renew_at`), `"renew_due"` or `"expired"`
+/// (the same name and values in every meshtls binding).
 #[pyclass(frozen, module = "meshtls._native")]
 pub struct RotationStatus {
     inner: CoreStatus,
@@ -71,12 +72,8 @@ pub struct RotationStatus {
 #[pymethods]
 impl RotationStatus {
     #[getter]
-    fn kind(&self) -> &'static str {
-        match self.inner {
-            CoreStatus::Fresh { .. } => "fresh",
-            CoreStatus::RenewDue => "renew_due",
-            CoreStatus::Expired => "expired",
-        }
+    fn state(&self) -> &'static str {
+        self.inner.state()
     }
     /// When renewal becomes due, for a fresh certificate; None otherwise.
     #[getter]
@@ -99,7 +96,7 @@ impl RotationStatus {
         self.inner == CoreStatus::Expired
     }
     fn __repr__(&self) -> String {
-        format!("<RotationStatus {}>", self.kind())
+        format!("<RotationStatus {}>", self.state())
     }
 }
 

@@ -100,8 +100,10 @@ def test_issue_from_csr_keeps_the_key_with_the_requester(ca: meshtls.Authority) 
         issued.to_pkcs12("pw")  # no key to export
     with pytest.raises(meshtls.InvalidRequest):
         meshtls.Identity(issued)  # no generated key
-    with pytest.raises(TypeError):
-        ca.issue(API, csr=csr.csr_pem)
+    # An explicit ID must be the CSR's: then it is the same request; another is refused.
+    assert ca.issue(API, csr=csr.csr_pem).certificate.spiffe_id == API
+    with pytest.raises(meshtls.InvalidRequest):
+        ca.issue(f"spiffe://{TD}/service/other", csr=csr.csr_pem)
     with pytest.raises(TypeError):
         ca.issue()
     with pytest.raises(meshtls.MalformedInput):
@@ -241,7 +243,7 @@ def test_rotation_policy(ca: meshtls.Authority) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     issued = ca.issue(API, lifetime=dt.timedelta(days=30), now=now)
     status = meshtls.RotationPolicy().status(issued, now)
-    assert status.kind == "fresh" and status.is_fresh
+    assert status.state == "fresh" and status.is_fresh
     assert now + dt.timedelta(days=15) < status.renew_at <= now + dt.timedelta(days=21)
     assert meshtls.RotationPolicy().status(issued.certificate, now + dt.timedelta(days=25)).renew_due
     assert meshtls.RotationPolicy().status(issued.cert_pem, now + dt.timedelta(days=31)).expired

@@ -167,6 +167,11 @@ def test_a_service_outside_the_bundle_is_refused(service: Service) -> None:
         assert e.value.code == "transport"
         with pytest.raises(meshtls.InvalidRequest):
             await meshtls.enroll("http://localhost:1", token, NODE, ca_bundle=service.bundle)
+        # The option limits are net's, the same in every binding.
+        for bad in ({"timeout": 0}, {"refresh_every": 0}, {"refresh_every": 8 * 86400}):
+            with pytest.raises(meshtls.InvalidRequest) as limit:
+                await meshtls.enroll(service.url, token, NODE, ca_bundle=service.bundle, **bad)
+            assert limit.value.code == "invalid_request"
         # The refusals did not burn the token.
         node = await meshtls.enroll(service.url, token, NODE, ca_bundle=service.bundle)
         assert node.spiffe_id == NODE

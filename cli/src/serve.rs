@@ -93,6 +93,9 @@ fn open_store(a: &ServeArgs) -> Result<Arc<dyn Store>, CliError> {
 
 /// Runs `serve` (until killed).
 pub fn run(a: &ServeArgs, _json: bool) -> Result<(), CliError> {
+    // A lifetime no certificate may have would refuse every enrollment: refuse to start.
+    meshtls_core::check_lifetime(a.lifetime)
+        .map_err(|e| CliError::new(e.code(), format!("--lifetime: {}", e.message())))?;
     ca::check_dir(&a.ca)?;
     let passphrase = a.passphrase.read()?;
     let authority = ca::load(&a.ca, &passphrase)?;

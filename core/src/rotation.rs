@@ -53,6 +53,18 @@ pub enum RotationStatus {
     Expired,
 }
 
+impl RotationStatus {
+    /// The state's stable name, the same in every binding (as `state`): `fresh`, `renew_due`
+    /// or `expired`.
+    pub const fn state(self) -> &'static str {
+        match self {
+            RotationStatus::Fresh { .. } => "fresh",
+            RotationStatus::RenewDue => "renew_due",
+            RotationStatus::Expired => "expired",
+        }
+    }
+}
+
 /// A source of jitter: numbers in `[0, 1)`.
 pub trait JitterSource {
     /// The next number in `[0, 1)`.

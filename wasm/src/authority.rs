@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 use crate::certificate::Certificate;
 use crate::encoding::{self, Options, PemOrDer};
 use crate::error::{MeshError, Result};
+use crate::grant::Grant;
 use crate::issue::{issue_request, IssueOptions, Issued};
 use crate::revocation::{Crl, RevocationList};
 use crate::validity::{duration, from_millis};
@@ -65,7 +66,8 @@ impl Authority {
         let td = o
             .string("trustDomain")?
             .ok_or_else(|| MeshError::invalid_request("options.trustDomain is required"))?;
-        let mut params = RootParams::new(TrustDomain::parse_lenient(&td)?);
+        // Strict, as in every meshtls binding: `spiffe://mesh.internal` is malformed here.
+        let mut params = RootParams::new(TrustDomain::new(&td)?);
         let f = ca_fields(&o)?;
         params.common_name = f.common_name;
         if let Some(k) = f.key {
@@ -134,6 +136,31 @@ impl Authority {
     pub fn issue(&self, request: &IssueOptions, now: f64) -> Result<Issued> {
         let req = issue_request(request.as_ref())?;
         Ok(Issued(self.0.issue(&req, from_millis(now)?)?))
+    }
+
+    /// Issues `request` at `now` (milliseconds) if `grant` allows it: the request's own rules
+    /// (`invalid_request`), then the grant (`not_authorized`), then issuance. `admins` are the
+    /// administrator ID patterns no join-token grant may issue (the CA service's own ID is
+    /// always reserved).
+    #[wasm_bindgen(js_name = issueGranted)]
+    pub fn issue_granted(
+        &self,
+        request: &IssueOptions,
+        grant: &Grant,
+        admins: Vec<String>,
+        now: f64,
+    ) -> Result<Issued> {
+        let req = issue_request(request.as_ref())?;
+        let mut reserved = self.0.reserved();
+        for a in admins {
+            reserved = reserved.with_admin(meshtls_core::IdPattern::parse(&a)?);
+        }
+        Ok(Issued(self.0.issue_granted(
+            &req,
+            &grant.0,
+            &reserved,
+            from_millis(now)?,
+        )?))
     }
 
     /// Builds a CRL signed by this CA from the revocation list, issued at `now`

@@ -1,9 +1,7 @@
 //! Issuance requests, issued certificates, and key pairs with CSRs.
 
-use std::net::IpAddr;
-
 use js_sys::Uint8Array;
-use meshtls_core::{IssueRequest, KeyAlgorithm, KeySource, Pkcs12Profile, SpiffeId};
+use meshtls_core::{parse_ip, IssueRequest, KeyAlgorithm, KeySource, Pkcs12Profile, SpiffeId};
 use wasm_bindgen::prelude::*;
 
 use crate::certificate::Certificate;
@@ -23,35 +21,25 @@ extern "C" {
 
 pub(crate) fn issue_request(options: &JsValue) -> Result<IssueRequest> {
     let o = Options::new(options, "request")?;
+    let id = o.string("id")?.map(|s| SpiffeId::parse(&s)).transpose()?;
     let mut req = match o.value("csr")? {
-        Some(csr) => {
-            let mut req = IssueRequest::from_csr(&encoding::bytes(&csr)?)?;
-            // An explicit ID must be the CSR's: the core rejects a mismatch when issuing.
-            if let Some(id) = o.string("id")? {
-                req.id = SpiffeId::parse(&id)?;
-            }
-            req
-        }
+        // With both, the CSR must name that ID or none (the core decides, never overwrites);
+        // the CSR's DNS and IP names are kept.
+        Some(csr) => IssueRequest::from_csr_with_id(&encoding::bytes(&csr)?, id.as_ref())?,
         None => {
-            let id = o.string("id")?.ok_or_else(|| {
+            let id = id.ok_or_else(|| {
                 MeshError::invalid_request("request.id (a SPIFFE ID) or request.csr is required")
             })?;
-            let mut req = IssueRequest::new(SpiffeId::parse(&id)?);
+            let mut req = IssueRequest::new(id);
             if let Some(k) = o.string("key")? {
                 req.key = KeySource::Generate(k.parse::<KeyAlgorithm>()?);
             }
             req
         }
     };
-    let dns = o.strings("dnsNames")?;
-    if !dns.is_empty() {
-        req.dns_names = dns;
-    }
+    req = req.with_dns(o.strings("dnsNames")?);
     for ip in o.strings("ipAddresses")? {
-        let parsed: IpAddr = ip
-            .parse()
-            .map_err(|_| MeshError::malformed(format!("{ip:?} is not an IP address")))?;
-        req.ip_addresses.push(parsed);
+        req.ip_addresses.push(parse_ip(&ip)?);
     }
     if let Some(cn) = o.string("commonName")? {
         req.common_name = Some(cn);
@@ -62,7 +50,8 @@ pub(crate) fn issue_request(options: &JsValue) -> Result<IssueRequest> {
     if let Some(l) = o.string("lifetime")? {
         req.lifetime = duration(&l)?;
     }
-    req.crl_distribution_points = o.strings("crlDistributionPoints")?;
+    req.crl_distribution_points
+        .extend(o.strings("crlDistributionPoints")?);
     Ok(req)
 }
 

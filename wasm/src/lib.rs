@@ -16,6 +16,7 @@ pub mod authority;
 pub mod certificate;
 pub mod encoding;
 pub mod error;
+pub mod grant;
 pub mod identity;
 pub mod issue;
 pub mod revocation;
@@ -88,6 +89,15 @@ export interface IssueOptions {
   /** Default `"90d"`; at least `"1m"`. */
   lifetime?: string;
   crlDistributionPoints?: string[];
+}
+
+/** What a grant allows beyond its ID pattern. A join token allows no DNS name or IP address
+ * unless listed; an administrator grant any unless listed. `maxLifetime` is text (`"24h"`). */
+export interface GrantOptions {
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  usage?: UsageName;
+  maxLifetime?: string;
 }
 
 /** How to make a key pair and CSR. */

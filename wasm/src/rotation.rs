@@ -80,12 +80,7 @@ impl RotationStatus {
     /// `"fresh"`, `"renew_due"` or `"expired"`.
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> String {
-        match self.0 {
-            CoreStatus::Fresh { .. } => "fresh",
-            CoreStatus::RenewDue => "renew_due",
-            CoreStatus::Expired => "expired",
-        }
-        .to_owned()
+        self.0.state().to_owned()
     }
 
     /// When renewal becomes due (milliseconds), for a fresh certificate.

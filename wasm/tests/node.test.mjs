@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 
 import { scenarios } from "./scenarios.mjs";
+import { requestScenarios } from "./requests.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.join(here, "..", "..", "fixtures");
@@ -20,6 +21,14 @@ const fx = {
 };
 
 for (const [name, fn] of scenarios(m, fx)) {
+  test(name, fn);
+}
+
+const rx = {
+  cases: JSON.parse(readFileSync(path.join(fixtures, "requests.json"), "utf8")).cases,
+  text: fx.text,
+};
+for (const [name, fn] of requestScenarios(m, rx)) {
   test(name, fn);
 }
 

@@ -66,6 +66,15 @@ export interface IssueOptions {
     crlDistributionPoints?: string[];
 }
 
+/** What a grant allows beyond its ID pattern. A join token allows no DNS name or IP address
+ * unless listed; an administrator grant any unless listed. `maxLifetime` is text (`"24h"`). */
+export interface GrantOptions {
+    dnsNames?: string[];
+    ipAddresses?: string[];
+    usage?: UsageName;
+    maxLifetime?: string;
+}
+
 /** How to make a key pair and CSR. */
 export interface CsrOptions {
     key?: KeyAlgorithmName;
@@ -137,6 +146,13 @@ export class Authority {
      * does not decrypt), or plain PKCS#8 when `passphrase` is omitted.
      */
     static fromPem(chain: PemOrDer, key: PemOrDer, passphrase?: string | null): Authority;
+    /**
+     * Issues `request` at `now` (milliseconds) if `grant` allows it: the request's own rules
+     * (`invalid_request`), then the grant (`not_authorized`), then issuance. `admins` are the
+     * administrator ID patterns no join-token grant may issue (the CA service's own ID is
+     * always reserved).
+     */
+    issueGranted(request: IssueOptions, grant: Grant, admins: string[], now: number): Issued;
     /**
      * Issues an X509-SVID at `now` (milliseconds): from a generated key (`key`, default
      * `ecdsa-p256`; the key comes back in `keyPem`) or from a CSR (`csr`; the requester
@@ -396,6 +412,50 @@ export class GeneratedCsr {
      * The private key, PKCS#8 PEM.
      */
     readonly keyPem: string;
+}
+
+/**
+ * What a join token or an administrator allows: an ID pattern, DNS names, IP addresses, a
+ * usage and a longest lifetime. Pass it to `authority.issueGranted`.
+ */
+export class Grant {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * An operator's administrator grant: IDs matching `ids`, reserved ones included; any DNS
+     * name and IP address unless the options list them.
+     */
+    static administrator(ids: string, options?: GrantOptions | null): Grant;
+    /**
+     * A join token's grant: IDs matching `ids`; only the DNS names and IP addresses listed
+     * (`*.suffix` covers one more label); never a reserved identity.
+     */
+    static joinToken(ids: string, options?: GrantOptions | null): Grant;
+    /**
+     * The DNS names allowed (lowercase), or `undefined` for any.
+     */
+    readonly dnsNames: string[] | undefined;
+    /**
+     * The ID pattern.
+     */
+    readonly ids: string;
+    /**
+     * The IP addresses allowed, or `undefined` for any.
+     */
+    readonly ipAddresses: string[] | undefined;
+    /**
+     * `"join_token"` or `"administrator"`.
+     */
+    readonly kind: string;
+    /**
+     * The longest lifetime, in seconds.
+     */
+    readonly maxLifetimeSeconds: number;
+    /**
+     * The usage allowed, or `undefined` for any.
+     */
+    readonly usage: string | undefined;
 }
 
 /**

@@ -298,6 +298,14 @@ typedef struct meshtls_enroll_options meshtls_enroll_options;
 // Its functions may be called from several threads at once (but not free during another).
 typedef struct meshtls_enrolled meshtls_enrolled;
 
+// A grant: an ID pattern, DNS names, IP addresses, a usage and a longest lifetime.
+typedef struct meshtls_grant meshtls_grant;
+
+// A request being built: an ID with a generated key, or a CSR (with or without an explicit
+// ID), then SANs, usage, lifetime and key. Every value is parsed by the core, so a request
+// built here is refused with the same code as in every other meshtls language.
+typedef struct meshtls_issue_request meshtls_issue_request;
+
 // An issued certificate: the leaf, its chain, the generated key (if any) and its facts.
 typedef struct meshtls_issued meshtls_issued;
 
@@ -767,6 +775,62 @@ const char *meshtls_result_name(uint32_t code);
 // otherwise. Never free it.
 const char *meshtls_result_family(uint32_t code);
 
+// A join token's grant: IDs matching `ids`, only the `dns_names_len` DNS names listed
+// (exact, or `*.suffix` for one more label; NULL with 0 for none), no IP address, any usage,
+// never a reserved identity. A name that is not a hostname is `MESHTLS_INVALID_REQUEST`.
+// Free `*out` with `meshtls_grant_free`.
+//
+// # Safety
+// `ids` is NUL-terminated; `dns_names` holds `dns_names_len` string pointers; `out` is
+// writable.
+meshtls_result meshtls_grant_join_token(const char *ids,
+                                        const char *const *dns_names,
+                                        size_t dns_names_len,
+                                        meshtls_grant **out);
+
+// An operator's administrator grant: IDs matching `ids`, reserved ones included, any DNS
+// name, IP address and usage until restricted. Free `*out` with `meshtls_grant_free`.
+//
+// # Safety
+// `ids` is NUL-terminated; `out` is writable.
+meshtls_result meshtls_grant_administrator(const char *ids, meshtls_grant **out);
+
+// Allows exactly these DNS names (replacing what was allowed).
+//
+// # Safety
+// `grant` is a live grant; `dns_names` holds `dns_names_len` string pointers.
+meshtls_result meshtls_grant_set_dns_names(meshtls_grant *grant,
+                                           const char *const *dns_names,
+                                           size_t dns_names_len);
+
+// Allows exactly these IP addresses (text; replacing what was allowed). One that is not an
+// address is `MESHTLS_INVALID_REQUEST`.
+//
+// # Safety
+// `grant` is a live grant; `ip_addresses` holds `ip_addresses_len` string pointers.
+meshtls_result meshtls_grant_set_ip_addresses(meshtls_grant *grant,
+                                              const char *const *ip_addresses,
+                                              size_t ip_addresses_len);
+
+// Allows only this usage (`server`, `client` or `both`).
+//
+// # Safety
+// `grant` is a live grant; `usage` is NUL-terminated.
+meshtls_result meshtls_grant_set_usage(meshtls_grant *grant, const char *usage);
+
+// Caps the lifetime (seconds); outside the core's lifetime bounds it is
+// `MESHTLS_INVALID_REQUEST`.
+//
+// # Safety
+// `grant` is a live grant.
+meshtls_result meshtls_grant_set_max_lifetime(meshtls_grant *grant, uint64_t max_lifetime_secs);
+
+// Frees a grant. NULL is a no-op.
+//
+// # Safety
+// `grant` is NULL or a grant from this library, not freed before and not used after.
+void meshtls_grant_free(meshtls_grant *grant);
+
 // Issues a certificate for `spiffe_id` with a key meshtls generates (`key`, a
 // `meshtls_key_algorithm`), at `now`.
 //
@@ -799,6 +863,75 @@ meshtls_result meshtls_authority_issue_csr(const meshtls_authority *ca,
                                            uint64_t lifetime_secs,
                                            int64_t now,
                                            meshtls_issued **out);
+
+// Starts a request: for `spiffe_id` with a generated key (`csr` NULL), or for the CSR
+// `(csr, csr_len)` (PEM or DER), whose ID, DNS and IP names are used; with both, the CSR must
+// name `spiffe_id` or no ID (`MESHTLS_INVALID_REQUEST` otherwise, never a silent replace).
+// The CSR passes the issuance policy here (weak hash, weak or unsupported key). Free `*out`
+// with `meshtls_issue_request_free`.
+//
+// # Safety
+// `spiffe_id` is NULL or NUL-terminated; `(csr, csr_len)` is NULL/0 or readable; `out` is
+// writable.
+meshtls_result meshtls_issue_request_new(const char *spiffe_id,
+                                         const uint8_t *csr,
+                                         size_t csr_len,
+                                         meshtls_issue_request **out);
+
+// Adds a DNS SAN (checked as a hostname when issuing).
+//
+// # Safety
+// `req` is a live request; `name` is NUL-terminated.
+meshtls_result meshtls_issue_request_add_dns_name(meshtls_issue_request *req, const char *name);
+
+// Adds an IP address SAN given as text; one that is not an address is
+// `MESHTLS_INVALID_REQUEST`.
+//
+// # Safety
+// `req` is a live request; `ip` is NUL-terminated.
+meshtls_result meshtls_issue_request_add_ip_address(meshtls_issue_request *req, const char *ip);
+
+// Sets the usage by name: `server`, `client` or `both` (else `MESHTLS_INVALID_REQUEST`).
+//
+// # Safety
+// `req` is a live request; `usage` is NUL-terminated.
+meshtls_result meshtls_issue_request_set_usage(meshtls_issue_request *req, const char *usage);
+
+// Sets the lifetime in seconds (checked against the core's bounds when issuing).
+//
+// # Safety
+// `req` is a live request.
+meshtls_result meshtls_issue_request_set_lifetime(meshtls_issue_request *req,
+                                                  uint64_t lifetime_secs);
+
+// Sets the key to generate by name (`ecdsa-p256`, `ecdsa-p384`, `ed25519`, `rsa-2048`,
+// `rsa-4096`; else `MESHTLS_UNSUPPORTED`). With a CSR it is `MESHTLS_INVALID_REQUEST`.
+//
+// # Safety
+// `req` is a live request; `key` is NUL-terminated.
+meshtls_result meshtls_issue_request_set_key(meshtls_issue_request *req, const char *key);
+
+// Frees a request. NULL is a no-op.
+//
+// # Safety
+// `req` is NULL or a request from this library, not freed before and not used after.
+void meshtls_issue_request_free(meshtls_issue_request *req);
+
+// Issues `req` at `now`. Without a grant (`grant` NULL) the CA issues it directly; with one,
+// the request's own rules come first (`MESHTLS_INVALID_REQUEST`), then the grant
+// (`MESHTLS_NOT_AUTHORIZED`), then issuance. `admins` lists `admins_len` administrator ID
+// patterns no join-token grant may issue (the CA service's own ID is always reserved).
+//
+// # Safety
+// `ca` and `req` are live; `grant` is NULL or live; `admins` holds `admins_len` string
+// pointers; `out` is writable.
+meshtls_result meshtls_authority_issue_request(const meshtls_authority *ca,
+                                               const meshtls_issue_request *req,
+                                               const meshtls_grant *grant,
+                                               const char *const *admins,
+                                               size_t admins_len,
+                                               int64_t now,
+                                               meshtls_issued **out);
 
 // Generates a key (`key`, a `meshtls_key_algorithm`) and a CSR naming `spiffe_id` and the DNS
 // names. `*csr_pem_out` gets the CSR PEM, `*key_pem_out` the PKCS#8 key PEM (keep it secret).

@@ -528,10 +528,9 @@ pub unsafe extern "C" fn meshtls_enroll_options_set_refresh_interval(
     // SAFETY: forwarded contract.
     unsafe {
         set(options, |o| {
-            if seconds == 0 {
-                return Err(FfiError::invalid("the refresh interval is 0"));
-            }
-            o.refresh_every = Some(Duration::from_secs(seconds));
+            let d = Duration::from_secs(seconds);
+            meshtls_net::enroll::check_refresh_every(d)?;
+            o.refresh_every = Some(d);
             Ok(())
         })
     }
@@ -550,10 +549,9 @@ pub unsafe extern "C" fn meshtls_enroll_options_set_timeout_ms(
     // SAFETY: forwarded contract.
     unsafe {
         set(options, |o| {
-            if milliseconds == 0 {
-                return Err(FfiError::invalid("the timeout is 0"));
-            }
-            o.timeout = Some(Duration::from_millis(milliseconds));
+            let d = Duration::from_millis(milliseconds);
+            meshtls_net::enroll::check_timeout(d)?;
+            o.timeout = Some(d);
             Ok(())
         })
     }

@@ -4,13 +4,15 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use meshtls_core::{
-    create_csr, IssueRequest, Issued, KeySource, Pkcs12Profile, SpiffeId, Timestamp, Usage,
+    create_csr, parse_ip, IdPattern, IssueRequest, Issued, KeyAlgorithm, KeySource, Pkcs12Profile,
+    SpiffeId, Timestamp, Usage,
 };
 
 use crate::arg::{self, Out};
 use crate::authority::{key_algorithm, meshtls_authority};
 use crate::buffer::{give_bytes, give_optional, meshtls_buffer};
 use crate::error::{meshtls_result, FfiError};
+use crate::grant::meshtls_grant;
 use crate::panic::{ffi_boundary, ffi_value};
 
 /// An issued certificate: the leaf, its chain, the generated key (if any) and its facts.
@@ -152,6 +154,203 @@ pub unsafe extern "C" fn meshtls_authority_issue_csr(
             &with_lifetime(req, lifetime_secs),
             Timestamp::from_unix(now),
         )?;
+        arg::give(out, meshtls_issued { inner });
+        Ok(())
+    })
+}
+
+/// A request being built: an ID with a generated key, or a CSR (with or without an explicit
+/// ID), then SANs, usage, lifetime and key. Every value is parsed by the core, so a request
+/// built here is refused with the same code as in every other meshtls language.
+#[allow(non_camel_case_types)]
+pub struct meshtls_issue_request {
+    inner: IssueRequest,
+}
+
+/// Starts a request: for `spiffe_id` with a generated key (`csr` NULL), or for the CSR
+/// `(csr, csr_len)` (PEM or DER), whose ID, DNS and IP names are used; with both, the CSR must
+/// name `spiffe_id` or no ID (`MESHTLS_INVALID_REQUEST` otherwise, never a silent replace).
+/// The CSR passes the issuance policy here (weak hash, weak or unsupported key). Free `*out`
+/// with `meshtls_issue_request_free`.
+///
+/// # Safety
+/// `spiffe_id` is NULL or NUL-terminated; `(csr, csr_len)` is NULL/0 or readable; `out` is
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_issue_request_new(
+    spiffe_id: *const c_char,
+    csr: *const u8,
+    csr_len: usize,
+    out: *mut *mut meshtls_issue_request,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: the pointers are valid as this function's contract states.
+        let (id, out) = unsafe {
+            (
+                arg::optional_text(spiffe_id, "spiffe_id")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let id = id.map(SpiffeId::parse).transpose()?;
+        let inner = if csr.is_null() && csr_len == 0 {
+            let id = id.ok_or_else(|| FfiError::null("spiffe_id (without a csr)"))?;
+            IssueRequest::new(id)
+        } else {
+            // SAFETY: per this function's contract.
+            let csr = unsafe { arg::bytes(csr, csr_len, "csr")? };
+            IssueRequest::from_csr_with_id(csr, id.as_ref())?
+        };
+        arg::give(out, meshtls_issue_request { inner });
+        Ok(())
+    })
+}
+
+/// Adds a DNS SAN (checked as a hostname when issuing).
+///
+/// # Safety
+/// `req` is a live request; `name` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_issue_request_add_dns_name(
+    req: *mut meshtls_issue_request,
+    name: *const c_char,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: the pointers are valid as this function's contract states.
+        let (req, name) = unsafe { (arg::handle_mut(req, "req")?, arg::text(name, "name")?) };
+        req.inner.dns_names.push(name.to_owned());
+        Ok(())
+    })
+}
+
+/// Adds an IP address SAN given as text; one that is not an address is
+/// `MESHTLS_INVALID_REQUEST`.
+///
+/// # Safety
+/// `req` is a live request; `ip` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_issue_request_add_ip_address(
+    req: *mut meshtls_issue_request,
+    ip: *const c_char,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: the pointers are valid as this function's contract states.
+        let (req, ip) = unsafe { (arg::handle_mut(req, "req")?, arg::text(ip, "ip")?) };
+        req.inner.ip_addresses.push(parse_ip(ip)?);
+        Ok(())
+    })
+}
+
+/// Sets the usage by name: `server`, `client` or `both` (else `MESHTLS_INVALID_REQUEST`).
+///
+/// # Safety
+/// `req` is a live request; `usage` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_issue_request_set_usage(
+    req: *mut meshtls_issue_request,
+    usage: *const c_char,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: the pointers are valid as this function's contract states.
+        let (req, usage) = unsafe { (arg::handle_mut(req, "req")?, arg::text(usage, "usage")?) };
+        req.inner.usage = usage.parse::<Usage>()?;
+        Ok(())
+    })
+}
+
+/// Sets the lifetime in seconds (checked against the core's bounds when issuing).
+///
+/// # Safety
+/// `req` is a live request.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_issue_request_set_lifetime(
+    req: *mut meshtls_issue_request,
+    lifetime_secs: u64,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: the pointer is valid as this function's contract states.
+        let req = unsafe { arg::handle_mut(req, "req")? };
+        req.inner.lifetime = Duration::from_secs(lifetime_secs);
+        Ok(())
+    })
+}
+
+/// Sets the key to generate by name (`ecdsa-p256`, `ecdsa-p384`, `ed25519`, `rsa-2048`,
+/// `rsa-4096`; else `MESHTLS_UNSUPPORTED`). With a CSR it is `MESHTLS_INVALID_REQUEST`.
+///
+/// # Safety
+/// `req` is a live request; `key` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_issue_request_set_key(
+    req: *mut meshtls_issue_request,
+    key: *const c_char,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: the pointers are valid as this function's contract states.
+        let (req, key) = unsafe { (arg::handle_mut(req, "req")?, arg::text(key, "key")?) };
+        let alg = key.parse::<KeyAlgorithm>()?;
+        if matches!(req.inner.key, KeySource::Csr(_)) {
+            return Err(meshtls_core::Error::new(
+                meshtls_core::ErrorCode::InvalidRequest,
+                "a CSR brings its own key: no key to generate",
+            )
+            .into());
+        }
+        req.inner.key = KeySource::Generate(alg);
+        Ok(())
+    })
+}
+
+/// Frees a request. NULL is a no-op.
+///
+/// # Safety
+/// `req` is NULL or a request from this library, not freed before and not used after.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_issue_request_free(req: *mut meshtls_issue_request) {
+    // SAFETY: per this function's contract.
+    ffi_value((), || unsafe { arg::free(req) })
+}
+
+/// Issues `req` at `now`. Without a grant (`grant` NULL) the CA issues it directly; with one,
+/// the request's own rules come first (`MESHTLS_INVALID_REQUEST`), then the grant
+/// (`MESHTLS_NOT_AUTHORIZED`), then issuance. `admins` lists `admins_len` administrator ID
+/// patterns no join-token grant may issue (the CA service's own ID is always reserved).
+///
+/// # Safety
+/// `ca` and `req` are live; `grant` is NULL or live; `admins` holds `admins_len` string
+/// pointers; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_authority_issue_request(
+    ca: *const meshtls_authority,
+    req: *const meshtls_issue_request,
+    grant: *const meshtls_grant,
+    admins: *const *const c_char,
+    admins_len: usize,
+    now: i64,
+    out: *mut *mut meshtls_issued,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: the pointers are valid as this function's contract states.
+        let (ca, req, admins, out) = unsafe {
+            (
+                arg::handle(ca, "authority")?,
+                arg::handle(req, "req")?,
+                arg::text_list(admins, admins_len, "admins")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let now = Timestamp::from_unix(now);
+        let inner = if grant.is_null() {
+            ca.inner.issue(&req.inner, now)?
+        } else {
+            // SAFETY: non-NULL and live per this function's contract.
+            let grant = unsafe { arg::handle(grant, "grant")? };
+            let mut reserved = ca.inner.reserved();
+            for a in &admins {
+                reserved = reserved.with_admin(IdPattern::parse(a)?);
+            }
+            ca.inner
+                .issue_granted(&req.inner, &grant.inner, &reserved, now)?
+        };
         arg::give(out, meshtls_issued { inner });
         Ok(())
     })

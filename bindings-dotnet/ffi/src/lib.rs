@@ -25,6 +25,7 @@ pub mod buffer;
 pub mod encoding;
 pub mod enroll;
 pub mod error;
+pub mod grant;
 pub mod issue;
 mod panic;
 pub mod revocation;

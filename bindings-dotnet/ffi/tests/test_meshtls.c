@@ -1064,9 +1064,10 @@ static void test_enroll_offline(const char *dir) {
     EXPECT(meshtls_enroll_options_set_service_id(opts, "not a spiffe id"), MESHTLS_MALFORMED);
     EXPECT(meshtls_enroll_options_set_service_id(opts, "spiffe://mesh.internal/meshtls/ca"), MESHTLS_OK);
     EXPECT(meshtls_enroll_options_set_service_id(opts, NULL), MESHTLS_OK);
-    EXPECT(meshtls_enroll_options_set_refresh_interval(opts, 0), MESHTLS_INVALID_ARGUMENT);
+    EXPECT(meshtls_enroll_options_set_refresh_interval(opts, 0), MESHTLS_INVALID_REQUEST);
+    EXPECT(meshtls_enroll_options_set_refresh_interval(opts, 8 * 86400), MESHTLS_INVALID_REQUEST);
     EXPECT(meshtls_enroll_options_set_refresh_interval(opts, 60), MESHTLS_OK);
-    EXPECT(meshtls_enroll_options_set_timeout_ms(opts, 0), MESHTLS_INVALID_ARGUMENT);
+    EXPECT(meshtls_enroll_options_set_timeout_ms(opts, 0), MESHTLS_INVALID_REQUEST);
     EXPECT(meshtls_enroll_options_set_timeout_ms(opts, 500), MESHTLS_OK);
     EXPECT(meshtls_enroll_options_set_rotation_policy(NULL, NULL), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_enroll_options_set_rotation_policy(opts, NULL), MESHTLS_OK);
@@ -1166,12 +1167,176 @@ static void test_enroll_offline(const char *dir) {
     free(bundle);
 }
 
+/* --- fixtures/requests.json: one case per line, the grant its only nested object */
+
+/* The JSON string starting at p (just after its opening quote), unescaped into out; returns
+ * the position after the closing quote, or NULL. */
+static const char *req_unescape(const char *p, char *out, size_t cap) {
+    size_t n = 0;
+    while (*p && *p != '"') {
+        char c = *p++;
+        if (c == '\\') {
+            c = *p++;
+            switch (c) {
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'u': {
+                unsigned v = 0;
+                if (sscanf(p, "%4x", &v) != 1) return NULL;
+                p += 4;
+                c = (char)v; /* the fixtures escape only control characters this way */
+                break;
+            }
+            default: break;
+            }
+        }
+        if (n + 1 >= cap) return NULL;
+        out[n++] = c;
+    }
+    if (*p != '"') return NULL;
+    out[n] = 0;
+    return p + 1;
+}
+
+/* "key":"value" in obj (compact JSON) into out; 0 when absent. */
+static int req_string(const char *obj, const char *key, char *out, size_t cap) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = strstr(obj, pat);
+    return p && req_unescape(p + strlen(pat), out, cap) != NULL;
+}
+
+/* "key":N in obj; 0 when absent. */
+static int req_number(const char *obj, const char *key, unsigned long long *out) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(obj, pat);
+    return p && sscanf(p + strlen(pat), "%llu", out) == 1;
+}
+
+#define REQ_MAX_ITEMS 8
+typedef struct {
+    int present;
+    size_t n;
+    char items[REQ_MAX_ITEMS][300];
+    const char *ptrs[REQ_MAX_ITEMS];
+} req_list;
+
+/* "key":["a","b"] in obj. */
+static void req_strings(const char *obj, const char *key, req_list *l) {
+    char pat[64];
+    memset(l, 0, sizeof *l);
+    snprintf(pat, sizeof pat, "\"%s\":[", key);
+    const char *p = strstr(obj, pat);
+    if (!p) return;
+    l->present = 1;
+    p += strlen(pat);
+    while (*p == '"' && l->n < REQ_MAX_ITEMS) {
+        p = req_unescape(p + 1, l->items[l->n], sizeof l->items[0]);
+        if (!p) return;
+        l->ptrs[l->n] = l->items[l->n];
+        l->n++;
+        if (*p == ',') p++;
+    }
+}
+
+/* Replays one case in the order requests.json describes; the verdict's name. */
+static const char *replay_request(const char *dir, const char *top, const char *grant_obj) {
+    char td[300] = "", id[300], csr_name[300], text[300];
+    unsigned long long num = 0;
+    meshtls_authority *ca = NULL;
+    meshtls_issue_request *req = NULL;
+    meshtls_grant *grant = NULL;
+    meshtls_issued *issued = NULL;
+    req_list list;
+    meshtls_result r;
+    req_string(top, "trust_domain", td, sizeof td);
+    r = meshtls_authority_create_root(td, NULL, 0, 0, MESHTLS_PATH_LEN_DEFAULT, NULL, 0, NOW, &ca);
+    if (r != MESHTLS_OK) goto done;
+    {
+        int has_id = req_string(top, "id", id, sizeof id);
+        size_t csr_len = 0;
+        char *csr = NULL;
+        if (req_string(top, "csr", csr_name, sizeof csr_name)) csr = read_file(dir, csr_name, &csr_len);
+        r = meshtls_issue_request_new(has_id ? id : NULL, (const uint8_t *)csr, csr_len, &req);
+        free(csr);
+        if (r != MESHTLS_OK) goto done;
+    }
+    req_strings(top, "dns", &list);
+    for (size_t i = 0; i < list.n && r == MESHTLS_OK; i++) r = meshtls_issue_request_add_dns_name(req, list.ptrs[i]);
+    if (r != MESHTLS_OK) goto done;
+    req_strings(top, "ips", &list);
+    for (size_t i = 0; i < list.n && r == MESHTLS_OK; i++) r = meshtls_issue_request_add_ip_address(req, list.ptrs[i]);
+    if (r != MESHTLS_OK) goto done;
+    if (req_string(top, "usage", text, sizeof text) && (r = meshtls_issue_request_set_usage(req, text)) != MESHTLS_OK) goto done;
+    if (req_number(top, "lifetime_seconds", &num) && (r = meshtls_issue_request_set_lifetime(req, num)) != MESHTLS_OK) goto done;
+    if (req_string(top, "key", text, sizeof text) && (r = meshtls_issue_request_set_key(req, text)) != MESHTLS_OK) goto done;
+    if (grant_obj) {
+        char ids[300], kind[64];
+        req_string(grant_obj, "ids", ids, sizeof ids);
+        req_string(grant_obj, "kind", kind, sizeof kind);
+        req_strings(grant_obj, "dns", &list);
+        if (strcmp(kind, "join_token") == 0) {
+            r = meshtls_grant_join_token(ids, list.ptrs, list.n, &grant);
+        } else {
+            r = meshtls_grant_administrator(ids, &grant);
+            if (r == MESHTLS_OK && list.present) r = meshtls_grant_set_dns_names(grant, list.ptrs, list.n);
+        }
+        if (r != MESHTLS_OK) goto done;
+        req_strings(grant_obj, "ips", &list);
+        if (list.present && (r = meshtls_grant_set_ip_addresses(grant, list.ptrs, list.n)) != MESHTLS_OK) goto done;
+        if (req_string(grant_obj, "usage", text, sizeof text) && (r = meshtls_grant_set_usage(grant, text)) != MESHTLS_OK) goto done;
+        if (req_number(grant_obj, "max_lifetime_seconds", &num) && (r = meshtls_grant_set_max_lifetime(grant, num)) != MESHTLS_OK) goto done;
+    }
+    req_strings(top, "admins", &list);
+    r = meshtls_authority_issue_request(ca, req, grant, list.ptrs, list.n, NOW, &issued);
+done:
+    meshtls_issued_free(issued);
+    meshtls_grant_free(grant);
+    meshtls_issue_request_free(req);
+    meshtls_authority_free(ca);
+    return meshtls_result_name(r);
+}
+
+static void test_requests(const char *dir) {
+    size_t len = 0;
+    char *text = read_file(dir, "requests.json", &len);
+    CHECK(text != NULL, "requests.json is readable");
+    if (!text) return;
+    int replayed = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[128], expect[64];
+        if (!req_string(line, "name", name, sizeof name) || !req_string(line, "expect", expect, sizeof expect)) continue;
+        /* The grant is cut out of the line so that its keys (dns, ips, usage) are not read as the request's. */
+        char *grant = strstr(line, "\"grant\":{");
+        char grant_obj[1024] = "";
+        if (grant) {
+            char *end = strchr(grant, '}');
+            if (!end || (size_t)(end - grant) >= sizeof grant_obj) {
+                CHECK(0, "request case %s: grant too long", name);
+                continue;
+            }
+            memcpy(grant_obj, grant, (size_t)(end - grant + 1));
+            grant_obj[end - grant + 1] = 0;
+            memset(grant, ' ', (size_t)(end - grant + 1));
+        }
+        const char *got = replay_request(dir, line, grant ? grant_obj : NULL);
+        CHECK(strcmp(got, expect) == 0, "request case %s: got %s, want %s (%s)", name, got, expect, last_error());
+        replayed++;
+    }
+    CHECK(replayed >= 60, "replayed %d request cases", replayed);
+    printf("requests.json: %d cases replayed\n", replayed);
+    free(text);
+}
+
 int main(int argc, char **argv) {
     const char *fixtures = argc > 1 ? argv[1] : "../../fixtures";
     test_names();
     test_scenario();
     test_null_arguments();
     test_fixtures(fixtures);
+    test_requests(fixtures);
     test_enroll_offline(fixtures);
     printf("c-abi: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

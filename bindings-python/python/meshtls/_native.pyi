@@ -136,6 +136,42 @@ class GeneratedCsr:
     @property
     def key_der(self) -> bytes: ...
 
+@final
+class Grant:
+    """What a join token or an administrator allows; pass it to ``Authority.issue(grant=...)``."""
+
+    @staticmethod
+    def join_token(
+        ids: str,
+        *,
+        dns_names: Sequence[str] = ...,
+        ip_addresses: Sequence[str] = ...,
+        usage: Optional[str] = None,
+        max_lifetime: Optional[_Duration] = None,
+    ) -> Grant: ...
+    @staticmethod
+    def administrator(
+        ids: str,
+        *,
+        dns_names: Optional[Sequence[str]] = None,
+        ip_addresses: Optional[Sequence[str]] = None,
+        usage: Optional[str] = None,
+        max_lifetime: Optional[_Duration] = None,
+    ) -> Grant: ...
+    @property
+    def kind(self) -> str:
+        """``join_token`` or ``administrator``."""
+    @property
+    def ids(self) -> str: ...
+    @property
+    def dns_names(self) -> Optional[List[str]]: ...
+    @property
+    def ip_addresses(self) -> Optional[List[str]]: ...
+    @property
+    def usage(self) -> Optional[str]: ...
+    @property
+    def max_lifetime_seconds(self) -> int: ...
+
 def create_csr(
     spiffe_id: Union[str, SpiffeId], dns_names: Sequence[str] = ..., key: Optional[str] = None
 ) -> GeneratedCsr: ...
@@ -178,6 +214,8 @@ class Authority:
         lifetime: Optional[_Duration] = None,
         key: Optional[str] = None,
         crl_distribution_points: Sequence[str] = ...,
+        grant: Optional[Grant] = None,
+        admins: Sequence[str] = ...,
         now: Optional[datetime.datetime] = None,
     ) -> Issued: ...
     def renew(
@@ -370,8 +408,8 @@ class RotationPolicy:
 @final
 class RotationStatus:
     @property
-    def kind(self) -> str:
-        """``fresh``, ``renew_due`` or ``expired``."""
+    def state(self) -> str:
+        """``fresh``, ``renew_due`` or ``expired`` (``state`` in every binding)."""
     @property
     def renew_at(self) -> Optional[datetime.datetime]: ...
     @property

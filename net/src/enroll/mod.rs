@@ -79,7 +79,28 @@ pub enum EnrollError {
     Invalid(String),
 }
 
+/// The family of an enrollment error code, the same in every binding: a core code's own
+/// family; `io` for `transport`, `unavailable`, `timeout` and `unexpected_answer` (the service
+/// could not be reached or did not answer as one); `request` for every other service refusal
+/// (`token_used`, `identity_mismatch`, `not_authorized`...).
+pub fn family_of_code(code: &str) -> meshtls_core::ErrorFamily {
+    match meshtls_core::ErrorCode::from_name(code) {
+        Some(c) => c.family(),
+        None => match code {
+            "transport" | "unavailable" | "timeout" | "unexpected_answer" => {
+                meshtls_core::ErrorFamily::Io
+            }
+            _ => meshtls_core::ErrorFamily::Request,
+        },
+    }
+}
+
 impl EnrollError {
+    /// The family of [`code`](Self::code) ([`family_of_code`]).
+    pub fn family(&self) -> meshtls_core::ErrorFamily {
+        family_of_code(self.code())
+    }
+
     /// The stable code: the service's code, the core's code, or `transport`/`invalid_request`.
     pub fn code(&self) -> &str {
         match self {
@@ -185,7 +206,50 @@ impl fmt::Debug for EnrollOptions {
     }
 }
 
+/// The shortest interval between bundle and CRL refreshes.
+pub const MIN_REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// The longest interval between refreshes: a revocation reaches the node within it.
+pub const MAX_REFRESH_EVERY: Duration = Duration::from_secs(24 * 3600);
+/// The shortest request timeout.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+/// The longest request timeout.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn check_range(what: &str, d: Duration, min: Duration, max: Duration) -> Result<(), CoreError> {
+    if d < min || d > max {
+        return Err(CoreError::new(
+            meshtls_core::ErrorCode::InvalidRequest,
+            format!("{what} of {d:?} is outside {min:?} to {max:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The one rule for an enrollment refresh interval ([`MIN_REFRESH_EVERY`] to
+/// [`MAX_REFRESH_EVERY`]): `invalid_request` otherwise. Every binding calls it, so zero or a
+/// week is refused the same way everywhere.
+pub fn check_refresh_every(d: Duration) -> Result<(), CoreError> {
+    check_range(
+        "a refresh interval",
+        d,
+        MIN_REFRESH_EVERY,
+        MAX_REFRESH_EVERY,
+    )
+}
+
+/// The one rule for an enrollment request timeout ([`MIN_TIMEOUT`] to [`MAX_TIMEOUT`]).
+pub fn check_timeout(d: Duration) -> Result<(), CoreError> {
+    check_range("a request timeout", d, MIN_TIMEOUT, MAX_TIMEOUT)
+}
+
 impl EnrollOptions {
+    /// Checks the options' limits ([`check_refresh_every`], [`check_timeout`]); [`enroll`] and
+    /// [`resume`] call it first.
+    pub fn check(&self) -> Result<(), CoreError> {
+        check_refresh_every(self.refresh_every)?;
+        check_timeout(self.timeout)
+    }
+
     /// Defaults, trusting the service through `trust_bundle_pem`.
     pub fn new(trust_bundle_pem: impl Into<String>) -> Self {
         EnrollOptions {
@@ -859,10 +923,11 @@ pub async fn enroll(
     id: &SpiffeId,
     options: EnrollOptions,
 ) -> Result<EnrolledIdentity, EnrollError> {
+    options.check()?;
     let bundle = TrustBundle::from_pem(options.trust_bundle_pem.as_bytes())?;
     let service = match options.service_id.clone() {
         Some(s) => s,
-        None => SpiffeId::from_segments(id.trust_domain(), &["meshtls", "ca"])?,
+        None => SpiffeId::ca_service(id.trust_domain()),
     };
     let client = CaClient::new(url, bundle.clone(), service, options.timeout)?;
     let csr = create_csr(id, &options.dns_names, options.key_algorithm)?;
@@ -882,6 +947,7 @@ pub async fn enroll(
 /// Pick up an identity a previous [`enroll`] kept in `options.state_dir` (after a restart):
 /// no token needed while its certificate is valid; it renews and refreshes as after `enroll`.
 pub async fn resume(url: &str, options: EnrollOptions) -> Result<EnrolledIdentity, EnrollError> {
+    options.check()?;
     let dir = options
         .state_dir
         .clone()
@@ -896,7 +962,7 @@ pub async fn resume(url: &str, options: EnrollOptions) -> Result<EnrolledIdentit
     let bundle = TrustBundle::from_pem(options.trust_bundle_pem.as_bytes())?;
     let service = match options.service_id.clone() {
         Some(s) => s,
-        None => SpiffeId::from_segments(id.trust_domain(), &["meshtls", "ca"])?,
+        None => SpiffeId::ca_service(id.trust_domain()),
     };
     let client = CaClient::new(url, bundle.clone(), service, options.timeout)?;
     start(client, IdentityHandle::new(identity), &id, bundle, options).await
@@ -956,7 +1022,7 @@ async fn start(
     };
     let refresh_task = {
         let refresher = refresher.clone();
-        let every = options.refresh_every.max(Duration::from_secs(1));
+        let every = options.refresh_every.max(MIN_REFRESH_EVERY);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
