@@ -118,6 +118,10 @@ pub struct RevokeArgs {
     /// superseded, cessation_of_operation, certificate_hold, privilege_withdrawn, aa_compromise.
     #[arg(long, value_name = "REASON")]
     reason: Option<RevocationReason>,
+    /// Revoke its descendants too (renewals of it, their renewals...); always so for
+    /// key_compromise.
+    #[arg(long)]
+    lineage: bool,
 }
 
 /// `admin certs`
@@ -217,6 +221,7 @@ struct TokenOut {
 struct RevokeOut {
     serial: String,
     newly_revoked: bool,
+    descendants_revoked: Vec<String>,
 }
 
 /// Runs `admin`.
@@ -306,6 +311,7 @@ fn revoke(a: &RevokeArgs, json: bool) -> Result<(), CliError> {
     let request = RevokeRequest {
         serial: serial.to_hex(),
         reason: a.reason.map(|r| r.as_str().to_owned()),
+        lineage: a.lineage,
     };
     let answer = call(&a.service, |client, admin| async move {
         client.revoke(&admin, &request).await
@@ -313,13 +319,18 @@ fn revoke(a: &RevokeArgs, json: bool) -> Result<(), CliError> {
     let out = RevokeOut {
         serial: answer.serial,
         newly_revoked: answer.newly_revoked,
+        descendants_revoked: answer.descendants_revoked,
     };
     output::emit(json, &out, || {
-        if out.newly_revoked {
+        let mut text = if out.newly_revoked {
             format!("revoked {}; the service's CRL carries it now\n", out.serial)
         } else {
             format!("{} was already revoked\n", out.serial)
+        };
+        for d in &out.descendants_revoked {
+            text.push_str(&format!("revoked {d} (descendant)\n"));
         }
+        text
     })
 }
 
@@ -344,6 +355,11 @@ fn certs(a: &CertsArgs, json: bool) -> Result<(), CliError> {
                 (Some(_), Some(r)) => format!("  revoked ({r})"),
                 (Some(_), None) => "  revoked".to_owned(),
                 _ => String::new(),
+            };
+            // The lineage: which certificate this one renewed.
+            let revoked = match &c.previous_serial {
+                Some(p) => format!("  renews {p}{revoked}"),
+                None => revoked,
             };
             text.push_str(&ledger_line(
                 &c.serial,

@@ -208,3 +208,19 @@ async fn join_tokens_are_listed_and_revoked_on_postgres() {
     let h = Harness::start(connect(&url, 4).await).await;
     check_token_revocation(&h).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_lineage_on_postgres() {
+    let Some(url) = tokio::task::spawn_blocking(fresh_database).await.unwrap() else {
+        return;
+    };
+    let store = connect(&url, 1).await;
+    tokio::task::spawn_blocking(move || {
+        check_lineage(&*store);
+        // A second replica starting on the same ledger keeps the schema as it is.
+        let replica = PostgresStore::connect(&url, 1).unwrap();
+        assert!(replica.cert("b3").unwrap().unwrap().revoked_at.is_some());
+    })
+    .await
+    .unwrap();
+}

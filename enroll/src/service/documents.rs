@@ -160,11 +160,7 @@ pub(super) fn current_crl(state: &State) -> Result<Document, ApiError> {
 pub fn revocation_list(rows: &[crate::store::Revocation]) -> Result<RevocationList, CoreError> {
     let mut list = RevocationList::new();
     for r in rows {
-        let reason = RevocationReason::ALL
-            .iter()
-            .copied()
-            .find(|x| x.as_str() == r.reason)
-            .unwrap_or_default();
+        let reason = r.reason.parse::<RevocationReason>().unwrap_or_default();
         list.revoke(
             Serial::from_hex(&r.serial)?,
             reason,

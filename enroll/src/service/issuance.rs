@@ -5,23 +5,30 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use meshtls_core::{IdPattern, IssueRequest, Issued, PeerIdentity, SpiffeId, Timestamp, Usage};
+use meshtls_core::{
+    Certificate, Error as CoreError, IdPattern, IssueRequest, Issued, PeerIdentity, Serial,
+    SpiffeId, Timestamp, Usage,
+};
+
+use super::documents::current_crl;
 
 use super::http::{
     blocking, json, parse_filter, read_json, require_admin, revoked_error, ApiError, HttpResponse,
 };
 use super::{now, service_id, State};
 use crate::api::{CertInfo, CertList, EnrollRequest, IssuedResponse, RenewRequest};
-use crate::store::{CertRecord, IssueKind, StoreError};
+use crate::store::{CertRecord, IssueKind, RenewOutcome, StoreError};
 use crate::token;
 
+/// The ledger row of a certificate just issued (not yet recorded).
 pub(super) fn record_of(
     issued: &Issued,
     id: &SpiffeId,
     kind: IssueKind,
     at: Timestamp,
-) -> CertRecord {
-    CertRecord {
+) -> Result<CertRecord, CoreError> {
+    let spki = Certificate::from_der(&issued.cert_der)?.spki_fingerprint;
+    Ok(CertRecord {
         serial: issued.serial.to_hex(),
         identity: id.to_string(),
         not_before: issued.not_before.unix(),
@@ -33,7 +40,33 @@ pub(super) fn record_of(
         cert_pem: issued.cert_pem.clone(),
         revoked_at: None,
         revocation_reason: None,
+        spki_sha256: Some(spki.to_hex()),
+    })
+}
+
+/// The one issuance loop of enrollment and renewal: issue `request` at `at`, and record it
+/// with `record` (the ledger call, which may also answer with an earlier certificate); on a
+/// serial the ledger holds already (a 2^-128 collision, but the ledger's key is the rule)
+/// issue again.
+fn issue_recorded<T>(
+    state: &State,
+    request: &IssueRequest,
+    at: Timestamp,
+    kind: IssueKind,
+    previous: Option<&str>,
+    mut record: impl FnMut(&CertRecord) -> Result<T, StoreError>,
+) -> Result<(Issued, T), ApiError> {
+    for _ in 0..3 {
+        let issued = state.authority.issue(request, at)?;
+        let mut rec = record_of(&issued, &request.id, kind, at)?;
+        rec.previous_serial = previous.map(str::to_owned);
+        match record(&rec) {
+            Ok(t) => return Ok((issued, t)),
+            Err(StoreError::DuplicateSerial) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
+    Err(ApiError::internal("could not allocate a unique serial"))
 }
 
 /// Reason label of a failed enrollment or renewal for the metrics.
@@ -79,7 +112,11 @@ pub(super) async fn enroll_inner(
         let hash = token::hash(body.token.trim());
         let at = now();
         let token = state.store.token(&hash)?.ok_or(StoreError::TokenUnknown)?;
-        token.check_usable(at.unix())?;
+        match token.check_usable(at.unix()) {
+            // A used token may be a retry whose answer was lost: decided once issued below.
+            Ok(()) | Err(StoreError::TokenUsed) => {}
+            Err(e) => return Err(e.into()),
+        }
         if service_id(&state.authority)? == request.id {
             // Whoever held it could impersonate this service to every client.
             return Err(identity_mismatch(format!(
@@ -98,20 +135,65 @@ pub(super) async fn enroll_inner(
         let request = request
             .with_usage(Usage::Both)
             .with_lifetime(state.leaf_lifetime);
-        // A serial collision (2^-128) would be refused by the ledger's key: issue again.
-        for _ in 0..3 {
-            let issued = state.authority.issue(&request, at)?;
-            let record = record_of(&issued, &request.id, IssueKind::Enroll, at);
-            match state.store.enroll(&hash, at.unix(), &record) {
-                Ok(()) => return Ok(issued_response(&state, &issued, &request.id)),
-                Err(StoreError::DuplicateSerial) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ApiError::internal("could not allocate a unique serial"))
+        let (issued, earlier) =
+            issue_recorded(&state, &request, at, IssueKind::Enroll, None, |rec| {
+                match state.store.enroll(&hash, at.unix(), rec) {
+                    Ok(()) => {
+                        if state.abort_after_enroll_commit {
+                            // Test hook: die between the commit and the answer.
+                            std::process::abort();
+                        }
+                        Ok(None)
+                    }
+                    Err(StoreError::TokenUsed) => {
+                        earlier_enrollment(&state, &hash, rec, at).map(Some)
+                    }
+                    Err(e) => Err(e),
+                }
+            })?;
+        Ok(match earlier {
+            Some(rec) => recorded_response(&state, &rec),
+            None => issued_response(&state, &issued, &request.id),
+        })
     })
     .await?;
     Ok(json(StatusCode::OK, &response))
+}
+
+/// The certificate a used token enrolled, when `rec` (just issued for the same token) is for
+/// the same identity and key and that certificate is still unrevoked and valid: the answer
+/// to a retry after a lost reply. Anything else is `token_used`.
+fn earlier_enrollment(
+    state: &State,
+    hash: &str,
+    rec: &CertRecord,
+    at: Timestamp,
+) -> Result<CertRecord, StoreError> {
+    let token = state.store.token(hash)?.ok_or(StoreError::TokenUnknown)?;
+    let serial = token.used_serial.ok_or(StoreError::TokenUsed)?;
+    let earlier = state.store.cert(&serial)?.ok_or(StoreError::TokenUsed)?;
+    let same_key = earlier.spki_sha256.is_some() && earlier.spki_sha256 == rec.spki_sha256;
+    if same_key
+        && earlier.identity == rec.identity
+        && earlier.revoked_at.is_none()
+        && earlier.not_after > at.unix()
+    {
+        Ok(earlier)
+    } else {
+        Err(StoreError::TokenUsed)
+    }
+}
+
+/// The answer for a certificate already in the ledger (a retried enrollment or renewal).
+fn recorded_response(state: &State, rec: &CertRecord) -> IssuedResponse {
+    IssuedResponse {
+        serial: rec.serial.clone(),
+        identity: rec.identity.clone(),
+        not_before: rec.not_before,
+        not_after: rec.not_after,
+        chain_pem: format!("{}{}", rec.cert_pem, state.authority.intermediates_pem()),
+        bundle_pem: state.bundle.pem.to_string(),
+    }
 }
 
 pub(super) fn issued_response(state: &State, issued: &Issued, id: &SpiffeId) -> IssuedResponse {
@@ -158,15 +240,16 @@ pub(super) async fn renew_inner(
             identity_mismatch("the client certificate names no SPIFFE ID".to_owned())
         })?;
         let serial = peer.serial.to_hex();
-        let record = state.store.cert(&serial)?.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "unknown_certificate",
-                "the client certificate is not in this CA's ledger",
-            )
-        })?;
+        let record = state.store.cert(&serial)?.ok_or_else(unknown_certificate)?;
         if record.revoked_at.is_some() || state.offline_revocations.get(&peer.serial).is_some() {
             return Err(revoked_error());
+        }
+        if let Some(revoked) = offline_revoked_ancestor(&state, &record)? {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "revoked",
+                format!("certificate {revoked} of this lineage is revoked"),
+            ));
         }
         // The handshake already refused expired certificates; this holds on a clock edge too.
         if peer.not_after.unix() <= at.unix() {
@@ -192,20 +275,77 @@ pub(super) async fn renew_inner(
         let request = request
             .with_usage(Usage::Both)
             .with_lifetime(state.leaf_lifetime);
-        for _ in 0..3 {
-            let issued = state.authority.issue(&request, at)?;
-            let mut rec = record_of(&issued, &request.id, IssueKind::Renew, at);
-            rec.previous_serial = Some(serial.clone());
-            match state.store.record_cert(&rec) {
-                Ok(()) => return Ok(issued_response(&state, &issued, &request.id)),
-                Err(StoreError::DuplicateSerial) => continue,
-                Err(e) => return Err(e.into()),
+        let grace = i64::try_from(state.renew_grace.as_secs()).unwrap_or(i64::MAX);
+        let (issued, outcome) = issue_recorded(
+            &state,
+            &request,
+            at,
+            IssueKind::Renew,
+            Some(&serial),
+            |rec| state.store.renew(&serial, at.unix(), grace, rec),
+        )?;
+        match outcome {
+            RenewOutcome::Recorded { superseded } => {
+                if !superseded.is_empty() {
+                    for _ in &superseded {
+                        state.metrics.revoked();
+                    }
+                    let _ = current_crl(&state);
+                }
+                Ok(issued_response(&state, &issued, &request.id))
             }
+            RenewOutcome::Existing(rec) => Ok(recorded_response(&state, &rec)),
+            RenewOutcome::AlreadyRenewed { successor } => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_renewed",
+                format!(
+                    "this certificate was renewed (by {successor}) longer than {} s ago: \
+                     renew with the newer certificate",
+                    state.renew_grace.as_secs()
+                ),
+            )),
+            RenewOutcome::Revoked { serial } => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "revoked",
+                format!("certificate {serial} of this lineage is revoked"),
+            )),
+            RenewOutcome::NotFound => Err(unknown_certificate()),
         }
-        Err(ApiError::internal("could not allocate a unique serial"))
     })
     .await?;
     Ok(json(StatusCode::OK, &response))
+}
+
+fn unknown_certificate() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "unknown_certificate",
+        "the client certificate is not in this CA's ledger",
+    )
+}
+
+/// The first of `serial`'s predecessors revoked offline (`meshtls revoke`): the ledger knows
+/// only its own revocations.
+fn offline_revoked_ancestor(
+    state: &State,
+    record: &CertRecord,
+) -> Result<Option<String>, ApiError> {
+    let mut previous = record.previous_serial.clone();
+    // A lineage is a chain of renewals; the bound only stops a corrupted ledger's cycle.
+    for _ in 0..100_000 {
+        let Some(serial) = previous else {
+            return Ok(None);
+        };
+        if state
+            .offline_revocations
+            .get(&Serial::from_hex(&serial)?)
+            .is_some()
+        {
+            return Ok(Some(serial));
+        }
+        previous = state.store.cert(&serial)?.and_then(|r| r.previous_serial);
+    }
+    Ok(None)
 }
 
 pub(super) async fn list_certs(

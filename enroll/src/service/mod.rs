@@ -42,6 +42,8 @@ pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Longest join-token lifetime an admin may ask for.
 pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Default grace period in which a renewed certificate may renew again.
+pub const DEFAULT_RENEW_GRACE: Duration = Duration::from_secs(5 * 60);
 /// Default leaf lifetime of enrolled and renewed certificates.
 pub const DEFAULT_LEAF_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Lifetime of the service's own TLS certificate (renewed by a rotation driver).
@@ -72,6 +74,8 @@ pub struct ServiceConfig {
     max_body: usize,
     offline_revocations: RevocationList,
     extra_crl_files: Vec<PathBuf>,
+    renew_grace: Duration,
+    abort_after_enroll_commit: bool,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -99,7 +103,28 @@ impl ServiceConfig {
             max_body: DEFAULT_MAX_BODY,
             offline_revocations: RevocationList::new(),
             extra_crl_files: Vec::new(),
+            renew_grace: DEFAULT_RENEW_GRACE,
+            abort_after_enroll_commit: false,
         }
+    }
+
+    /// How long after a renewal its predecessor may still renew (default 5 minutes): a node
+    /// whose answer was lost retries with the same key and gets the same successor; another
+    /// key replaces that successor (revoked as `superseded`), so a certificate never has two
+    /// live successors. After the grace period the predecessor renews no more
+    /// (`already_renewed`).
+    pub fn with_renew_grace(mut self, grace: Duration) -> Self {
+        self.renew_grace = grace;
+        self
+    }
+
+    /// Test hook: abort the process right after an enrollment is committed to the ledger and
+    /// before it is answered, to test that a retry gets the certificate. Never in production;
+    /// `meshtls serve` sets it only when `MESHTLS_TEST_ABORT_AFTER_ENROLL_COMMIT=1`.
+    #[doc(hidden)]
+    pub fn with_abort_after_enroll_commit(mut self, abort: bool) -> Self {
+        self.abort_after_enroll_commit = abort;
+        self
     }
 
     /// Revocations made outside the service (`meshtls revoke`, the CA directory's
@@ -202,6 +227,8 @@ struct State {
     metrics: Metrics,
     crl: Mutex<Option<CachedCrl>>,
     extra_crls: Vec<ExtraCrl>,
+    renew_grace: Duration,
+    abort_after_enroll_commit: bool,
 }
 
 /// The wall clock, read at this edge only.
@@ -272,6 +299,8 @@ impl CaService {
             metrics: Metrics::default(),
             crl: Mutex::new(None),
             extra_crls,
+            renew_grace: config.renew_grace,
+            abort_after_enroll_commit: config.abort_after_enroll_commit,
         });
         Ok(CaService {
             state,
@@ -353,7 +382,7 @@ fn issue_service_cert(
             .with_lifetime(SERVICE_CERT_LIFETIME),
         at,
     )?;
-    store.record_cert(&record_of(&issued, &id, IssueKind::Service, at))?;
+    store.record_cert(&record_of(&issued, &id, IssueKind::Service, at)?)?;
     Ok(Identity::from_issued(&issued)?)
 }
 

@@ -12,23 +12,6 @@ use super::{now, State};
 use crate::api::{RevokeRequest, RevokeResponse};
 use crate::store::RevokeOutcome;
 
-pub(super) fn parse_reason(name: Option<&str>) -> Result<RevocationReason, ApiError> {
-    let Some(name) = name else {
-        return Ok(RevocationReason::Unspecified);
-    };
-    RevocationReason::ALL
-        .iter()
-        .copied()
-        .find(|r| r.as_str() == name)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("unknown revocation reason {name:?}"),
-            )
-        })
-}
-
 pub(super) async fn revoke(
     state: &Arc<State>,
     peer: Option<&PeerIdentity>,
@@ -37,30 +20,49 @@ pub(super) async fn revoke(
     require_admin(state, peer).await?;
     let body: RevokeRequest = read_json(req, state.max_body).await?;
     let serial = Serial::from_hex(body.serial.trim())?.to_hex();
-    let reason = parse_reason(body.reason.as_deref())?;
+    // The core's one spelling of the reasons; absent is `unspecified`.
+    let reason = match body.reason.as_deref() {
+        None => RevocationReason::Unspecified,
+        Some(name) => name.parse::<RevocationReason>()?,
+    };
+    // A stolen key may have renewed already: everything descending from it goes too.
+    let lineage = body.lineage || reason == RevocationReason::KeyCompromise;
     let state = state.clone();
     let response = blocking(move || {
-        let outcome = state.store.revoke(&serial, reason.as_str(), now().unix())?;
-        match outcome {
-            RevokeOutcome::NotFound => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_certificate",
-                format!("no certificate {serial} in the ledger"),
-            )),
-            RevokeOutcome::AlreadyRevoked => Ok(RevokeResponse {
-                serial,
-                newly_revoked: false,
-            }),
-            RevokeOutcome::Revoked => {
-                state.metrics.revoked();
-                // Rebuilt now so the next GET /v1/crl is fast; a failure here only delays it.
-                let _ = current_crl(&state);
-                Ok(RevokeResponse {
-                    serial,
-                    newly_revoked: true,
-                })
+        let at = now().unix();
+        let (outcome, descendants) = if lineage {
+            let r = state.store.revoke_lineage(&serial, reason.as_str(), at)?;
+            (r.outcome, r.descendants)
+        } else {
+            (
+                state.store.revoke(&serial, reason.as_str(), at)?,
+                Vec::new(),
+            )
+        };
+        let newly_revoked = match outcome {
+            RevokeOutcome::NotFound => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_certificate",
+                    format!("no certificate {serial} in the ledger"),
+                ))
             }
+            RevokeOutcome::AlreadyRevoked => false,
+            RevokeOutcome::Revoked => true,
+        };
+        let count = usize::from(newly_revoked) + descendants.len();
+        for _ in 0..count {
+            state.metrics.revoked();
         }
+        if count > 0 {
+            // Rebuilt now so the next GET /v1/crl is fast; a failure here only delays it.
+            let _ = current_crl(&state);
+        }
+        Ok(RevokeResponse {
+            serial,
+            newly_revoked,
+            descendants_revoked: descendants,
+        })
     })
     .await?;
     Ok(json(StatusCode::OK, &response))

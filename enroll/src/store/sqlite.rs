@@ -6,8 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    join_dns, split_dns, CertFilter, CertRecord, IssueKind, Revocation, RevokeOutcome, Store,
-    StoreError, TokenRecord, TokenRevokeOutcome,
+    join_dns, lineage_decision, split_dns, CertFilter, CertRecord, IssueKind, LineageRevocation,
+    RenewOutcome, Revocation, RevokeOutcome, Store, StoreError, TokenRecord, TokenRevokeOutcome,
 };
 
 const TOKEN_COLUMNS: &str =
@@ -79,8 +79,37 @@ INSERT OR IGNORE INTO meta(key, value)
     SELECT 'revocations', COUNT(*) FROM certs WHERE revoked_at IS NOT NULL;
 ";
 
+/// Lineage (added to ledgers made before it): the key of each certificate, and an index to
+/// walk from a certificate to its successors.
+const LINEAGE_SCHEMA: &str = "
+ALTER TABLE certs ADD COLUMN spki_sha256 TEXT;
+";
+const LINEAGE_INDEX: &str = "
+CREATE INDEX IF NOT EXISTS certs_previous_serial ON certs(previous_serial);
+";
+
 const CERT_COLUMNS: &str = "serial, identity, not_before, not_after, fingerprint, kind, \
-     issued_at, previous_serial, cert_pem, revoked_at, revocation_reason";
+     issued_at, previous_serial, cert_pem, revoked_at, revocation_reason, spki_sha256";
+
+/// The unrevoked descendants of ?1 (renewals of renewals...), `UNION` ending any cycle.
+const LIVE_DESCENDANTS: &str = "
+WITH RECURSIVE down(serial) AS (
+    SELECT serial FROM certs WHERE previous_serial = ?1
+    UNION
+    SELECT c.serial FROM certs c JOIN down ON c.previous_serial = down.serial
+)
+SELECT serial FROM certs WHERE serial IN (SELECT serial FROM down) AND revoked_at IS NULL
+ORDER BY serial";
+
+/// The first revoked certificate among ?1 and its predecessors.
+const REVOKED_ANCESTOR: &str = "
+WITH RECURSIVE up(serial, previous_serial, revoked_at) AS (
+    SELECT serial, previous_serial, revoked_at FROM certs WHERE serial = ?1
+    UNION
+    SELECT c.serial, c.previous_serial, c.revoked_at FROM certs c
+        JOIN up ON c.serial = up.previous_serial
+)
+SELECT serial FROM up WHERE revoked_at IS NOT NULL LIMIT 1";
 
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -110,6 +139,7 @@ pub(crate) fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
         cert_pem: row.get(8)?,
         revoked_at: row.get(9)?,
         revocation_reason: row.get(10)?,
+        spki_sha256: row.get(11)?,
     })
 }
 
@@ -140,6 +170,17 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        let has_spki: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('certs') WHERE name = 'spki_sha256'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        if has_spki == 0 {
+            conn.execute_batch(LINEAGE_SCHEMA).map_err(backend)?;
+        }
+        conn.execute_batch(LINEAGE_INDEX).map_err(backend)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -156,7 +197,8 @@ impl SqliteStore {
 fn insert_cert(tx: &rusqlite::Transaction<'_>, c: &CertRecord) -> Result<(), StoreError> {
     tx.execute(
         &format!(
-            "INSERT INTO certs ({CERT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,NULL,NULL)"
+            "INSERT INTO certs ({CERT_COLUMNS}) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,NULL,NULL,?10)"
         ),
         params![
             c.serial,
@@ -167,7 +209,8 @@ fn insert_cert(tx: &rusqlite::Transaction<'_>, c: &CertRecord) -> Result<(), Sto
             c.kind.as_str(),
             c.issued_at,
             c.previous_serial,
-            c.cert_pem
+            c.cert_pem,
+            c.spki_sha256
         ],
     )
     .map_err(insert_error)?;
@@ -177,6 +220,65 @@ fn insert_cert(tx: &rusqlite::Transaction<'_>, c: &CertRecord) -> Result<(), Sto
     )
     .map_err(backend)?;
     Ok(())
+}
+
+/// Mark `serial` revoked unless it is, in `tx`: the row, its event and the revocation count.
+fn revoke_in(
+    tx: &rusqlite::Transaction<'_>,
+    serial: &str,
+    reason: &str,
+    at: i64,
+) -> Result<RevokeOutcome, StoreError> {
+    let row: Option<(String, Option<i64>)> = tx
+        .query_row(
+            "SELECT identity, revoked_at FROM certs WHERE serial = ?1",
+            params![serial],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    let identity = match row {
+        None => return Ok(RevokeOutcome::NotFound),
+        Some((_, Some(_))) => return Ok(RevokeOutcome::AlreadyRevoked),
+        Some((identity, None)) => identity,
+    };
+    tx.execute(
+        "UPDATE certs SET revoked_at = ?1, revocation_reason = ?2 WHERE serial = ?3",
+        params![at, reason, serial],
+    )
+    .map_err(backend)?;
+    tx.execute(
+        "INSERT INTO events (at, kind, serial, identity) VALUES (?1, 'revoke', ?2, ?3)",
+        params![at, serial, identity],
+    )
+    .map_err(backend)?;
+    tx.execute(
+        "UPDATE meta SET value = value + 1 WHERE key = 'revocations'",
+        [],
+    )
+    .map_err(backend)?;
+    Ok(RevokeOutcome::Revoked)
+}
+
+/// Revoke every unrevoked descendant of `serial` in `tx`; their serials.
+fn revoke_descendants_in(
+    tx: &rusqlite::Transaction<'_>,
+    serial: &str,
+    reason: &str,
+    at: i64,
+) -> Result<Vec<String>, StoreError> {
+    let descendants = {
+        let mut stmt = tx.prepare_cached(LIVE_DESCENDANTS).map_err(backend)?;
+        let rows = stmt
+            .query_map(params![serial], |r| r.get::<_, String>(0))
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?
+    };
+    for d in &descendants {
+        revoke_in(tx, d, reason, at)?;
+    }
+    Ok(descendants)
 }
 
 impl Store for SqliteStore {
@@ -274,36 +376,90 @@ impl Store for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let row: Option<(String, Option<i64>)> = tx
+        let outcome = revoke_in(&tx, serial, reason, at)?;
+        tx.commit().map_err(backend)?;
+        Ok(outcome)
+    }
+
+    fn revoke_lineage(
+        &self,
+        serial: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<LineageRevocation, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let outcome = revoke_in(&tx, serial, reason, at)?;
+        let descendants = if outcome == RevokeOutcome::NotFound {
+            Vec::new()
+        } else {
+            revoke_descendants_in(&tx, serial, reason, at)?
+        };
+        tx.commit().map_err(backend)?;
+        Ok(LineageRevocation {
+            outcome,
+            descendants,
+        })
+    }
+
+    fn renew(
+        &self,
+        previous: &str,
+        now: i64,
+        grace: i64,
+        cert: &CertRecord,
+    ) -> Result<RenewOutcome, StoreError> {
+        let mut conn = self.conn();
+        // IMMEDIATE: one writer at a time, so two renewals of one certificate are serialised.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let exists: Option<i64> = tx
             .query_row(
-                "SELECT identity, revoked_at FROM certs WHERE serial = ?1",
-                params![serial],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                "SELECT 1 FROM certs WHERE serial = ?1",
+                params![previous],
+                |r| r.get(0),
             )
             .optional()
             .map_err(backend)?;
-        let identity = match row {
-            None => return Ok(RevokeOutcome::NotFound),
-            Some((_, Some(_))) => return Ok(RevokeOutcome::AlreadyRevoked),
-            Some((identity, None)) => identity,
+        if exists.is_none() {
+            return Ok(RenewOutcome::NotFound);
+        }
+        let revoked: Option<String> = tx
+            .query_row(REVOKED_ANCESTOR, params![previous], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        if let Some(serial) = revoked {
+            return Ok(RenewOutcome::Revoked { serial });
+        }
+        let successors = {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {CERT_COLUMNS} FROM certs \
+                     WHERE previous_serial = ?1 AND revoked_at IS NULL ORDER BY issued_at"
+                ))
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![previous], cert_from_row)
+                .map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)?
         };
-        tx.execute(
-            "UPDATE certs SET revoked_at = ?1, revocation_reason = ?2 WHERE serial = ?3",
-            params![at, reason, serial],
-        )
-        .map_err(backend)?;
-        tx.execute(
-            "INSERT INTO events (at, kind, serial, identity) VALUES (?1, 'revoke', ?2, ?3)",
-            params![at, serial, identity],
-        )
-        .map_err(backend)?;
-        tx.execute(
-            "UPDATE meta SET value = value + 1 WHERE key = 'revocations'",
-            [],
-        )
-        .map_err(backend)?;
+        let outcome = lineage_decision(&successors, now, grace, cert);
+        if let Some(outcome) = outcome {
+            return Ok(outcome);
+        }
+        let mut superseded = Vec::new();
+        for s in &successors {
+            revoke_in(&tx, &s.serial, "superseded", now)?;
+            superseded.push(s.serial.clone());
+            superseded.extend(revoke_descendants_in(&tx, &s.serial, "superseded", now)?);
+        }
+        insert_cert(&tx, cert)?;
         tx.commit().map_err(backend)?;
-        Ok(RevokeOutcome::Revoked)
+        Ok(RenewOutcome::Recorded { superseded })
     }
 
     fn cert(&self, serial: &str) -> Result<Option<CertRecord>, StoreError> {
