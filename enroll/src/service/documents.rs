@@ -103,9 +103,22 @@ pub(super) fn stamp(path: &Path) -> io::Result<FileStamp> {
     let meta = std::fs::metadata(path)?;
     Ok((meta.modified().ok(), meta.len()))
 }
+/// `GET /healthz`: ready when the ledger answers and the CRL can be built (a service that
+/// cannot serve its CRL leaves every node failing closed: not ready, 503 with the reason).
 pub(super) async fn healthz(state: &Arc<State>) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    blocking(move || Ok(store.ping()?)).await?;
+    let state = state.clone();
+    blocking(move || {
+        state.store.ping()?;
+        current_crl(&state).map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                format!("the CRL cannot be built: {}: {}", e.code, e.message),
+            )
+        })?;
+        Ok(())
+    })
+    .await?;
     Ok(respond(
         StatusCode::OK,
         "application/json",

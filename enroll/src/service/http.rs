@@ -2,13 +2,14 @@
 //! the admin check every admin endpoint starts with.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -17,11 +18,12 @@ use meshtls_net::MtlsServer;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::audit::AuditLine;
 use super::documents::{crl, document, healthz, metrics};
 use super::issuance::{enroll, list_certs, renew};
 use super::revocation::revoke;
 use super::tokens::{list_tokens, mint_token, revoke_token};
-use super::{State, BODY_TIMEOUT, DEFAULT_LIST_LIMIT, MAX_CONNECTIONS, MAX_LIST_LIMIT};
+use super::{now, State, BODY_TIMEOUT, DEFAULT_LIST_LIMIT, MAX_CONNECTIONS, MAX_LIST_LIMIT};
 use crate::api::{ErrorBody, ErrorDetail};
 use crate::store::{CertFilter, CertRecord, StoreError};
 use serde::de::DeserializeOwned;
@@ -33,18 +35,36 @@ pub(super) async fn accept_loop(tcp: TcpListener, server: MtlsServer, state: Arc
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
-        let socket = match tcp.accept().await {
-            Ok((s, _)) => s,
+        let (socket, addr) = match tcp.accept().await {
+            Ok(accepted) => accepted,
             Err(_) => {
                 // Out of descriptors and the like: back off instead of spinning.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
+        // One client cannot hold every slot: past its share it is closed at once.
+        let Some(slot) = state.connections.try_open(addr.ip()) else {
+            state.metrics.connection_refused();
+            audit(
+                &state,
+                addr,
+                None,
+                "-",
+                "-",
+                0,
+                Some("too_many_connections"),
+            );
+            drop(socket);
+            continue;
+        };
         let server = server.clone();
         let state = state.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _slot = slot;
+            let counted = state.clone();
+            let _open = counted.metrics.connection_opened();
             let Ok(stream) = server.accept(socket).await else {
                 return;
             };
@@ -52,7 +72,7 @@ pub(super) async fn accept_loop(tcp: TcpListener, server: MtlsServer, state: Arc
             let service = service_fn(move |req| {
                 let state = state.clone();
                 let peer = peer.clone();
-                async move { Ok::<_, Infallible>(handle(&state, peer.as_ref(), req).await) }
+                async move { Ok::<_, Infallible>(handle(&state, peer.as_ref(), addr, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -64,12 +84,41 @@ pub(super) async fn accept_loop(tcp: TcpListener, server: MtlsServer, state: Arc
     }
 }
 
+/// One access/audit line, when the service has a log.
+fn audit(
+    state: &State,
+    address: SocketAddr,
+    peer: Option<&PeerIdentity>,
+    method: &str,
+    endpoint: &str,
+    status: u16,
+    code: Option<&str>,
+) {
+    let Some(log) = &state.audit else {
+        return;
+    };
+    let peer = peer
+        .and_then(|p| p.spiffe_id.as_ref())
+        .map(|id| id.to_string());
+    log.write(&AuditLine {
+        time: now().to_rfc3339(),
+        address,
+        peer: peer.as_deref(),
+        method,
+        endpoint,
+        status,
+        code,
+    });
+}
+
 /// An error answer: HTTP status, stable code, message.
 #[derive(Debug)]
 pub(super) struct ApiError {
     pub(super) status: StatusCode,
     pub(super) code: &'static str,
     pub(super) message: String,
+    /// Seconds for a `Retry-After` header (429).
+    pub(super) retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -78,6 +127,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -138,7 +188,7 @@ pub(super) fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResponse 
 }
 
 pub(super) fn error_response(e: &ApiError) -> HttpResponse {
-    json(
+    let mut r = json(
         e.status,
         &ErrorBody {
             error: ErrorDetail {
@@ -146,7 +196,11 @@ pub(super) fn error_response(e: &ApiError) -> HttpResponse {
                 message: e.message.clone(),
             },
         },
-    )
+    );
+    if let Some(secs) = e.retry_after {
+        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    r
 }
 
 /// Run blocking ledger work off the async threads.
@@ -163,11 +217,12 @@ where
 pub(super) async fn handle(
     state: &Arc<State>,
     peer: Option<&PeerIdentity>,
+    address: SocketAddr,
     req: Request<Incoming>,
 ) -> HttpResponse {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let result = match (method, path.as_str()) {
+    let result = match (method.clone(), path.as_str()) {
         (Method::GET, "/healthz") => healthz(state).await,
         (Method::GET, "/metrics") => metrics(state).await,
         (Method::GET, "/v1/bundle") => Ok(document(&req, &state.bundle)),
@@ -176,7 +231,7 @@ pub(super) async fn handle(
         (Method::POST, "/v1/tokens") => mint_token(state, peer, req).await,
         (Method::GET, "/v1/tokens") => list_tokens(state, peer, req.uri().query()).await,
         (Method::POST, "/v1/tokens/revoke") => revoke_token(state, peer, req).await,
-        (Method::POST, "/v1/enroll") => enroll(state, req).await,
+        (Method::POST, "/v1/enroll") => enroll(state, address.ip(), req).await,
         (Method::POST, "/v1/renew") => renew(state, peer, req).await,
         (Method::POST, "/v1/revoke") => revoke(state, peer, req).await,
         (
@@ -194,7 +249,20 @@ pub(super) async fn handle(
             "no such path",
         )),
     };
-    result.unwrap_or_else(|e| error_response(&e))
+    let (response, code) = match result {
+        Ok(r) => (r, None),
+        Err(e) => (error_response(&e), Some(e.code)),
+    };
+    audit(
+        state,
+        address,
+        peer,
+        method.as_str(),
+        &path,
+        response.status().as_u16(),
+        code,
+    );
+    response
 }
 
 /// Read a JSON body of at most `max` bytes.
@@ -209,6 +277,21 @@ pub(super) async fn read_json<T: DeserializeOwned>(
             format!("the body exceeds {max} bytes"),
         )
     };
+    // Only JSON: a browser cannot send it cross-site without a CORS preflight, which this
+    // service never answers, so an admin's browser cannot be made to POST here.
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be application/json",
+        ));
+    }
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)

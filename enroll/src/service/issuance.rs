@@ -1,7 +1,9 @@
 //! Enrollment (a join token and a CSR) and renewal (the current certificate and a CSR), and the
 //! certificate inventory.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
@@ -76,12 +78,31 @@ pub(super) fn failure_reason(e: &ApiError) -> &'static str {
 
 pub(super) async fn enroll(
     state: &Arc<State>,
+    client: IpAddr,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, ApiError> {
+    // An address that guessed wrong too often waits, whatever it sends now.
+    if let Err(wait) = state.token_failures.check(client, Instant::now()) {
+        state.metrics.token_attempts_limited();
+        let secs = wait.as_secs().max(1);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many failed join-token attempts from {client}: retry in {secs} s"),
+        );
+        e.retry_after = Some(secs);
+        state.metrics.enroll_failed(e.code);
+        return Err(e);
+    }
     let result = enroll_inner(state, req).await;
     match &result {
         Ok(_) => state.metrics.issued(),
-        Err(e) => state.metrics.enroll_failed(failure_reason(e)),
+        Err(e) => {
+            if e.code == "token_invalid" {
+                state.token_failures.failed(client, Instant::now());
+            }
+            state.metrics.enroll_failed(failure_reason(e))
+        }
     }
     result
 }

@@ -7,13 +7,15 @@
 //! `tokens`, enrollment and renewal in `issuance`, revocation in `revocation`, and the
 //! documents it hands out (bundle, CRL, health, metrics) in `documents`.
 
+mod audit;
 mod documents;
 mod http;
 mod issuance;
+mod limits;
 mod revocation;
 mod tokens;
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -29,10 +31,12 @@ use meshtls_net::{
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::task::JoinHandle;
 
+use self::audit::AuditLog;
 pub use self::documents::revocation_list;
 use self::documents::{CachedCrl, Document, ExtraCrl};
 use self::http::accept_loop;
 use self::issuance::record_of;
+use self::limits::{ConnectionLimit, FailureLimit};
 use crate::metrics::Metrics;
 use crate::store::{IssueKind, Store, StoreError};
 
@@ -42,6 +46,12 @@ pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Longest join-token lifetime an admin may ask for.
 pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Default limit of open connections per client address.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+/// Default number of failed join-token attempts per client address and window.
+pub const DEFAULT_TOKEN_FAILURES: u32 = 10;
+/// Default window of the failed join-token attempts.
+pub const DEFAULT_TOKEN_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Default grace period in which a renewed certificate may renew again.
 pub const DEFAULT_RENEW_GRACE: Duration = Duration::from_secs(5 * 60);
 /// Default leaf lifetime of enrolled and renewed certificates.
@@ -76,6 +86,9 @@ pub struct ServiceConfig {
     extra_crl_files: Vec<PathBuf>,
     renew_grace: Duration,
     abort_after_enroll_commit: bool,
+    max_connections_per_address: usize,
+    token_failures: (u32, Duration),
+    audit_log: Option<Box<dyn Write + Send>>,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -105,7 +118,32 @@ impl ServiceConfig {
             extra_crl_files: Vec::new(),
             renew_grace: DEFAULT_RENEW_GRACE,
             abort_after_enroll_commit: false,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            token_failures: (DEFAULT_TOKEN_FAILURES, DEFAULT_TOKEN_FAILURE_WINDOW),
+            audit_log: None,
         }
+    }
+
+    /// Most connections one client address may hold open at once (default 64, at least 1);
+    /// more are closed as soon as they are accepted and counted in `/metrics`.
+    pub fn with_max_connections_per_address(mut self, max: usize) -> Self {
+        self.max_connections_per_address = max.max(1);
+        self
+    }
+
+    /// Failed join-token attempts (unknown tokens) one client address may make per `window`
+    /// (default 10 per minute, at least 1); past that its enrollments get `429` with
+    /// `Retry-After` until the window ends.
+    pub fn with_token_failure_limit(mut self, max: u32, window: Duration) -> Self {
+        self.token_failures = (max.max(1), window);
+        self
+    }
+
+    /// Write one JSON line per request to `sink` (time, client address, verified peer SPIFFE
+    /// ID, method, endpoint, status, error code; never a token, key or CSR).
+    pub fn with_audit_log(mut self, sink: Box<dyn Write + Send>) -> Self {
+        self.audit_log = Some(sink);
+        self
     }
 
     /// How long after a renewal its predecessor may still renew (default 5 minutes): a node
@@ -229,6 +267,9 @@ struct State {
     extra_crls: Vec<ExtraCrl>,
     renew_grace: Duration,
     abort_after_enroll_commit: bool,
+    connections: Arc<ConnectionLimit>,
+    token_failures: FailureLimit,
+    audit: Option<AuditLog>,
 }
 
 /// The wall clock, read at this edge only.
@@ -301,6 +342,9 @@ impl CaService {
             extra_crls,
             renew_grace: config.renew_grace,
             abort_after_enroll_commit: config.abort_after_enroll_commit,
+            connections: ConnectionLimit::new(config.max_connections_per_address),
+            token_failures: FailureLimit::new(config.token_failures.0, config.token_failures.1),
+            audit: config.audit_log.map(AuditLog::new),
         });
         Ok(CaService {
             state,
