@@ -32,6 +32,11 @@ replicas of the same CA may share. Prints `listening on ADDR` once ready, then s
 killed. Revocations made with `meshtls revoke` (DIR/revocations.txt, read at startup) are in
 the served CRL and such certificates cannot act as admins or renew.
 
+Every request is logged as one JSON line (time, address, peer SPIFFE ID, method, endpoint,
+status, code; never a token, key or CSR) to stderr, or to --audit-log FILE. POST bodies must
+be application/json (415). Each client address may hold --max-connections-per-address
+connections and make --token-failures-per-minute failed join-token attempts (then 429).
+
 Exit codes: 2 bad input, 3 I/O (cannot bind, cannot open the ledger), 4 wrong passphrase.")]
 pub struct ServeArgs {
     /// The CA directory (ca.crt, ca.key).
@@ -62,6 +67,17 @@ pub struct ServeArgs {
     /// at /v1/crl so nodes keep accepting that CA's certificates; re-read when it changes.
     #[arg(long, value_name = "FILE")]
     crl_extra: Vec<PathBuf>,
+    /// Most connections one client address may hold open; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = meshtls_enroll::service::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)]
+    max_connections_per_address: usize,
+    /// Failed join-token attempts one client address may make per minute before its
+    /// enrollments get 429 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = meshtls_enroll::service::DEFAULT_TOKEN_FAILURES)]
+    token_failures_per_minute: u32,
+    /// The access/audit log, one JSON line per request: a file (appended to), `-` for stderr
+    /// (default), or `off`.
+    #[arg(long, value_name = "PATH|-|off", default_value = "-")]
+    audit_log: String,
     #[command(flatten)]
     passphrase: PassphraseArgs,
 }
@@ -91,6 +107,28 @@ fn open_store(a: &ServeArgs) -> Result<Arc<dyn Store>, CliError> {
     Ok(Arc::new(store))
 }
 
+/// Test hook, read once at start: `1` makes the service abort right after committing an
+/// enrollment and before answering it (the crash the idempotent enrollment is tested against).
+const ABORT_AFTER_ENROLL_COMMIT: &str = "MESHTLS_TEST_ABORT_AFTER_ENROLL_COMMIT";
+
+/// The audit log's sink: stderr, an appended file (0600 when created), or none.
+fn audit_sink(arg: &str) -> Result<Option<Box<dyn std::io::Write + Send>>, CliError> {
+    match arg {
+        "off" => Ok(None),
+        "-" => Ok(Some(Box::new(std::io::stderr()))),
+        path => {
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let file = options
+                .open(path)
+                .map_err(|e| io_error(format!("--audit-log {path}: {e}")))?;
+            Ok(Some(Box::new(file)))
+        }
+    }
+}
+
 /// Runs `serve` (until killed).
 pub fn run(a: &ServeArgs, _json: bool) -> Result<(), CliError> {
     ca::check_dir(&a.ca)?;
@@ -109,6 +147,15 @@ pub fn run(a: &ServeArgs, _json: bool) -> Result<(), CliError> {
     }
     for admin in &a.admin_id {
         config = config.with_admin(admin.clone());
+    }
+    config = config
+        .with_max_connections_per_address(a.max_connections_per_address)
+        .with_token_failure_limit(a.token_failures_per_minute, Duration::from_secs(60))
+        .with_abort_after_enroll_commit(
+            std::env::var(ABORT_AFTER_ENROLL_COMMIT).is_ok_and(|v| v == "1"),
+        );
+    if let Some(sink) = audit_sink(&a.audit_log)? {
+        config = config.with_audit_log(sink);
     }
     for path in &a.crl_extra {
         files::read(path)?; // a missing file is named as such, before the service parses it
