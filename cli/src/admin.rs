@@ -10,7 +10,8 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use meshtls_core::validity::parse_duration;
 use meshtls_core::{
-    Certificate, ErrorCode, IdPattern, RevocationReason, Serial, SpiffeId, Timestamp, TrustBundle,
+    Certificate, ErrorCode, Grant, IdPattern, RevocationReason, Serial, SpiffeId, Timestamp,
+    TrustBundle,
 };
 use meshtls_net::enroll::api::{RevokeRequest, TokenRequest};
 use meshtls_net::enroll::{CaClient, CertFilter, EnrollError};
@@ -236,10 +237,12 @@ pub fn run(c: &AdminCommand, json: bool) -> Result<(), CliError> {
 }
 
 fn token(a: &TokenArgs, json: bool) -> Result<(), CliError> {
+    // The names a token grants are checked (and lowercased) here, before the service sees them.
+    let grant = Grant::join_token(a.id.clone(), &a.dns)?;
     let request = TokenRequest {
         identity: a.id.to_string(),
         ttl_seconds: a.ttl.map(|d| d.as_secs().max(1)),
-        dns_names: a.dns.clone(),
+        dns_names: grant.dns_names().unwrap_or_default().to_vec(),
     };
     let answer = call(&a.service, |client, admin| async move {
         client.mint_token(&admin, &request).await

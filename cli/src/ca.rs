@@ -75,7 +75,7 @@ pub enum CaCommand {
 pub struct InitArgs {
     /// The trust domain the CA vouches for, e.g. mesh.internal.
     #[arg(long, value_name = "NAME")]
-    trust_domain: TrustDomain,
+    trust_domain: String,
     /// Key algorithm: ecdsa-p256 (default), ecdsa-p384, ed25519, rsa-2048, rsa-4096.
     #[arg(long, value_name = "ALG")]
     key: Option<KeyAlgorithm>,
@@ -169,7 +169,7 @@ fn days(n: u64) -> Result<Duration, CliError> {
 fn init(a: &InitArgs, json: bool) -> Result<(), CliError> {
     files::check_overwrite(&a.out.join(KEY_FILE), a.force, "")?;
     let passphrase = a.passphrase.read()?;
-    let mut params = RootParams::new(a.trust_domain.clone());
+    let mut params = RootParams::new(TrustDomain::new(&a.trust_domain)?);
     params.common_name = a.cn.clone();
     if let Some(k) = a.key {
         params.key = k;

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::Args;
 use meshtls_core::validity::parse_duration;
-use meshtls_core::{IssueRequest, Issued, KeyAlgorithm, KeySource, Pkcs12Profile, SpiffeId, Usage};
+use meshtls_core::{
+    parse_ip, IssueRequest, Issued, KeyAlgorithm, KeySource, Pkcs12Profile, SpiffeId, Usage,
+};
 use serde::Serialize;
 
 use crate::ca::{self, PassphraseArgs};
@@ -33,23 +35,26 @@ pub struct IssueArgs {
     /// The SPIFFE ID, e.g. spiffe://mesh.internal/service/user-svc. With --csr it defaults to
     /// the CSR's ID (and must equal it when given).
     #[arg(long, value_name = "SPIFFE_ID", required_unless_present = "csr")]
-    id: Option<SpiffeId>,
+    id: Option<String>,
     /// DNS name SAN; repeat for several.
     #[arg(long, value_name = "NAME")]
     dns: Vec<String>,
     /// IP address SAN; repeat for several.
     #[arg(long, value_name = "ADDR")]
-    ip: Vec<IpAddr>,
+    ip: Vec<String>,
+    /// Allow wildcard DNS SANs (`*.suffix`); refused by default.
+    #[arg(long)]
+    allow_wildcard: bool,
     /// Extended key usage: both (default), server or client.
     #[arg(long, value_name = "USAGE")]
-    usage: Option<Usage>,
+    usage: Option<String>,
     /// Lifetime, e.g. 90d (default), 12h, 30m, 1w.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     ttl: Option<Duration>,
     /// Key algorithm of the generated key: ecdsa-p256 (default), ecdsa-p384, ed25519,
     /// rsa-2048, rsa-4096. Not with --csr.
     #[arg(long, value_name = "ALG", conflicts_with = "csr")]
-    key: Option<KeyAlgorithm>,
+    key: Option<String>,
     /// Subject common name (default: the last segment of the ID).
     #[arg(long, value_name = "NAME")]
     cn: Option<String>,
@@ -126,32 +131,32 @@ pub fn run(a: &IssueArgs, json: bool) -> Result<(), CliError> {
         )?),
         None => None,
     };
+    let id = a.id.as_deref().map(SpiffeId::parse).transpose()?;
     let mut req = match &a.csr {
         Some(path) => {
             let csr = files::read(path)?;
-            let mut req = IssueRequest::from_csr(&csr).in_file(path)?;
-            if let Some(id) = &a.id {
-                // Core rejects a CSR that asks for another ID than the request.
-                req.id = id.clone();
-            }
-            req
+            // The CSR's ID is never replaced: an explicit --id must be the CSR's.
+            IssueRequest::from_csr_with_id(&csr, id.as_ref()).in_file(path)?
         }
         None => {
-            let id =
-                a.id.clone()
-                    .ok_or_else(|| CliError::invalid("--id is required"))?;
+            let id = id.ok_or_else(|| CliError::invalid("--id is required"))?;
             let mut req = IssueRequest::new(id);
-            if let Some(k) = a.key {
-                req = req.with_key(KeySource::Generate(k));
+            if let Some(k) = &a.key {
+                req = req.with_key(KeySource::Generate(k.parse::<KeyAlgorithm>()?));
             }
             req
         }
     };
+    let ips =
+        a.ip.iter()
+            .map(|s| parse_ip(s))
+            .collect::<Result<Vec<IpAddr>, _>>()?;
     req = req
         .with_dns(a.dns.iter().cloned())
-        .with_ips(a.ip.iter().copied());
-    if let Some(u) = a.usage {
-        req = req.with_usage(u);
+        .with_ips(ips)
+        .with_wildcard_dns(a.allow_wildcard);
+    if let Some(u) = &a.usage {
+        req = req.with_usage(u.parse::<Usage>()?);
     }
     if let Some(t) = a.ttl {
         req = req.with_lifetime(t);

@@ -131,6 +131,9 @@ fn audit_sink(arg: &str) -> Result<Option<Box<dyn std::io::Write + Send>>, CliEr
 
 /// Runs `serve` (until killed).
 pub fn run(a: &ServeArgs, _json: bool) -> Result<(), CliError> {
+    // A lifetime no certificate may have would refuse every enrollment: refuse to start.
+    meshtls_core::check_lifetime(a.lifetime)
+        .map_err(|e| CliError::new(e.code(), format!("--lifetime: {}", e.message())))?;
     ca::check_dir(&a.ca)?;
     let passphrase = a.passphrase.read()?;
     let authority = ca::load(&a.ca, &passphrase)?;

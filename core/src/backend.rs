@@ -165,14 +165,46 @@ pub(crate) fn random(buf: &mut [u8]) -> Result<()> {
     getrandom::fill(buf).map_err(|e| Error::internal(format!("no randomness: {e}")))
 }
 
-/// Checks a CSR's self-signature with its own public key.
-pub(crate) fn verify_csr_signature(
-    csr: &x509_parser::certification_request::X509CertificationRequest<'_>,
-) -> Result<()> {
-    csr.verify_signature().map_err(|e| {
-        Error::new(
-            crate::ErrorCode::BadSignature,
-            format!("the CSR's signature does not verify: {e}"),
-        )
-    })
+/// Checks a CSR's self-signature with its own public key, with the same signature algorithms
+/// as certificates ([`SIGNATURE_ALGORITHMS`], identical on both backends). A key and signature
+/// algorithm pair outside that set is `unsupported`; a signature that does not verify is
+/// `bad_signature`.
+pub(crate) fn verify_csr_signature(csr_der: &[u8], spki_der: &[u8]) -> Result<()> {
+    use x509_parser::der_parser::asn1_rs::{Any, FromDer as _};
+    let bad = || Error::malformed("the CSR's structure does not parse");
+    let (_, outer) = Any::from_der(csr_der).map_err(|_| bad())?;
+    let body = outer.data;
+    let (rest, _) = Any::from_der(body).map_err(|_| bad())?;
+    let info = &body[..body.len() - rest.len()];
+    let (rest, sig_alg) = Any::from_der(rest).map_err(|_| bad())?;
+    let (_, sig) = Any::from_der(rest).map_err(|_| bad())?;
+    let (_, spki) = Any::from_der(spki_der).map_err(|_| bad())?;
+    let (rest, key_alg) = Any::from_der(spki.data).map_err(|_| bad())?;
+    let (_, key) = Any::from_der(rest).map_err(|_| bad())?;
+    fn bits<'a>(a: &Any<'a>) -> Option<&'a [u8]> {
+        match a.data.split_first() {
+            Some((0, bits)) => Some(bits),
+            _ => None,
+        }
+    }
+    let (signature, public_key) = (bits(&sig).ok_or_else(bad)?, bits(&key).ok_or_else(bad)?);
+    let alg = SIGNATURE_ALGORITHMS
+        .iter()
+        .find(|a| {
+            a.signature_alg_id().as_ref() == sig_alg.data
+                && a.public_key_alg_id().as_ref() == key_alg.data
+        })
+        .ok_or_else(|| {
+            Error::unsupported(
+                "the CSR's key and signature algorithm are not a pair meshtls verifies \
+                 (ECDSA P-256/P-384 with SHA-256/384, Ed25519, RSA PKCS#1 or PSS with SHA-256/384/512)",
+            )
+        })?;
+    alg.verify_signature(public_key, info, signature)
+        .map_err(|_| {
+            Error::new(
+                crate::ErrorCode::BadSignature,
+                "the CSR's signature does not verify",
+            )
+        })
 }

@@ -185,6 +185,22 @@ impl SpiffeId {
         SpiffeId::from_segments(trust_domain, &["service", name])
     }
 
+    /// `spiffe://<td>/meshtls/ca`: the CA service's own identity, reserved so that no join
+    /// token can obtain it (see [`crate::grant::Reserved`]). Built here and nowhere else.
+    ///
+    /// ```
+    /// # use meshtls_core::{SpiffeId, TrustDomain};
+    /// let td = TrustDomain::new("mesh.internal")?;
+    /// assert_eq!(SpiffeId::ca_service(&td).to_string(), "spiffe://mesh.internal/meshtls/ca");
+    /// # Ok::<(), meshtls_core::Error>(())
+    /// ```
+    pub fn ca_service(trust_domain: &TrustDomain) -> Self {
+        SpiffeId {
+            trust_domain: trust_domain.clone(),
+            path: "/meshtls/ca".to_owned(),
+        }
+    }
+
     /// The trust domain.
     pub fn trust_domain(&self) -> &TrustDomain {
         &self.trust_domain

@@ -15,13 +15,48 @@ use crate::backend;
 use crate::certificate::{Certificate, Fingerprint, Serial};
 use crate::encoding::{self, Pkcs12Profile};
 use crate::error::{Error, Result};
+use crate::grant::{Grant, Reserved};
+use crate::hostname::{self, Wildcard};
 use crate::identity::SpiffeId;
+use crate::issuance_policy;
 use crate::validity::Timestamp;
 
 /// The default leaf lifetime: 90 days.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(90 * 86_400);
 /// The shortest lifetime meshtls issues.
 pub const MIN_LIFETIME: Duration = Duration::from_secs(60);
+/// The longest leaf lifetime meshtls issues: 825 days, the most that TLS clients (Apple
+/// platforms among them) accept from a private CA. Leaves rotate; nothing needs more.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(825 * 86_400);
+
+/// Checks a leaf lifetime against [`MIN_LIFETIME`] and [`MAX_LIFETIME`]: `invalid_request` with
+/// the bound otherwise. Issuance calls it for every certificate; a CA service or a grant calls
+/// it when configured, so a bad setting refuses to start instead of refusing every request.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use meshtls_core::issue::check_lifetime;
+/// assert!(check_lifetime(Duration::from_secs(86_400)).is_ok());
+/// assert_eq!(check_lifetime(Duration::from_secs(30)).unwrap_err().code().as_str(), "invalid_request");
+/// assert!(check_lifetime(Duration::from_secs(36_500 * 86_400)).is_err());
+/// ```
+pub fn check_lifetime(lifetime: Duration) -> Result<()> {
+    if lifetime < MIN_LIFETIME {
+        return Err(Error::invalid_request(format!(
+            "a lifetime of {} s is shorter than the minimum of {} s (one minute)",
+            lifetime.as_secs(),
+            MIN_LIFETIME.as_secs()
+        )));
+    }
+    if lifetime > MAX_LIFETIME {
+        return Err(Error::invalid_request(format!(
+            "a lifetime of {} s is longer than the maximum of {} s (825 days)",
+            lifetime.as_secs(),
+            MAX_LIFETIME.as_secs()
+        )));
+    }
+    Ok(())
+}
 
 /// What a certificate may be used for (its extended key usage).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -94,6 +129,8 @@ pub struct IssueRequest {
     pub key: KeySource,
     /// CRL distribution point URIs.
     pub crl_distribution_points: Vec<String>,
+    /// Whether a DNS SAN may be a wildcard (`*.suffix`); the default profile refuses them.
+    pub allow_wildcard_dns: bool,
 }
 
 impl IssueRequest {
@@ -108,16 +145,35 @@ impl IssueRequest {
             lifetime: DEFAULT_LIFETIME,
             key: KeySource::default(),
             crl_distribution_points: Vec::new(),
+            allow_wildcard_dns: false,
         }
     }
 
-    /// A request for the identity a CSR names (its one URI SAN), with the CSR's key.
+    /// A request for the identity a CSR names (its one URI SAN), with the CSR's key, DNS and
+    /// IP address SANs. The CSR passes the issuance policy first (see [`crate::issuance_policy`]).
     pub fn from_csr(csr: &[u8]) -> Result<Self> {
+        Self::from_csr_with_id(csr, None)
+    }
+
+    /// [`from_csr`](Self::from_csr) with an explicit ID: when the CSR names an ID it must be
+    /// that one (`invalid_request` otherwise: the ID is never silently replaced); a CSR that
+    /// names none is issued for `id`. The CSR's DNS and IP SANs are kept either way.
+    pub fn from_csr_with_id(csr: &[u8], id: Option<&SpiffeId>) -> Result<Self> {
         let der = encoding::parse_csr(csr)?;
         let parsed = ParsedCsr::parse(&der)?;
-        let id = match parsed.uris.as_slice() {
-            [uri] => SpiffeId::parse(uri)?,
-            [] => {
+        let id = match (parsed.uris.as_slice(), id) {
+            ([uri], None) => SpiffeId::parse(uri)?,
+            ([uri], Some(id)) => {
+                let named = SpiffeId::parse(uri)?;
+                if named != *id {
+                    return Err(Error::invalid_request(format!(
+                        "the CSR names {named}, the request is for {id}"
+                    )));
+                }
+                named
+            }
+            ([], Some(id)) => id.clone(),
+            ([], None) => {
                 return Err(Error::invalid_request(
                     "the CSR names no SPIFFE ID (URI SAN)",
                 ))
@@ -130,6 +186,7 @@ impl IssueRequest {
         };
         let mut req = IssueRequest::new(id);
         req.dns_names = parsed.dns_names;
+        req.ip_addresses = parsed.ip_addresses;
         req.key = KeySource::Csr(der);
         Ok(req)
     }
@@ -161,6 +218,7 @@ impl IssueRequest {
             lifetime: old.lifetime().saturating_sub(BACKDATE).max(MIN_LIFETIME),
             key: KeySource::Generate(key),
             crl_distribution_points: old.crl_distribution_points.clone(),
+            allow_wildcard_dns: old.dns_names.iter().any(|d| d.starts_with("*.")),
         })
     }
 
@@ -201,6 +259,32 @@ impl IssueRequest {
     /// Sets the key source.
     pub fn with_key(mut self, key: KeySource) -> Self {
         self.key = key;
+        self
+    }
+
+    /// Checks the request's own rules, the ones no grant can change: the lifetime bounds
+    /// ([`check_lifetime`]) and every DNS SAN is a hostname (a wildcard only when the request
+    /// allows one). `invalid_request` otherwise. [`Authority::issue`] checks them too.
+    pub fn check(&self) -> Result<()> {
+        check_lifetime(self.lifetime)?;
+        let wildcard = self.wildcard();
+        for name in &self.dns_names {
+            hostname::check(name, wildcard)?;
+        }
+        Ok(())
+    }
+
+    fn wildcard(&self) -> Wildcard {
+        if self.allow_wildcard_dns {
+            Wildcard::Allow
+        } else {
+            Wildcard::Refuse
+        }
+    }
+
+    /// Allows wildcard DNS SANs (`*.suffix`) in this request's certificate.
+    pub fn with_wildcard_dns(mut self, allow: bool) -> Self {
+        self.allow_wildcard_dns = allow;
         self
     }
 
@@ -270,9 +354,13 @@ pub(crate) struct ParsedCsr {
     pub(crate) spki_der: Vec<u8>,
     pub(crate) uris: Vec<String>,
     pub(crate) dns_names: Vec<String>,
+    pub(crate) ip_addresses: Vec<IpAddr>,
 }
 
 impl ParsedCsr {
+    /// Parses a CSR and applies the issuance policy in its order: the signature algorithm
+    /// (`weak_signature` before anything else), the key (`weak_key` or `unsupported`), then
+    /// the signature itself (`bad_signature`).
     pub(crate) fn parse(der: &[u8]) -> Result<Self> {
         let (rest, csr) =
             x509_parser::certification_request::X509CertificationRequest::from_der(der)
@@ -280,9 +368,12 @@ impl ParsedCsr {
         if !rest.is_empty() {
             return Err(Error::malformed("trailing bytes after the CSR"));
         }
-        backend::verify_csr_signature(&csr)?;
+        issuance_policy::check_signature_algorithm(&csr.signature_algorithm)?;
+        issuance_policy::check_public_key(&csr.certification_request_info.subject_pki)?;
+        backend::verify_csr_signature(der, csr.certification_request_info.subject_pki.raw)?;
         let mut uris = Vec::new();
         let mut dns_names = Vec::new();
+        let mut ip_addresses = Vec::new();
         if let Some(exts) = csr.requested_extensions() {
             for ext in exts {
                 if let ParsedExtension::SubjectAlternativeName(san) = ext {
@@ -290,6 +381,7 @@ impl ParsedCsr {
                         match n {
                             GeneralName::URI(u) => uris.push((*u).to_owned()),
                             GeneralName::DNSName(d) => dns_names.push((*d).to_owned()),
+                            GeneralName::IPAddress(b) => ip_addresses.push(ip_of(b)?),
                             _ => {}
                         }
                     }
@@ -300,8 +392,34 @@ impl ParsedCsr {
             spki_der: csr.certification_request_info.subject_pki.raw.to_vec(),
             uris,
             dns_names,
+            ip_addresses,
         })
     }
+}
+
+fn ip_of(bytes: &[u8]) -> Result<IpAddr> {
+    match bytes.len() {
+        4 => {
+            let mut a = [0u8; 4];
+            a.copy_from_slice(bytes);
+            Ok(IpAddr::from(a))
+        }
+        16 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(bytes);
+            Ok(IpAddr::from(a))
+        }
+        n => Err(Error::invalid_request(format!(
+            "an IP address SAN of {n} bytes (4 or 16 expected)"
+        ))),
+    }
+}
+
+/// Parses an IP address SAN given as text: `invalid_request` when it is not an IPv4 or IPv6
+/// address. Every edge (CLI, bindings) parses addresses with it.
+pub fn parse_ip(text: &str) -> Result<IpAddr> {
+    text.parse()
+        .map_err(|_| Error::invalid_request(format!("{text:?} is not an IP address")))
 }
 
 fn ia5(s: &str, what: &str) -> Result<rcgen::string::Ia5String> {
@@ -315,9 +433,26 @@ impl Authority {
     /// The leaf has exactly one URI SAN (the SPIFFE ID), `cA=false`, a critical key usage of
     /// digitalSignature only, the EKU of the requested usage, SKI/AKI, a 128-bit random
     /// positive serial, and a validity of `[now - 60 s, now + lifetime]` that never outlives
-    /// the CA. A request outside the CA's trust domain or name constraints is
-    /// `invalid_request`; a CSR with a bad signature is `bad_signature`.
+    /// the CA. The issuance policy applies: a request outside the CA's trust domain or name
+    /// constraints, with a DNS SAN that is not a hostname (or a wildcard the request does not
+    /// allow) or a lifetime outside [`check_lifetime`] is `invalid_request`; a CSR signed with
+    /// a weak hash is `weak_signature`, a weak key `weak_key`, a key meshtls does not certify
+    /// `unsupported`, and a CSR with a bad signature `bad_signature`.
     pub fn issue(&self, req: &IssueRequest, now: Timestamp) -> Result<Issued> {
+        // The CSR's signature algorithm and key are judged before anything else.
+        let csr = match &req.key {
+            KeySource::Csr(csr) => {
+                let parsed = ParsedCsr::parse(&encoding::parse_csr(csr)?)?;
+                let wanted = req.id.to_string();
+                if let Some(other) = parsed.uris.iter().find(|u| **u != wanted) {
+                    return Err(Error::invalid_request(format!(
+                        "the CSR asks for {other}, the request is for {wanted}"
+                    )));
+                }
+                Some(parsed)
+            }
+            KeySource::Generate(_) => None,
+        };
         if req.id.trust_domain() != self.trust_domain() {
             return Err(Error::invalid_request(format!(
                 "{} is outside this CA's trust domain {}",
@@ -325,15 +460,17 @@ impl Authority {
                 self.trust_domain()
             )));
         }
-        if req.lifetime < MIN_LIFETIME {
-            return Err(Error::invalid_request(
-                "the lifetime must be at least one minute",
-            ));
-        }
+        check_lifetime(req.lifetime)?;
         let not_after = now.add(req.lifetime);
         self.check_can_sign(now, not_after)?;
+        let wildcard = req.wildcard();
+        let mut dns_names: Vec<String> = Vec::with_capacity(req.dns_names.len());
         for name in &req.dns_names {
-            self.check_dns_within_constraints(name)?;
+            let name = hostname::normalize(name, wildcard)?;
+            self.check_dns_within_constraints(&name)?;
+            if !dns_names.contains(&name) {
+                dns_names.push(name);
+            }
         }
         let cn = match &req.common_name {
             Some(cn) => cn.clone(),
@@ -360,8 +497,8 @@ impl Authority {
             ],
         };
         let mut sans = vec![SanType::URI(ia5(&req.id.to_string(), "SPIFFE ID")?)];
-        for d in &req.dns_names {
-            sans.push(SanType::DnsName(ia5(&d.to_ascii_lowercase(), "DNS name")?));
+        for d in &dns_names {
+            sans.push(SanType::DnsName(ia5(d, "DNS name")?));
         }
         sans.extend(req.ip_addresses.iter().map(|ip| SanType::IpAddress(*ip)));
         params.subject_alt_names = sans;
@@ -375,23 +512,18 @@ impl Authority {
         params.not_before = now.sub(BACKDATE).to_offset()?;
         params.not_after = not_after.to_offset()?;
 
-        let (cert, key_der) = match &req.key {
-            KeySource::Generate(alg) => {
+        let (cert, key_der) = match (&req.key, csr) {
+            (KeySource::Generate(alg), _) => {
                 let key = backend::generate_leaf_key(*alg)?;
                 let cert = params
                     .signed_by(&key, &self.issuer)
                     .map_err(|e| Error::internal(format!("signing failed: {e}")))?;
                 (cert, Some(key.pkcs8))
             }
-            KeySource::Csr(csr) => {
-                let der = encoding::parse_csr(csr)?;
-                let parsed = ParsedCsr::parse(&der)?;
-                let wanted = req.id.to_string();
-                if let Some(other) = parsed.uris.iter().find(|u| **u != wanted) {
-                    return Err(Error::invalid_request(format!(
-                        "the CSR asks for {other}, the request is for {wanted}"
-                    )));
-                }
+            (KeySource::Csr(_), None) => {
+                return Err(Error::internal("the CSR was not parsed"));
+            }
+            (KeySource::Csr(_), Some(parsed)) => {
                 let spki = rcgen::SubjectPublicKeyInfo::from_der(&parsed.spki_der)
                     .map_err(|e| Error::unsupported(format!("the CSR's key: {e}")))?;
                 let cert = params
@@ -428,6 +560,29 @@ impl Authority {
 }
 
 impl Authority {
+    /// The identities of this CA's trust domain no join token may obtain: its CA service ID.
+    /// Add the administrators with [`Reserved::with_admin`].
+    pub fn reserved(&self) -> Reserved {
+        Reserved::new(self.trust_domain())
+    }
+
+    /// Issues `req` if `grant` authorizes it: the request's own rules first
+    /// ([`IssueRequest::check`], `invalid_request`), then [`Grant::authorizes`]
+    /// (`not_authorized`), then [`Authority::issue`]. A CSR's key and signature were judged
+    /// when the request was made from it. The CA service, the CLI and every binding issue
+    /// through a grant with this one function.
+    pub fn issue_granted(
+        &self,
+        req: &IssueRequest,
+        grant: &Grant,
+        reserved: &Reserved,
+        now: Timestamp,
+    ) -> Result<Issued> {
+        req.check()?;
+        grant.authorizes(req, reserved)?;
+        self.issue(req, now)
+    }
+
     /// Renews a certificate this CA issued: [`IssueRequest::renewal_of`] with a new key,
     /// issued at `now`. A certificate of another CA is `invalid_request`.
     pub fn renew(&self, old: &Certificate, now: Timestamp) -> Result<Issued> {
@@ -498,9 +653,8 @@ pub fn create_csr_with_key(
     params.distinguished_name = dn;
     let mut sans = vec![SanType::URI(ia5(&id.to_string(), "SPIFFE ID")?)];
     for d in dns_names {
-        pki_types::DnsName::try_from(d.as_str())
-            .map_err(|_| Error::invalid_request(format!("{d:?} is not a valid DNS name")))?;
-        sans.push(SanType::DnsName(ia5(d, "DNS name")?));
+        let d = hostname::normalize(d, Wildcard::Allow)?;
+        sans.push(SanType::DnsName(ia5(&d, "DNS name")?));
     }
     params.subject_alt_names = sans;
     let csr = params

@@ -30,8 +30,10 @@ mod backend;
 pub mod certificate;
 pub mod encoding;
 pub mod error;
+pub mod grant;
 pub mod hostname;
 pub mod identity;
+pub mod issuance_policy;
 pub mod issue;
 pub mod revocation;
 pub mod rotation;
@@ -42,10 +44,11 @@ pub use authority::{Authority, IntermediateParams, KeyAlgorithm, RootParams};
 pub use certificate::{Certificate, Fingerprint, Serial};
 pub use encoding::{Pkcs12Profile, PrivateKeyPem};
 pub use error::{Error, ErrorCode, ErrorFamily};
+pub use grant::{Grant, GrantKind, Reserved};
 pub use identity::{IdPattern, SpiffeId, TrustDomain};
 pub use issue::{
-    create_csr, create_csr_with_key, generate_key, GeneratedCsr, IssueRequest, Issued, KeySource,
-    Usage,
+    check_lifetime, create_csr, create_csr_with_key, generate_key, parse_ip, GeneratedCsr,
+    IssueRequest, Issued, KeySource, Usage, MAX_LIFETIME, MIN_LIFETIME,
 };
 
 pub use revocation::{Crl, CrlParams, RevocationList, RevocationReason, RevokedEntry};
