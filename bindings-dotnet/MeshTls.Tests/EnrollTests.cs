@@ -369,11 +369,11 @@ namespace MeshTls.Tests
         }
 
         [Test]
-        public void ATokenForAnotherIdentityIsIdentityMismatch()
+        public void ATokenForAnotherIdentityIsNotAuthorized()
         {
             var token = service.Mint("spiffe://mesh.internal/worker/c");
             var e = Failure(() => Enrollment.EnrollAsync(service.Url, token, Node, Options()));
-            Assert.AreEqual("identity_mismatch", e.CodeName);
+            Assert.AreEqual("not_authorized", e.CodeName);
             Assert.AreEqual(ErrorCode.ServiceError, e.Code);
             // A refused CSR does not consume the token: the right identity still enrolls.
             using (var worker = Await(Enrollment.EnrollAsync(service.Url, token, "spiffe://mesh.internal/worker/c", Options())))

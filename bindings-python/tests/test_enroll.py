@@ -151,8 +151,8 @@ def test_reused_unknown_and_foreign_tokens_fail_with_the_service_code(service: S
         other = service.mint("spiffe://mesh.internal/worker/c")
         with pytest.raises(meshtls.InvalidRequest) as mismatch:
             await meshtls.enroll(service.url, other, NODE, ca_bundle=service.bundle)
-        assert mismatch.value.code == "identity_mismatch"
-        assert str(mismatch.value).startswith("identity_mismatch: ")
+        assert mismatch.value.code == "not_authorized"
+        assert str(mismatch.value).startswith("not_authorized: ")
 
     run(main())
 

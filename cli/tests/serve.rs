@@ -565,3 +565,60 @@ async fn serve_writes_an_audit_line_per_request_without_secrets() {
         assert_eq!(mode & 0o077, 0, "the audit log is private: {mode:o}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_never_enrolls_a_reserved_identity_nor_a_weak_csr_through_a_token() {
+    let pki = Pki::new();
+    let admin = admin_of(&pki);
+    let server = serve_with(
+        &pki,
+        "sqlite",
+        &["--admin-id", "spiffe://mesh.internal/ops/*"],
+        &[],
+    );
+    let c = client(&pki, &server.url);
+    let token = mint(&c, &admin, "spiffe://mesh.internal").await;
+    for reserved in [
+        "spiffe://mesh.internal/meshtls/ca",
+        ADMIN,
+        "spiffe://mesh.internal/ops/alice",
+    ] {
+        let csr = create_csr(
+            &SpiffeId::parse(reserved).unwrap(),
+            &[],
+            KeyAlgorithm::EcdsaP256,
+        )
+        .unwrap();
+        let e = c.enroll_csr(&token, &csr.csr_pem).await.unwrap_err();
+        assert_eq!(e.code(), "not_authorized", "{reserved}: {e}");
+    }
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/requests");
+    for (csr, code) in [
+        ("rsa-1024.csr.pem", "weak_key"),
+        ("rsa-sha1.csr.pem", "weak_signature"),
+    ] {
+        let pem = std::fs::read_to_string(fixtures.join(csr)).unwrap();
+        let e = c.enroll_csr(&token, &pem).await.unwrap_err();
+        assert_eq!(e.code(), code, "{csr}: {e}");
+    }
+    // None of that used the token up; what it enrolls is no administrator.
+    let member = "spiffe://mesh.internal/service/api";
+    let csr = create_csr(
+        &SpiffeId::parse(member).unwrap(),
+        &[],
+        KeyAlgorithm::EcdsaP256,
+    )
+    .unwrap();
+    let issued = c.enroll_csr(&token, &csr.csr_pem).await.unwrap();
+    let node = IdentityHandle::new(
+        Identity::from_pem(issued.chain_pem.as_bytes(), csr.key_pem.as_bytes()).unwrap(),
+    );
+    let body = br#"{"identity":"spiffe://mesh.internal/ops/bob"}"#.to_vec();
+    let (status, bytes) = c
+        .request(Method::POST, "/v1/tokens", Some(body), Some(&node))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{bytes:?}");
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["error"]["code"], "not_admin");
+}

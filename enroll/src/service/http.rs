@@ -13,7 +13,7 @@ use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use meshtls_core::{Error as CoreError, PeerIdentity, Serial, SpiffeId};
+use meshtls_core::{Error as CoreError, ErrorCode, PeerIdentity, Serial, SpiffeId};
 use meshtls_net::MtlsServer;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -138,7 +138,12 @@ impl ApiError {
 
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, e.code().as_str(), e.message())
+        // Outside the grant is a refusal of who asks (403); everything else is the request.
+        let status = match e.code() {
+            ErrorCode::NotAuthorized => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.code().as_str(), e.message())
     }
 }
 

@@ -8,8 +8,8 @@ use std::time::Instant;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use meshtls_core::{
-    Certificate, Error as CoreError, IdPattern, IssueRequest, Issued, PeerIdentity, Serial,
-    SpiffeId, Timestamp, Usage,
+    Certificate, Error as CoreError, ErrorCode, Grant, IdPattern, IssueRequest, Issued,
+    PeerIdentity, Serial, SpiffeId, Timestamp, Usage,
 };
 
 use super::documents::current_crl;
@@ -17,9 +17,9 @@ use super::documents::current_crl;
 use super::http::{
     blocking, json, parse_filter, read_json, require_admin, revoked_error, ApiError, HttpResponse,
 };
-use super::{now, service_id, State};
+use super::{now, State};
 use crate::api::{CertInfo, CertList, EnrollRequest, IssuedResponse, RenewRequest};
-use crate::store::{CertRecord, IssueKind, RenewOutcome, StoreError};
+use crate::store::{CertRecord, IssueKind, RenewOutcome, StoreError, TokenRecord};
 use crate::token;
 
 /// The ledger row of a certificate just issued (not yet recorded).
@@ -107,19 +107,24 @@ pub(super) async fn enroll(
     result
 }
 
-pub(super) fn identity_mismatch(message: String) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "identity_mismatch", message)
+/// The grant of a join token as the ledger holds it: its ID pattern and DNS names, lifetimes up
+/// to the service's leaf lifetime.
+fn token_grant(state: &State, token: &TokenRecord) -> Result<Grant, CoreError> {
+    Grant::join_token(IdPattern::parse(&token.pattern)?, &token.dns_names)?
+        .with_max_lifetime(state.leaf_lifetime)
 }
 
-pub(super) fn check_dns(requested: &[String], allowed: &[String]) -> Result<(), ApiError> {
-    for name in requested {
-        if !allowed.iter().any(|a| a.eq_ignore_ascii_case(name)) {
-            return Err(identity_mismatch(format!(
-                "the CSR asks for DNS name {name}, which is not granted"
-            )));
-        }
-    }
-    Ok(())
+/// What a renewal may ask for: the current certificate's SPIFFE ID and DNS names, never a
+/// reserved identity (like a join token).
+fn renewal_grant(state: &State, id: &SpiffeId, dns: &[String]) -> Result<Grant, CoreError> {
+    Grant::join_token(IdPattern::exact(id), dns)?.with_max_lifetime(state.leaf_lifetime)
+}
+
+/// The leaf profile of this service: for TLS clients and servers, the configured lifetime.
+fn leaf_profile(state: &State, request: IssueRequest) -> IssueRequest {
+    request
+        .with_usage(Usage::Both)
+        .with_lifetime(state.leaf_lifetime)
 }
 
 pub(super) async fn enroll_inner(
@@ -138,24 +143,10 @@ pub(super) async fn enroll_inner(
             Ok(()) | Err(StoreError::TokenUsed) => {}
             Err(e) => return Err(e.into()),
         }
-        if service_id(&state.authority)? == request.id {
-            // Whoever held it could impersonate this service to every client.
-            return Err(identity_mismatch(format!(
-                "{} is reserved for the CA service",
-                request.id
-            )));
-        }
-        let pattern = IdPattern::parse(&token.pattern)?;
-        if !pattern.matches(&request.id) {
-            return Err(identity_mismatch(format!(
-                "the CSR names {}, the token is for {}",
-                request.id, token.pattern
-            )));
-        }
-        check_dns(&request.dns_names, &token.dns_names)?;
-        let request = request
-            .with_usage(Usage::Both)
-            .with_lifetime(state.leaf_lifetime);
+        // The core decides: the token's grant, and never the service's own ID or an
+        // administrator's, whatever the token's pattern covers.
+        let request = leaf_profile(&state, request);
+        token_grant(&state, &token)?.authorizes(&request, &state.reserved)?;
         let (issued, earlier) =
             issue_recorded(&state, &request, at, IssueKind::Enroll, None, |rec| {
                 match state.store.enroll(&hash, at.unix(), rec) {
@@ -258,7 +249,10 @@ pub(super) async fn renew_inner(
     let response = blocking(move || {
         let at = now();
         let current_id = peer.spiffe_id.clone().ok_or_else(|| {
-            identity_mismatch("the client certificate names no SPIFFE ID".to_owned())
+            CoreError::new(
+                ErrorCode::NotAuthorized,
+                "the client certificate names no SPIFFE ID",
+            )
         })?;
         let serial = peer.serial.to_hex();
         let record = state.store.cert(&serial)?.ok_or_else(unknown_certificate)?;
@@ -280,22 +274,11 @@ pub(super) async fn renew_inner(
                 "the client certificate has expired",
             ));
         }
-        if record.kind == IssueKind::Service {
-            return Err(identity_mismatch(
-                "the service's own certificate does not renew here".to_owned(),
-            ));
-        }
-        let request = IssueRequest::from_csr(body.csr.as_bytes())?;
-        if request.id != current_id {
-            return Err(identity_mismatch(format!(
-                "the CSR names {}, the client certificate {}",
-                request.id, current_id
-            )));
-        }
-        check_dns(&request.dns_names, &peer.dns_names)?;
-        let request = request
-            .with_usage(Usage::Both)
-            .with_lifetime(state.leaf_lifetime);
+        // The same ID and DNS names as the current certificate; the service's own
+        // certificate is reserved, so it does not renew here.
+        let request = leaf_profile(&state, IssueRequest::from_csr(body.csr.as_bytes())?);
+        renewal_grant(&state, &current_id, &peer.dns_names)?
+            .authorizes(&request, &state.reserved)?;
         let grace = i64::try_from(state.renew_grace.as_secs()).unwrap_or(i64::MAX);
         let (issued, outcome) = issue_recorded(
             &state,

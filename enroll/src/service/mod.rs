@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use meshtls_core::{
-    Authority, Error as CoreError, IdPattern, IssueRequest, Policy, RevocationList, SpiffeId,
-    Timestamp, TrustBundle, Usage, Verifier,
+    check_lifetime, Authority, Error as CoreError, IdPattern, IssueRequest, Policy, Reserved,
+    RevocationList, SpiffeId, Timestamp, TrustBundle, Usage, Verifier,
 };
 use meshtls_net::{
     Identity, IdentityHandle, MtlsServer, RotationDriver, RotationTask, TrustHandle,
@@ -69,8 +69,9 @@ const DEFAULT_LIST_LIMIT: u32 = 1000;
 const MAX_LIST_LIMIT: u32 = 100_000;
 
 /// The path of the service's own SPIFFE ID in the CA's trust domain: `spiffe://<td>/meshtls/ca`.
+/// The core builds it ([`SpiffeId::ca_service`]); no join token can obtain it.
 pub fn service_id(authority: &Authority) -> Result<SpiffeId, CoreError> {
-    SpiffeId::from_segments(authority.trust_domain(), &["meshtls", "ca"])
+    Ok(SpiffeId::ca_service(authority.trust_domain()))
 }
 
 /// How the service runs. Build with [`ServiceConfig::new`] and the `with_` methods.
@@ -267,6 +268,8 @@ struct State {
     extra_crls: Vec<ExtraCrl>,
     renew_grace: Duration,
     abort_after_enroll_commit: bool,
+    /// The identities no join token or renewal obtains: this service's and the admins'.
+    reserved: Reserved,
     connections: Arc<ConnectionLimit>,
     token_failures: FailureLimit,
     audit: Option<AuditLog>,
@@ -299,7 +302,15 @@ impl CaService {
     /// Prepare the service: issue (and record in the ledger) its own TLS certificate. Calls
     /// the store, so it blocks: from async code call it inside `spawn_blocking`.
     pub fn new(config: ServiceConfig, store: Arc<dyn Store>) -> Result<Self, ServiceError> {
+        // A lifetime no leaf may have would refuse every enrollment: refuse to start instead.
+        check_lifetime(config.leaf_lifetime)?;
         let authority = Arc::new(config.authority);
+        let reserved = config
+            .admins
+            .iter()
+            .fold(Reserved::new(authority.trust_domain()), |r, admin| {
+                r.with_admin(admin.clone())
+            });
         let mut bundle_pem = authority.root_pem();
         if !config.extra_bundle_pem.trim().is_empty() {
             // Parsed by the core first: a bundle with garbage in it is refused at startup.
@@ -342,6 +353,7 @@ impl CaService {
             extra_crls,
             renew_grace: config.renew_grace,
             abort_after_enroll_commit: config.abort_after_enroll_commit,
+            reserved,
             connections: ConnectionLimit::new(config.max_connections_per_address),
             token_failures: FailureLimit::new(config.token_failures.0, config.token_failures.1),
             audit: config.audit_log.map(AuditLog::new),

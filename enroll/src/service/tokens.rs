@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use meshtls_core::{IdPattern, PeerIdentity};
+use meshtls_core::{Grant, IdPattern, PeerIdentity};
 
 use super::http::{blocking, json, parse_filter, read_json, require_admin, ApiError, HttpResponse};
 use super::{now, State, DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL};
@@ -45,6 +45,8 @@ pub(super) async fn mint_token(
             format!("ttl_seconds must be 1 to {}", MAX_TOKEN_TTL.as_secs()),
         ));
     }
+    // The core checks the grant's names (hostnames, lowercased) before it is stored.
+    let grant = Grant::join_token(pattern, &body.dns_names)?;
     let secret = token::mint().map_err(|e| ApiError::internal(format!("randomness: {e}")))?;
     let at = now();
     let record = TokenRecord {
@@ -53,11 +55,7 @@ pub(super) async fn mint_token(
         created_at: at.unix(),
         expires_at: at.add(ttl).unix(),
         created_by: admin,
-        dns_names: body
-            .dns_names
-            .iter()
-            .map(|d| d.to_ascii_lowercase())
-            .collect(),
+        dns_names: grant.dns_names().unwrap_or_default().to_vec(),
         used_at: None,
         used_serial: None,
     };
