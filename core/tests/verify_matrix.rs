@@ -89,9 +89,13 @@ fn revoked_leaf_is_rejected_and_others_pass() {
     let bad = issue(&ca, "bad");
     let good = issue(&ca, "good");
     let mut records = RevocationList::new();
-    assert!(records.revoke(bad.serial.clone(), RevocationReason::KeyCompromise, NOW));
+    assert!(records
+        .revoke(bad.serial.clone(), RevocationReason::KeyCompromise, NOW)
+        .unwrap());
     assert!(
-        !records.revoke(bad.serial.clone(), RevocationReason::KeyCompromise, NOW),
+        !records
+            .revoke(bad.serial.clone(), RevocationReason::KeyCompromise, NOW)
+            .unwrap(),
         "revoking twice is a no-op"
     );
     let crl = ca.build_crl(&records, &CrlParams::new(1, NOW)).unwrap();
@@ -173,11 +177,13 @@ fn one_pem_with_the_crls_of_two_cas_covers_both() {
     let old_leaf = issue(&old, "api");
     let next_leaf = issue(&next, "web");
     let mut revoked = RevocationList::new();
-    revoked.revoke(
-        next_leaf.serial.clone(),
-        RevocationReason::KeyCompromise,
-        NOW,
-    );
+    revoked
+        .revoke(
+            next_leaf.serial.clone(),
+            RevocationReason::KeyCompromise,
+            NOW,
+        )
+        .unwrap();
     let both = format!(
         "{}{}",
         old.build_crl(&RevocationList::new(), &CrlParams::new(1, NOW))
@@ -217,7 +223,9 @@ fn revoked_intermediate_rejects_its_leaves() {
         .unwrap();
     let leaf = issue(&inter, "api");
     let mut records = RevocationList::new();
-    records.revoke(inter.serial().clone(), RevocationReason::CaCompromise, NOW);
+    records
+        .revoke(inter.serial().clone(), RevocationReason::CaCompromise, NOW)
+        .unwrap();
     let mut b = bundle_of(&ca);
     b.add_crl(
         ca.build_crl(&records, &CrlParams::new(1, NOW))
@@ -245,7 +253,9 @@ fn newer_crl_replaces_older_one() {
     let leaf = issue(&ca, "api");
     let mut records = RevocationList::new();
     let crl1 = ca.build_crl(&records, &CrlParams::new(1, NOW)).unwrap();
-    records.revoke(leaf.serial.clone(), RevocationReason::Superseded, NOW);
+    records
+        .revoke(leaf.serial.clone(), RevocationReason::Superseded, NOW)
+        .unwrap();
     let crl2 = ca.build_crl(&records, &CrlParams::new(2, NOW)).unwrap();
     let mut b = bundle_of(&ca);
     b.add_crl(crl2.der()).unwrap();
@@ -1167,12 +1177,16 @@ fn authority_renew_checks_the_issuer_and_crl_entries_list() {
     );
 
     let mut records = RevocationList::new();
-    records.revoke(old.serial.clone(), RevocationReason::Superseded, NOW);
-    records.revoke(
-        renewed.serial.clone(),
-        RevocationReason::KeyCompromise,
-        NOW.add(DAY),
-    );
+    records
+        .revoke(old.serial.clone(), RevocationReason::Superseded, NOW)
+        .unwrap();
+    records
+        .revoke(
+            renewed.serial.clone(),
+            RevocationReason::KeyCompromise,
+            NOW.add(DAY),
+        )
+        .unwrap();
     let crl = ca
         .build_crl(&records, &CrlParams::new(7, NOW.add(DAY)))
         .unwrap();

@@ -620,7 +620,8 @@ async fn the_bundle_carries_both_cas_during_a_ca_rotation() {
     let next_crl = |number: u64, revoked: &[&meshtls_core::Issued]| {
         let mut list = meshtls_core::RevocationList::new();
         for r in revoked {
-            list.revoke(r.serial.clone(), Default::default(), now());
+            list.revoke(r.serial.clone(), Default::default(), now())
+                .unwrap();
         }
         let params = meshtls_core::CrlParams::new(number, now());
         next.authority().build_crl(&list, &params).unwrap().to_pem()

@@ -154,7 +154,7 @@ pub(super) fn current_crl(state: &State) -> Result<Document, ApiError> {
     let count = u64::try_from(revocations.len()).unwrap_or(u64::MAX);
     let mut list = revocation_list(&revocations)?;
     for e in state.offline_revocations.entries() {
-        list.revoke(e.serial.clone(), e.reason, e.revoked_at);
+        list.revoke(e.serial.clone(), e.reason, e.revoked_at)?;
     }
     let number = state.store.next_crl_number()?;
     let crl = state
@@ -178,7 +178,7 @@ pub fn revocation_list(rows: &[crate::store::Revocation]) -> Result<RevocationLi
             Serial::from_hex(&r.serial)?,
             reason,
             Timestamp::from_unix(r.revoked_at),
-        );
+        )?;
     }
     Ok(list)
 }

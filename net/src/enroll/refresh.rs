@@ -1,0 +1,104 @@
+//! The background refresh of the trust bundle and CRL.
+
+use meshtls_core::{Policy, TrustBundle, Verifier};
+
+use super::client::PemDocument;
+use super::{CaClient, EnrollError};
+use crate::trust::WeakTrust;
+use crate::TrustHandle;
+
+/// Fetches the bundle and CRL into the trust handles. It sends back the tags of the copies it
+/// applied last, so an unchanged document (a CRL can be megabytes) is neither downloaded nor
+/// parsed again, and the handles' generations move only when something changed.
+pub(super) struct TrustRefresh {
+    pub(super) client: CaClient,
+    /// The peer trust.
+    pub(super) trust: TrustHandle,
+    /// The renewal check's trust (our own ID).
+    pub(super) own: TrustHandle,
+    /// The trusts of [`EnrolledIdentity::trust_for`](super::EnrolledIdentity::trust_for), while someone holds them.
+    pub(super) followers: std::sync::Mutex<Vec<WeakTrust>>,
+    pub(super) applied: tokio::sync::Mutex<Applied>,
+}
+
+/// The bundle and CRL last swapped in.
+#[derive(Default)]
+pub(super) struct Applied {
+    bundle: Option<PemDocument>,
+    crl: Option<PemDocument>,
+}
+
+impl TrustRefresh {
+    /// Fetch what changed; swap the bundle with the CRL into the peer trust and the renewal
+    /// check's trust, and the bare bundle into the service check (a CA rotation reaches all
+    /// three).
+    pub(super) async fn run(&self) -> Result<(), EnrollError> {
+        let mut applied = self.applied.lock().await;
+        let bundle = self
+            .client
+            .get_pem_if_changed("/v1/bundle", applied.bundle.as_ref())
+            .await?;
+        let crl = self
+            .client
+            .get_pem_if_changed("/v1/crl", applied.crl.as_ref())
+            .await?;
+        if bundle.is_none() && crl.is_none() {
+            return Ok(());
+        }
+        let bundle = fresh_or_known(bundle, &applied.bundle)?;
+        let crl = fresh_or_known(crl, &applied.crl)?;
+        let cas = TrustBundle::from_pem(&bundle.pem)?;
+        let mut with_crl = cas.clone();
+        with_crl.add_crl(&crl.pem)?;
+        let swap = |handle: &TrustHandle| {
+            let policy = handle.current().policy().clone();
+            handle.replace(Verifier::new(with_crl.clone(), policy));
+        };
+        swap(&self.trust);
+        swap(&self.own);
+        {
+            let mut followers = self.followers();
+            followers.retain(|weak| match weak.upgrade() {
+                Some(handle) => {
+                    swap(&handle);
+                    true
+                }
+                None => false,
+            });
+        }
+        self.client.set_bundle(cas);
+        *applied = Applied {
+            bundle: Some(bundle),
+            crl: Some(crl),
+        };
+        Ok(())
+    }
+
+    /// A new trust with `policy` on the current bundle and CRL, refreshed from now on. (Made
+    /// under the followers' lock, so a refresh either happened before it, and it starts on
+    /// the new bundle, or swaps it too.)
+    pub(super) fn follow(&self, policy: Policy) -> TrustHandle {
+        let mut followers = self.followers();
+        let bundle = self.trust.current().bundle().clone();
+        let handle = TrustHandle::new(Verifier::new(bundle, policy));
+        followers.push(handle.downgrade());
+        handle
+    }
+
+    fn followers(&self) -> std::sync::MutexGuard<'_, Vec<WeakTrust>> {
+        match self.followers.lock() {
+            Ok(f) => f,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+/// The document just fetched, or the one applied before when the service said "not modified".
+fn fresh_or_known(
+    fresh: Option<PemDocument>,
+    known: &Option<PemDocument>,
+) -> Result<PemDocument, EnrollError> {
+    fresh.or_else(|| known.clone()).ok_or_else(|| {
+        EnrollError::Transport("the service answered 304 for a document never fetched".into())
+    })
+}
