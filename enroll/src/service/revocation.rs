@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use meshtls_core::{PeerIdentity, RevocationReason, Serial};
+use meshtls_core::{PeerIdentity, RevocationList, RevocationReason, Serial};
 
 use super::documents::current_crl;
 use super::http::{blocking, json, read_json, require_admin, ApiError, HttpResponse};
@@ -19,7 +19,8 @@ pub(super) async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(state, peer).await?;
     let body: RevokeRequest = read_json(req, state.max_body).await?;
-    let serial = Serial::from_hex(body.serial.trim())?.to_hex();
+    let parsed = Serial::from_hex(body.serial.trim())?;
+    let serial = parsed.to_hex();
     // The core's one spelling of the reasons; absent is `unspecified`.
     let reason = match body.reason.as_deref() {
         None => RevocationReason::Unspecified,
@@ -29,7 +30,11 @@ pub(super) async fn revoke(
     let lineage = body.lineage || reason == RevocationReason::KeyCompromise;
     let state = state.clone();
     let response = blocking(move || {
-        let at = now().unix();
+        let at = now();
+        // Checked by the core's rule before it is written: a record a CRL cannot carry would
+        // make every later CRL impossible to build.
+        RevocationList::new().revoke(parsed, reason, at)?;
+        let at = at.unix();
         let (outcome, descendants) = if lineage {
             let r = state.store.revoke_lineage(&serial, reason.as_str(), at)?;
             (r.outcome, r.descendants)
