@@ -683,6 +683,14 @@ meshtls_result meshtls_enrolled_to_pkcs12(const meshtls_enrolled *enrolled,
 // `enrolled` is NULL or live.
 uint64_t meshtls_enrolled_generation(const meshtls_enrolled *enrolled);
 
+// How many CRLs fetched from the service were refused for stepping back (a lower CRL
+// number than the one held, or the same number with other content; the held CRL stays and
+// `meshtls_enrolled_refresh_trust` fails with `MESHTLS_STALE_CRL`); 0 for NULL.
+//
+// # Safety
+// `enrolled` is NULL or live.
+uint64_t meshtls_enrolled_stale_crl_refusals(const meshtls_enrolled *enrolled);
+
 // The peer verifier as of now: the CA bundle and CRL last fetched from the service, with
 // the peer policy (`meshtls_enroll_options_set_peer_policy`; default: the members of the
 // identity's trust domain). A snapshot: take a new one after

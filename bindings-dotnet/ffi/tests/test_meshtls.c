@@ -1101,6 +1101,7 @@ static void test_enroll_offline(const char *dir) {
     EXPECT(meshtls_enrolled_renew_now(NULL), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_enrolled_refresh_trust(NULL), MESHTLS_NULL_ARGUMENT);
     CHECK(meshtls_enrolled_generation(NULL) == 0, "generation of NULL");
+    CHECK(meshtls_enrolled_stale_crl_refusals(NULL) == 0, "stale CRL refusals of NULL");
     CHECK(b == NULL && v == NULL, "outs untouched");
     meshtls_enrolled_free(NULL);
     meshtls_enroll_options_free(NULL);

@@ -262,8 +262,19 @@ impl EnrolledIdentity {
 
     /// Fetch the bundle and CRL now (also done on schedule); what did not change since the
     /// last fetch is answered `304` and kept, and the trust handles change only if one did.
+    ///
+    /// A CRL that steps back from the one held (a lower CRL number, or the same number with
+    /// other content) is refused: the held CRL stays, the refusal is logged (the `log`
+    /// facade, warning) and counted in [`stale_crl_refusals`](Self::stale_crl_refusals), and
+    /// this fails with the core's `stale_crl`.
     pub async fn refresh_trust(&self) -> Result<(), EnrollError> {
         self.refresher.run().await
+    }
+
+    /// How many CRLs fetched from the service (on schedule or by
+    /// [`refresh_trust`](Self::refresh_trust)) were refused for stepping back.
+    pub fn stale_crl_refusals(&self) -> u64 {
+        self.refresher.stale_refusals()
     }
 }
 
@@ -360,6 +371,7 @@ async fn start(
         own: verify_own.clone(),
         followers: Default::default(),
         applied: Default::default(),
+        stale_refusals: Default::default(),
     });
     // Best effort now (the CRL); the schedule retries.
     let _ = refresher.run().await;
