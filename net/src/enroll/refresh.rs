@@ -23,6 +23,8 @@ pub(super) struct TrustRefresh {
     pub(super) applied: tokio::sync::Mutex<Applied>,
     /// How many fetched CRLs were refused for stepping back (`stale_crl`).
     pub(super) stale_refusals: AtomicU64,
+    /// Where the CRL applied last is kept across restarts, if anywhere.
+    pub(super) state_dir: Option<std::path::PathBuf>,
 }
 
 /// The bundle and CRL last swapped in.
@@ -99,6 +101,11 @@ impl TrustRefresh {
             });
         }
         self.client.set_bundle(cas);
+        if let (Some(dir), Some(fresh)) = (&self.state_dir, &crl) {
+            if let Err(e) = super::state::save_crl(dir, &fresh.pem) {
+                log::warn!("meshtls: could not keep the CRL for a restart: {e}");
+            }
+        }
         let crl = crl.or_else(|| applied.crl.take());
         *applied = Applied {
             bundle: Some(bundle),
