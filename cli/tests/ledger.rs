@@ -43,11 +43,15 @@ impl Drop for Server {
 }
 
 fn serve(pki: &Pki, db: &str) -> Server {
+    serve_at(pki, db, "127.0.0.1:0")
+}
+
+fn serve_at(pki: &Pki, db: &str, listen: &str) -> Server {
     let mut child = StdCommand::new(env!("CARGO_BIN_EXE_meshtls"))
         .args([
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--admin-id",
             ADMIN,
             "--db",
@@ -387,4 +391,118 @@ fn a_bad_revocation_record_stops_serve_at_start_with_file_and_line() {
     assert!(err.contains("revocations.txt"), "{err}");
     assert!(err.contains("line 3"), "{err}");
     assert!(err.contains("outside what a CRL can carry"), "{err}");
+}
+
+/// A node holding a CRL refuses the CRL of a service whose ledger was put back without its
+/// guard (the CA directory's state file deleted, an old ledger copied in): lower numbers and
+/// the same number with other content are refused and counted, the held CRL stays; a CRL
+/// that moves forward is taken again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_refuses_a_crl_that_steps_back_after_an_unguarded_rollback() {
+    use meshtls_enroll::{enroll, EnrollOptions};
+    let pki = Pki::new();
+    let admin = admin(&pki);
+    let server = serve(&pki, "sqlite");
+    let c = client(&pki, &server.url);
+    let body = br#"{"identity":"spiffe://mesh.internal/node/watcher"}"#.to_vec();
+    let (_, bytes) = c
+        .request(Method::POST, "/v1/tokens", Some(body), Some(&admin))
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let mut options = EnrollOptions::new(std::fs::read_to_string(pki.bundle()).unwrap());
+    options.refresh_every = Duration::from_secs(3600); // refreshed by hand below
+    let node = enroll(
+        &server.url,
+        v["token"].as_str().unwrap(),
+        &SpiffeId::parse("spiffe://mesh.internal/node/watcher").unwrap(),
+        options,
+    )
+    .await
+    .unwrap();
+    let held = |node: &meshtls_enroll::EnrolledIdentity| {
+        let v = node.trust().current();
+        let crl = v.bundle().crls().first().cloned().expect("a CRL is held");
+        (crl.number.unwrap(), crl.der().to_vec())
+    };
+    let victim = enroll_node(&c, &admin).await;
+    let victim_serial = meshtls_core::Serial::from_hex(&victim).unwrap();
+    node.refresh_trust().await.unwrap();
+    let backup = pki.path("backup.db");
+    meshtls()
+        .args(["admin", "backup", "--ca"])
+        .arg(pki.ca())
+        .arg("--out")
+        .arg(&backup)
+        .assert()
+        .success();
+    // Two revocations after the backup, both taken by the node.
+    revoke(&c, &admin, &victim).await;
+    node.refresh_trust().await.unwrap();
+    let other = {
+        let body = format!(r#"{{"identity":"{NODE}"}}"#).into_bytes();
+        let (_, bytes) = c
+            .request(Method::POST, "/v1/tokens", Some(body), Some(&admin))
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let csr = create_csr(
+            &SpiffeId::parse(NODE).unwrap(),
+            &[],
+            KeyAlgorithm::EcdsaP256,
+        )
+        .unwrap();
+        c.enroll_csr(v["token"].as_str().unwrap(), &csr.csr_pem)
+            .await
+            .unwrap()
+            .serial
+    };
+    revoke(&c, &admin, &other).await;
+    node.refresh_trust().await.unwrap();
+    let (top, top_der) = held(&node);
+    assert_eq!(node.stale_crl_refusals(), 0);
+    let port = server.url.rsplit_once(':').unwrap().1.to_owned();
+    server.stop();
+
+    // The rollback, without the guard: the state file goes, the old ledger comes back.
+    std::fs::remove_file(pki.ca().join(STATE_FILE)).unwrap();
+    for f in ledger_files(&pki.ca()) {
+        let _ = std::fs::remove_file(f);
+    }
+    std::fs::copy(&backup, pki.ca().join("ledger.db")).unwrap();
+    let server = serve_at(&pki, "sqlite", &format!("127.0.0.1:{port}"));
+    let c = client(&pki, &server.url);
+    let served = crl(&c).await.number.unwrap();
+    assert!(
+        served < top,
+        "the rolled-back service serves {served}, the node holds {top}"
+    );
+
+    // Lower: refused, counted, the held CRL (with the revocation) stays.
+    let e = node.refresh_trust().await.unwrap_err();
+    assert_eq!(e.code(), "stale_crl", "{e}");
+    assert_eq!(node.stale_crl_refusals(), 1);
+    assert_eq!(held(&node), (top, top_der.clone()));
+    assert!(node.trust().current().bundle().crls()[0]
+        .lookup(&victim_serial)
+        .unwrap()
+        .is_some());
+    // The same number with other content: refused too.
+    let mut n = served;
+    while n < top {
+        let fresh = enroll_node(&c, &admin).await;
+        revoke(&c, &admin, &fresh).await;
+        n = crl(&c).await.number.unwrap();
+    }
+    assert_eq!(n, top);
+    let e = node.refresh_trust().await.unwrap_err();
+    assert_eq!(e.code(), "stale_crl", "{e}");
+    assert_eq!(node.stale_crl_refusals(), 2);
+    assert_eq!(held(&node), (top, top_der));
+    // A CRL that moves forward is taken.
+    let fresh = enroll_node(&c, &admin).await;
+    revoke(&c, &admin, &fresh).await;
+    node.refresh_trust().await.unwrap();
+    assert!(held(&node).0 > top);
+    assert_eq!(node.stale_crl_refusals(), 2);
 }

@@ -307,7 +307,9 @@ fn a_bundle_refuses_a_crl_that_steps_back() {
     let leaf = issue(&ca, "api");
     let mut records = RevocationList::new();
     let crl1 = ca.build_crl(&records, &CrlParams::new(1, NOW)).unwrap();
-    records.revoke(leaf.serial.clone(), RevocationReason::KeyCompromise, NOW);
+    records
+        .revoke(leaf.serial.clone(), RevocationReason::KeyCompromise, NOW)
+        .unwrap();
     let crl2 = ca.build_crl(&records, &CrlParams::new(2, NOW)).unwrap();
     // The same number 2 with other content (the revocation dropped): a forked CRL.
     let fork = ca
