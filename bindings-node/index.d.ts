@@ -317,6 +317,10 @@ export declare class Policy {
   constructor(options: PolicyOptions)
   /** Any peer the bundle vouches for (still subject to the SVID rules). */
   static allowAny(): Policy
+  /** The clock leeway in seconds (default 0). */
+  get clockLeeway(): number
+  /** The most intermediates a path may hold (default 4). */
+  get maxIntermediates(): number
 }
 
 /** A CA's revocation records: what a CRL is built from. */
@@ -431,7 +435,10 @@ export declare class TrustBundle {
   static fromPem(pem: Input): TrustBundle
   /** Adds CA certificates (PEM text, or PEM/DER bytes). A non-CA certificate is refused. */
   addCa(cert: Input): void
-  /** Adds a CRL (PEM or DER); a newer CRL of the same issuer replaces the older one. */
+  /**
+   * Adds a CRL (PEM or DER); a newer CRL of the same issuer replaces the held one, an older
+   * one (or another with the same number) is `stale_crl`, one without CRLNumber `invalid_crl`.
+   */
   addCrl(crl: Input): void
   /** Removes the CA with this SHA-256 certificate fingerprint (hex); whether it was there. */
   removeCa(fingerprint: string): boolean
@@ -712,6 +719,10 @@ export interface PolicyOptions {
   pinSpkis?: Array<string>
   /** Any identity the bundle vouches for. */
   allowAny?: boolean
+  /** Clock leeway at both ends of validity: seconds or text such as `"30s"` (default 0). */
+  clockLeeway?: number | string
+  /** The most intermediates between leaf and anchor (default 4). */
+  maxIntermediates?: number
 }
 
 /**
@@ -802,12 +813,11 @@ export interface RotationStatus {
 /** Builds a password-protected PKCS#12 (PFX) file from a private key and its chain (leaf first). */
 export declare function toPkcs12(key: Input, chain: Input, options: Pkcs12Options): Promise<Buffer>
 
-/** Tunables of a `Verifier` (core defaults when omitted). */
+/**
+ * Tunables of a `Verifier` (core defaults when omitted; clock leeway and path depth are
+ * `Policy` settings).
+ */
 export interface VerifierOptions {
-  /** The most intermediates between leaf and anchor (default 4). */
-  maxIntermediates?: number
-  /** Tolerated clock difference: seconds or text (default 30 s). */
-  clockSkew?: number | string
   /** Revocation checking. */
   revocation?: RevocationOptions
 }

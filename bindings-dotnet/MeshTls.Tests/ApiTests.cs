@@ -143,8 +143,6 @@ namespace MeshTls.Tests
         public void VerifierOptions()
         {
             var d = VerifyOptions.Default();
-            Assert.AreEqual(4, d.MaxIntermediates);
-            Assert.AreEqual(TimeSpan.FromSeconds(30), d.ClockSkew);
             Assert.IsTrue(d.RequireCrl && d.RejectStaleCrl && !d.LeafOnly);
             using (var fresh = IssueApi(TimeSpan.FromHours(1)))
             using (var none = new RevocationList())
@@ -161,18 +159,21 @@ namespace MeshTls.Tests
                 using (var v = new Verifier(bundle, policy, leafOnly))
                 {
                     Assert.AreEqual(TestData.ApiId, v.Verify(fresh.ChainPem, PeerUsage.Client, TestData.Now).SpiffeId);
-                    Assert.AreEqual(TestData.ApiId, v.Verify(fresh.ChainPem, PeerUsage.Client, TestData.Now.AddSeconds(3610)).SpiffeId);
-                }
-                leafOnly.ClockSkew = TimeSpan.Zero;
-                using (var v = new Verifier(bundle, policy, leafOnly))
-                {
                     Assert.AreEqual(ErrorCode.Expired, CodeOf(() => v.Verify(fresh.ChainPem, PeerUsage.Client, TestData.Now.AddSeconds(3610))));
                 }
-                leafOnly.MaxIntermediates = 0;
-                using (var v = new Verifier(bundle, policy, leafOnly))
+                using (var leewayBuilder = new PolicyBuilder().AllowAny().ClockLeeway(TimeSpan.FromSeconds(30)))
+                using (var lenient = leewayBuilder.Build())
+                using (var v = new Verifier(bundle, lenient, leafOnly))
+                {
+                    Assert.AreEqual(TestData.ApiId, v.Verify(fresh.ChainPem, PeerUsage.Client, TestData.Now.AddSeconds(3610)).SpiffeId);
+                }
+                using (var depthBuilder = new PolicyBuilder().AllowAny().MaxIntermediates(0))
+                using (var shallow = depthBuilder.Build())
+                using (var v = new Verifier(bundle, shallow, leafOnly))
                 {
                     Assert.AreEqual(ErrorCode.ChainTooLong, CodeOf(() => v.Verify(fresh.ChainPem, PeerUsage.Client, TestData.Now)));
                 }
+                Assert.Throws<ArgumentOutOfRangeException>(() => new PolicyBuilder().MaxIntermediates(-1));
             }
         }
 

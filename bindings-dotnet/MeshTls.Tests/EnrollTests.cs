@@ -245,6 +245,7 @@ namespace MeshTls.Tests
                 Assert.AreEqual(1, node.Generation);
                 Assert.AreNotEqual(first, node.Serial);
                 Await(node.RefreshTrustAsync());
+                Assert.AreEqual(0, node.StaleCrlRefusals, "the service's CRLs only move forward");
 
                 // The renewed identity serves TLS to the other enrolled identity; each side
                 // verifies the other with its enrolled verifier (the service's bundle and CRL).

@@ -17,6 +17,17 @@ namespace MeshTls.Tests
             public string[] Allow;
             public string Usage;
             public string Expect;
+            public string Bundle;
+            public string[] Crls;
+            public long? At;
+            public long Leeway;
+            public int MaxIntermediates;
+        }
+
+        private static long? Number(string line, string key)
+        {
+            var m = Regex.Match(line, "\"" + key + "\":\\s*(-?\\d+)");
+            return m.Success ? long.Parse(m.Groups[1].Value) : (long?)null;
         }
 
         // cases.json as make_fixtures writes it: one case object per line. A tiny reader keeps the
@@ -49,6 +60,13 @@ namespace MeshTls.Tests
                     Allow = Strings(Regex.Match(line, "\"allow\":\\s*\\[([^\\]]*)\\]").Groups[1].Value),
                     Usage = Field(line, "usage"),
                     Expect = Field(line, "expect"),
+                    Bundle = Field(line, "bundle"),
+                    Crls = Regex.IsMatch(line, "\"crls\":")
+                        ? Strings(Regex.Match(line, "\"crls\":\\s*\\[([^\\]]*)\\]").Groups[1].Value)
+                        : null,
+                    At = Number(line, "at"),
+                    Leeway = Number(line, "leeway") ?? 0,
+                    MaxIntermediates = (int)(Number(line, "max_intermediates") ?? 4),
                 })
                 .ToList();
             Assert.GreaterOrEqual(list.Count, 15);
@@ -56,39 +74,41 @@ namespace MeshTls.Tests
             var failures = 0;
             foreach (var c in list)
             {
-                using (var bundle = new TrustBundle(bundlePem))
-                using (var builder = new PolicyBuilder())
+                // The verdict is the code of the first error: building the bundle (the case's
+                // or the top-level one), adding the CRLs (the case's list, else the top-level
+                // one when with_crls), building the policy (leeway, depth) or verifying.
+                string got;
+                try
                 {
-                    if (c.WithCrls)
+                    using (var bundle = new TrustBundle(c.Bundle != null ? TestData.Fixture(c.Bundle) : bundlePem))
+                    using (var builder = new PolicyBuilder())
                     {
-                        foreach (var crl in crls)
+                        foreach (var crl in c.Crls ?? (c.WithCrls ? crls : new string[0]))
                         {
                             bundle.AddCrl(TestData.Fixture(crl));
                         }
-                    }
-                    foreach (var pattern in c.Allow)
-                    {
-                        builder.AllowPattern(pattern);
-                    }
-                    using (var policy = builder.Build())
-                    using (var verifier = new Verifier(bundle, policy))
-                    {
-                        string got;
-                        try
+                        foreach (var pattern in c.Allow)
                         {
-                            verifier.Verify(TestData.Fixture(c.Chain), c.Usage == "client" ? PeerUsage.Client : PeerUsage.Server, at);
+                            builder.AllowPattern(pattern);
+                        }
+                        builder.ClockLeeway(TimeSpan.FromSeconds(c.Leeway)).MaxIntermediates(c.MaxIntermediates);
+                        using (var policy = builder.Build())
+                        using (var verifier = new Verifier(bundle, policy))
+                        {
+                            var when = c.At.HasValue ? DateTimeOffset.FromUnixTimeSeconds(c.At.Value) : at;
+                            verifier.Verify(TestData.Fixture(c.Chain), c.Usage == "client" ? PeerUsage.Client : PeerUsage.Server, when);
                             got = "ok";
                         }
-                        catch (MeshTlsException e)
-                        {
-                            got = e.CodeName;
-                        }
-                        if (got != c.Expect)
-                        {
-                            failures++;
-                            Console.WriteLine("fixture {0}: got {1}, want {2}", c.Name, got, c.Expect);
-                        }
                     }
+                }
+                catch (MeshTlsException e)
+                {
+                    got = e.CodeName;
+                }
+                if (got != c.Expect)
+                {
+                    failures++;
+                    Console.WriteLine("fixture {0}: got {1}, want {2}", c.Name, got, c.Expect);
                 }
             }
             Assert.AreEqual(0, failures, "fixture cases with another verdict than the core's");

@@ -150,6 +150,31 @@ namespace MeshTls
             return this;
         }
 
+        /// <summary>
+        /// Tolerates this much clock difference at both ends of every certificate's validity
+        /// (default zero: the rotation margin, not the verifier, absorbs clock drift).
+        /// </summary>
+        public PolicyBuilder ClockLeeway(TimeSpan leeway)
+        {
+            if (leeway < TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(leeway), "leeway must not be negative");
+            }
+            MeshTlsException.Check(Native.meshtls_policy_builder_clock_leeway(handle, (ulong)leeway.TotalSeconds));
+            return this;
+        }
+
+        /// <summary>The most intermediates between the leaf and the trust anchor (default 4).</summary>
+        public PolicyBuilder MaxIntermediates(int n)
+        {
+            if (n < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(n), "must not be negative");
+            }
+            MeshTlsException.Check(Native.meshtls_policy_builder_max_intermediates(handle, (uint)n));
+            return this;
+        }
+
         /// <summary>The immutable policy; the builder stays usable.</summary>
         /// <exception cref="MeshTlsException">A policy allowing nobody (<c>InvalidRequest</c>): meshtls fails closed.</exception>
         public Policy Build()
@@ -215,6 +240,12 @@ namespace MeshTls
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_policy_builder_allow_any(Handle b);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_policy_builder_clock_leeway(Handle b, ulong secs);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_policy_builder_max_intermediates(Handle b, uint n);
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_policy_builder_build(Handle b, out Policy.Handle p);
@@ -308,15 +339,12 @@ namespace MeshTls
         public DateTimeOffset NotAfter { get; }
     }
 
-    /// <summary>Tunables of a <see cref="Verifier"/>; <see cref="Default"/> holds the core's defaults.</summary>
+    /// <summary>
+    /// Revocation tunables of a <see cref="Verifier"/>; <see cref="Default"/> holds the core's
+    /// defaults. Clock leeway and path depth are <see cref="PolicyBuilder"/> settings.
+    /// </summary>
     public sealed class VerifyOptions
     {
-        /// <summary>The most intermediates between the leaf and the trust anchor.</summary>
-        public int MaxIntermediates { get; set; }
-
-        /// <summary>Tolerated clock difference at both ends of validity.</summary>
-        public TimeSpan ClockSkew { get; set; }
-
         /// <summary>With CRLs in the bundle: reject when no CRL covers a certificate in the path.</summary>
         public bool RequireCrl { get; set; }
 
@@ -332,8 +360,6 @@ namespace MeshTls
             var n = Native.meshtls_verify_options_default();
             return new VerifyOptions
             {
-                MaxIntermediates = (int)n.MaxIntermediates,
-                ClockSkew = TimeSpan.FromSeconds(n.ClockSkewSecs),
                 RequireCrl = n.RequireCrl,
                 RejectStaleCrl = n.RejectStaleCrl,
                 LeafOnly = n.LeafOnly,
@@ -342,14 +368,8 @@ namespace MeshTls
 
         internal Raw ToNative()
         {
-            if (MaxIntermediates < 0 || ClockSkew < TimeSpan.Zero)
-            {
-                throw new ArgumentOutOfRangeException(nameof(VerifyOptions), "limits must not be negative");
-            }
             return new Raw
             {
-                MaxIntermediates = (uint)MaxIntermediates,
-                ClockSkewSecs = (ulong)ClockSkew.TotalSeconds,
                 RequireCrl = RequireCrl,
                 RejectStaleCrl = RejectStaleCrl,
                 LeafOnly = LeafOnly,
@@ -360,8 +380,6 @@ namespace MeshTls
         [StructLayout(LayoutKind.Sequential)]
         internal struct Raw
         {
-            public uint MaxIntermediates;
-            public ulong ClockSkewSecs;
             [MarshalAs(UnmanagedType.I1)] public bool RequireCrl;
             [MarshalAs(UnmanagedType.I1)] public bool RejectStaleCrl;
             [MarshalAs(UnmanagedType.I1)] public bool LeafOnly;

@@ -47,7 +47,8 @@ impl TrustBundle {
         self.inner.add_ca_pem(&bytes(&cert)).js()
     }
 
-    /// Adds a CRL (PEM or DER); a newer CRL of the same issuer replaces the older one.
+    /// Adds a CRL (PEM or DER); a newer CRL of the same issuer replaces the held one, an older
+    /// one (or another with the same number) is `stale_crl`, one without CRLNumber `invalid_crl`.
     #[napi(catch_unwind)]
     pub fn add_crl(&mut self, crl: Input) -> Result<(), Code> {
         self.inner.add_crl(&bytes(&crl)).js()
@@ -126,6 +127,10 @@ pub struct PolicyOptions {
     pub pin_spkis: Option<Vec<String>>,
     /// Any identity the bundle vouches for.
     pub allow_any: Option<bool>,
+    /// Clock leeway at both ends of validity: seconds or text such as `"30s"` (default 0).
+    pub clock_leeway: Option<Either<f64, String>>,
+    /// The most intermediates between leaf and anchor (default 4).
+    pub max_intermediates: Option<u32>,
 }
 
 /// An immutable identity policy.
@@ -162,6 +167,12 @@ impl Policy {
         if options.allow_any.unwrap_or(false) {
             b = b.allow_any();
         }
+        if let Some(leeway) = options.clock_leeway {
+            b = b.clock_leeway(duration(leeway)?);
+        }
+        if let Some(n) = options.max_intermediates {
+            b = b.max_intermediates(n as usize);
+        }
         Ok(Policy {
             inner: b.build().js()?,
         })
@@ -173,6 +184,18 @@ impl Policy {
         Policy {
             inner: CorePolicy::allow_any(),
         }
+    }
+
+    /// The clock leeway in seconds (default 0).
+    #[napi(getter, catch_unwind)]
+    pub fn clock_leeway(&self) -> f64 {
+        self.inner.clock_leeway().as_secs_f64()
+    }
+
+    /// The most intermediates a path may hold (default 4).
+    #[napi(getter, catch_unwind)]
+    pub fn max_intermediates(&self) -> u32 {
+        u32::try_from(self.inner.max_intermediates()).unwrap_or(u32::MAX)
     }
 }
 
@@ -187,13 +210,10 @@ pub struct RevocationOptions {
     pub leaf_only: Option<bool>,
 }
 
-/// Tunables of a `Verifier` (core defaults when omitted).
+/// Tunables of a `Verifier` (core defaults when omitted; clock leeway and path depth are
+/// `Policy` settings).
 #[napi(object)]
 pub struct VerifierOptions {
-    /// The most intermediates between leaf and anchor (default 4).
-    pub max_intermediates: Option<u32>,
-    /// Tolerated clock difference: seconds or text (default 30 s).
-    pub clock_skew: Option<Either<f64, String>>,
     /// Revocation checking.
     pub revocation: Option<RevocationOptions>,
 }
@@ -281,12 +301,6 @@ impl Verifier {
     ) -> Result<Self, Code> {
         let mut o = CoreVerifyOptions::default();
         if let Some(opts) = options {
-            if let Some(n) = opts.max_intermediates {
-                o.max_intermediates = n as usize;
-            }
-            if let Some(s) = opts.clock_skew {
-                o.clock_skew = duration(s)?;
-            }
             if let Some(r) = opts.revocation {
                 let d = RevocationPolicy::default();
                 o.revocation = RevocationPolicy {

@@ -41,7 +41,8 @@ impl TrustBundle {
         Ok(())
     }
 
-    /// Adds a CRL (`Crl`, PEM or DER). A newer CRL of the same issuer replaces the older.
+    /// Adds a CRL (`Crl`, PEM or DER). A newer CRL of the same issuer replaces the held one;
+    /// an older one (or another with the same number) is `stale_crl`.
     fn add_crl(&mut self, crl: &Bound<'_, PyAny>) -> PyResult<()> {
         let der = match crl.cast::<Crl>() {
             Ok(c) => c.get().inner.der().to_vec(),
@@ -119,7 +120,8 @@ impl Policy {
     #[new]
     #[pyo3(signature = (*, ids=Vec::new(), patterns=Vec::new(), trust_domains=Vec::new(),
                         dns_names=Vec::new(), cert_pins=Vec::new(), spki_pins=Vec::new(),
-                        allow_any=false))]
+                        allow_any=false, clock_leeway=None, max_intermediates=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         ids: Vec<String>,
         patterns: Vec<String>,
@@ -128,6 +130,8 @@ impl Policy {
         cert_pins: Vec<String>,
         spki_pins: Vec<String>,
         allow_any: bool,
+        clock_leeway: Option<&Bound<'_, PyAny>>,
+        max_intermediates: Option<usize>,
     ) -> PyResult<Self> {
         let mut b = CorePolicy::builder();
         for id in &ids {
@@ -151,6 +155,12 @@ impl Policy {
         if allow_any {
             b = b.allow_any();
         }
+        if let Some(leeway) = opt_duration(clock_leeway)? {
+            b = b.clock_leeway(leeway);
+        }
+        if let Some(n) = max_intermediates {
+            b = b.max_intermediates(n);
+        }
         Ok(Policy {
             inner: b.build().map_err(to_py)?,
         })
@@ -163,6 +173,18 @@ impl Policy {
         Policy {
             inner: CorePolicy::allow_any(),
         }
+    }
+
+    /// The clock leeway in seconds (default 0).
+    #[getter]
+    fn clock_leeway(&self) -> f64 {
+        self.inner.clock_leeway().as_secs_f64()
+    }
+
+    /// The most intermediates a path may hold (default 4).
+    #[getter]
+    fn max_intermediates(&self) -> usize {
+        self.inner.max_intermediates()
     }
 
     fn __repr__(&self) -> String {
@@ -240,14 +262,11 @@ pub fn peer_usage(name: &str) -> PyResult<PeerUsage> {
 #[pymethods]
 impl Verifier {
     #[new]
-    #[pyo3(signature = (bundle, policy, *, max_intermediates=None, clock_skew=None,
-                        require_crl=None, reject_stale_crl=None, crl_leaf_only=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (bundle, policy, *, require_crl=None, reject_stale_crl=None,
+                        crl_leaf_only=None))]
     fn new(
         bundle: &Bound<'_, PyAny>,
         policy: &Policy,
-        max_intermediates: Option<usize>,
-        clock_skew: Option<&Bound<'_, PyAny>>,
         require_crl: Option<bool>,
         reject_stale_crl: Option<bool>,
         crl_leaf_only: Option<bool>,
@@ -257,12 +276,6 @@ impl Verifier {
             Err(_) => TrustBundle::new(Some(bundle))?.inner,
         };
         let mut options = VerifyOptions::default();
-        if let Some(n) = max_intermediates {
-            options.max_intermediates = n;
-        }
-        if let Some(skew) = opt_duration(clock_skew)? {
-            options.clock_skew = skew;
-        }
         if let Some(v) = require_crl {
             options.revocation.require_crl = v;
         }

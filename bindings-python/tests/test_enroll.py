@@ -119,6 +119,7 @@ def test_enroll_renew_refresh_and_use_the_identity(service: Service) -> None:
         assert await node.renew_now() == 1
         assert node.serial != first and node.identity.leaf.serial == node.serial
         await node.refresh_trust()
+        assert node.stale_crl_refusals == 0  # the service's CRLs only move forward
 
         # The identity and verifier drive the native transport: a wss server and client.
         async def echo(conn):

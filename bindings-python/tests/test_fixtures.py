@@ -14,11 +14,18 @@ CASES = json.loads((FIXTURES / "cases.json").read_text())
 
 
 def _verifier(case: dict) -> meshtls.Verifier:
-    bundle = meshtls.TrustBundle((FIXTURES / CASES["bundle"]).read_text())
-    if case["with_crls"]:
-        for crl in CASES["crls"]:
-            bundle.add_crl((FIXTURES / crl).read_bytes())
-    return meshtls.Verifier(bundle, meshtls.Policy(patterns=case["allow"]))
+    """The bundle (the case's or the top-level one), the CRLs (the case's list, else the
+    top-level one when `with_crls`), and the policy with the case's leeway and depth."""
+    bundle = meshtls.TrustBundle((FIXTURES / case.get("bundle", CASES["bundle"])).read_text())
+    crls = case.get("crls", CASES["crls"] if case.get("with_crls") else [])
+    for crl in crls:
+        bundle.add_crl((FIXTURES / crl).read_bytes())
+    policy = meshtls.Policy(
+        patterns=case["allow"],
+        clock_leeway=case.get("leeway", 0),
+        max_intermediates=case.get("max_intermediates", 4),
+    )
+    return meshtls.Verifier(bundle, policy)
 
 
 def test_there_are_cases() -> None:
@@ -30,9 +37,11 @@ def test_there_are_cases() -> None:
 def test_case_gets_the_committed_verdict(case: dict, as_type: str) -> None:
     path = FIXTURES / case["chain"]
     chain = path.read_text(errors="replace") if as_type == "str" else path.read_bytes()
-    verifier = _verifier(case)
+    # The verdict is the code of the first error: building the bundle, adding the CRLs,
+    # building the policy or verifying.
     try:
-        peer = verifier.verify(chain, usage=case["usage"], at=utc(CASES["at"]))
+        verifier = _verifier(case)
+        peer = verifier.verify(chain, usage=case["usage"], at=utc(case.get("at", CASES["at"])))
         got = "ok"
         assert peer.serial
     except meshtls.Error as e:

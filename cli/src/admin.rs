@@ -60,6 +60,28 @@ with `admin revoke`.
 
 Exit codes: 0 ok, 2 refused by the service (token_used, token_invalid) or bad input, 3 I/O.")]
     RevokeToken(RevokeTokenArgs),
+    /// Copy the ledger (SQLite) to a file, consistently, while the service runs.
+    #[cfg(feature = "serve")]
+    #[command(after_help = "\
+Reads the ledger file directly (not through the service): run it on the CA's host. The copy is
+one read transaction of SQLite (VACUUM INTO), written to a temporary file, synced and renamed,
+and never overwrites. For a PostgreSQL ledger it prints pg_dump guidance and exits 2
+(unsupported).
+
+Exit codes: 0 ok, 2 bad input or PostgreSQL, 3 I/O (e.g. no ledger, FILE exists).")]
+    Backup(crate::ledger::BackupArgs),
+    /// Bring a CA's ledger back from a backup (the service stopped); CRL numbers keep rising.
+    #[cfg(feature = "serve")]
+    #[command(after_help = "\
+Replaces the ledger (--db, default DIR/ledger.db) with --from FILE through SQLite's backup API,
+then binds it to the CA directory: its CRL number is raised above every CRL the CA served
+before. Certificates issued and revocations made after the backup are not in it: the command
+says how many certificates; repeat such revocations with `meshtls revoke`. Refused when FILE is
+another CA's ledger. With PostgreSQL: pg_restore the database first, then run this without
+--from on each replica's CA directory.
+
+Exit codes: 0 ok, 2 bad input (another CA's ledger, PostgreSQL with --from), 3 I/O.")]
+    Restore(crate::ledger::RestoreArgs),
 }
 
 /// Where the service is and who we are to it.
@@ -233,6 +255,10 @@ pub fn run(c: &AdminCommand, json: bool) -> Result<(), CliError> {
         AdminCommand::Certs(a) => certs(a, json),
         AdminCommand::Tokens(a) => tokens(a, json),
         AdminCommand::RevokeToken(a) => revoke_token(a, json),
+        #[cfg(feature = "serve")]
+        AdminCommand::Backup(a) => crate::ledger::backup(a, json),
+        #[cfg(feature = "serve")]
+        AdminCommand::Restore(a) => crate::ledger::restore(a, json),
     }
 }
 

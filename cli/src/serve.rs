@@ -5,20 +5,16 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use meshtls_core::validity::parse_duration;
 use meshtls_core::{ErrorCode, IdPattern};
-use meshtls_enroll::{CaService, ServiceConfig, SqliteStore, Store};
+use meshtls_enroll::{CaService, ServiceConfig};
 
 use crate::ca::{self, PassphraseArgs};
 use crate::error::CliError;
 use crate::files;
-
-/// The ledger file in the CA directory when --db is not given.
-pub const LEDGER_FILE: &str = "ledger.db";
 
 /// `serve`
 #[derive(Debug, Args)]
@@ -37,7 +33,14 @@ status, code; never a token, key or CSR) to stderr, or to --audit-log FILE. POST
 be application/json (415). Each client address may hold --max-connections-per-address
 connections and make --token-failures-per-minute failed join-token attempts (then 429).
 
-Exit codes: 2 bad input, 3 I/O (cannot bind, cannot open the ledger), 4 wrong passphrase.")]
+The CA directory remembers its ledger in DIR/ca-state.json (the ledger's id, the highest CRL
+number published, how many certificates it holds). Once the CA has issued, serve refuses to
+start (exit 6, one line saying why) on a ledger that is missing, empty (0 bytes), another
+ledger, or older than the CA directory remembers; bring a backup back with `meshtls admin
+restore`. Every CRL number is above every number served before, across restarts and restores.
+
+Exit codes: 2 bad input (e.g. a bad line in DIR/revocations.txt, named with its line number),
+3 I/O (cannot bind, cannot open the ledger), 4 wrong passphrase, 6 ledger refused.")]
 pub struct ServeArgs {
     /// The CA directory (ca.crt, ca.key).
     #[arg(long, value_name = "DIR")]
@@ -84,27 +87,6 @@ pub struct ServeArgs {
 
 fn io_error(message: String) -> CliError {
     CliError::new(ErrorCode::Io, message)
-}
-
-fn open_store(a: &ServeArgs) -> Result<Arc<dyn Store>, CliError> {
-    if a.db.starts_with("postgres://") || a.db.starts_with("postgresql://") {
-        let store = meshtls_enroll::PostgresStore::connect(&a.db, 8)
-            .map_err(|e| io_error(format!("{e}")))?;
-        return Ok(Arc::new(store));
-    }
-    let path = match a.db.strip_prefix("sqlite:") {
-        Some(p) => PathBuf::from(p),
-        None if a.db == "sqlite" => a.ca.join(LEDGER_FILE),
-        None => {
-            return Err(CliError::invalid(format!(
-                "--db: sqlite, sqlite:PATH or postgres://..., not {:?}",
-                a.db
-            )))
-        }
-    };
-    let store =
-        SqliteStore::open(&path).map_err(|e| io_error(format!("{}: {e}", path.display())))?;
-    Ok(Arc::new(store))
 }
 
 /// Test hook, read once at start: `1` makes the service abort right after committing an
@@ -164,7 +146,9 @@ pub fn run(a: &ServeArgs, _json: bool) -> Result<(), CliError> {
         files::read(path)?; // a missing file is named as such, before the service parses it
         config = config.with_extra_crl_file(path);
     }
-    let store = open_store(a)?;
+    // Before the service records anything: a missing, empty, foreign or rolled-back ledger
+    // of a CA that has issued stops here (exit 6).
+    let store = crate::ledger::open_for_serve(&a.ca, &a.db)?;
     let service = CaService::new(config, store).map_err(|e| match e {
         meshtls_enroll::ServiceError::Core(e) => CliError::from(e),
         other => io_error(other.to_string()),

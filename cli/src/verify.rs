@@ -79,6 +79,17 @@ pub struct TrustArgs {
     /// Require the peer SubjectPublicKeyInfo's SHA-256 to be one of the pins; repeat.
     #[arg(long, value_name = "SHA256", value_parser = Fingerprint::from_hex)]
     pin_spki: Vec<Fingerprint>,
+    /// Tolerate this clock difference at both ends of every certificate's validity (30s, 2m).
+    /// Default none: renewal well before expiry absorbs clock drift.
+    #[arg(long, value_name = "DURATION", value_parser = parse_leeway)]
+    clock_leeway: Option<std::time::Duration>,
+    /// The most intermediates between the peer's certificate and a trusted CA (default 4).
+    #[arg(long, value_name = "N")]
+    max_intermediates: Option<usize>,
+}
+
+fn parse_leeway(s: &str) -> Result<std::time::Duration, String> {
+    meshtls_core::validity::parse_duration(s).map_err(|e| e.message().to_string())
 }
 
 impl TrustArgs {
@@ -89,10 +100,26 @@ impl TrustArgs {
         for p in &self.bundle {
             bundle.add_ca_pem(&files::read(p)?).in_file(p)?;
         }
+        // A CA the bundle cannot use (an unknown critical extension) is skipped, not fatal.
+        for s in bundle.skipped() {
+            eprintln!(
+                "warning: {}: skipping the CA {} ({}): {}",
+                s.reason.code().as_str(),
+                s.subject,
+                s.fingerprint,
+                s.reason.message()
+            );
+        }
         for p in &self.crl {
             bundle.add_crl(&files::read(p)?).in_file(p)?;
         }
         let mut b = Policy::builder();
+        if let Some(leeway) = self.clock_leeway {
+            b = b.clock_leeway(leeway);
+        }
+        if let Some(n) = self.max_intermediates {
+            b = b.max_intermediates(n);
+        }
         for p in &self.allow_id {
             b = b.allow_pattern(p.clone());
         }

@@ -1,7 +1,9 @@
 //! Writes the shared test vectors every language's tests replay: certificates, keys, CRLs and
 //! `cases.json`, the verdict the core gives for each case. Regenerate with
 //! `cargo run -p meshtls-core --example make_fixtures -- fixtures` (the output is committed;
-//! `core/tests/fixtures.rs` checks the committed verdicts against the core).
+//! `core/tests/fixtures.rs` checks the committed verdicts against the core). Last it runs
+//! `examples/strict_fixtures.sh`, which drives the OpenSSL CLI (`openssl req/x509/ca/genpkey`,
+//! OpenSSL 3 on PATH) for the path-validation chains under `fixtures/strict/`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -325,5 +327,19 @@ fn main() -> Result<(), meshtls_core::Error> {
     json.push_str("  ]\n}\n");
     write(&dir, "cases.json", json);
     println!("wrote {} cases to {}", cases.len(), dir.display());
+    // The path-validation fixtures (fixtures/strict/ and the `strict-*` cases) break rules
+    // meshtls's issuer refuses to break: the OpenSSL CLI makes them (see the script's header).
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/strict_fixtures.sh");
+    let status = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&dir)
+        .status()
+        .map_err(|e| meshtls_core::Error::new(meshtls_core::ErrorCode::Io, e.to_string()))?;
+    if !status.success() {
+        return Err(meshtls_core::Error::new(
+            meshtls_core::ErrorCode::Io,
+            format!("{} failed: {status}", script.display()),
+        ));
+    }
     Ok(())
 }

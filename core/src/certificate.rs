@@ -170,6 +170,111 @@ pub struct Certificate {
     pub permitted_dns: Vec<String>,
     /// Subject equals issuer.
     pub self_issued: bool,
+    /// What the path validator's profile rules read (criticality flags, raw serial, key
+    /// strength...).
+    pub(crate) facts: Facts,
+}
+
+/// The authorityKeyIdentifier as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AkiFacts {
+    pub critical: bool,
+    pub key_id: Option<Vec<u8>>,
+    /// authorityCertIssuer or authorityCertSerialNumber present.
+    pub issuer_serial: bool,
+}
+
+/// The parts of a certificate the path validator's profile and strength rules need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// basicConstraints: None when absent, else its criticality.
+    pub bc_critical: Option<bool>,
+    /// nameConstraints present.
+    pub nc_present: bool,
+    /// dNSName bases of the name constraints (permitted and excluded).
+    pub nc_dns: Vec<String>,
+    /// policyConstraints: None when absent, else its criticality.
+    pub pc_critical: Option<bool>,
+    /// The subject DN has no attribute.
+    pub subject_empty: bool,
+    /// subjectAltName: None when absent, else its criticality.
+    pub san_critical: Option<bool>,
+    /// The serial's INTEGER content octets as encoded (sign byte included).
+    pub raw_serial: Vec<u8>,
+    /// subjectKeyIdentifier: None when absent, else its criticality.
+    pub ski_critical: Option<bool>,
+    /// authorityKeyIdentifier, if present.
+    pub aki: Option<AkiFacts>,
+    /// OIDs of critical extensions meshtls does not process.
+    pub unknown_critical: Vec<String>,
+    /// Why the subject key is too weak, if it is.
+    pub weak_key: Option<String>,
+    /// Why the certificate's own signature algorithm is too weak, if it is.
+    pub weak_signature: Option<String>,
+    /// extendedKeyUsage holds anyExtendedKeyUsage and nothing meshtls asks for.
+    pub eku_any_only: bool,
+}
+
+/// Extensions meshtls (or rustls-webpki for it) processes; any other critical one is unknown.
+const KNOWN_EXTENSIONS: &[&str] = &[
+    "2.5.29.14", // subjectKeyIdentifier
+    "2.5.29.15", // keyUsage
+    "2.5.29.17", // subjectAltName
+    "2.5.29.19", // basicConstraints
+    "2.5.29.30", // nameConstraints
+    "2.5.29.31", // cRLDistributionPoints
+    "2.5.29.35", // authorityKeyIdentifier
+    "2.5.29.37", // extKeyUsage
+];
+
+fn weak_signature_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "1.2.840.113549.1.1.2" => "MD2 with RSA",
+        "1.2.840.113549.1.1.4" => "MD5 with RSA",
+        "1.2.840.113549.1.1.5" => "SHA-1 with RSA",
+        "1.3.14.3.2.29" => "SHA-1 with RSA",
+        "1.2.840.10045.4.1" => "ECDSA with SHA-1",
+        "1.2.840.10040.4.3" => "DSA with SHA-1",
+        "2.16.840.1.101.3.4.3.1" | "2.16.840.1.101.3.4.3.2" => "DSA with SHA-2",
+        _ => return None,
+    })
+}
+
+fn weak_key_reason(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Option<String> {
+    let alg = spki.algorithm.algorithm.to_id_string();
+    match alg.as_str() {
+        "1.2.840.10040.4.1" => return Some("a DSA key".into()),
+        "1.2.840.10045.2.1" => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string());
+            return match curve.as_deref() {
+                Some("1.2.840.10045.3.1.1") => Some("a P-192 key".into()),
+                Some("1.3.132.0.31") => Some("a secp192k1 key".into()),
+                _ => None,
+            };
+        }
+        _ => {}
+    }
+    if let Ok(PublicKey::RSA(rsa)) = spki.parsed() {
+        let m = rsa.modulus;
+        let start = m.iter().position(|b| *b != 0).unwrap_or(m.len());
+        let m = &m[start..];
+        let bits = match m.first() {
+            Some(first) => (m.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
+            None => 0,
+        };
+        if bits < 2048 {
+            return Some(format!("an RSA key of {bits} bits (at least 2048)"));
+        }
+        if bits % 8 != 0 {
+            return Some(format!("an RSA key of {bits} bits (not a multiple of 8)"));
+        }
+    }
+    None
 }
 
 impl Certificate {
@@ -189,7 +294,22 @@ impl Certificate {
         Self::from_der(&certs[0])
     }
 
+    /// As [`Certificate::from_der`], but an unknown critical extension is recorded for the
+    /// path validator instead of refused.
+    pub(crate) fn from_der_lenient(der: &[u8]) -> Result<Self> {
+        let (rest, x509) = X509Certificate::from_der(der)
+            .map_err(|e| Error::malformed(format!("not an X.509 certificate: {e}")))?;
+        if !rest.is_empty() {
+            return Err(Error::malformed("trailing bytes after the certificate"));
+        }
+        Self::from_parsed_with(der, &x509, true)
+    }
+
     pub(crate) fn from_parsed(der: &[u8], x509: &X509Certificate<'_>) -> Result<Self> {
+        Self::from_parsed_with(der, x509, false)
+    }
+
+    fn from_parsed_with(der: &[u8], x509: &X509Certificate<'_>, lenient: bool) -> Result<Self> {
         let bad =
             |what: &str, e: &dyn fmt::Display| Error::malformed(format!("certificate {what}: {e}"));
         let mut uris = Vec::new();
@@ -203,7 +323,27 @@ impl Certificate {
         let mut authority_key_id = None;
         let mut crl_distribution_points = Vec::new();
         let mut permitted_dns = Vec::new();
+        let mut facts = Facts {
+            raw_serial: x509.raw_serial().to_vec(),
+            subject_empty: x509.subject().iter_attributes().next().is_none(),
+            weak_key: weak_key_reason(x509.public_key()),
+            weak_signature: weak_signature_name(&x509.signature_algorithm.algorithm.to_id_string())
+                .map(|n| format!("signed with {n}")),
+            ..Facts::default()
+        };
         for ext in x509.extensions() {
+            let oid = ext.oid.to_id_string();
+            match oid.as_str() {
+                "2.5.29.19" => facts.bc_critical = Some(ext.critical),
+                "2.5.29.30" => facts.nc_present = true,
+                "2.5.29.36" => facts.pc_critical = Some(ext.critical),
+                "2.5.29.17" => facts.san_critical = Some(ext.critical),
+                "2.5.29.14" => facts.ski_critical = Some(ext.critical),
+                _ => {}
+            }
+            if ext.critical && !KNOWN_EXTENSIONS.contains(&oid.as_str()) {
+                facts.unknown_critical.push(oid.clone());
+            }
             match ext.parsed_extension() {
                 ParsedExtension::SubjectAlternativeName(san) => {
                     for name in &san.general_names {
@@ -241,12 +381,19 @@ impl Certificate {
                 }
                 ParsedExtension::ExtendedKeyUsage(eku) => {
                     has_eku = true;
+                    facts.eku_any_only = eku.any && !eku.server_auth && !eku.client_auth;
                     server_auth = eku.server_auth || eku.any;
                     client_auth = eku.client_auth || eku.any;
                 }
                 ParsedExtension::SubjectKeyIdentifier(k) => subject_key_id = Some(k.0.to_vec()),
                 ParsedExtension::AuthorityKeyIdentifier(aki) => {
-                    authority_key_id = aki.key_identifier.as_ref().map(|k| k.0.to_vec())
+                    authority_key_id = aki.key_identifier.as_ref().map(|k| k.0.to_vec());
+                    facts.aki = Some(AkiFacts {
+                        critical: ext.critical,
+                        key_id: authority_key_id.clone(),
+                        issuer_serial: aki.authority_cert_issuer.is_some()
+                            || aki.authority_cert_serial.is_some(),
+                    });
                 }
                 ParsedExtension::CRLDistributionPoints(points) => {
                     for p in points.iter() {
@@ -268,10 +415,20 @@ impl Certificate {
                             permitted_dns.push(d.to_owned());
                         }
                     }
+                    for sub in nc
+                        .permitted_subtrees
+                        .iter()
+                        .chain(nc.excluded_subtrees.iter())
+                        .flatten()
+                    {
+                        if let GeneralName::DNSName(d) = sub.base {
+                            facts.nc_dns.push(d.to_owned());
+                        }
+                    }
                 }
                 ParsedExtension::UnsupportedExtension { .. }
                 | ParsedExtension::ParseError { .. }
-                    if ext.critical =>
+                    if ext.critical && !lenient =>
                 {
                     return Err(Error::unsupported(format!(
                         "certificate has an unsupported critical extension {}",
@@ -321,6 +478,7 @@ impl Certificate {
             authority_key_id,
             crl_distribution_points,
             permitted_dns,
+            facts,
         })
     }
 

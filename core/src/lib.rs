@@ -55,6 +55,6 @@ pub use revocation::{Crl, CrlParams, RevocationList, RevocationReason, RevokedEn
 pub use rotation::{RenewTrigger, RotationPolicy, RotationStatus};
 pub use validity::Timestamp;
 pub use verify::{
-    PeerIdentity, PeerUsage, Policy, PolicyBuilder, RevocationPolicy, TrustBundle, Verifier,
-    VerifyOptions,
+    PeerIdentity, PeerUsage, Policy, PolicyBuilder, RevocationPolicy, SkippedCa, TrustBundle,
+    Verifier, VerifyOptions,
 };

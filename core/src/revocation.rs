@@ -14,7 +14,7 @@ use x509_parser::prelude::FromDer;
 use crate::authority::Authority;
 use crate::certificate::Serial;
 use crate::encoding;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::validity::Timestamp;
 
 /// Why a certificate was revoked (RFC 5280 CRLReason).
@@ -360,6 +360,10 @@ pub struct Crl {
     pub authority_key_id: Option<Vec<u8>>,
     /// How many certificates it revokes.
     pub revoked_count: usize,
+    /// The CRLNumber as a big-endian unsigned integer (any size RFC 5280 allows).
+    number_bytes: Option<Vec<u8>>,
+    /// Whether the CRLNumber extension is marked critical (RFC 5280 says it must not be).
+    number_critical: bool,
     list: std::sync::Arc<CertRevocationList<'static>>,
 }
 
@@ -379,8 +383,13 @@ impl Crl {
     /// Parses a CRL from PEM or DER.
     pub fn from_pem_or_der(input: &[u8]) -> Result<Self> {
         let der = encoding::parse_crl(input)?;
-        let owned = OwnedCertRevocationList::from_der(&der)
-            .map_err(|e| Error::malformed(format!("not a usable CRL: {e:?}")))?;
+        let owned = OwnedCertRevocationList::from_der(&der).map_err(|e| match e {
+            webpki::Error::InvalidCrlNumber => Error::new(
+                ErrorCode::InvalidCrl,
+                "the CRLNumber is negative or longer than 20 octets",
+            ),
+            e => Error::malformed(format!("not a usable CRL: {e:?}")),
+        })?;
         let (rest, parsed) =
             x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
                 .map_err(|e| Error::malformed(format!("not a CRL: {e}")))?;
@@ -388,8 +397,13 @@ impl Crl {
             return Err(Error::malformed("trailing bytes after the CRL"));
         }
         let number = parsed.crl_number().and_then(|n| u64::try_from(n).ok());
+        let number_bytes = parsed.crl_number().map(|n| n.to_bytes_be());
+        let mut number_critical = false;
         let mut authority_key_id = None;
         for ext in parsed.extensions() {
+            if ext.oid == x509_parser::oid_registry::OID_X509_EXT_CRL_NUMBER {
+                number_critical = ext.critical;
+            }
             if let x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(aki) =
                 ext.parsed_extension()
             {
@@ -405,6 +419,8 @@ impl Crl {
                 .map(|t| Timestamp::from_unix(t.timestamp())),
             authority_key_id,
             revoked_count: parsed.iter_revoked_certificates().count(),
+            number_bytes,
+            number_critical,
             list: std::sync::Arc::new(CertRevocationList::Owned(owned)),
             der,
         })
@@ -467,10 +483,67 @@ impl Crl {
         self.issuer == other.issuer && self.authority_key_id == other.authority_key_id
     }
 
-    pub(crate) fn is_newer_than(&self, other: &Crl) -> bool {
-        match (self.number, other.number) {
-            (Some(a), Some(b)) if a != b => a > b,
-            _ => self.this_update > other.this_update,
+    /// The profile a trust bundle asks of a CRL: a CRLNumber, not marked critical
+    /// (`invalid_crl` otherwise).
+    pub(crate) fn check_profile(&self) -> Result<()> {
+        if self.number_bytes.is_none() {
+            return Err(Error::new(
+                ErrorCode::InvalidCrl,
+                format!(
+                    "the CRL of {} has no CRLNumber: its order against other CRLs is unknown",
+                    self.issuer
+                ),
+            ));
+        }
+        if self.number_critical {
+            return Err(Error::new(
+                ErrorCode::InvalidCrl,
+                format!("the CRL of {} marks its CRLNumber critical", self.issuer),
+            ));
+        }
+        Ok(())
+    }
+
+    /// How this CRL compares with `held`, a CRL of the same scope: `Greater` replaces it,
+    /// `Equal` is the same CRL again; anything else (a lower number, or the same number with
+    /// other bytes) is `stale_crl`.
+    pub(crate) fn succession(&self, held: &Crl) -> Result<std::cmp::Ordering> {
+        use std::cmp::Ordering;
+        let num = |c: &Crl| {
+            let b = c.number_bytes.as_deref().unwrap_or_default();
+            let start = b.iter().position(|x| *x != 0).unwrap_or(b.len());
+            b[start..].to_vec()
+        };
+        let (new, old) = (num(self), num(held));
+        let order = new.len().cmp(&old.len()).then_with(|| new.cmp(&old));
+        match order {
+            Ordering::Greater => Ok(Ordering::Greater),
+            Ordering::Equal if self.der == held.der => Ok(Ordering::Equal),
+            Ordering::Equal => Err(Error::new(
+                ErrorCode::StaleCrl,
+                format!(
+                    "a different CRL of {} with the same CRLNumber {} as the one held: refused, the held one is kept",
+                    self.issuer,
+                    self.number_text()
+                ),
+            )),
+            Ordering::Less => Err(Error::new(
+                ErrorCode::StaleCrl,
+                format!(
+                    "the CRL of {} has CRLNumber {}, lower than the {} held: refused, the held one is kept",
+                    self.issuer,
+                    self.number_text(),
+                    held.number_text()
+                ),
+            )),
+        }
+    }
+
+    fn number_text(&self) -> String {
+        match (self.number, &self.number_bytes) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(b)) => format!("0x{}", encoding::hex_encode(b)),
+            (None, None) => "(none)".into(),
         }
     }
 }

@@ -57,29 +57,63 @@ fn expired_and_not_yet_valid() {
         code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW.sub(HOUR))),
         ErrorCode::NotYetValid
     );
-    // Within the 30 s skew tolerance at both ends.
-    assert!(v
-        .verify(
-            &leaf.chain_der,
-            PeerUsage::Client,
-            leaf.not_after.add(std::time::Duration::from_secs(20))
-        )
-        .is_ok());
-    assert!(v
-        .verify(
-            &leaf.chain_der,
-            PeerUsage::Client,
-            leaf.not_before.sub(std::time::Duration::from_secs(20))
-        )
-        .is_ok());
-    // And just past it.
+    // No hidden leeway: one second past either end is refused by default.
+    let secs = std::time::Duration::from_secs;
     assert_eq!(
         code_of(v.verify(
             &leaf.chain_der,
             PeerUsage::Client,
-            leaf.not_after.add(std::time::Duration::from_secs(40))
+            leaf.not_after.add(secs(1))
         )),
         ErrorCode::Expired
+    );
+    assert_eq!(
+        code_of(v.verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_before.sub(secs(1))
+        )),
+        ErrorCode::NotYetValid
+    );
+    // An explicit 30 s leeway in the policy tolerates 20 s at both ends...
+    let lenient = Policy::builder()
+        .allow_trust_domain(td())
+        .clock_leeway(secs(30))
+        .build()
+        .unwrap();
+    assert_eq!(lenient.clock_leeway(), secs(30));
+    assert_eq!(any_in_domain().clock_leeway(), std::time::Duration::ZERO);
+    let v = verifier_for(&ca, lenient);
+    assert!(v
+        .verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_after.add(secs(20))
+        )
+        .is_ok());
+    assert!(v
+        .verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_before.sub(secs(20))
+        )
+        .is_ok());
+    // ...and not 40 s.
+    assert_eq!(
+        code_of(v.verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_after.add(secs(40))
+        )),
+        ErrorCode::Expired
+    );
+    assert_eq!(
+        code_of(v.verify(
+            &leaf.chain_der,
+            PeerUsage::Client,
+            leaf.not_before.sub(secs(40))
+        )),
+        ErrorCode::NotYetValid
     );
 }
 
@@ -141,7 +175,6 @@ fn stale_or_missing_crl_fails_closed_unless_relaxed() {
             require_crl: false,
             ..Default::default()
         },
-        ..Default::default()
     };
     assert!(Verifier::with_options(b.clone(), any_in_domain(), relaxed)
         .verify(&leaf.chain_der, PeerUsage::Client, NOW)
@@ -162,7 +195,6 @@ fn stale_or_missing_crl_fails_closed_unless_relaxed() {
             reject_stale_crl: false,
             ..Default::default()
         },
-        ..Default::default()
     };
     assert!(Verifier::with_options(b, any_in_domain(), lenient)
         .verify(&leaf.chain_der, PeerUsage::Client, later)
@@ -258,8 +290,8 @@ fn newer_crl_replaces_older_one() {
         .unwrap();
     let crl2 = ca.build_crl(&records, &CrlParams::new(2, NOW)).unwrap();
     let mut b = bundle_of(&ca);
-    b.add_crl(crl2.der()).unwrap();
-    b.add_crl(crl1.der()).unwrap(); // older: ignored
+    b.add_crl(crl1.der()).unwrap();
+    b.add_crl(crl2.der()).unwrap(); // newer: replaces
     assert_eq!(b.crls().len(), 1);
     assert_eq!(b.crls()[0].number, Some(2));
     let v = Verifier::new(b, any_in_domain());
@@ -267,6 +299,65 @@ fn newer_crl_replaces_older_one() {
         code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
         ErrorCode::Revoked
     );
+}
+
+#[test]
+fn a_bundle_refuses_a_crl_that_steps_back() {
+    let ca = root();
+    let leaf = issue(&ca, "api");
+    let mut records = RevocationList::new();
+    let crl1 = ca.build_crl(&records, &CrlParams::new(1, NOW)).unwrap();
+    records
+        .revoke(leaf.serial.clone(), RevocationReason::KeyCompromise, NOW)
+        .unwrap();
+    let crl2 = ca.build_crl(&records, &CrlParams::new(2, NOW)).unwrap();
+    // The same number 2 with other content (the revocation dropped): a forked CRL.
+    let fork = ca
+        .build_crl(&RevocationList::new(), &CrlParams::new(2, NOW))
+        .unwrap();
+    assert_ne!(fork.der(), crl2.der());
+
+    let mut b = bundle_of(&ca);
+    b.add_crl(crl2.der()).unwrap();
+    let err = b.add_crl(crl1.der()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StaleCrl, "{}", err.message());
+    assert!(err.message().contains("lower"), "{}", err.message());
+    let err = b.add_crl(fork.der()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StaleCrl, "{}", err.message());
+    // The identical CRL again is a no-op.
+    b.add_crl(crl2.to_pem().as_bytes()).unwrap();
+    assert_eq!(b.crls().len(), 1);
+    assert_eq!(b.crls()[0].der(), crl2.der(), "the held CRL is kept");
+    let v = Verifier::new(b.clone(), any_in_domain());
+    assert_eq!(
+        code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::Revoked,
+        "the revocation survives the rollback attempts"
+    );
+
+    // A PEM with a good CRL of another CA and a stale one adds nothing.
+    let other = Authority::create_root(&RootParams::new(td()), NOW).unwrap();
+    let other_crl = other
+        .build_crl(&RevocationList::new(), &CrlParams::new(1, NOW))
+        .unwrap();
+    let mut b2 = b.clone();
+    b2.add_ca_der(other.certificate_der()).unwrap();
+    let both = format!("{}{}", other_crl.to_pem(), crl1.to_pem());
+    assert_eq!(
+        b2.add_crl(both.as_bytes()).unwrap_err().code(),
+        ErrorCode::StaleCrl
+    );
+    assert_eq!(b2.crls().len(), 1, "nothing added");
+
+    // merged follows the same rule: the higher number wins, a fork keeps the held one.
+    let mut old = bundle_of(&ca);
+    old.add_crl(crl1.der()).unwrap();
+    assert_eq!(old.merged(&b).crls()[0].der(), crl2.der());
+    assert_eq!(b.merged(&old).crls()[0].der(), crl2.der());
+    let mut forked = bundle_of(&ca);
+    forked.add_crl(fork.der()).unwrap();
+    assert_eq!(b.merged(&forked).crls()[0].der(), crl2.der());
+    assert_eq!(forked.merged(&b).crls()[0].der(), fork.der());
 }
 
 #[test]
@@ -409,6 +500,8 @@ fn leaf_params(uris: &[&str], dns: &[&str]) -> rcgen::CertificateParams {
         rcgen::ExtendedKeyUsagePurpose::ClientAuth,
         rcgen::ExtendedKeyUsagePurpose::ServerAuth,
     ];
+    // The profile asks every certificate below an anchor for an authorityKeyIdentifier.
+    p.use_authority_key_identifier_extension = true;
     p.not_before = meshtls_time(NOW.sub(HOUR));
     p.not_after = meshtls_time(NOW.add(HOUR));
     p
@@ -536,11 +629,14 @@ fn intermediate_path_and_depth_limit() {
         ErrorCode::UnknownIssuer
     );
     // A stricter depth limit.
-    let strict = VerifyOptions {
-        max_intermediates: 1,
-        ..Default::default()
-    };
-    let v = Verifier::with_options(bundle_of(&ca), any_in_domain(), strict);
+    let strict = Policy::builder()
+        .allow_trust_domain(td())
+        .max_intermediates(1)
+        .build()
+        .unwrap();
+    assert_eq!(strict.max_intermediates(), 1);
+    assert_eq!(any_in_domain().max_intermediates(), 4);
+    let v = Verifier::new(bundle_of(&ca), strict);
     assert_eq!(
         code_of(v.verify(&leaf.chain_der, PeerUsage::Client, NOW)),
         ErrorCode::ChainTooLong

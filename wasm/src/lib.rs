@@ -102,12 +102,8 @@ export interface CrlOptions {
   nextUpdate?: number;
 }
 
-/** Verifier tunables. */
+/** Verifier tunables (clock leeway and path depth are `PolicyBuilder` settings). */
 export interface VerifyOptions {
-  /** Default 4. */
-  maxIntermediates?: number;
-  /** Tolerated clock difference, default `"30s"`. */
-  clockSkew?: string;
   /** With CRLs in the bundle, reject a path a CRL does not cover (default true). */
   requireCrl?: boolean;
   /** Reject a CRL past its nextUpdate (default true). */

@@ -127,6 +127,18 @@ impl Policy {
     pub fn allow_any() -> Policy {
         Policy(meshtls_core::Policy::allow_any())
     }
+
+    /// The clock leeway, in milliseconds (default 0).
+    #[wasm_bindgen(getter, js_name = clockLeeway)]
+    pub fn clock_leeway(&self) -> f64 {
+        self.0.clock_leeway().as_millis() as f64
+    }
+
+    /// The most intermediates a path may hold (default 4).
+    #[wasm_bindgen(getter, js_name = maxIntermediates)]
+    pub fn max_intermediates(&self) -> u32 {
+        u32::try_from(self.0.max_intermediates()).unwrap_or(u32::MAX)
+    }
 }
 
 /// An immutable policy builder: every method returns a new builder and leaves this one as
@@ -183,6 +195,20 @@ impl PolicyBuilder {
     #[wasm_bindgen(js_name = allowAny)]
     pub fn allow_any(&self) -> PolicyBuilder {
         PolicyBuilder(self.0.clone().allow_any())
+    }
+
+    /// Tolerates this clock difference (a duration such as `"30s"`) at both ends of every
+    /// certificate's validity. Default none: the rotation margin absorbs clock drift.
+    #[wasm_bindgen(js_name = clockLeeway)]
+    pub fn clock_leeway(&self, leeway: &str) -> Result<PolicyBuilder> {
+        let d = crate::validity::duration(leeway)?;
+        Ok(PolicyBuilder(self.0.clone().clock_leeway(d)))
+    }
+
+    /// The most intermediates between the leaf and the trust anchor (default 4).
+    #[wasm_bindgen(js_name = maxIntermediates)]
+    pub fn max_intermediates(&self, n: u32) -> PolicyBuilder {
+        PolicyBuilder(self.0.clone().max_intermediates(n as usize))
     }
 
     /// The policy. Throws `invalid_request` when it would allow nobody or a DNS rule is not
@@ -266,11 +292,12 @@ fn peer_usage(usage: &PeerUsageName) -> Result<PeerUsage> {
 fn verify_options(options: &JsValue) -> Result<CoreOptions> {
     let o = Options::new(options, "options")?;
     let mut out = CoreOptions::default();
-    if let Some(n) = o.integer("maxIntermediates", 64)? {
-        out.max_intermediates = n as usize;
-    }
-    if let Some(s) = o.string("clockSkew")? {
-        out.clock_skew = crate::validity::duration(&s)?;
+    for moved in ["clockSkew", "maxIntermediates"] {
+        if o.value(moved)?.is_some() {
+            return Err(MeshError::invalid_request(format!(
+                "{moved} is a policy setting: use Policy.builder().clockLeeway(...) / .maxIntermediates(...)"
+            )));
+        }
     }
     if let Some(b) = o.boolean("requireCrl")? {
         out.revocation.require_crl = b;
@@ -301,9 +328,9 @@ pub struct Verifier(meshtls_core::Verifier);
 
 #[wasm_bindgen]
 impl Verifier {
-    /// A verifier for the bundle and policy. `options`: `maxIntermediates` (default 4),
-    /// `clockSkew` (a duration such as `"30s"`, the default), `requireCrl` (default true),
-    /// `rejectStaleCrl` (default true), `leafOnly` (default false).
+    /// A verifier for the bundle and policy. `options`: `requireCrl` (default true),
+    /// `rejectStaleCrl` (default true), `leafOnly` (default false). Clock leeway and path
+    /// depth are policy settings (`Policy.builder().clockLeeway("30s").maxIntermediates(2)`).
     #[wasm_bindgen(constructor)]
     pub fn new(
         bundle: &TrustBundle,

@@ -33,17 +33,22 @@ function throwsCode(fn, code, msg) {
   fail(`${msg}: did not throw (wanted ${code})`);
 }
 
-/** The verdict of one fixture case: "ok" or the error code, exactly as the core's replay. */
+/**
+ * The verdict of one fixture case: "ok" or the error code, exactly as the core's replay: the
+ * code of the first error while building the bundle (the case's or the top-level one), adding
+ * the CRLs (the case's list, else the top-level one when with_crls), building the policy
+ * (leeway, depth) or verifying (at the case's time).
+ */
 export function verdict(m, fx, c) {
-  const bundle = m.TrustBundle.fromPem(fx.text(fx.cases.bundle));
-  if (c.with_crls) {
-    for (const crl of fx.cases.crls) bundle.addCrl(fx.text(crl));
-  }
-  let builder = m.Policy.builder();
-  for (const p of c.allow) builder = builder.allowPattern(p);
-  const verifier = new m.Verifier(bundle, builder.build());
   try {
-    verifier.verify(fx.text(c.chain), c.usage, fx.cases.at * 1000);
+    const bundle = m.TrustBundle.fromPem(fx.text(c.bundle ?? fx.cases.bundle));
+    for (const crl of c.crls ?? (c.with_crls ? fx.cases.crls : [])) bundle.addCrl(fx.text(crl));
+    let builder = m.Policy.builder()
+      .clockLeeway(`${c.leeway ?? 0}s`)
+      .maxIntermediates(c.max_intermediates ?? 4);
+    for (const p of c.allow) builder = builder.allowPattern(p);
+    const verifier = new m.Verifier(bundle, builder.build());
+    verifier.verify(fx.text(c.chain), c.usage, (c.at ?? fx.cases.at) * 1000);
     return "ok";
   } catch (e) {
     if (typeof e.code !== "string") throw e;
@@ -164,7 +169,7 @@ export function scenarios(m, fx) {
     throwsCode(() => new m.Verifier(bundle, other).verify(chain, "client", at), "not_pinned", "pin");
   });
 
-  add("verifier options: clock skew and CRL requirements", () => {
+  add("verifier options: clock leeway, depth and CRL requirements", () => {
     const bundle = m.TrustBundle.fromPem(fx.text("root.pem"));
     bundle.addCrl(fx.text("intermediate.crl.pem"));
     const policy = m.Policy.allowAny();
@@ -177,9 +182,20 @@ export function scenarios(m, fx) {
     const leaf = m.Certificate.parse(fx.text("not-yet-valid.chain.pem"));
     const justBefore = leaf.notBefore - 20_000;
     const plain = m.TrustBundle.fromPem(fx.text("root.pem"));
-    new m.Verifier(plain, policy).verify(fx.text("not-yet-valid.chain.pem"), "client", justBefore);
-    throwsCode(() => new m.Verifier(plain, policy, { clockSkew: "10s" })
-      .verify(fx.text("not-yet-valid.chain.pem"), "client", justBefore), "not_yet_valid", "skew");
+    // No leeway by default; a policy's leeway of 30 s covers 20 s, one of 10 s does not.
+    throwsCode(() => new m.Verifier(plain, policy)
+      .verify(fx.text("not-yet-valid.chain.pem"), "client", justBefore), "not_yet_valid", "no leeway");
+    const lenient = m.Policy.builder().allowAny().clockLeeway("30s").build();
+    equal(lenient.clockLeeway, 30_000, "leeway getter");
+    equal(policy.clockLeeway, 0, "default leeway");
+    equal(policy.maxIntermediates, 4, "default depth");
+    new m.Verifier(plain, lenient).verify(fx.text("not-yet-valid.chain.pem"), "client", justBefore);
+    throwsCode(() => new m.Verifier(plain, m.Policy.builder().allowAny().clockLeeway("10s").build())
+      .verify(fx.text("not-yet-valid.chain.pem"), "client", justBefore), "not_yet_valid", "leeway");
+    throwsCode(() => new m.Verifier(plain, policy, { clockSkew: "10s" }), "invalid_request", "moved option");
+    const shallow = m.Policy.builder().allowAny().maxIntermediates(0).build();
+    throwsCode(() => new m.Verifier(plain, shallow).verify(fx.text("api.chain.pem"), "client", at),
+      "chain_too_long", "depth");
   });
 
   add("errors: MeshTlsError with a stable code, never a crash", () => {

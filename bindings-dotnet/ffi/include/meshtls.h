@@ -363,13 +363,10 @@ typedef struct {
 // and none is made after it.
 typedef void (*meshtls_rotation_callback)(void *user_data, const meshtls_rotation_event *event);
 
-// Tunables of a verifier. Start from `meshtls_verify_options_default()` (the core's
-// defaults) and change what you need.
+// Revocation tunables of a verifier (clock leeway and path depth are policy settings:
+// `meshtls_policy_builder_clock_leeway`, `meshtls_policy_builder_max_intermediates`). Start from
+// `meshtls_verify_options_default()` (the core's defaults) and change what you need.
 typedef struct {
-  // The most intermediates between the leaf and the trust anchor.
-  uint32_t max_intermediates;
-  // Tolerated clock difference at both ends of validity, seconds.
-  uint64_t clock_skew_secs;
   // With CRLs in the bundle: reject when no CRL covers a certificate in the path.
   bool require_crl;
   // With CRLs in the bundle: reject when the covering CRL is past its nextUpdate.
@@ -682,6 +679,14 @@ meshtls_result meshtls_enrolled_to_pkcs12(const meshtls_enrolled *enrolled,
 // # Safety
 // `enrolled` is NULL or live.
 uint64_t meshtls_enrolled_generation(const meshtls_enrolled *enrolled);
+
+// How many CRLs fetched from the service were refused for stepping back (a lower CRL
+// number than the one held, or the same number with other content; the held CRL stays and
+// `meshtls_enrolled_refresh_trust` fails with `MESHTLS_STALE_CRL`); 0 for NULL.
+//
+// # Safety
+// `enrolled` is NULL or live.
+uint64_t meshtls_enrolled_stale_crl_refusals(const meshtls_enrolled *enrolled);
 
 // The peer verifier as of now: the CA bundle and CRL last fetched from the service, with
 // the peer policy (`meshtls_enroll_options_set_peer_policy`; default: the members of the
@@ -1066,6 +1071,20 @@ meshtls_result meshtls_policy_builder_pin_spki(meshtls_policy_builder *builder,
 // # Safety
 // `builder` is live and unshared.
 meshtls_result meshtls_policy_builder_allow_any(meshtls_policy_builder *builder);
+
+// Tolerates `secs` seconds of clock difference at both ends of every certificate's
+// validity (default 0: the rotation margin, not the verifier, absorbs clock drift).
+//
+// # Safety
+// `builder` is live and unshared.
+meshtls_result meshtls_policy_builder_clock_leeway(meshtls_policy_builder *builder, uint64_t secs);
+
+// Allows at most `n` intermediates between the leaf and the trust anchor (default 4).
+//
+// # Safety
+// `builder` is live and unshared.
+meshtls_result meshtls_policy_builder_max_intermediates(meshtls_policy_builder *builder,
+                                                        uint32_t n);
 
 // Builds the policy; the builder stays usable. A policy that allows nobody is
 // `MESHTLS_INVALID_REQUEST` (meshtls fails closed).

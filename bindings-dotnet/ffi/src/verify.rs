@@ -350,6 +350,42 @@ pub unsafe extern "C" fn meshtls_policy_builder_allow_any(
     })
 }
 
+/// Tolerates `secs` seconds of clock difference at both ends of every certificate's
+/// validity (default 0: the rotation margin, not the verifier, absorbs clock drift).
+///
+/// # Safety
+/// `builder` is live and unshared.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_policy_builder_clock_leeway(
+    builder: *mut meshtls_policy_builder,
+    secs: u64,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: per this function's contract.
+        let builder = unsafe { arg::handle_mut(builder, "builder")? };
+        builder.inner = std::mem::take(&mut builder.inner).clock_leeway(Duration::from_secs(secs));
+        Ok(())
+    })
+}
+
+/// Allows at most `n` intermediates between the leaf and the trust anchor (default 4).
+///
+/// # Safety
+/// `builder` is live and unshared.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_policy_builder_max_intermediates(
+    builder: *mut meshtls_policy_builder,
+    n: u32,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: per this function's contract.
+        let builder = unsafe { arg::handle_mut(builder, "builder")? };
+        let n = usize::try_from(n).map_err(|_| FfiError::invalid("n does not fit"))?;
+        builder.inner = std::mem::take(&mut builder.inner).max_intermediates(n);
+        Ok(())
+    })
+}
+
 /// Builds the policy; the builder stays usable. A policy that allows nobody is
 /// `MESHTLS_INVALID_REQUEST` (meshtls fails closed).
 ///
@@ -415,16 +451,13 @@ pub unsafe extern "C" fn meshtls_verifier_new(
     })
 }
 
-/// Tunables of a verifier. Start from `meshtls_verify_options_default()` (the core's
-/// defaults) and change what you need.
+/// Revocation tunables of a verifier (clock leeway and path depth are policy settings:
+/// `meshtls_policy_builder_clock_leeway`, `meshtls_policy_builder_max_intermediates`). Start from
+/// `meshtls_verify_options_default()` (the core's defaults) and change what you need.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct meshtls_verify_options {
-    /// The most intermediates between the leaf and the trust anchor.
-    pub max_intermediates: u32,
-    /// Tolerated clock difference at both ends of validity, seconds.
-    pub clock_skew_secs: u64,
     /// With CRLs in the bundle: reject when no CRL covers a certificate in the path.
     pub require_crl: bool,
     /// With CRLs in the bundle: reject when the covering CRL is past its nextUpdate.
@@ -438,8 +471,6 @@ pub struct meshtls_verify_options {
 pub extern "C" fn meshtls_verify_options_default() -> meshtls_verify_options {
     let d = VerifyOptions::default();
     meshtls_verify_options {
-        max_intermediates: u32::try_from(d.max_intermediates).unwrap_or(u32::MAX),
-        clock_skew_secs: d.clock_skew.as_secs(),
         require_crl: d.revocation.require_crl,
         reject_stale_crl: d.revocation.reject_stale_crl,
         leaf_only: d.revocation.leaf_only,
@@ -468,9 +499,6 @@ pub unsafe extern "C" fn meshtls_verifier_new_with_options(
             )
         };
         let options = VerifyOptions {
-            max_intermediates: usize::try_from(options.max_intermediates)
-                .map_err(|_| FfiError::invalid("max_intermediates does not fit"))?,
-            clock_skew: Duration::from_secs(options.clock_skew_secs),
             revocation: RevocationPolicy {
                 require_crl: options.require_crl,
                 reject_stale_crl: options.reject_stale_crl,

@@ -302,15 +302,16 @@ static void test_scenario(void) {
     EXPECT(verify_issued(half, fresh, MESHTLS_PEER_CLIENT, NOW), MESHTLS_REVOCATION_UNKNOWN);
     meshtls_verifier_free(half);
 
-    /* verifier options: the core's defaults, then each one changed */
+    /* verifier options: the core's defaults, then each one changed; clock leeway and path
+       depth are policy settings */
     {
         meshtls_verify_options o = meshtls_verify_options_default();
-        CHECK(o.max_intermediates == 4 && o.clock_skew_secs == 30 && o.require_crl &&
-                  o.reject_stale_crl && !o.leaf_only,
-              "default options");
+        CHECK(o.require_crl && o.reject_stale_crl && !o.leaf_only, "default options");
         meshtls_trust_bundle *bundle = NULL;
         meshtls_policy_builder *pb = NULL;
         meshtls_policy *policy = NULL;
+        meshtls_policy *lenient = NULL;
+        meshtls_policy *shallow = NULL;
         meshtls_verifier *ov = NULL;
         EXPECT(meshtls_trust_bundle_new(&bundle), MESHTLS_OK);
         EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, meshtls_buffer_data(root_pem),
@@ -322,26 +323,33 @@ static void test_scenario(void) {
         EXPECT(meshtls_policy_builder_new(&pb), MESHTLS_OK);
         EXPECT(meshtls_policy_builder_allow_any(pb), MESHTLS_OK);
         EXPECT(meshtls_policy_builder_build(pb, &policy), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_clock_leeway(pb, 30), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_build(pb, &lenient), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_clock_leeway(pb, 0), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_max_intermediates(pb, 0), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_build(pb, &shallow), MESHTLS_OK);
+        EXPECT(meshtls_policy_builder_clock_leeway(NULL, 1), MESHTLS_NULL_ARGUMENT);
+        EXPECT(meshtls_policy_builder_max_intermediates(NULL, 1), MESHTLS_NULL_ARGUMENT);
         /* only the leaf's CRL is there: checking the leaf alone is enough to pass */
         o.leaf_only = true;
         EXPECT(meshtls_verifier_new_with_options(bundle, policy, &o, &ov), MESHTLS_OK);
         EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW), MESHTLS_OK);
         EXPECT(verify_issued(ov, leaf, MESHTLS_PEER_CLIENT, NOW), MESHTLS_REVOKED);
-        /* ten seconds past the end: inside the default skew, outside a zero skew */
-        EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW + 3610), MESHTLS_OK);
-        meshtls_verifier_free(ov);
-        ov = NULL;
-        o.clock_skew_secs = 0;
-        EXPECT(meshtls_verifier_new_with_options(bundle, policy, &o, &ov), MESHTLS_OK);
+        /* ten seconds past the end: no leeway by default */
         EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW + 3610), MESHTLS_EXPIRED);
         meshtls_verifier_free(ov);
         ov = NULL;
-        o = meshtls_verify_options_default();
-        o.leaf_only = true;
-        o.max_intermediates = 0;
-        EXPECT(meshtls_verifier_new_with_options(bundle, policy, &o, &ov), MESHTLS_OK);
+        /* inside a policy's 30 s leeway */
+        EXPECT(meshtls_verifier_new_with_options(bundle, lenient, &o, &ov), MESHTLS_OK);
+        EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW + 3610), MESHTLS_OK);
+        meshtls_verifier_free(ov);
+        ov = NULL;
+        /* a policy allowing no intermediate */
+        EXPECT(meshtls_verifier_new_with_options(bundle, shallow, &o, &ov), MESHTLS_OK);
         EXPECT(verify_issued(ov, fresh, MESHTLS_PEER_CLIENT, NOW), MESHTLS_CHAIN_TOO_LONG);
         meshtls_verifier_free(ov);
+        meshtls_policy_free(lenient);
+        meshtls_policy_free(shallow);
         ov = (meshtls_verifier *)&passed;
         EXPECT(meshtls_verifier_new_with_options(bundle, policy, NULL, &ov), MESHTLS_NULL_ARGUMENT);
         EXPECT(meshtls_verifier_new_with_options(NULL, policy, &o, &ov), MESHTLS_NULL_ARGUMENT);
@@ -833,7 +841,8 @@ static void test_names(void) {
     CHECK(strcmp(meshtls_version(), "0.1.0") == 0, "version %s", meshtls_version());
 }
 
-/* --- fixtures/cases.json: one case per line, as make_fixtures writes it */
+/* --- fixtures/cases.json: one case per line, as make_fixtures writes it; a case may carry its
+   own bundle, crls, leeway, max_intermediates and at */
 
 /* Copies the string value of "key" in line into out; returns 0 when absent. */
 static int json_string(const char *line, const char *key, char *out, size_t cap) {
@@ -847,6 +856,34 @@ static int json_string(const char *line, const char *key, char *out, size_t cap)
     memcpy(out, p, (size_t)(end - p));
     out[end - p] = 0;
     return 1;
+}
+
+/* The integer value of "key" in line, or dflt when absent. */
+static int64_t json_int(const char *line, const char *key, int64_t dflt) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(line, pat);
+    return p ? strtoll(p + strlen(pat), NULL, 10) : dflt;
+}
+
+/* Adds every CRL file of the case's "crls" list to bundle; the first error, or MESHTLS_OK. */
+static meshtls_result add_case_crls(const char *dir, const char *line, meshtls_trust_bundle *bundle) {
+    const char *p = strstr(line, "\"crls\": [") + 9;
+    const char *close = strchr(p, ']');
+    while (p && close && p < close) {
+        const char *s = strchr(p, '"');
+        if (!s || s > close) break;
+        const char *e = strchr(s + 1, '"');
+        char file[256];
+        snprintf(file, sizeof file, "%.*s", (int)(e - s - 1), s + 1);
+        size_t n = 0;
+        char *crl = read_file(dir, file, &n);
+        meshtls_result r = meshtls_trust_bundle_add_crl(bundle, (const uint8_t *)crl, n);
+        free(crl);
+        if (r != MESHTLS_OK) return r;
+        p = e + 1;
+    }
+    return MESHTLS_OK;
 }
 
 static void test_fixtures(const char *dir) {
@@ -891,36 +928,60 @@ static void test_fixtures(const char *dir) {
             continue;
         }
         int with_crls = strstr(line, "\"with_crls\": true") != NULL;
+        int64_t case_at = json_int(line, "at", at);
+        int64_t leeway = json_int(line, "leeway", 0);
+        int64_t max_inter = json_int(line, "max_intermediates", 4);
+        char case_bundle[128];
+        int own_bundle = json_string(line, "bundle", case_bundle, sizeof case_bundle);
 
+        /* The verdict is the code of the first error: building the bundle, adding the CRLs,
+           building the policy or verifying. */
         meshtls_trust_bundle *bundle = NULL;
         meshtls_policy_builder *pb = NULL;
         meshtls_policy *policy = NULL;
         meshtls_verifier *v = NULL;
         meshtls_peer *peer = NULL;
-        meshtls_trust_bundle_new(&bundle);
-        meshtls_trust_bundle_add_ca_pem(bundle, (const uint8_t *)bundle_pem, blen);
-        if (with_crls) {
-            meshtls_trust_bundle_add_crl(bundle, (const uint8_t *)crl0, c0len);
-            meshtls_trust_bundle_add_crl(bundle, (const uint8_t *)crl1, c1len);
+        char *chain = NULL;
+        meshtls_result r = meshtls_trust_bundle_new(&bundle);
+        if (r == MESHTLS_OK) {
+            if (own_bundle) {
+                size_t n = 0;
+                char *pem = read_file(dir, case_bundle, &n);
+                r = meshtls_trust_bundle_add_ca_pem(bundle, (const uint8_t *)pem, n);
+                free(pem);
+            } else {
+                r = meshtls_trust_bundle_add_ca_pem(bundle, (const uint8_t *)bundle_pem, blen);
+            }
         }
-        meshtls_policy_builder_new(&pb);
+        if (r == MESHTLS_OK && strstr(line, "\"crls\": [")) {
+            r = add_case_crls(dir, line, bundle);
+        } else if (r == MESHTLS_OK && with_crls) {
+            r = meshtls_trust_bundle_add_crl(bundle, (const uint8_t *)crl0, c0len);
+            if (r == MESHTLS_OK) r = meshtls_trust_bundle_add_crl(bundle, (const uint8_t *)crl1, c1len);
+        }
+        if (r == MESHTLS_OK) r = meshtls_policy_builder_new(&pb);
         /* every pattern of the case */
-        for (const char *p = strstr(line, "\"allow\": [") + 10; *p && *p != ']';) {
+        for (const char *p = strstr(line, "\"allow\": [") + 10; r == MESHTLS_OK && *p && *p != ']';) {
             const char *s = strchr(p, '"');
             if (!s || s > strchr(p, ']')) break;
             const char *e = strchr(s + 1, '"');
             char pat[256];
             snprintf(pat, sizeof pat, "%.*s", (int)(e - s - 1), s + 1);
-            EXPECT(meshtls_policy_builder_allow_pattern(pb, pat), MESHTLS_OK);
+            r = meshtls_policy_builder_allow_pattern(pb, pat);
             p = e + 1;
         }
-        EXPECT(meshtls_policy_builder_build(pb, &policy), MESHTLS_OK);
-        EXPECT(meshtls_verifier_new(bundle, policy, &v), MESHTLS_OK);
-        size_t clen = 0;
-        char *chain = read_file(dir, chain_name, &clen);
-        meshtls_result r = meshtls_verifier_verify_pem(
-            v, (const uint8_t *)chain, clen,
-            strcmp(usage, "client") == 0 ? MESHTLS_PEER_CLIENT : MESHTLS_PEER_SERVER, at, &peer);
+        if (r == MESHTLS_OK) r = meshtls_policy_builder_clock_leeway(pb, (uint64_t)leeway);
+        if (r == MESHTLS_OK) r = meshtls_policy_builder_max_intermediates(pb, (uint32_t)max_inter);
+        if (r == MESHTLS_OK) r = meshtls_policy_builder_build(pb, &policy);
+        if (r == MESHTLS_OK) r = meshtls_verifier_new(bundle, policy, &v);
+        if (r == MESHTLS_OK) {
+            size_t clen = 0;
+            chain = read_file(dir, chain_name, &clen);
+            r = meshtls_verifier_verify_pem(
+                v, (const uint8_t *)chain, clen,
+                strcmp(usage, "client") == 0 ? MESHTLS_PEER_CLIENT : MESHTLS_PEER_SERVER, case_at,
+                &peer);
+        }
         const char *got = meshtls_result_name(r);
         CHECK(strcmp(got, expect) == 0, "fixture %s: got %s, want %s (%s)", name, got, expect,
               last_error());
@@ -1101,6 +1162,7 @@ static void test_enroll_offline(const char *dir) {
     EXPECT(meshtls_enrolled_renew_now(NULL), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_enrolled_refresh_trust(NULL), MESHTLS_NULL_ARGUMENT);
     CHECK(meshtls_enrolled_generation(NULL) == 0, "generation of NULL");
+    CHECK(meshtls_enrolled_stale_crl_refusals(NULL) == 0, "stale CRL refusals of NULL");
     CHECK(b == NULL && v == NULL, "outs untouched");
     meshtls_enrolled_free(NULL);
     meshtls_enroll_options_free(NULL);

@@ -237,9 +237,15 @@ class Policy:
         cert_pins: Sequence[str] = ...,
         spki_pins: Sequence[str] = ...,
         allow_any: bool = False,
+        clock_leeway: Optional[_Duration] = None,
+        max_intermediates: Optional[int] = None,
     ) -> None: ...
     @staticmethod
     def allow_any() -> Policy: ...  # type: ignore[misc]
+    @property
+    def clock_leeway(self) -> float: ...
+    @property
+    def max_intermediates(self) -> int: ...
 
 @final
 class PeerIdentity:
@@ -268,8 +274,6 @@ class Verifier:
         bundle: Union[TrustBundle, _Chain],
         policy: Policy,
         *,
-        max_intermediates: Optional[int] = None,
-        clock_skew: Optional[_Duration] = None,
         require_crl: Optional[bool] = None,
         reject_stale_crl: Optional[bool] = None,
         crl_leaf_only: Optional[bool] = None,
@@ -495,6 +499,9 @@ class EnrolledIdentity:
         that admits other peers), refreshed with ``trust`` while it is held."""
     def verifier(self) -> Verifier: ...
     def renew_now(self) -> Awaitable[int]: ...
+    @property
+    def stale_crl_refusals(self) -> int:
+        """CRLs refused for stepping back (lower number, or same number with other content)."""
     def refresh_trust(self) -> Awaitable[None]: ...
 
 _OnRotation = Callable[[RotationEvent], object]

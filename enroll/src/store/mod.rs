@@ -295,6 +295,31 @@ pub trait Store: Send + Sync + 'static {
     fn earliest_expiry(&self, now: i64) -> Result<Option<i64>, StoreError>;
     /// A trivial query: is the database there.
     fn ping(&self) -> Result<(), StoreError>;
+    /// What the ledger says about itself: its id, its CRL number, how many certificates it
+    /// has recorded.
+    fn ledger_meta(&self) -> Result<LedgerMeta, StoreError>;
+    /// Raise the CRL number to at least `floor` (never lowers it), so the next
+    /// [`next_crl_number`](Self::next_crl_number) is above `floor`; returns the number now
+    /// held.
+    fn raise_crl_number(&self, floor: u64) -> Result<u64, StoreError>;
+}
+
+/// The ledger's own identity and counters (its `meta` table), which the CA directory
+/// remembers too (`enroll::ledger`): a missing, empty, foreign or rolled-back ledger shows
+/// against them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerMeta {
+    /// A random id given to the ledger when it was created (16 hex digits).
+    pub id: String,
+    /// The last CRL number handed out.
+    pub crl_number: u64,
+    /// How many certificates it has recorded (kept by the database on every insert).
+    pub issued: u64,
+}
+
+/// A stored 64-bit id as 16 hex digits.
+pub(crate) fn ledger_id_hex(id: i64) -> String {
+    format!("{:016x}", id as u64)
 }
 
 /// The part of [`Store::renew`] both ledgers share: given the live successors of the

@@ -11,8 +11,9 @@ use std::sync::{Mutex, MutexGuard};
 use postgres::{Client, NoTls, Row};
 
 use super::{
-    join_dns, lineage_decision, split_dns, CertFilter, CertRecord, IssueKind, LineageRevocation,
-    RenewOutcome, Revocation, RevokeOutcome, Store, StoreError, TokenRecord, TokenRevokeOutcome,
+    join_dns, ledger_id_hex, lineage_decision, split_dns, CertFilter, CertRecord, IssueKind,
+    LedgerMeta, LineageRevocation, RenewOutcome, Revocation, RevokeOutcome, Store, StoreError,
+    TokenRecord, TokenRevokeOutcome,
 };
 
 const TOKEN_COLUMNS: &str =
@@ -72,6 +73,23 @@ INSERT INTO meshtls_meta(key, value) VALUES ('crl_number', 0) ON CONFLICT DO NOT
 INSERT INTO meshtls_meta(key, value)
     SELECT 'revocations', COUNT(*) FROM meshtls_certs WHERE revoked_at IS NOT NULL
     ON CONFLICT DO NOTHING;
+INSERT INTO meshtls_meta(key, value)
+    VALUES ('ledger_id', ('x' || md5(random()::text || clock_timestamp()::text))::bit(64)::bigint)
+    ON CONFLICT DO NOTHING;
+INSERT INTO meshtls_meta(key, value) SELECT 'issued', COUNT(*) FROM meshtls_certs
+    ON CONFLICT DO NOTHING;
+CREATE OR REPLACE FUNCTION meshtls_count_issued() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE meshtls_meta SET value = value + 1 WHERE key = 'issued';
+    RETURN NULL;
+END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'meshtls_certs_issued'
+                   AND tgrelid = 'meshtls_certs'::regclass) THEN
+        CREATE TRIGGER meshtls_certs_issued AFTER INSERT ON meshtls_certs
+            FOR EACH ROW EXECUTE FUNCTION meshtls_count_issued();
+    END IF;
+END $$;
 ALTER TABLE meshtls_certs ADD COLUMN IF NOT EXISTS spki_sha256 TEXT;
 CREATE INDEX IF NOT EXISTS meshtls_certs_previous_serial ON meshtls_certs(previous_serial);
 ";
@@ -563,5 +581,40 @@ impl Store for PostgresStore {
     fn ping(&self) -> Result<(), StoreError> {
         self.client().query_one("SELECT 1", &[]).map_err(backend)?;
         Ok(())
+    }
+
+    fn ledger_meta(&self) -> Result<LedgerMeta, StoreError> {
+        let rows = self
+            .client()
+            .query(
+                "SELECT key, value FROM meshtls_meta                  WHERE key IN ('ledger_id', 'crl_number', 'issued')",
+                &[],
+            )
+            .map_err(backend)?;
+        let get = |key: &str| -> Result<i64, StoreError> {
+            rows.iter()
+                .find(|r| r.get::<_, &str>(0) == key)
+                .map(|r| r.get::<_, i64>(1))
+                .ok_or_else(|| StoreError::Backend(format!("meshtls_meta has no {key}")))
+        };
+        Ok(LedgerMeta {
+            id: ledger_id_hex(get("ledger_id")?),
+            crl_number: u64::try_from(get("crl_number")?).unwrap_or(0),
+            issued: u64::try_from(get("issued")?).unwrap_or(0),
+        })
+    }
+
+    fn raise_crl_number(&self, floor: u64) -> Result<u64, StoreError> {
+        let floor = i64::try_from(floor)
+            .map_err(|_| StoreError::Backend(format!("CRL number {floor} is out of range")))?;
+        let row = self
+            .client()
+            .query_one(
+                "UPDATE meshtls_meta SET value = GREATEST(value, $1) WHERE key = 'crl_number' \
+                 RETURNING value",
+                &[&floor],
+            )
+            .map_err(backend)?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 }

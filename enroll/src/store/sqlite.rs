@@ -6,8 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    join_dns, lineage_decision, split_dns, CertFilter, CertRecord, IssueKind, LineageRevocation,
-    RenewOutcome, Revocation, RevokeOutcome, Store, StoreError, TokenRecord, TokenRevokeOutcome,
+    join_dns, ledger_id_hex, lineage_decision, split_dns, CertFilter, CertRecord, IssueKind,
+    LedgerMeta, LineageRevocation, RenewOutcome, Revocation, RevokeOutcome, Store, StoreError,
+    TokenRecord, TokenRevokeOutcome,
 };
 
 const TOKEN_COLUMNS: &str =
@@ -77,6 +78,10 @@ CREATE TABLE IF NOT EXISTS meta (
 INSERT OR IGNORE INTO meta(key, value) VALUES ('crl_number', 0);
 INSERT OR IGNORE INTO meta(key, value)
     SELECT 'revocations', COUNT(*) FROM certs WHERE revoked_at IS NOT NULL;
+INSERT OR IGNORE INTO meta(key, value) VALUES ('ledger_id', random());
+INSERT OR IGNORE INTO meta(key, value) SELECT 'issued', COUNT(*) FROM certs;
+CREATE TRIGGER IF NOT EXISTS meta_issued AFTER INSERT ON certs
+    BEGIN UPDATE meta SET value = value + 1 WHERE key = 'issued'; END;
 ";
 
 /// Lineage (added to ledgers made before it): the key of each certificate, and an index to
@@ -553,5 +558,108 @@ impl Store for SqliteStore {
             .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
             .map_err(backend)?;
         Ok(())
+    }
+
+    fn ledger_meta(&self) -> Result<LedgerMeta, StoreError> {
+        let conn = self.conn();
+        let get = |key: &str| -> Result<i64, StoreError> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .map_err(backend)
+        };
+        Ok(LedgerMeta {
+            id: ledger_id_hex(get("ledger_id")?),
+            crl_number: u64::try_from(get("crl_number")?).unwrap_or(0),
+            issued: u64::try_from(get("issued")?).unwrap_or(0),
+        })
+    }
+
+    fn raise_crl_number(&self, floor: u64) -> Result<u64, StoreError> {
+        let floor = i64::try_from(floor)
+            .map_err(|_| StoreError::Backend(format!("CRL number {floor} is out of range")))?;
+        let n: i64 = self
+            .conn()
+            .query_row(
+                "UPDATE meta SET value = MAX(value, ?1) WHERE key = 'crl_number' RETURNING value",
+                params![floor],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+impl SqliteStore {
+    /// A consistent copy of the ledger, taken while the service runs (`VACUUM INTO`: one
+    /// read transaction), written to a temporary file beside `out`, synced and renamed, so
+    /// `out` is the whole snapshot or is not there. `out` must not exist yet.
+    pub fn backup_to(&self, out: &Path) -> Result<(), StoreError> {
+        let io = |e: std::io::Error| StoreError::Backend(format!("{}: {e}", out.display()));
+        if out.exists() {
+            return Err(StoreError::Backend(format!(
+                "{}: already exists (a backup never overwrites)",
+                out.display()
+            )));
+        }
+        let dir = match out.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "ledger".to_owned());
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let tmp_str = tmp
+            .to_str()
+            .ok_or_else(|| StoreError::Backend(format!("{}: not UTF-8", tmp.display())))?;
+        let made = self
+            .conn()
+            .execute("VACUUM INTO ?1", params![tmp_str])
+            .map_err(backend);
+        let finish = made.and_then(|_| {
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(io)?;
+            std::fs::rename(&tmp, out).map_err(io)?;
+            if let Ok(d) = std::fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        });
+        if finish.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        finish
+    }
+
+    /// Replace the ledger at `ledger` with the backup `from` (made by
+    /// [`backup_to`](Self::backup_to)), through SQLite's backup API, so the ledger's journal
+    /// stays consistent. The service must be stopped. `from` must be a meshtls ledger.
+    pub fn restore(ledger: &Path, from: &Path) -> Result<LedgerMeta, StoreError> {
+        // The backup must open as a ledger, read-only: never "restore" from a non-ledger.
+        let backup = Connection::open_with_flags(from, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", from.display())))?;
+        backup
+            .query_row("SELECT value FROM meta WHERE key = 'ledger_id'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| {
+                StoreError::Backend(format!("{}: not a meshtls ledger: {e}", from.display()))
+            })?;
+        drop(backup);
+        let mut conn = Connection::open(ledger).map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(backend)?;
+        conn.restore(
+            rusqlite::MAIN_DB,
+            from,
+            None::<fn(rusqlite::backup::Progress)>,
+        )
+        .map_err(|e| StoreError::Backend(format!("{}: {e}", ledger.display())))?;
+        drop(conn);
+        SqliteStore::open(ledger)?.ledger_meta()
     }
 }

@@ -90,6 +90,11 @@ impl CaClient {
         })
     }
 
+    /// `host:port` of the service.
+    pub(super) fn endpoint(&self) -> &str {
+        &self.endpoint.authority
+    }
+
     /// Replace the bundle used to verify the service (after a refresh).
     pub(super) fn set_bundle(&self, bundle: TrustBundle) {
         let policy = self.service_trust.current().policy().clone();

@@ -39,8 +39,8 @@ mod state;
 pub use self::admin::CertFilter;
 pub use self::client::{CaClient, PemDocument};
 use self::refresh::TrustRefresh;
-pub use self::state::STATE_FILE;
-use self::state::{load_state, save_state};
+use self::state::{load_crl, load_state, save_state};
+pub use self::state::{CRL_FILE, STATE_FILE};
 
 /// Why an enrollment client call failed.
 #[derive(Debug)]
@@ -262,8 +262,19 @@ impl EnrolledIdentity {
 
     /// Fetch the bundle and CRL now (also done on schedule); what did not change since the
     /// last fetch is answered `304` and kept, and the trust handles change only if one did.
+    ///
+    /// A CRL that steps back from the one held (a lower CRL number, or the same number with
+    /// other content) is refused: the held CRL stays, the refusal is logged (the `log`
+    /// facade, warning) and counted in [`stale_crl_refusals`](Self::stale_crl_refusals), and
+    /// this fails with the core's `stale_crl`.
     pub async fn refresh_trust(&self) -> Result<(), EnrollError> {
         self.refresher.run().await
+    }
+
+    /// How many CRLs fetched from the service (on schedule or by
+    /// [`refresh_trust`](Self::refresh_trust)) were refused for stepping back.
+    pub fn stale_crl_refusals(&self) -> u64 {
+        self.refresher.stale_refusals()
     }
 }
 
@@ -350,16 +361,28 @@ async fn start(
             .allow_trust_domain(id.trust_domain().clone())
             .build()?,
     };
-    let trust = TrustHandle::new(Verifier::new(issued_bundle.clone(), peer_policy));
     client.set_bundle(issued_bundle.clone());
+    // A restarted node starts from the CRL it held (kept in its state directory), so the
+    // first refresh cannot step back either; a damaged file is ignored (the refresh fetches
+    // a CRL anyway).
+    let mut held = issued_bundle;
+    if let Some(pem) = options.state_dir.as_deref().and_then(load_crl) {
+        let mut with_crl = held.clone();
+        if with_crl.add_crl(&pem).is_ok() {
+            held = with_crl;
+        }
+    }
+    let trust = TrustHandle::new(Verifier::new(held.clone(), peer_policy));
     let own_policy = Policy::builder().allow_id(id.clone()).build()?;
-    let verify_own = TrustHandle::new(Verifier::new(issued_bundle, own_policy));
+    let verify_own = TrustHandle::new(Verifier::new(held, own_policy));
     let refresher = Arc::new(TrustRefresh {
         client: client.clone(),
         trust: trust.clone(),
         own: verify_own.clone(),
         followers: Default::default(),
         applied: Default::default(),
+        stale_refusals: Default::default(),
+        state_dir: options.state_dir.clone(),
     });
     // Best effort now (the CRL); the schedule retries.
     let _ = refresher.run().await;

@@ -1,6 +1,8 @@
 //! The background refresh of the trust bundle and CRL.
 
-use meshtls_core::{Policy, TrustBundle, Verifier};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use meshtls_core::{ErrorCode, Policy, TrustBundle, Verifier};
 
 use super::client::PemDocument;
 use super::{CaClient, EnrollError};
@@ -19,6 +21,10 @@ pub(super) struct TrustRefresh {
     /// The trusts of [`EnrolledIdentity::trust_for`](super::EnrolledIdentity::trust_for), while someone holds them.
     pub(super) followers: std::sync::Mutex<Vec<WeakTrust>>,
     pub(super) applied: tokio::sync::Mutex<Applied>,
+    /// How many fetched CRLs were refused for stepping back (`stale_crl`).
+    pub(super) stale_refusals: AtomicU64,
+    /// Where the CRL applied last is kept across restarts, if anywhere.
+    pub(super) state_dir: Option<std::path::PathBuf>,
 }
 
 /// The bundle and CRL last swapped in.
@@ -32,6 +38,11 @@ impl TrustRefresh {
     /// Fetch what changed; swap the bundle with the CRL into the peer trust and the renewal
     /// check's trust, and the bare bundle into the service check (a CA rotation reaches all
     /// three).
+    ///
+    /// A fetched CRL that steps back from the one held (a lower number, or the same number
+    /// with other content: a rolled-back or forked CA) is refused by the core (`stale_crl`):
+    /// the held CRL stays, the refusal is logged and counted, and the call fails with that
+    /// code once a changed bundle, if any, is applied.
     pub(super) async fn run(&self) -> Result<(), EnrollError> {
         let mut applied = self.applied.lock().await;
         let bundle = self
@@ -45,11 +56,34 @@ impl TrustRefresh {
         if bundle.is_none() && crl.is_none() {
             return Ok(());
         }
+        let bundle_unchanged = bundle.is_none();
         let bundle = fresh_or_known(bundle, &applied.bundle)?;
         let crl = fresh_or_known(crl, &applied.crl)?;
         let cas = TrustBundle::from_pem(&bundle.pem)?;
-        let mut with_crl = cas.clone();
-        with_crl.add_crl(&crl.pem)?;
+        // The CRLs held now first, then the fetched ones: the core refuses one that steps back.
+        let mut held = cas.clone();
+        for c in self.trust.current().bundle().crls() {
+            held.add_crl(c.der())?;
+        }
+        let mut with_crl = held.clone();
+        let (crl, refused) = match with_crl.add_crl(&crl.pem) {
+            Ok(()) => (Some(crl), None),
+            Err(e) if e.code() == ErrorCode::StaleCrl => {
+                let n = self.stale_refusals.fetch_add(1, Ordering::Relaxed) + 1;
+                log::warn!(
+                    "meshtls: refused the CRL from {}: {} (kept the CRL held; {n} refused so far)",
+                    self.client.endpoint(),
+                    e.message()
+                );
+                with_crl = held;
+                (None, Some(e))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let (true, Some(e)) = (bundle_unchanged, &refused) {
+            // Nothing else changed: the trust handles stay as they are.
+            return Err(EnrollError::Core(e.clone()));
+        }
         let swap = |handle: &TrustHandle| {
             let policy = handle.current().policy().clone();
             handle.replace(Verifier::new(with_crl.clone(), policy));
@@ -67,11 +101,25 @@ impl TrustRefresh {
             });
         }
         self.client.set_bundle(cas);
+        if let (Some(dir), Some(fresh)) = (&self.state_dir, &crl) {
+            if let Err(e) = super::state::save_crl(dir, &fresh.pem) {
+                log::warn!("meshtls: could not keep the CRL for a restart: {e}");
+            }
+        }
+        let crl = crl.or_else(|| applied.crl.take());
         *applied = Applied {
             bundle: Some(bundle),
-            crl: Some(crl),
+            crl,
         };
-        Ok(())
+        match refused {
+            Some(e) => Err(EnrollError::Core(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// How many fetched CRLs were refused for stepping back.
+    pub(super) fn stale_refusals(&self) -> u64 {
+        self.stale_refusals.load(Ordering::Relaxed)
     }
 
     /// A new trust with `policy` on the current bundle and CRL, refreshed from now on. (Made

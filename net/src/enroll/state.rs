@@ -1,5 +1,6 @@
 //! A node's identity kept on disk (`DIR/identity.pem`), so a restarted node can resume
-//! without a new token.
+//! without a new token, and the CRL it holds (`DIR/crl.pem`), so a restarted node does not
+//! step back to an older CRL either.
 
 use std::io::Write;
 use std::path::Path;
@@ -53,4 +54,27 @@ pub(super) fn load_state(dir: &Path) -> Result<Identity, EnrollError> {
     })?;
     let (chain, key) = text.split_at(at);
     Ok(Identity::from_pem(chain.as_bytes(), key.as_bytes())?)
+}
+
+/// The CRL file in a state directory: the CRL(s) last applied by the trust refresh.
+pub const CRL_FILE: &str = "crl.pem";
+
+/// Keep the CRL(s) just applied as `DIR/crl.pem` (temp file, fsync, rename).
+pub(super) fn save_crl(dir: &Path, pem: &[u8]) -> Result<(), EnrollError> {
+    let io = |e: std::io::Error| EnrollError::Invalid(format!("{}: {e}", dir.display()));
+    let tmp = dir.join(format!(".{CRL_FILE}.tmp"));
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(pem).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join(CRL_FILE)).map_err(io)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The CRL(s) a state directory holds, if any.
+pub(super) fn load_crl(dir: &Path) -> Option<Vec<u8>> {
+    std::fs::read(dir.join(CRL_FILE)).ok()
 }

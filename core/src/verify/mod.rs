@@ -1,5 +1,9 @@
 //! Verification: a chain against a trust bundle (rustls-webpki does the path building and
-//! signature checks), then revocation, the X509-SVID leaf rules and the identity policy.
+//! signature checks), the stricter profile meshtls adds ([`profile`]: key and signature
+//! strength, key identifiers, critical basicConstraints, serial numbers, name syntax, anchors
+//! inside their validity), then revocation, the X509-SVID leaf rules and the identity policy.
+
+mod profile;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -52,6 +56,19 @@ struct BundleCa {
     cert: Certificate,
     anchor: TrustAnchor<'static>,
     trust_domain: Option<TrustDomain>,
+    /// Why a path ending at this anchor is refused (a weak key, a profile breach).
+    flaw: Option<Error>,
+}
+
+/// A CA certificate a bundle was given but cannot use as a trust anchor, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedCa {
+    /// Its subject.
+    pub subject: String,
+    /// SHA-256 of its DER.
+    pub fingerprint: Fingerprint,
+    /// Why it is skipped (`unknown_critical_extension`...).
+    pub reason: Error,
 }
 
 /// The CA certificates a verifier trusts (several during a CA rotation) and the CRLs it
@@ -60,6 +77,7 @@ struct BundleCa {
 pub struct TrustBundle {
     cas: Vec<BundleCa>,
     crls: Vec<Crl>,
+    skipped: Vec<SkippedCa>,
 }
 
 impl TrustBundle {
@@ -77,9 +95,12 @@ impl TrustBundle {
         Ok(b)
     }
 
-    /// Adds a CA certificate (DER). Adding one already present changes nothing.
+    /// Adds a CA certificate (DER). Adding one already present changes nothing. A CA the
+    /// verifier cannot use as an anchor (an unknown critical extension) is not an error: it is
+    /// skipped and listed by [`TrustBundle::skipped`], so one bad CA does not make the whole
+    /// bundle unusable.
     pub fn add_ca_der(&mut self, der: &[u8]) -> Result<()> {
-        let cert = Certificate::from_der(der)?;
+        let cert = Certificate::from_der_lenient(der)?;
         if !cert.is_ca {
             return Err(Error::invalid_request(format!(
                 "{} is not a CA certificate: a trust bundle holds CAs",
@@ -90,9 +111,23 @@ impl TrustBundle {
             .cas
             .iter()
             .any(|c| c.cert.fingerprint == cert.fingerprint)
+            || self
+                .skipped
+                .iter()
+                .any(|s| s.fingerprint == cert.fingerprint)
         {
             return Ok(());
         }
+        if let Some(reason) = profile::unusable_anchor(&cert) {
+            self.skipped.push(SkippedCa {
+                subject: cert.subject.clone(),
+                fingerprint: cert.fingerprint,
+                reason,
+            });
+            return Ok(());
+        }
+        let flaw = profile::strength(&cert, profile::Role::Anchor)
+            .or_else(|| profile::check(&cert, profile::Role::Anchor));
         let anchor = webpki::anchor_from_trusted_cert(&CertificateDer::from(der))
             .map_err(|e| Error::malformed(format!("unusable trust anchor: {e}")))?
             .to_owned();
@@ -104,8 +139,14 @@ impl TrustBundle {
             cert,
             anchor,
             trust_domain,
+            flaw,
         });
         Ok(())
+    }
+
+    /// The CA certificates given to the bundle that it cannot use as trust anchors, with why.
+    pub fn skipped(&self) -> &[SkippedCa] {
+        &self.skipped
     }
 
     /// Adds every CA certificate of the PEM.
@@ -117,27 +158,50 @@ impl TrustBundle {
     }
 
     /// Adds a CRL (DER), or every CRL of a PEM document (one per CA during a CA rotation).
-    /// A CRL of the same issuer is replaced when the new one is newer (higher CRL number, or
-    /// later thisUpdate); an older one is ignored. Nothing is added unless every CRL parses.
+    ///
+    /// Each CRL must carry a non-critical CRLNumber (`invalid_crl`), and its issuer, when it is
+    /// a CA of this bundle with a keyUsage extension, must have cRLSign (`invalid_crl`). A CRL
+    /// of an issuer (same name and key identifier) the bundle already holds a CRL for replaces
+    /// it when its number is higher; the identical CRL again changes nothing; a lower number,
+    /// or the same number with other content, is `stale_crl` and the held CRL is kept (a
+    /// rollback to an older CRL would un-revoke certificates). Nothing is added unless every
+    /// CRL of the input is accepted.
     pub fn add_crl(&mut self, input: &[u8]) -> Result<()> {
         let crls = encoding::parse_crls(input)?
             .iter()
             .map(|der| Crl::from_pem_or_der(der))
             .collect::<Result<Vec<_>>>()?;
+        let mut next = self.crls.clone();
         for crl in crls {
-            self.add_parsed_crl(crl);
+            crl.check_profile()?;
+            self.check_crl_signer(&crl)?;
+            if let Some(held) = next.iter_mut().find(|c| c.same_scope(&crl)) {
+                if crl.succession(held)? == std::cmp::Ordering::Greater {
+                    *held = crl;
+                }
+            } else {
+                next.push(crl);
+            }
         }
+        self.crls = next;
         Ok(())
     }
 
-    fn add_parsed_crl(&mut self, crl: Crl) {
-        if let Some(existing) = self.crls.iter_mut().find(|c| c.same_scope(&crl)) {
-            if crl.is_newer_than(existing) {
-                *existing = crl;
+    /// A CA of this bundle that issued the CRL must be allowed to sign CRLs. rustls-webpki
+    /// checks this for intermediates but not for trust anchors, so the bundle does.
+    fn check_crl_signer(&self, crl: &Crl) -> Result<()> {
+        for ca in self.cas.iter().filter(|c| crl_issued_by(crl, &c.cert)) {
+            if ca.cert.key_usage.is_some_and(|ku| !ku.crl_sign) {
+                return Err(Error::new(
+                    ErrorCode::InvalidCrl,
+                    format!(
+                        "the CRL is signed by {}, whose keyUsage lacks cRLSign",
+                        ca.cert.subject
+                    ),
+                ));
             }
-            return;
         }
-        self.crls.push(crl);
+        Ok(())
     }
 
     /// Removes the CA with this certificate fingerprint; returns whether it was there.
@@ -154,7 +218,9 @@ impl TrustBundle {
         before - self.cas.len()
     }
 
-    /// A bundle with the CAs and CRLs of both: the overlap of a CA rotation.
+    /// A bundle with the CAs and CRLs of both: the overlap of a CA rotation. For an issuer
+    /// both hold a CRL for, the higher CRLNumber wins; on a tie with different content this
+    /// bundle's CRL is kept (as `add_crl` keeps the held one).
     pub fn merged(&self, other: &TrustBundle) -> TrustBundle {
         let mut b = self.clone();
         for ca in &other.cas {
@@ -166,9 +232,14 @@ impl TrustBundle {
                 b.cas.push(ca.clone());
             }
         }
+        for s in &other.skipped {
+            if !b.skipped.iter().any(|x| x.fingerprint == s.fingerprint) {
+                b.skipped.push(s.clone());
+            }
+        }
         for crl in &other.crls {
             if let Some(existing) = b.crls.iter_mut().find(|c| c.same_scope(crl)) {
-                if crl.is_newer_than(existing) {
+                if matches!(crl.succession(existing), Ok(std::cmp::Ordering::Greater)) {
                     *existing = crl.clone();
                 }
             } else {
@@ -215,6 +286,15 @@ impl TrustBundle {
     }
 }
 
+/// Whether `cert` issued `crl`: the same name and, when both carry one, the same key identifier.
+fn crl_issued_by(crl: &Crl, cert: &Certificate) -> bool {
+    crl.issuer == cert.subject
+        && match (&crl.authority_key_id, &cert.subject_key_id) {
+            (Some(aki), Some(ski)) => aki == ski,
+            _ => true,
+        }
+}
+
 /// Who may connect. Build with [`Policy::builder`]; a built policy is immutable.
 ///
 /// A peer passes when (1) it matches at least one identity rule — an ID or pattern for its
@@ -227,16 +307,37 @@ pub struct Policy {
     cert_pins: BTreeSet<Fingerprint>,
     spki_pins: BTreeSet<Fingerprint>,
     any: bool,
+    clock_leeway: Duration,
+    max_intermediates: usize,
 }
 
+/// The most intermediates a path may hold unless the policy says otherwise.
+pub const DEFAULT_MAX_INTERMEDIATES: usize = 4;
+
 /// Builds a [`Policy`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PolicyBuilder {
     patterns: Vec<IdPattern>,
     dns_names: Vec<String>,
     cert_pins: BTreeSet<Fingerprint>,
     spki_pins: BTreeSet<Fingerprint>,
     any: bool,
+    clock_leeway: Duration,
+    max_intermediates: usize,
+}
+
+impl Default for PolicyBuilder {
+    fn default() -> Self {
+        PolicyBuilder {
+            patterns: Vec::new(),
+            dns_names: Vec::new(),
+            cert_pins: BTreeSet::new(),
+            spki_pins: BTreeSet::new(),
+            any: false,
+            clock_leeway: Duration::ZERO,
+            max_intermediates: DEFAULT_MAX_INTERMEDIATES,
+        }
+    }
 }
 
 impl Policy {
@@ -253,7 +354,21 @@ impl Policy {
             cert_pins: BTreeSet::new(),
             spki_pins: BTreeSet::new(),
             any: true,
+            clock_leeway: Duration::ZERO,
+            max_intermediates: DEFAULT_MAX_INTERMEDIATES,
         }
+    }
+
+    /// The clock leeway tolerated at both ends of every certificate's validity (default
+    /// zero: the rotation margin, not the verifier, absorbs clock drift).
+    pub fn clock_leeway(&self) -> Duration {
+        self.clock_leeway
+    }
+
+    /// The most intermediates a path may hold between the leaf and the trust anchor
+    /// (default 4).
+    pub fn max_intermediates(&self) -> usize {
+        self.max_intermediates
     }
 
     fn check(&self, leaf: &Certificate, end_entity: &EndEntityCert<'_>) -> Result<()> {
@@ -347,6 +462,19 @@ impl PolicyBuilder {
         self
     }
 
+    /// Tolerates this much clock difference at both ends of validity (default zero). Keep it
+    /// small: a certificate is renewed well before it expires, so drift is absorbed there.
+    pub fn clock_leeway(mut self, leeway: Duration) -> Self {
+        self.clock_leeway = leeway;
+        self
+    }
+
+    /// The most intermediates between the leaf and the trust anchor (default 4).
+    pub fn max_intermediates(mut self, n: usize) -> Self {
+        self.max_intermediates = n;
+        self
+    }
+
     /// Builds the policy. A policy that allows nobody — no identity rule, no pin and no
     /// `allow_any` — is `invalid_request`: meshtls fails closed, never open.
     pub fn build(self) -> Result<Policy> {
@@ -371,6 +499,8 @@ impl PolicyBuilder {
             cert_pins: self.cert_pins,
             spki_pins: self.spki_pins,
             any: self.any,
+            clock_leeway: self.clock_leeway,
+            max_intermediates: self.max_intermediates,
         })
     }
 }
@@ -396,25 +526,12 @@ impl Default for RevocationPolicy {
     }
 }
 
-/// Tunables of a [`Verifier`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Tunables of a [`Verifier`] beyond its [`Policy`] (clock leeway and path depth are
+/// policy settings).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VerifyOptions {
-    /// The most intermediates between the leaf and the trust anchor (default 4).
-    pub max_intermediates: usize,
-    /// Tolerated clock difference at both ends of validity (default 30 s).
-    pub clock_skew: Duration,
     /// Revocation checking, used when the bundle holds CRLs.
     pub revocation: RevocationPolicy,
-}
-
-impl Default for VerifyOptions {
-    fn default() -> Self {
-        VerifyOptions {
-            max_intermediates: 4,
-            clock_skew: Duration::from_secs(30),
-            revocation: RevocationPolicy::default(),
-        }
-    }
 }
 
 /// Who the peer is, once verified.
@@ -497,6 +614,14 @@ fn map_webpki(e: webpki::Error) -> Error {
             ErrorCode::RevocationUnknown,
             "no CRL covers a certificate in the path (CRLs are configured: failing closed)".into(),
         ),
+        W::IssuerNotCrlSigner => (
+            ErrorCode::InvalidCrl,
+            "a CRL is signed by a CA whose keyUsage lacks cRLSign".into(),
+        ),
+        W::InvalidCrlNumber => (
+            ErrorCode::InvalidCrl,
+            "a CRL's CRLNumber is negative or longer than 20 octets".into(),
+        ),
         W::CrlExpired { .. } => (
             ErrorCode::CrlExpired,
             "the CRL is past its nextUpdate".into(),
@@ -506,11 +631,27 @@ fn map_webpki(e: webpki::Error) -> Error {
         | W::PathLenConstraintViolated => {
             (ErrorCode::ChainTooLong, format!("path too long ({e:?})"))
         }
+        W::MaximumNameConstraintComparisonsExceeded => (
+            ErrorCode::NameConstraintsTooComplex,
+            "checking the name constraints needs more comparisons than allowed".into(),
+        ),
+        W::UnsupportedCriticalExtension => (
+            ErrorCode::UnknownCriticalExtension,
+            "a certificate in the path has a critical extension meshtls does not process".into(),
+        ),
+        W::InvalidSerialNumber
+        | W::MalformedDnsIdentifier
+        | W::MalformedNameConstraint
+        | W::InvalidNetworkMaskConstraint
+        | W::EmptyEkuExtension
+        | W::InvalidCertValidity => (
+            ErrorCode::InvalidCertificate,
+            format!("a certificate in the path breaks the profile ({e:?})"),
+        ),
         W::UnsupportedSignatureAlgorithm
         | W::UnsupportedSignatureAlgorithmContext(_)
         | W::UnsupportedSignatureAlgorithmForPublicKey
         | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
-        | W::UnsupportedCriticalExtension
         | W::UnsupportedCertVersion => (ErrorCode::Unsupported, format!("{e:?}")),
         _ => (ErrorCode::Malformed, format!("{e:?}")),
     };
@@ -575,50 +716,89 @@ impl Verifier {
             ));
         };
         let leaf_der = CertificateDer::from(leaf_der.as_ref());
-        let end_entity = EndEntityCert::try_from(&leaf_der)
-            .map_err(|e| Error::malformed(format!("the peer certificate does not parse: {e:?}")))?;
+        let end_entity = match EndEntityCert::try_from(&leaf_der) {
+            Ok(ee) => ee,
+            // It decodes, but the path builder refuses one of its critical extensions: a
+            // profile breach (a critical AKI...) when it is one, else an unknown extension.
+            Err(e @ webpki::Error::UnsupportedCriticalExtension) => {
+                let leaf = Certificate::from_der_lenient(leaf_der.as_ref())?;
+                return Err(
+                    profile::check(&leaf, profile::Role::Leaf).unwrap_or_else(|| map_webpki(e))
+                );
+            }
+            Err(e) => {
+                return Err(Error::malformed(format!(
+                    "the peer certificate does not parse: {e:?}"
+                )))
+            }
+        };
+        let leaf = Certificate::from_der_lenient(leaf_der.as_ref())?;
+        // Presented intermediates that decode (one that does not is left to the path builder,
+        // which cannot use it either), minus copies of the bundle's own CAs.
+        let presented: Vec<Certificate> = chain[1..]
+            .iter()
+            .filter_map(|c| Certificate::from_der_lenient(c.as_ref()).ok())
+            .filter(|c| {
+                !self
+                    .bundle
+                    .cas
+                    .iter()
+                    .any(|a| a.cert.fingerprint == c.fingerprint)
+            })
+            .collect();
+        // Weak keys and signatures first: they must never surface as bad_signature or
+        // unknown_issuer from the path builder, which does not accept them.
+        if let Some(e) = profile::strength(&leaf, profile::Role::Leaf) {
+            return Err(e);
+        }
+        for c in &presented {
+            if let Some(e) = profile::strength(c, profile::Role::Intermediate) {
+                return Err(e);
+            }
+        }
         let intermediates: Vec<CertificateDer<'_>> = chain[1..]
             .iter()
             .map(|c| CertificateDer::from(c.as_ref()))
             .collect();
 
-        let (anchor_spki, intermediate_count) =
-            self.build_path(&end_entity, &intermediates, usage, at)?;
-        if intermediate_count > self.options.max_intermediates {
+        let (anchor_index, path) =
+            self.build_path(&end_entity, &leaf, &presented, &intermediates, usage, at)?;
+        if path.len() > self.policy.max_intermediates {
             return Err(Error::new(
                 ErrorCode::ChainTooLong,
                 format!(
-                    "the path has {intermediate_count} intermediates; at most {} are allowed",
-                    self.options.max_intermediates
+                    "the path has {} intermediates; at most {} are allowed",
+                    path.len(),
+                    self.policy.max_intermediates
                 ),
             ));
         }
-        let leaf = Certificate::from_der(leaf_der.as_ref())?;
-        check_svid_rules(&leaf)?;
-        if let (Some(id), Some(ca)) = (
-            &leaf.spiffe_id,
-            self.bundle
-                .cas
-                .iter()
-                .find(|c| c.anchor.subject_public_key_info.as_ref() == anchor_spki.as_slice()),
-        ) {
-            if let Some(td) = &ca.trust_domain {
-                if id.trust_domain() != td {
-                    return Err(Error::new(
-                        ErrorCode::IdentityNotAllowed,
-                        format!("{id} was vouched for by a CA of trust domain {td}"),
-                    ));
+        let ca = &self.bundle.cas[anchor_index];
+        if let Some(flaw) = &ca.flaw {
+            return Err(flaw.clone());
+        }
+        for der in &path {
+            if let Some(c) = presented.iter().find(|c| c.der() == der.as_slice()) {
+                if let Some(e) = profile::check(c, profile::Role::Intermediate) {
+                    return Err(e);
                 }
             }
         }
+        if let Some(e) = profile::check(&leaf, profile::Role::Leaf) {
+            return Err(e);
+        }
+        check_leaf_purpose(&leaf, usage)?;
+        check_svid_rules(&leaf)?;
+        if let (Some(id), Some(td)) = (&leaf.spiffe_id, &ca.trust_domain) {
+            if id.trust_domain() != td {
+                return Err(Error::new(
+                    ErrorCode::IdentityNotAllowed,
+                    format!("{id} was vouched for by a CA of trust domain {td}"),
+                ));
+            }
+        }
         self.policy.check(&leaf, &end_entity)?;
-        let anchor_subject = self
-            .bundle
-            .cas
-            .iter()
-            .find(|c| c.anchor.subject_public_key_info.as_ref() == anchor_spki.as_slice())
-            .map(|c| c.cert.subject.clone())
-            .unwrap_or_default();
+        let anchor_subject = ca.cert.subject.clone();
         Ok(PeerIdentity {
             spiffe_id: leaf.spiffe_id,
             dns_names: leaf.dns_names,
@@ -633,76 +813,189 @@ impl Verifier {
         })
     }
 
-    /// Path building through webpki, with the clock skew tolerance. Returns the anchor's SPKI
-    /// and the number of intermediates in the path.
+    /// Whether the bundle CA `i` is inside its validity at `at`, give or take the leeway.
+    fn anchor_in_validity(&self, i: usize, at: Timestamp) -> bool {
+        let c = &self.bundle.cas[i].cert;
+        let leeway = self.policy.clock_leeway;
+        c.not_before <= at.add(leeway) && c.not_after >= at.sub(leeway)
+    }
+
+    /// Path building through webpki, with the policy's clock leeway, over the anchors inside
+    /// their own validity. Returns the index of the anchor in the bundle and the DER of the
+    /// path's intermediates.
     fn build_path(
         &self,
         end_entity: &EndEntityCert<'_>,
+        leaf: &Certificate,
+        presented: &[Certificate],
         intermediates: &[CertificateDer<'_>],
         usage: PeerUsage,
         at: Timestamp,
-    ) -> Result<(Vec<u8>, usize)> {
+    ) -> Result<(usize, Vec<Vec<u8>>)> {
+        let usable: Vec<usize> = (0..self.anchors.len())
+            .filter(|i| self.anchor_in_validity(*i, at))
+            .collect();
+        let filtered: Vec<TrustAnchor<'static>>;
+        let anchors: &[TrustAnchor<'static>] = if usable.len() == self.anchors.len() {
+            &self.anchors
+        } else {
+            filtered = usable.iter().map(|i| self.anchors[*i].clone()).collect();
+            &filtered
+        };
+        let index_of = |spki: &[u8]| -> usize {
+            self.bundle
+                .cas
+                .iter()
+                .position(|c| c.anchor.subject_public_key_info.as_ref() == spki)
+                .unwrap_or(0)
+        };
+        match self.webpki_path(end_entity, anchors, intermediates, usage, at) {
+            Ok((spki, path)) => Ok((index_of(&spki), path)),
+            Err(e) => {
+                // A weak anchor the path names: the path builder cannot use its key.
+                let issuers: Vec<&str> = std::iter::once(leaf)
+                    .chain(presented.iter())
+                    .map(|c| c.issuer.as_str())
+                    .collect();
+                for ca in &self.bundle.cas {
+                    if let Some(flaw) = &ca.flaw {
+                        if matches!(flaw.code(), ErrorCode::WeakKey)
+                            && issuers.contains(&ca.cert.subject.as_str())
+                        {
+                            return Err(flaw.clone());
+                        }
+                    }
+                }
+                // An anchor outside its own validity is not trusted; when only such an anchor
+                // builds the path, its time is the verdict.
+                if usable.len() != self.anchors.len()
+                    && matches!(
+                        e,
+                        webpki::Error::UnknownIssuer | webpki::Error::InvalidSignatureForPublicKey
+                    )
+                {
+                    if let Ok((spki, _)) =
+                        self.webpki_path(end_entity, &self.anchors, intermediates, usage, at)
+                    {
+                        let ca = &self.bundle.cas[index_of(&spki)].cert;
+                        let (code, when) = if ca.not_after < at {
+                            (ErrorCode::Expired, format!("expired at {}", ca.not_after))
+                        } else {
+                            (
+                                ErrorCode::NotYetValid,
+                                format!("not valid before {}", ca.not_before),
+                            )
+                        };
+                        return Err(Error::new(
+                            code,
+                            format!("the trust anchor {:?} {when}: not trusted", ca.subject),
+                        ));
+                    }
+                }
+                if matches!(e, webpki::Error::UnsupportedCriticalExtension) {
+                    for c in presented {
+                        if let Some(breach) = profile::check(c, profile::Role::Intermediate) {
+                            return Err(breach);
+                        }
+                    }
+                }
+                Err(map_webpki(e))
+            }
+        }
+    }
+
+    /// One webpki path building, with the leeway retry.
+    fn webpki_path(
+        &self,
+        end_entity: &EndEntityCert<'_>,
+        anchors: &[TrustAnchor<'_>],
+        intermediates: &[CertificateDer<'_>],
+        usage: PeerUsage,
+        at: Timestamp,
+    ) -> std::result::Result<(Vec<u8>, Vec<Vec<u8>>), webpki::Error> {
         let crl_refs: Vec<&CertRevocationList<'static>> =
             self.bundle.crls.iter().map(|c| c.webpki()).collect();
         let eku = match usage {
             PeerUsage::Client => KeyUsage::client_auth(),
             PeerUsage::Server => KeyUsage::server_auth(),
         };
-        let attempt = |time: Timestamp| -> std::result::Result<(Vec<u8>, usize), webpki::Error> {
-            let revocation = match RevocationOptionsBuilder::new(&crl_refs) {
-                Ok(b) => {
-                    let rp = self.options.revocation;
-                    Some(
-                        b.with_depth(if rp.leaf_only {
-                            webpki::RevocationCheckDepth::EndEntity
-                        } else {
-                            webpki::RevocationCheckDepth::Chain
-                        })
-                        .with_status_policy(if rp.require_crl {
-                            webpki::UnknownStatusPolicy::Deny
-                        } else {
-                            webpki::UnknownStatusPolicy::Allow
-                        })
-                        .with_expiration_policy(if rp.reject_stale_crl {
-                            webpki::ExpirationPolicy::Enforce
-                        } else {
-                            webpki::ExpirationPolicy::Ignore
-                        })
-                        .build(),
-                    )
-                }
-                Err(_) => None,
+        let attempt =
+            |time: Timestamp| -> std::result::Result<(Vec<u8>, Vec<Vec<u8>>), webpki::Error> {
+                let revocation = match RevocationOptionsBuilder::new(&crl_refs) {
+                    Ok(b) => {
+                        let rp = self.options.revocation;
+                        Some(
+                            b.with_depth(if rp.leaf_only {
+                                webpki::RevocationCheckDepth::EndEntity
+                            } else {
+                                webpki::RevocationCheckDepth::Chain
+                            })
+                            .with_status_policy(if rp.require_crl {
+                                webpki::UnknownStatusPolicy::Deny
+                            } else {
+                                webpki::UnknownStatusPolicy::Allow
+                            })
+                            .with_expiration_policy(if rp.reject_stale_crl {
+                                webpki::ExpirationPolicy::Enforce
+                            } else {
+                                webpki::ExpirationPolicy::Ignore
+                            })
+                            .build(),
+                        )
+                    }
+                    Err(_) => None,
+                };
+                let path = end_entity.verify_for_usage(
+                    SIGNATURE_ALGORITHMS,
+                    anchors,
+                    intermediates,
+                    time.to_pki(),
+                    eku,
+                    revocation,
+                    None,
+                )?;
+                Ok((
+                    path.anchor().subject_public_key_info.as_ref().to_vec(),
+                    path.intermediate_certificates()
+                        .map(|c| c.der().as_ref().to_vec())
+                        .collect(),
+                ))
             };
-            let path = end_entity.verify_for_usage(
-                SIGNATURE_ALGORITHMS,
-                &self.anchors,
-                intermediates,
-                time.to_pki(),
-                eku,
-                revocation,
-                None,
-            )?;
-            Ok((
-                path.anchor().subject_public_key_info.as_ref().to_vec(),
-                path.intermediate_certificates().count(),
-            ))
-        };
-        let skew = self.options.clock_skew;
+        let skew = self.policy.clock_leeway;
         match attempt(at) {
             Ok(r) => Ok(r),
             Err(webpki::Error::CertNotValidYet { not_before, .. })
                 if !skew.is_zero() && (not_before.as_secs() as i64) <= at.add(skew).unix() =>
             {
-                attempt(at.add(skew)).map_err(map_webpki)
+                attempt(at.add(skew))
             }
             Err(webpki::Error::CertExpired { not_after, .. })
                 if !skew.is_zero() && (not_after.as_secs() as i64) >= at.sub(skew).unix() =>
             {
-                attempt(at.sub(skew)).map_err(map_webpki)
+                attempt(at.sub(skew))
             }
-            Err(e) => Err(map_webpki(e)),
+            Err(e) => Err(e),
         }
     }
+}
+
+/// The leaf must name the asked purpose in an extendedKeyUsage of its own: a leaf without one,
+/// or with only anyExtendedKeyUsage, is `wrong_usage` (a trust anchor's EKU changes nothing).
+fn check_leaf_purpose(leaf: &Certificate, usage: PeerUsage) -> Result<()> {
+    let has = match usage {
+        PeerUsage::Client => leaf.client_auth,
+        PeerUsage::Server => leaf.server_auth,
+    };
+    if !leaf.has_eku || leaf.facts.eku_any_only || !has {
+        return Err(Error::new(
+            ErrorCode::WrongUsage,
+            format!(
+                "the leaf's extendedKeyUsage does not name {} authentication",
+                usage.as_str()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The X509-SVID rules for a leaf: not a CA, digitalSignature without keyCertSign/cRLSign,
