@@ -116,6 +116,9 @@ namespace MeshTls.Tests
             {
                 Assert.IsTrue(records.Revoke(issued.SerialHex, RevocationReason.KeyCompromise, TestData.Now));
                 Assert.IsFalse(records.Revoke(issued.SerialHex, RevocationReason.Superseded, TestData.Now));
+                // A time no CRL can carry is refused by the core and records nothing.
+                Assert.AreEqual(ErrorCode.InvalidRequest, CodeOf(() => records.Revoke(fresh.SerialHex, RevocationReason.KeyCompromise, DateTimeOffset.MinValue)));
+                Assert.AreEqual(ErrorCode.InvalidRequest, CodeOf(() => records.Revoke(fresh.SerialHex, RevocationReason.KeyCompromise, new DateTimeOffset(1969, 12, 31, 23, 59, 59, TimeSpan.Zero))));
                 Assert.AreEqual(1, records.Count);
                 using (var reread = RevocationList.FromText(records.ToText()))
                 {

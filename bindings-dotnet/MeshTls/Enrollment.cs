@@ -385,6 +385,13 @@ namespace MeshTls
         /// <summary>0 after enrolling (or resuming), one more after each renewal.</summary>
         public long Generation => (long)Native.meshtls_enrolled_generation(handle);
 
+        /// <summary>
+        /// How many CRLs fetched from the service were refused for stepping back (a lower CRL
+        /// number than the one held, or the same number with other content): the held CRL
+        /// stays, and <see cref="RefreshTrustAsync"/> fails with <c>StaleCrl</c>.
+        /// </summary>
+        public long StaleCrlRefusals => (long)Native.meshtls_enrolled_stale_crl_refusals(handle);
+
         /// <summary>The current chain, PEM, leaf first.</summary>
         public string ChainPem => Text(Native.meshtls_enrolled_chain_pem);
 
@@ -661,6 +668,9 @@ namespace MeshTls
 
             [DllImport("meshtls_ffi")]
             public static extern ulong meshtls_enrolled_generation(Handle e);
+
+            [DllImport("meshtls_ffi")]
+            public static extern ulong meshtls_enrolled_stale_crl_refusals(Handle e);
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_enrolled_verifier(Handle e, out Verifier.Handle v);

@@ -46,7 +46,8 @@ namespace MeshTls
         /// Records a revocation of the serial (hex) at <paramref name="at"/>; false when it was
         /// already revoked (nothing changes then).
         /// </summary>
-        /// <exception cref="MeshTlsException">A serial that is not hex (<c>Malformed</c>).</exception>
+        /// <exception cref="MeshTlsException">A serial that is not hex (<c>Malformed</c>); a time
+        /// a CRL cannot carry, before 1970 or after 9999 (<c>InvalidRequest</c>).</exception>
         public bool Revoke(string serialHex, RevocationReason reason, DateTimeOffset at)
         {
             if (serialHex == null)

@@ -130,6 +130,9 @@ test('revocation: records, a signed CRL, and the verifier refusing the serial', 
   const records = new RevocationList()
   assert.equal(records.revoke(bad.serial, 'key_compromise'), true)
   assert.equal(records.revoke(bad.serial), false, 'already revoked')
+  // A time no CRL can carry is refused by the core, and nothing is recorded.
+  assert.throws(() => records.revoke(good.serial, 'key_compromise', new Date(-62135596800000)), { code: 'invalid_request' })
+  assert.throws(() => records.revoke(good.serial, 'key_compromise', new Date(-1000)), { code: 'invalid_request' })
   assert.equal(records.length, 1)
   assert.equal(records.get(bad.serial).reason, 'key_compromise')
   const restored = RevocationList.fromText(records.toText())

@@ -171,7 +171,7 @@ test('reused, unknown and foreign tokens reject with the service code', { skip, 
   })
   await assert.rejects(enroll(url(), '0'.repeat(64), NODE, { caBundle: bundle }), { code: 'token_invalid' })
   const other = await mint('spiffe://mesh.internal/worker/c')
-  await assert.rejects(enroll(url(), other, NODE, { caBundle: bundle }), { code: 'identity_mismatch' })
+  await assert.rejects(enroll(url(), other, NODE, { caBundle: bundle }), { code: 'not_authorized' })
   // Arguments the core refuses throw before anything is sent.
   assert.throws(() => enroll(url(), other, 'not an id', { caBundle: bundle }), { code: 'malformed' })
 })

@@ -71,7 +71,7 @@ impl RevocationList {
             Some(r) => r.parse::<RevocationReason>().js()?,
             None => RevocationReason::default(),
         };
-        Ok(self.inner.revoke(serial, reason, at(at_time)))
+        self.inner.revoke(serial, reason, at(at_time)).js()
     }
 
     /// The entry for a serial (hex), if revoked.

@@ -116,6 +116,14 @@ impl EnrolledIdentity {
         })
     }
 
+    /// How many CRLs fetched from the service were refused for stepping back (a lower CRL
+    /// number than the one held, or the same number with other content): the held CRL
+    /// stays, and `refresh_trust()` raises `stale_crl`.
+    #[getter]
+    fn stale_crl_refusals(&self) -> u64 {
+        self.inner.stale_crl_refusals()
+    }
+
     /// Fetch the bundle and CRL now; the schedule does it every `refresh_every`.
     fn refresh_trust<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();

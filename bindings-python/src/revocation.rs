@@ -81,7 +81,9 @@ impl RevocationList {
             Some(r) => r.parse::<RevocationReason>().map_err(to_py)?,
             None => RevocationReason::default(),
         };
-        Ok(self.inner.revoke(serial, reason, timestamp(at)?))
+        self.inner
+            .revoke(serial, reason, timestamp(at)?)
+            .map_err(to_py)
     }
 
     /// The record for a serial, or None.

@@ -148,6 +148,15 @@ def test_revocation_and_crl(ca: meshtls.Authority) -> None:
     assert e.value.code == "revoked"
     with pytest.raises(meshtls.InvalidRequest):
         records.revoke(good, "not-a-reason")
+    # A time no CRL can carry is refused by the core, and nothing is recorded.
+    for at in (
+        dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc),
+        dt.datetime(1969, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc),
+    ):
+        with pytest.raises(meshtls.InvalidRequest) as e:
+            records.revoke(good, "key_compromise", at)
+        assert e.value.code == "invalid_request"
+    assert len(records) == 1
 
 
 def test_stale_crl_fails_closed(ca: meshtls.Authority) -> None:

@@ -60,6 +60,28 @@ with `admin revoke`.
 
 Exit codes: 0 ok, 2 refused by the service (token_used, token_invalid) or bad input, 3 I/O.")]
     RevokeToken(RevokeTokenArgs),
+    /// Copy the ledger (SQLite) to a file, consistently, while the service runs.
+    #[cfg(feature = "serve")]
+    #[command(after_help = "\
+Reads the ledger file directly (not through the service): run it on the CA's host. The copy is
+one read transaction of SQLite (VACUUM INTO), written to a temporary file, synced and renamed,
+and never overwrites. For a PostgreSQL ledger it prints pg_dump guidance and exits 2
+(unsupported).
+
+Exit codes: 0 ok, 2 bad input or PostgreSQL, 3 I/O (e.g. no ledger, FILE exists).")]
+    Backup(crate::ledger::BackupArgs),
+    /// Bring a CA's ledger back from a backup (the service stopped); CRL numbers keep rising.
+    #[cfg(feature = "serve")]
+    #[command(after_help = "\
+Replaces the ledger (--db, default DIR/ledger.db) with --from FILE through SQLite's backup API,
+then binds it to the CA directory: its CRL number is raised above every CRL the CA served
+before. Certificates issued and revocations made after the backup are not in it: the command
+says how many certificates; repeat such revocations with `meshtls revoke`. Refused when FILE is
+another CA's ledger. With PostgreSQL: pg_restore the database first, then run this without
+--from on each replica's CA directory.
+
+Exit codes: 0 ok, 2 bad input (another CA's ledger, PostgreSQL with --from), 3 I/O.")]
+    Restore(crate::ledger::RestoreArgs),
 }
 
 /// Where the service is and who we are to it.
@@ -119,6 +141,10 @@ pub struct RevokeArgs {
     /// superseded, cessation_of_operation, certificate_hold, privilege_withdrawn, aa_compromise.
     #[arg(long, value_name = "REASON")]
     reason: Option<RevocationReason>,
+    /// Revoke its descendants too (renewals of it, their renewals...); always so for
+    /// key_compromise.
+    #[arg(long)]
+    lineage: bool,
 }
 
 /// `admin certs`
@@ -218,6 +244,7 @@ struct TokenOut {
 struct RevokeOut {
     serial: String,
     newly_revoked: bool,
+    descendants_revoked: Vec<String>,
 }
 
 /// Runs `admin`.
@@ -228,6 +255,10 @@ pub fn run(c: &AdminCommand, json: bool) -> Result<(), CliError> {
         AdminCommand::Certs(a) => certs(a, json),
         AdminCommand::Tokens(a) => tokens(a, json),
         AdminCommand::RevokeToken(a) => revoke_token(a, json),
+        #[cfg(feature = "serve")]
+        AdminCommand::Backup(a) => crate::ledger::backup(a, json),
+        #[cfg(feature = "serve")]
+        AdminCommand::Restore(a) => crate::ledger::restore(a, json),
     }
 }
 
@@ -309,6 +340,7 @@ fn revoke(a: &RevokeArgs, json: bool) -> Result<(), CliError> {
     let request = RevokeRequest {
         serial: serial.to_hex(),
         reason: a.reason.map(|r| r.as_str().to_owned()),
+        lineage: a.lineage,
     };
     let answer = call(&a.service, |client, admin| async move {
         client.revoke(&admin, &request).await
@@ -316,13 +348,18 @@ fn revoke(a: &RevokeArgs, json: bool) -> Result<(), CliError> {
     let out = RevokeOut {
         serial: answer.serial,
         newly_revoked: answer.newly_revoked,
+        descendants_revoked: answer.descendants_revoked,
     };
     output::emit(json, &out, || {
-        if out.newly_revoked {
+        let mut text = if out.newly_revoked {
             format!("revoked {}; the service's CRL carries it now\n", out.serial)
         } else {
             format!("{} was already revoked\n", out.serial)
+        };
+        for d in &out.descendants_revoked {
+            text.push_str(&format!("revoked {d} (descendant)\n"));
         }
+        text
     })
 }
 
@@ -347,6 +384,11 @@ fn certs(a: &CertsArgs, json: bool) -> Result<(), CliError> {
                 (Some(_), Some(r)) => format!("  revoked ({r})"),
                 (Some(_), None) => "  revoked".to_owned(),
                 _ => String::new(),
+            };
+            // The lineage: which certificate this one renewed.
+            let revoked = match &c.previous_serial {
+                Some(p) => format!("  renews {p}{revoked}"),
+                None => revoked,
             };
             text.push_str(&ledger_line(
                 &c.serial,

@@ -21,6 +21,9 @@ pub mod exit {
     pub const PASSPHRASE: u8 = 4;
     /// A bug in meshtls.
     pub const INTERNAL: u8 = 5;
+    /// `serve` refused to start: the ledger is missing, empty, another CA's or older than
+    /// the CA directory remembers (code `io`).
+    pub const LEDGER_REFUSED: u8 = 6;
 }
 
 /// The exit-code table shown at the end of `meshtls --help`.
@@ -36,6 +39,8 @@ Exit codes:
   3  io: a file could not be read or written, a connection failed
   4  wrong_passphrase: the passphrase or PFX password does not open the key
   5  internal: a bug in meshtls, please report it
+  6  serve refused to start (code io): the ledger is missing, empty, another CA's or older
+     than the CA directory remembers; see `meshtls admin restore`
 Errors are one line on stderr: `error: <code>: [<file>: ]<message>`; the code is stable.";
 
 /// The exit status of a code: one per core error family, so the CLI groups codes exactly as
@@ -57,6 +62,7 @@ pub struct CliError {
     code: ErrorCode,
     message: String,
     file: Option<PathBuf>,
+    exit: Option<u8>,
 }
 
 impl CliError {
@@ -66,6 +72,15 @@ impl CliError {
             code,
             message: message.into(),
             file: None,
+            exit: None,
+        }
+    }
+
+    /// `serve` must not start on this ledger (code `io`, exit 6).
+    pub fn ledger_refused(message: impl Into<String>) -> Self {
+        CliError {
+            exit: Some(exit::LEDGER_REFUSED),
+            ..CliError::new(ErrorCode::Io, message)
         }
     }
 
@@ -94,7 +109,7 @@ impl CliError {
 
     /// The exit status for the code.
     pub fn exit_status(&self) -> u8 {
-        exit_status_of(self.code)
+        self.exit.unwrap_or_else(|| exit_status_of(self.code))
     }
 
     /// The error as the JSON object printed on stdout under `--json`.

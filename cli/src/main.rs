@@ -13,6 +13,8 @@ mod error;
 mod files;
 mod inspect;
 mod issue;
+#[cfg(feature = "serve")]
+mod ledger;
 mod output;
 #[cfg(feature = "probe")]
 mod probe;

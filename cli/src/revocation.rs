@@ -61,7 +61,7 @@ pub fn revoke(a: &RevokeArgs, json: bool) -> Result<(), CliError> {
         (None, None) => return Err(CliError::invalid("give --serial or --cert")),
     };
     let mut records = ca::read_records(&a.ca)?;
-    let newly = records.revoke(serial.clone(), a.reason.unwrap_or_default(), clock::now()?);
+    let newly = records.revoke(serial.clone(), a.reason.unwrap_or_default(), clock::now()?)?;
     if newly {
         ca::write_records(&a.ca, &records)?;
     }

@@ -5,20 +5,16 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use meshtls_core::validity::parse_duration;
 use meshtls_core::{ErrorCode, IdPattern};
-use meshtls_enroll::{CaService, ServiceConfig, SqliteStore, Store};
+use meshtls_enroll::{CaService, ServiceConfig};
 
 use crate::ca::{self, PassphraseArgs};
 use crate::error::CliError;
 use crate::files;
-
-/// The ledger file in the CA directory when --db is not given.
-pub const LEDGER_FILE: &str = "ledger.db";
 
 /// `serve`
 #[derive(Debug, Args)]
@@ -32,7 +28,19 @@ replicas of the same CA may share. Prints `listening on ADDR` once ready, then s
 killed. Revocations made with `meshtls revoke` (DIR/revocations.txt, read at startup) are in
 the served CRL and such certificates cannot act as admins or renew.
 
-Exit codes: 2 bad input, 3 I/O (cannot bind, cannot open the ledger), 4 wrong passphrase.")]
+Every request is logged as one JSON line (time, address, peer SPIFFE ID, method, endpoint,
+status, code; never a token, key or CSR) to stderr, or to --audit-log FILE. POST bodies must
+be application/json (415). Each client address may hold --max-connections-per-address
+connections and make --token-failures-per-minute failed join-token attempts (then 429).
+
+The CA directory remembers its ledger in DIR/ca-state.json (the ledger's id, the highest CRL
+number published, how many certificates it holds). Once the CA has issued, serve refuses to
+start (exit 6, one line saying why) on a ledger that is missing, empty (0 bytes), another
+ledger, or older than the CA directory remembers; bring a backup back with `meshtls admin
+restore`. Every CRL number is above every number served before, across restarts and restores.
+
+Exit codes: 2 bad input (e.g. a bad line in DIR/revocations.txt, named with its line number),
+3 I/O (cannot bind, cannot open the ledger), 4 wrong passphrase, 6 ledger refused.")]
 pub struct ServeArgs {
     /// The CA directory (ca.crt, ca.key).
     #[arg(long, value_name = "DIR")]
@@ -62,6 +70,17 @@ pub struct ServeArgs {
     /// at /v1/crl so nodes keep accepting that CA's certificates; re-read when it changes.
     #[arg(long, value_name = "FILE")]
     crl_extra: Vec<PathBuf>,
+    /// Most connections one client address may hold open; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = meshtls_enroll::service::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)]
+    max_connections_per_address: usize,
+    /// Failed join-token attempts one client address may make per minute before its
+    /// enrollments get 429 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = meshtls_enroll::service::DEFAULT_TOKEN_FAILURES)]
+    token_failures_per_minute: u32,
+    /// The access/audit log, one JSON line per request: a file (appended to), `-` for stderr
+    /// (default), or `off`.
+    #[arg(long, value_name = "PATH|-|off", default_value = "-")]
+    audit_log: String,
     #[command(flatten)]
     passphrase: PassphraseArgs,
 }
@@ -70,25 +89,26 @@ fn io_error(message: String) -> CliError {
     CliError::new(ErrorCode::Io, message)
 }
 
-fn open_store(a: &ServeArgs) -> Result<Arc<dyn Store>, CliError> {
-    if a.db.starts_with("postgres://") || a.db.starts_with("postgresql://") {
-        let store = meshtls_enroll::PostgresStore::connect(&a.db, 8)
-            .map_err(|e| io_error(format!("{e}")))?;
-        return Ok(Arc::new(store));
-    }
-    let path = match a.db.strip_prefix("sqlite:") {
-        Some(p) => PathBuf::from(p),
-        None if a.db == "sqlite" => a.ca.join(LEDGER_FILE),
-        None => {
-            return Err(CliError::invalid(format!(
-                "--db: sqlite, sqlite:PATH or postgres://..., not {:?}",
-                a.db
-            )))
+/// Test hook, read once at start: `1` makes the service abort right after committing an
+/// enrollment and before answering it (the crash the idempotent enrollment is tested against).
+const ABORT_AFTER_ENROLL_COMMIT: &str = "MESHTLS_TEST_ABORT_AFTER_ENROLL_COMMIT";
+
+/// The audit log's sink: stderr, an appended file (0600 when created), or none.
+fn audit_sink(arg: &str) -> Result<Option<Box<dyn std::io::Write + Send>>, CliError> {
+    match arg {
+        "off" => Ok(None),
+        "-" => Ok(Some(Box::new(std::io::stderr()))),
+        path => {
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let file = options
+                .open(path)
+                .map_err(|e| io_error(format!("--audit-log {path}: {e}")))?;
+            Ok(Some(Box::new(file)))
         }
-    };
-    let store =
-        SqliteStore::open(&path).map_err(|e| io_error(format!("{}: {e}", path.display())))?;
-    Ok(Arc::new(store))
+    }
 }
 
 /// Runs `serve` (until killed).
@@ -113,11 +133,22 @@ pub fn run(a: &ServeArgs, _json: bool) -> Result<(), CliError> {
     for admin in &a.admin_id {
         config = config.with_admin(admin.clone());
     }
+    config = config
+        .with_max_connections_per_address(a.max_connections_per_address)
+        .with_token_failure_limit(a.token_failures_per_minute, Duration::from_secs(60))
+        .with_abort_after_enroll_commit(
+            std::env::var(ABORT_AFTER_ENROLL_COMMIT).is_ok_and(|v| v == "1"),
+        );
+    if let Some(sink) = audit_sink(&a.audit_log)? {
+        config = config.with_audit_log(sink);
+    }
     for path in &a.crl_extra {
         files::read(path)?; // a missing file is named as such, before the service parses it
         config = config.with_extra_crl_file(path);
     }
-    let store = open_store(a)?;
+    // Before the service records anything: a missing, empty, foreign or rolled-back ledger
+    // of a CA that has issued stops here (exit 6).
+    let store = crate::ledger::open_for_serve(&a.ca, &a.db)?;
     let service = CaService::new(config, store).map_err(|e| match e {
         meshtls_enroll::ServiceError::Core(e) => CliError::from(e),
         other => io_error(other.to_string()),

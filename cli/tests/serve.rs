@@ -33,6 +33,12 @@ impl Drop for Server {
 }
 
 fn serve(pki: &Pki, db: &str) -> Server {
+    serve_with(pki, db, &[], &[])
+}
+
+/// `meshtls serve` with more arguments and environment; its audit log goes to
+/// CA_DIR/audit.log.
+fn serve_with(pki: &Pki, db: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = StdCommand::new(env!("CARGO_BIN_EXE_meshtls"))
         .args([
             "serve",
@@ -45,6 +51,10 @@ fn serve(pki: &Pki, db: &str) -> Server {
             "--ca",
         ])
         .arg(pki.ca())
+        .arg("--audit-log")
+        .arg(pki.ca().join("audit.log"))
+        .args(args)
+        .envs(env.iter().copied())
         .env("MESHTLS_CA_PASSPHRASE", PASS)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -113,7 +123,8 @@ async fn burst_and_kill(
         )
         .unwrap(),
     );
-    let mut server = serve(pki, db);
+    // The burst comes from one address: let it open a connection per enrollment.
+    let mut server = serve_with(pki, db, &["--max-connections-per-address", "1000"], &[]);
     let c = Arc::new(client(pki, &server.url));
 
     const N: usize = 100;
@@ -311,12 +322,28 @@ async fn meshtls_admin_mints_tokens_lists_and_revokes() {
     assert_eq!(certs[0]["serial"], serial.as_str());
     assert_eq!(certs[0]["kind"], "enroll");
 
-    admin(
+    // A renewal: the listing shows which certificate it renews.
+    node.renew_now().await.unwrap();
+    let renewed = node.identity().current().leaf().unwrap().serial.to_hex();
+    let text = admin(&["certs", "--identity", NODE], &admin_dir)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&text.get_output().stdout).into_owned();
+    let line = text.lines().find(|l| l.starts_with(&renewed)).unwrap();
+    assert!(line.contains(&format!("renews {serial}")), "{text}");
+
+    // Key compromise of the first takes its renewal with it.
+    let out = admin(
         &["revoke", "--serial", &serial, "--reason", "key_compromise"],
         &admin_dir,
     )
     .assert()
     .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains(&format!("revoked {renewed} (descendant)")),
+        "{stdout}"
+    );
     let e = node.renew_now().await.unwrap_err();
     assert_eq!(e.code(), "revoked");
     let revoked = json(
@@ -325,8 +352,25 @@ async fn meshtls_admin_mints_tokens_lists_and_revokes() {
             .assert()
             .success(),
     );
-    assert_eq!(revoked["certs"][0]["serial"], serial.as_str());
-    assert_eq!(revoked["certs"][0]["revocation_reason"], "key_compromise");
+    let revoked: Vec<(&str, &str)> = revoked["certs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["serial"].as_str().unwrap(),
+                c["revocation_reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        revoked.contains(&(serial.as_str(), "key_compromise")),
+        "{revoked:?}"
+    );
+    assert!(
+        revoked.contains(&(renewed.as_str(), "key_compromise")),
+        "{revoked:?}"
+    );
 
     // A second token leaks before use: list the tokens, revoke it by its id.
     let minted = json(
@@ -386,4 +430,195 @@ async fn meshtls_admin_mints_tokens_lists_and_revokes() {
         .assert()
         .code(3);
     assert_error_line(&a, "io");
+}
+
+fn admin_of(pki: &Pki) -> IdentityHandle {
+    let admin_dir = pki.issue(ADMIN, "admin", &[]);
+    IdentityHandle::new(
+        Identity::from_pem(
+            &std::fs::read(admin_dir.join("chain.pem")).unwrap(),
+            &std::fs::read(admin_dir.join("key.pem")).unwrap(),
+        )
+        .unwrap(),
+    )
+}
+
+async fn mint(c: &CaClient, admin: &IdentityHandle, identity: &str) -> String {
+    let body = serde_json::json!({ "identity": identity }).to_string();
+    let (status, bytes) = c
+        .request(
+            Method::POST,
+            "/v1/tokens",
+            Some(body.into_bytes()),
+            Some(admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{bytes:?}");
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_commit_and_answer_then_a_retry_gets_the_certificate() {
+    let pki = Pki::new();
+    let admin = admin_of(&pki);
+    // The test hook aborts the process right after the enrollment's commit.
+    let mut server = serve_with(
+        &pki,
+        "sqlite",
+        &[],
+        &[("MESHTLS_TEST_ABORT_AFTER_ENROLL_COMMIT", "1")],
+    );
+    let c = client(&pki, &server.url);
+    let node = "spiffe://mesh.internal/node/crash";
+    let token = mint(&c, &admin, node).await;
+    let csr = create_csr(
+        &SpiffeId::parse(node).unwrap(),
+        &[],
+        KeyAlgorithm::EcdsaP256,
+    )
+    .unwrap();
+    let e = c.enroll_csr(&token, &csr.csr_pem).await.unwrap_err();
+    assert_eq!(e.code(), "transport", "{e}");
+    let status = server.child.wait().unwrap();
+    assert!(!status.success(), "the service died: {status:?}");
+
+    // The ledger has the certificate and the token is used...
+    let ledger = pki.ca().join("ledger.db");
+    let rows = tokio::task::spawn_blocking(move || {
+        SqliteStore::open(&ledger)
+            .unwrap()
+            .certs(&CertFilter {
+                identity: Some(node.to_owned()),
+                limit: 10,
+                ..CertFilter::default()
+            })
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    // ...and the retry on the restarted service gets that very certificate.
+    let server = serve(&pki, "sqlite");
+    let c = client(&pki, &server.url);
+    let issued = c.enroll_csr(&token, &csr.csr_pem).await.unwrap();
+    assert_eq!(issued.serial, rows[0].serial);
+    Identity::from_pem(issued.chain_pem.as_bytes(), csr.key_pem.as_bytes()).unwrap();
+    // Another key is still refused.
+    let other = create_csr(
+        &SpiffeId::parse(node).unwrap(),
+        &[],
+        KeyAlgorithm::EcdsaP256,
+    )
+    .unwrap();
+    let e = c.enroll_csr(&token, &other.csr_pem).await.unwrap_err();
+    assert_eq!(e.code(), "token_used");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_writes_an_audit_line_per_request_without_secrets() {
+    let pki = Pki::new();
+    let admin = admin_of(&pki);
+    let server = serve(&pki, "sqlite");
+    let c = client(&pki, &server.url);
+    let node = "spiffe://mesh.internal/node/audited";
+    let token = mint(&c, &admin, node).await;
+    let csr = create_csr(
+        &SpiffeId::parse(node).unwrap(),
+        &[],
+        KeyAlgorithm::EcdsaP256,
+    )
+    .unwrap();
+    c.enroll_csr(&token, &csr.csr_pem).await.unwrap();
+    // Not JSON: 415, logged with its code.
+    let (status, _) = c
+        .request(Method::POST, "/v1/enroll", None, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 415);
+    drop(server);
+    let log = std::fs::read_to_string(pki.ca().join("audit.log")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    assert_eq!(lines[0]["peer"], ADMIN);
+    assert_eq!(lines[0]["endpoint"], "/v1/tokens");
+    assert_eq!(lines[1]["endpoint"], "/v1/enroll");
+    assert_eq!(lines[1]["status"], 200);
+    assert_eq!(lines[2]["code"], "unsupported_media_type");
+    for l in &lines {
+        assert!(l["time"].as_str().unwrap().ends_with('Z'), "{l}");
+        assert!(l["address"].as_str().unwrap().starts_with("127.0.0.1:"));
+    }
+    assert!(!log.contains(&token));
+    assert!(!log.contains("BEGIN"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(pki.ca().join("audit.log"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the audit log is private: {mode:o}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_never_enrolls_a_reserved_identity_nor_a_weak_csr_through_a_token() {
+    let pki = Pki::new();
+    let admin = admin_of(&pki);
+    let server = serve_with(
+        &pki,
+        "sqlite",
+        &["--admin-id", "spiffe://mesh.internal/ops/*"],
+        &[],
+    );
+    let c = client(&pki, &server.url);
+    let token = mint(&c, &admin, "spiffe://mesh.internal").await;
+    for reserved in [
+        "spiffe://mesh.internal/meshtls/ca",
+        ADMIN,
+        "spiffe://mesh.internal/ops/alice",
+    ] {
+        let csr = create_csr(
+            &SpiffeId::parse(reserved).unwrap(),
+            &[],
+            KeyAlgorithm::EcdsaP256,
+        )
+        .unwrap();
+        let e = c.enroll_csr(&token, &csr.csr_pem).await.unwrap_err();
+        assert_eq!(e.code(), "not_authorized", "{reserved}: {e}");
+    }
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/requests");
+    for (csr, code) in [
+        ("rsa-1024.csr.pem", "weak_key"),
+        ("rsa-sha1.csr.pem", "weak_signature"),
+    ] {
+        let pem = std::fs::read_to_string(fixtures.join(csr)).unwrap();
+        let e = c.enroll_csr(&token, &pem).await.unwrap_err();
+        assert_eq!(e.code(), code, "{csr}: {e}");
+    }
+    // None of that used the token up; what it enrolls is no administrator.
+    let member = "spiffe://mesh.internal/service/api";
+    let csr = create_csr(
+        &SpiffeId::parse(member).unwrap(),
+        &[],
+        KeyAlgorithm::EcdsaP256,
+    )
+    .unwrap();
+    let issued = c.enroll_csr(&token, &csr.csr_pem).await.unwrap();
+    let node = IdentityHandle::new(
+        Identity::from_pem(issued.chain_pem.as_bytes(), csr.key_pem.as_bytes()).unwrap(),
+    );
+    let body = br#"{"identity":"spiffe://mesh.internal/ops/bob"}"#.to_vec();
+    let (status, bytes) = c
+        .request(Method::POST, "/v1/tokens", Some(body), Some(&node))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{bytes:?}");
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["error"]["code"], "not_admin");
 }

@@ -119,7 +119,9 @@ fn crls(c: &mut Criterion) {
     let (root, _) = setup();
     let mut records = RevocationList::new();
     for i in 0..100_000u32 {
-        records.revoke(serial(i), RevocationReason::KeyCompromise, NOW);
+        records
+            .revoke(serial(i), RevocationReason::KeyCompromise, NOW)
+            .unwrap();
     }
     let mut g = c.benchmark_group("crl");
     g.sample_size(10);
@@ -140,7 +142,9 @@ fn crls(c: &mut Criterion) {
     // The same lookup in a CRL of 1,000 entries: O(log n) shows as a small difference.
     let mut small = RevocationList::new();
     for i in 0..1_000u32 {
-        small.revoke(serial(i), RevocationReason::KeyCompromise, NOW);
+        small
+            .revoke(serial(i), RevocationReason::KeyCompromise, NOW)
+            .unwrap();
     }
     let small_crl = root.build_crl(&small, &CrlParams::new(1, NOW)).unwrap();
     let hit_small = serial(777);

@@ -157,11 +157,13 @@ fn main() -> Result<(), meshtls_core::Error> {
     write(&dir, "empty.chain.pem", "");
 
     let mut records = RevocationList::new();
-    records.revoke(
-        revoked.serial.clone(),
-        RevocationReason::KeyCompromise,
-        made,
-    );
+    records
+        .revoke(
+            revoked.serial.clone(),
+            RevocationReason::KeyCompromise,
+            made,
+        )
+        .expect("a time a CRL can carry");
     write(
         &dir,
         "intermediate.crl.pem",

@@ -153,7 +153,7 @@ fn run() -> Result<bool, meshtls_core::Error> {
         issued[2].1.serial.clone(),
         RevocationReason::KeyCompromise,
         now,
-    );
+    )?;
     bundle.add_crl(ca.build_crl(&records, &CrlParams::new(1, now))?.der())?;
     bundle.add_crl(
         root.build_crl(&RevocationList::new(), &CrlParams::new(1, now))?

@@ -182,10 +182,37 @@ impl RevocationList {
         Self::default()
     }
 
-    /// Records a revocation; returns false (and changes nothing) if already revoked.
-    pub fn revoke(&mut self, serial: Serial, reason: RevocationReason, at: Timestamp) -> bool {
+    /// The earliest revocation time a record may carry: 1970-01-01T00:00:00Z (verifiers
+    /// read CRL times as Unix time and refuse a CRL holding an earlier one).
+    pub const EARLIEST: Timestamp = Timestamp::from_unix(0);
+    /// The latest revocation time a record may carry: 9999-12-31T23:59:59Z, the last time an
+    /// X.509 GeneralizedTime can hold.
+    pub const LATEST: Timestamp = Timestamp::from_unix(253_402_300_799);
+
+    /// Records a revocation; returns `Ok(false)` (and changes nothing) if already revoked.
+    ///
+    /// A time a CRL cannot carry (before [`EARLIEST`](Self::EARLIEST) or after
+    /// [`LATEST`](Self::LATEST)) is `invalid_request`, and nothing is recorded: one such
+    /// record would make every later CRL of the list impossible to build.
+    ///
+    /// ```
+    /// # use meshtls_core::{ErrorCode, RevocationList, RevocationReason, Serial, Timestamp};
+    /// let mut list = RevocationList::new();
+    /// let serial = Serial::from_hex("01")?;
+    /// let e = list.revoke(serial.clone(), RevocationReason::KeyCompromise, Timestamp::from_unix(i64::MIN));
+    /// assert_eq!(e.unwrap_err().code(), ErrorCode::InvalidRequest);
+    /// assert!(list.revoke(serial, RevocationReason::KeyCompromise, Timestamp::from_unix(1_790_000_000))?);
+    /// # Ok::<(), meshtls_core::Error>(())
+    /// ```
+    pub fn revoke(
+        &mut self,
+        serial: Serial,
+        reason: RevocationReason,
+        at: Timestamp,
+    ) -> Result<bool> {
+        Self::check_time(at)?;
         if self.entries.contains_key(&serial) {
-            return false;
+            return Ok(false);
         }
         self.entries.insert(
             serial.clone(),
@@ -195,7 +222,20 @@ impl RevocationList {
                 reason,
             },
         );
-        true
+        Ok(true)
+    }
+
+    /// `invalid_request` unless a CRL can carry `at` as a revocation time.
+    fn check_time(at: Timestamp) -> Result<()> {
+        if at < Self::EARLIEST || at > Self::LATEST {
+            return Err(Error::invalid_request(format!(
+                "revocation time {} is outside what a CRL can carry ({} to {})",
+                at.unix(),
+                Self::EARLIEST,
+                Self::LATEST
+            )));
+        }
+        Ok(())
     }
 
     /// The entry for a serial.
@@ -241,7 +281,10 @@ impl RevocationList {
         s
     }
 
-    /// Parses [`RevocationList::to_text`] output.
+    /// Parses [`RevocationList::to_text`] output. Every line is checked as
+    /// [`revoke`](Self::revoke) checks it (serial, a time a CRL can carry, a known reason),
+    /// and the same serial twice is refused: the error names the line number and the line,
+    /// so a damaged file stops whoever loads it instead of every later CRL build.
     pub fn from_text(text: &str) -> Result<Self> {
         let mut lines = text.lines();
         if lines.next().map(str::trim) != Some(RECORDS_HEADER) {
@@ -254,14 +297,23 @@ impl RevocationList {
                 continue;
             }
             let parts: Vec<&str> = line.split_whitespace().collect();
-            let bad = || Error::malformed(format!("revocation records line {}: {line:?}", i + 2));
+            let number = i + 2;
+            let bad = || Error::malformed(format!("revocation records line {number}: {line:?}"));
+            let why = |e: Error| {
+                Error::malformed(format!(
+                    "revocation records line {number}: {line:?}: {}",
+                    e.message()
+                ))
+            };
             match parts.as_slice() {
                 ["crl_number", n] => list.last_crl_number = n.parse().map_err(|_| bad())?,
                 [serial, at, reason] => {
-                    let serial = Serial::from_hex(serial).map_err(|_| bad())?;
+                    let serial = Serial::from_hex(serial).map_err(why)?;
                     let at = Timestamp::from_unix(at.parse().map_err(|_| bad())?);
-                    let reason = reason.parse().map_err(|_| bad())?;
-                    list.revoke(serial, reason, at);
+                    let reason = reason.parse().map_err(why)?;
+                    if !list.revoke(serial, reason, at).map_err(why)? {
+                        return Err(why(Error::malformed("this serial is recorded twice")));
+                    }
                 }
                 _ => return Err(bad()),
             }

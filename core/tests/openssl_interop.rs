@@ -145,7 +145,9 @@ fn openssl_rejects_a_revoked_leaf_with_the_meshtls_crl() {
     let bad = ca.issue(&IssueRequest::new(id("bad")), now).unwrap();
     let good = ca.issue(&IssueRequest::new(id("good")), now).unwrap();
     let mut records = RevocationList::new();
-    records.revoke(bad.serial.clone(), RevocationReason::KeyCompromise, now);
+    records
+        .revoke(bad.serial.clone(), RevocationReason::KeyCompromise, now)
+        .unwrap();
     let crl = ca.build_crl(&records, &CrlParams::new(1, now)).unwrap();
     let root_file = write(dir.path(), "root.pem", ca.root_pem());
     let crl_file = write(dir.path(), "crl.pem", crl.to_pem());

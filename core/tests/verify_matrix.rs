@@ -123,9 +123,13 @@ fn revoked_leaf_is_rejected_and_others_pass() {
     let bad = issue(&ca, "bad");
     let good = issue(&ca, "good");
     let mut records = RevocationList::new();
-    assert!(records.revoke(bad.serial.clone(), RevocationReason::KeyCompromise, NOW));
+    assert!(records
+        .revoke(bad.serial.clone(), RevocationReason::KeyCompromise, NOW)
+        .unwrap());
     assert!(
-        !records.revoke(bad.serial.clone(), RevocationReason::KeyCompromise, NOW),
+        !records
+            .revoke(bad.serial.clone(), RevocationReason::KeyCompromise, NOW)
+            .unwrap(),
         "revoking twice is a no-op"
     );
     let crl = ca.build_crl(&records, &CrlParams::new(1, NOW)).unwrap();
@@ -205,11 +209,13 @@ fn one_pem_with_the_crls_of_two_cas_covers_both() {
     let old_leaf = issue(&old, "api");
     let next_leaf = issue(&next, "web");
     let mut revoked = RevocationList::new();
-    revoked.revoke(
-        next_leaf.serial.clone(),
-        RevocationReason::KeyCompromise,
-        NOW,
-    );
+    revoked
+        .revoke(
+            next_leaf.serial.clone(),
+            RevocationReason::KeyCompromise,
+            NOW,
+        )
+        .unwrap();
     let both = format!(
         "{}{}",
         old.build_crl(&RevocationList::new(), &CrlParams::new(1, NOW))
@@ -249,7 +255,9 @@ fn revoked_intermediate_rejects_its_leaves() {
         .unwrap();
     let leaf = issue(&inter, "api");
     let mut records = RevocationList::new();
-    records.revoke(inter.serial().clone(), RevocationReason::CaCompromise, NOW);
+    records
+        .revoke(inter.serial().clone(), RevocationReason::CaCompromise, NOW)
+        .unwrap();
     let mut b = bundle_of(&ca);
     b.add_crl(
         ca.build_crl(&records, &CrlParams::new(1, NOW))
@@ -277,7 +285,9 @@ fn newer_crl_replaces_older_one() {
     let leaf = issue(&ca, "api");
     let mut records = RevocationList::new();
     let crl1 = ca.build_crl(&records, &CrlParams::new(1, NOW)).unwrap();
-    records.revoke(leaf.serial.clone(), RevocationReason::Superseded, NOW);
+    records
+        .revoke(leaf.serial.clone(), RevocationReason::Superseded, NOW)
+        .unwrap();
     let crl2 = ca.build_crl(&records, &CrlParams::new(2, NOW)).unwrap();
     let mut b = bundle_of(&ca);
     b.add_crl(crl1.der()).unwrap();
@@ -297,7 +307,9 @@ fn a_bundle_refuses_a_crl_that_steps_back() {
     let leaf = issue(&ca, "api");
     let mut records = RevocationList::new();
     let crl1 = ca.build_crl(&records, &CrlParams::new(1, NOW)).unwrap();
-    records.revoke(leaf.serial.clone(), RevocationReason::KeyCompromise, NOW);
+    records
+        .revoke(leaf.serial.clone(), RevocationReason::KeyCompromise, NOW)
+        .unwrap();
     let crl2 = ca.build_crl(&records, &CrlParams::new(2, NOW)).unwrap();
     // The same number 2 with other content (the revocation dropped): a forked CRL.
     let fork = ca
@@ -1262,12 +1274,16 @@ fn authority_renew_checks_the_issuer_and_crl_entries_list() {
     );
 
     let mut records = RevocationList::new();
-    records.revoke(old.serial.clone(), RevocationReason::Superseded, NOW);
-    records.revoke(
-        renewed.serial.clone(),
-        RevocationReason::KeyCompromise,
-        NOW.add(DAY),
-    );
+    records
+        .revoke(old.serial.clone(), RevocationReason::Superseded, NOW)
+        .unwrap();
+    records
+        .revoke(
+            renewed.serial.clone(),
+            RevocationReason::KeyCompromise,
+            NOW.add(DAY),
+        )
+        .unwrap();
     let crl = ca
         .build_crl(&records, &CrlParams::new(7, NOW.add(DAY)))
         .unwrap();

@@ -128,6 +128,7 @@ fn crl_rebuild(revoked: usize) -> (Authority, Arc<dyn Store>, tempfile::TempDir)
                 cert_pem: String::new(),
                 revoked_at: None,
                 revocation_reason: None,
+                spki_sha256: None,
             })
             .unwrap();
         store.revoke(&serial, "key_compromise", at).unwrap();

@@ -12,6 +12,9 @@ pub struct Metrics {
     renewed: AtomicU64,
     revoked: AtomicU64,
     tokens: AtomicU64,
+    connections_open: AtomicU64,
+    connections_refused: AtomicU64,
+    token_attempts_limited: AtomicU64,
     enroll_failures: Mutex<BTreeMap<&'static str, u64>>,
 }
 
@@ -27,6 +30,17 @@ impl Metrics {
     }
     pub(crate) fn token_minted(&self) {
         self.tokens.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Count an open connection until the guard drops.
+    pub(crate) fn connection_opened(&self) -> OpenConnection<'_> {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self)
+    }
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn token_attempts_limited(&self) {
+        self.token_attempts_limited.fetch_add(1, Ordering::Relaxed);
     }
     pub(crate) fn enroll_failed(&self, reason: &'static str) {
         let mut m = match self.enroll_failures.lock() {
@@ -69,6 +83,28 @@ impl Metrics {
             "Join tokens minted.",
             self.tokens.load(Ordering::Relaxed),
         );
+        counter(
+            &mut out,
+            "meshtls_ca_connections_refused_total",
+            "Connections closed at once: their client address held its limit of open connections.",
+            self.connections_refused.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "meshtls_ca_token_attempts_limited_total",
+            "Enrollments answered 429: their client address made too many failed join-token attempts.",
+            self.token_attempts_limited.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP meshtls_ca_connections_open Connections open now."
+        );
+        let _ = writeln!(out, "# TYPE meshtls_ca_connections_open gauge");
+        let _ = writeln!(
+            out,
+            "meshtls_ca_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
         let _ = writeln!(
             out,
             "# HELP meshtls_ca_enroll_failures_total Failed enrollments and renewals by reason."
@@ -93,5 +129,15 @@ impl Metrics {
             let _ = writeln!(out, "meshtls_ca_earliest_expiry_seconds {t}");
         }
         out
+    }
+}
+
+/// One open connection in [`Metrics`]; uncounted when dropped.
+#[derive(Debug)]
+pub(crate) struct OpenConnection<'a>(&'a Metrics);
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.connections_open.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -208,3 +208,59 @@ async fn join_tokens_are_listed_and_revoked_on_postgres() {
     let h = Harness::start(connect(&url, 4).await).await;
     check_token_revocation(&h).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_lineage_on_postgres() {
+    let Some(url) = tokio::task::spawn_blocking(fresh_database).await.unwrap() else {
+        return;
+    };
+    let store = connect(&url, 1).await;
+    tokio::task::spawn_blocking(move || {
+        check_lineage(&*store);
+        // A second replica starting on the same ledger keeps the schema as it is.
+        let replica = PostgresStore::connect(&url, 1).unwrap();
+        assert!(replica.cert("b3").unwrap().unwrap().revoked_at.is_some());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn six_concurrent_renewals_across_two_replicas_leave_one_live_successor() {
+    let Some(url) = tokio::task::spawn_blocking(fresh_database).await.unwrap() else {
+        return;
+    };
+    let ca = Arc::new(CaMaterial::new());
+    let a = Arc::new(Harness::start_with(ca.clone(), connect(&url, 4).await).await);
+    let b = Arc::new(Harness::start_with(ca.clone(), connect(&url, 4).await).await);
+    let (node, _) = a.enroll_node("spiffe://mesh.internal/service/api").await;
+    let original = serial_of(&node);
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let h = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let node = node.clone();
+        tasks.push(tokio::spawn(async move { h.renew_node(&node).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let (_, body) = b.admin(Method::GET, "/v1/certs?revoked=false", None).await;
+    let live: Vec<_> = body["certs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["previous_serial"] == original.as_str())
+        .collect();
+    assert_eq!(live.len(), 1, "{body}");
+    // Key compromise of the original, through the other replica, takes the successor too.
+    let successor = live[0]["serial"].as_str().unwrap().to_owned();
+    let (status, body) = a
+        .admin(
+            Method::POST,
+            "/v1/revoke",
+            Some(serde_json::json!({"serial": original, "reason": "key_compromise"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["descendants_revoked"], serde_json::json!([successor]));
+}

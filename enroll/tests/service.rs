@@ -156,7 +156,7 @@ async fn a_token_for_another_identity_is_refused_and_not_burned() {
     )
     .await
     .unwrap_err();
-    assert_eq!(service_code(&e), (403, "identity_mismatch".to_owned()));
+    assert_eq!(service_code(&e), (403, "not_authorized".to_owned()));
     // DNS names the token does not grant are refused too.
     let mut opts = h.options();
     opts.dns_names = vec!["ca.mesh.internal".to_owned()];
@@ -168,7 +168,7 @@ async fn a_token_for_another_identity_is_refused_and_not_burned() {
     )
     .await
     .unwrap_err();
-    assert_eq!(service_code(&e), (403, "identity_mismatch".to_owned()));
+    assert_eq!(service_code(&e), (403, "not_authorized".to_owned()));
     // The rightful node can still use it.
     enroll(
         &h.url,
@@ -189,7 +189,7 @@ async fn a_token_for_another_identity_is_refused_and_not_burned() {
     )
     .await
     .unwrap_err();
-    assert_eq!(service_code(&e), (403, "identity_mismatch".to_owned()));
+    assert_eq!(service_code(&e), (403, "not_authorized".to_owned()));
 
     // A pattern token enrolls any matching identity, once.
     let token = h.token("spiffe://mesh.internal/worker/*").await;
@@ -322,7 +322,7 @@ async fn renewal_needs_a_certificate_of_the_same_identity_from_the_ledger() {
         .renew_csr(&node.identity(), &other.csr_pem)
         .await
         .unwrap_err();
-    assert_eq!(service_code(&e), (403, "identity_mismatch".to_owned()));
+    assert_eq!(service_code(&e), (403, "not_authorized".to_owned()));
     // A garbage CSR.
     let e = h
         .client()
@@ -620,7 +620,8 @@ async fn the_bundle_carries_both_cas_during_a_ca_rotation() {
     let next_crl = |number: u64, revoked: &[&meshtls_core::Issued]| {
         let mut list = meshtls_core::RevocationList::new();
         for r in revoked {
-            list.revoke(r.serial.clone(), Default::default(), now());
+            list.revoke(r.serial.clone(), Default::default(), now())
+                .unwrap();
         }
         let params = meshtls_core::CrlParams::new(number, now());
         next.authority().build_crl(&list, &params).unwrap().to_pem()

@@ -54,14 +54,15 @@ impl RevocationList {
 
     /// Revokes a serial (hex) at `at` (milliseconds) for `reason` (default `unspecified`);
     /// returns false when it was already revoked. Throws `malformed` for a bad serial and
-    /// `invalid_request` for an unknown reason.
+    /// `invalid_request` for an unknown reason or a time a CRL cannot carry (before 1970,
+    /// after 9999).
     pub fn revoke(&mut self, serial: &str, reason: Option<String>, at: f64) -> Result<bool> {
         let serial = Serial::from_hex(serial)?;
         let reason = match reason {
             Some(r) => r.parse::<RevocationReason>()?,
             None => RevocationReason::Unspecified,
         };
-        Ok(self.0.revoke(serial, reason, from_millis(at)?))
+        Ok(self.0.revoke(serial, reason, from_millis(at)?)?)
     }
 
     /// The entry for a serial (hex), or `undefined`.

@@ -330,6 +330,8 @@ export function scenarios(m, fx) {
     ok(!list.revoke(bad.serial, "key_compromise", now), "already revoked");
     throwsCode(() => list.revoke(good.serial, "because", now), "invalid_request", "bad reason");
     throwsCode(() => list.revoke("xyz", undefined, now), "malformed", "bad serial");
+    throwsCode(() => list.revoke(good.serial, "key_compromise", -62135596800000), "invalid_request", "year 1");
+    throwsCode(() => list.revoke(good.serial, "key_compromise", -1000), "invalid_request", "before 1970");
     equal(list.length, 1, "list length");
     equal(m.RevocationList.fromText(list.toText()).length, 1, "text round trip");
     const crl = ca.buildCrl(list, { number: 7 }, now);

@@ -689,7 +689,8 @@ export class RevocationList {
     /**
      * Revokes a serial (hex) at `at` (milliseconds) for `reason` (default `unspecified`);
      * returns false when it was already revoked. Throws `malformed` for a bad serial and
-     * `invalid_request` for an unknown reason.
+     * `invalid_request` for an unknown reason or a time a CRL cannot carry (before 1970,
+     * after 9999).
      */
     revoke(serial: string, reason: string | null | undefined, at: number): boolean;
     /**

@@ -688,6 +688,14 @@ meshtls_result meshtls_enrolled_to_pkcs12(const meshtls_enrolled *enrolled,
 // `enrolled` is NULL or live.
 uint64_t meshtls_enrolled_generation(const meshtls_enrolled *enrolled);
 
+// How many CRLs fetched from the service were refused for stepping back (a lower CRL
+// number than the one held, or the same number with other content; the held CRL stays and
+// `meshtls_enrolled_refresh_trust` fails with `MESHTLS_STALE_CRL`); 0 for NULL.
+//
+// # Safety
+// `enrolled` is NULL or live.
+uint64_t meshtls_enrolled_stale_crl_refusals(const meshtls_enrolled *enrolled);
+
 // The peer verifier as of now: the CA bundle and CRL last fetched from the service, with
 // the peer policy (`meshtls_enroll_options_set_peer_policy`; default: the members of the
 // identity's trust domain). A snapshot: take a new one after
@@ -1027,7 +1035,9 @@ meshtls_result meshtls_revocation_list_to_text(const meshtls_revocation_list *li
 
 // Records the revocation of the certificate with this serial (hex, as printed by meshtls or
 // OpenSSL) at `at` for `reason` (a `meshtls_revocation_reason`). `*added_out` is false when
-// the serial was already revoked (nothing changes then).
+// the serial was already revoked (nothing changes then). `at` (Unix seconds) must be a time
+// a CRL can carry, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z: any other is
+// `MESHTLS_INVALID_REQUEST` and records nothing.
 //
 // # Safety
 // `list` is live and unshared; `serial_hex` is NUL-terminated; `added_out` is writable.

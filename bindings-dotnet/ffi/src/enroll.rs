@@ -847,6 +847,22 @@ pub unsafe extern "C" fn meshtls_enrolled_generation(enrolled: *const meshtls_en
     })
 }
 
+/// How many CRLs fetched from the service were refused for stepping back (a lower CRL
+/// number than the one held, or the same number with other content; the held CRL stays and
+/// `meshtls_enrolled_refresh_trust` fails with `MESHTLS_STALE_CRL`); 0 for NULL.
+///
+/// # Safety
+/// `enrolled` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_enrolled_stale_crl_refusals(
+    enrolled: *const meshtls_enrolled,
+) -> u64 {
+    ffi_value(0, || {
+        // SAFETY: per this function's contract.
+        unsafe { arg::handle(enrolled, "enrolled") }.map_or(0, |e| e.inner.stale_crl_refusals())
+    })
+}
+
 /// The peer verifier as of now: the CA bundle and CRL last fetched from the service, with
 /// the peer policy (`meshtls_enroll_options_set_peer_policy`; default: the members of the
 /// identity's trust domain). A snapshot: take a new one after

@@ -121,7 +121,9 @@ pub unsafe extern "C" fn meshtls_revocation_list_to_text(
 
 /// Records the revocation of the certificate with this serial (hex, as printed by meshtls or
 /// OpenSSL) at `at` for `reason` (a `meshtls_revocation_reason`). `*added_out` is false when
-/// the serial was already revoked (nothing changes then).
+/// the serial was already revoked (nothing changes then). `at` (Unix seconds) must be a time
+/// a CRL can carry, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z: any other is
+/// `MESHTLS_INVALID_REQUEST` and records nothing.
 ///
 /// # Safety
 /// `list` is live and unshared; `serial_hex` is NUL-terminated; `added_out` is writable.
@@ -145,7 +147,7 @@ pub unsafe extern "C" fn meshtls_revocation_list_revoke(
         let serial = Serial::from_hex(serial)?;
         let added = list
             .inner
-            .revoke(serial, reason(reason_value)?, Timestamp::from_unix(at));
+            .revoke(serial, reason(reason_value)?, Timestamp::from_unix(at))?;
         added_out.set(added);
         Ok(())
     })

@@ -257,6 +257,15 @@ static void test_scenario(void) {
     EXPECT(meshtls_revocation_list_revoke(revoked, "zz", 0, NOW, &added), MESHTLS_MALFORMED);
     EXPECT(meshtls_revocation_list_revoke(revoked, str(serial), 7, NOW, &added),
            MESHTLS_INVALID_ARGUMENT);
+    /* A time no CRL can carry is refused by the core; nothing is recorded, so later CRL
+       builds still work. */
+    added = true;
+    EXPECT(meshtls_revocation_list_revoke(revoked, "0b", 0, INT64_MIN, &added),
+           MESHTLS_INVALID_REQUEST);
+    CHECK(added, "added untouched on failure");
+    EXPECT(meshtls_revocation_list_revoke(revoked, "0b", 0, INT64_MAX, &added),
+           MESHTLS_INVALID_REQUEST);
+    EXPECT(meshtls_revocation_list_revoke(revoked, "0b", 0, -1, &added), MESHTLS_INVALID_REQUEST);
     CHECK(meshtls_revocation_list_len(revoked) == 1, "one record");
     meshtls_buffer *text = NULL;
     meshtls_revocation_list *reread = NULL;
@@ -1154,6 +1163,7 @@ static void test_enroll_offline(const char *dir) {
     EXPECT(meshtls_enrolled_renew_now(NULL), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_enrolled_refresh_trust(NULL), MESHTLS_NULL_ARGUMENT);
     CHECK(meshtls_enrolled_generation(NULL) == 0, "generation of NULL");
+    CHECK(meshtls_enrolled_stale_crl_refusals(NULL) == 0, "stale CRL refusals of NULL");
     CHECK(b == NULL && v == NULL, "outs untouched");
     meshtls_enrolled_free(NULL);
     meshtls_enroll_options_free(NULL);

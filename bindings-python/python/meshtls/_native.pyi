@@ -539,6 +539,9 @@ class EnrolledIdentity:
         that admits other peers), refreshed with ``trust`` while it is held."""
     def verifier(self) -> Verifier: ...
     def renew_now(self) -> Awaitable[int]: ...
+    @property
+    def stale_crl_refusals(self) -> int:
+        """CRLs refused for stepping back (lower number, or same number with other content)."""
     def refresh_trust(self) -> Awaitable[None]: ...
 
 _OnRotation = Callable[[RotationEvent], object]

@@ -66,10 +66,15 @@ pub struct CertRecord {
     pub kind: IssueKind,
     /// When the service issued it, Unix seconds.
     pub issued_at: i64,
-    /// For a renewal, the serial of the certificate that authenticated it.
+    /// For a renewal, the serial of the certificate that authenticated it (its predecessor
+    /// in the lineage).
     pub previous_serial: Option<String>,
     /// The certificate, PEM.
     pub cert_pem: String,
+    /// SHA-256 of the certificate's SubjectPublicKeyInfo, hex: tells a retry with the same
+    /// key (answered with this certificate) from another key. `None` for rows written before
+    /// the column existed.
+    pub spki_sha256: Option<String>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<i64>,
     /// The revocation reason (core `RevocationReason::as_str`), if revoked.
@@ -169,6 +174,42 @@ pub enum RevokeOutcome {
     NotFound,
 }
 
+/// What [`Store::renew`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenewOutcome {
+    /// The successor is recorded. `superseded` are earlier successors of the same certificate,
+    /// issued within the grace period to another key, now revoked (`superseded`) so that one
+    /// certificate never has two live successors.
+    Recorded {
+        /// Serials revoked to keep one live successor (with their own descendants).
+        superseded: Vec<String>,
+    },
+    /// The same key renewed this certificate within the grace period (a retry whose answer
+    /// was lost): that successor, recorded nothing.
+    Existing(CertRecord),
+    /// The certificate has a live successor older than the grace period: it renews no more.
+    AlreadyRenewed {
+        /// The successor's serial.
+        successor: String,
+    },
+    /// The certificate or one of its predecessors is revoked.
+    Revoked {
+        /// The serial of the revoked one.
+        serial: String,
+    },
+    /// No such serial in the ledger.
+    NotFound,
+}
+
+/// What [`Store::revoke_lineage`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineageRevocation {
+    /// What happened to the certificate named.
+    pub outcome: RevokeOutcome,
+    /// Its descendants (renewals of renewals...) newly revoked with it.
+    pub descendants: Vec<String>,
+}
+
 /// A storage failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
@@ -218,6 +259,27 @@ pub trait Store: Send + Sync + 'static {
     fn record_cert(&self, cert: &CertRecord) -> Result<(), StoreError>;
     /// Mark a certificate revoked.
     fn revoke(&self, serial: &str, reason: &str, at: i64) -> Result<RevokeOutcome, StoreError>;
+    /// Mark a certificate and every unrevoked descendant (its renewals, their renewals...)
+    /// revoked with `reason`, in one transaction; the descendants also when the certificate
+    /// itself was revoked before.
+    fn revoke_lineage(
+        &self,
+        serial: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<LineageRevocation, StoreError>;
+    /// In one transaction, serialised per predecessor (across replicas too): record `cert`
+    /// as the successor of `previous` unless `previous` or a predecessor of it is revoked, or
+    /// `previous` already has a live successor issued `grace` seconds or more before `now`.
+    /// A live successor younger than that with the same key (`spki_sha256`) is returned
+    /// instead of recording; younger ones with another key are revoked (`superseded`).
+    fn renew(
+        &self,
+        previous: &str,
+        now: i64,
+        grace: i64,
+        cert: &CertRecord,
+    ) -> Result<RenewOutcome, StoreError>;
     /// One certificate by serial.
     fn cert(&self, serial: &str) -> Result<Option<CertRecord>, StoreError>;
     /// The inventory, newest first.
@@ -233,6 +295,54 @@ pub trait Store: Send + Sync + 'static {
     fn earliest_expiry(&self, now: i64) -> Result<Option<i64>, StoreError>;
     /// A trivial query: is the database there.
     fn ping(&self) -> Result<(), StoreError>;
+    /// What the ledger says about itself: its id, its CRL number, how many certificates it
+    /// has recorded.
+    fn ledger_meta(&self) -> Result<LedgerMeta, StoreError>;
+    /// Raise the CRL number to at least `floor` (never lowers it), so the next
+    /// [`next_crl_number`](Self::next_crl_number) is above `floor`; returns the number now
+    /// held.
+    fn raise_crl_number(&self, floor: u64) -> Result<u64, StoreError>;
+}
+
+/// The ledger's own identity and counters (its `meta` table), which the CA directory
+/// remembers too (`enroll::ledger`): a missing, empty, foreign or rolled-back ledger shows
+/// against them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerMeta {
+    /// A random id given to the ledger when it was created (16 hex digits).
+    pub id: String,
+    /// The last CRL number handed out.
+    pub crl_number: u64,
+    /// How many certificates it has recorded (kept by the database on every insert).
+    pub issued: u64,
+}
+
+/// A stored 64-bit id as 16 hex digits.
+pub(crate) fn ledger_id_hex(id: i64) -> String {
+    format!("{:016x}", id as u64)
+}
+
+/// The part of [`Store::renew`] both ledgers share: given the live successors of the
+/// certificate being renewed, the answer that records nothing (`None`: go on, revoking those
+/// successors as superseded).
+pub(crate) fn lineage_decision(
+    successors: &[CertRecord],
+    now: i64,
+    grace: i64,
+    cert: &CertRecord,
+) -> Option<RenewOutcome> {
+    if let Some(old) = successors
+        .iter()
+        .find(|s| s.issued_at.saturating_add(grace) <= now)
+    {
+        return Some(RenewOutcome::AlreadyRenewed {
+            successor: old.serial.clone(),
+        });
+    }
+    successors
+        .iter()
+        .find(|s| s.spki_sha256.is_some() && s.spki_sha256 == cert.spki_sha256)
+        .map(|s| RenewOutcome::Existing(s.clone()))
 }
 
 /// DNS names as stored (one per line).

@@ -11,8 +11,9 @@ use std::sync::{Mutex, MutexGuard};
 use postgres::{Client, NoTls, Row};
 
 use super::{
-    join_dns, split_dns, CertFilter, CertRecord, IssueKind, Revocation, RevokeOutcome, Store,
-    StoreError, TokenRecord, TokenRevokeOutcome,
+    join_dns, ledger_id_hex, lineage_decision, split_dns, CertFilter, CertRecord, IssueKind,
+    LedgerMeta, LineageRevocation, RenewOutcome, Revocation, RevokeOutcome, Store, StoreError,
+    TokenRecord, TokenRevokeOutcome,
 };
 
 const TOKEN_COLUMNS: &str =
@@ -72,10 +73,49 @@ INSERT INTO meshtls_meta(key, value) VALUES ('crl_number', 0) ON CONFLICT DO NOT
 INSERT INTO meshtls_meta(key, value)
     SELECT 'revocations', COUNT(*) FROM meshtls_certs WHERE revoked_at IS NOT NULL
     ON CONFLICT DO NOTHING;
+INSERT INTO meshtls_meta(key, value)
+    VALUES ('ledger_id', ('x' || md5(random()::text || clock_timestamp()::text))::bit(64)::bigint)
+    ON CONFLICT DO NOTHING;
+INSERT INTO meshtls_meta(key, value) SELECT 'issued', COUNT(*) FROM meshtls_certs
+    ON CONFLICT DO NOTHING;
+CREATE OR REPLACE FUNCTION meshtls_count_issued() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE meshtls_meta SET value = value + 1 WHERE key = 'issued';
+    RETURN NULL;
+END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'meshtls_certs_issued'
+                   AND tgrelid = 'meshtls_certs'::regclass) THEN
+        CREATE TRIGGER meshtls_certs_issued AFTER INSERT ON meshtls_certs
+            FOR EACH ROW EXECUTE FUNCTION meshtls_count_issued();
+    END IF;
+END $$;
+ALTER TABLE meshtls_certs ADD COLUMN IF NOT EXISTS spki_sha256 TEXT;
+CREATE INDEX IF NOT EXISTS meshtls_certs_previous_serial ON meshtls_certs(previous_serial);
 ";
 
 const CERT_COLUMNS: &str = "serial, identity, not_before, not_after, fingerprint, kind, \
-     issued_at, previous_serial, cert_pem, revoked_at, revocation_reason";
+     issued_at, previous_serial, cert_pem, revoked_at, revocation_reason, spki_sha256";
+
+/// The unrevoked descendants of $1 (renewals of renewals...), `UNION` ending any cycle.
+const LIVE_DESCENDANTS: &str = "
+WITH RECURSIVE down(serial) AS (
+    SELECT serial FROM meshtls_certs WHERE previous_serial = $1
+    UNION
+    SELECT c.serial FROM meshtls_certs c JOIN down ON c.previous_serial = down.serial
+)
+SELECT serial FROM meshtls_certs
+WHERE serial IN (SELECT serial FROM down) AND revoked_at IS NULL ORDER BY serial";
+
+/// The first revoked certificate among $1 and its predecessors.
+const REVOKED_ANCESTOR: &str = "
+WITH RECURSIVE up(serial, previous_serial, revoked_at) AS (
+    SELECT serial, previous_serial, revoked_at FROM meshtls_certs WHERE serial = $1
+    UNION
+    SELECT c.serial, c.previous_serial, c.revoked_at FROM meshtls_certs c
+        JOIN up ON c.serial = up.previous_serial
+)
+SELECT serial FROM up WHERE revoked_at IS NOT NULL LIMIT 1";
 
 /// Serialises schema creation between replicas starting together.
 const SCHEMA_LOCK: i64 = 0x006d_6573_6874_6c73;
@@ -100,6 +140,7 @@ fn cert_from_row(r: &Row) -> CertRecord {
         cert_pem: r.get(8),
         revoked_at: r.get(9),
         revocation_reason: r.get(10),
+        spki_sha256: r.get(11),
     }
 }
 
@@ -177,7 +218,7 @@ fn insert_cert(tx: &mut postgres::Transaction<'_>, c: &CertRecord) -> Result<(),
     tx.execute(
         &format!(
             "INSERT INTO meshtls_certs ({CERT_COLUMNS}) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,NULL,NULL)"
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,NULL,NULL,$10)"
         ),
         &[
             &c.serial,
@@ -189,6 +230,7 @@ fn insert_cert(tx: &mut postgres::Transaction<'_>, c: &CertRecord) -> Result<(),
             &c.issued_at,
             &c.previous_serial,
             &c.cert_pem,
+            &c.spki_sha256,
         ],
     )
     .map_err(backend)?;
@@ -198,6 +240,63 @@ fn insert_cert(tx: &mut postgres::Transaction<'_>, c: &CertRecord) -> Result<(),
     )
     .map_err(backend)?;
     Ok(())
+}
+
+/// Mark `serial` revoked unless it is, in `tx`: the row, its event and the revocation count.
+fn revoke_in(
+    tx: &mut postgres::Transaction<'_>,
+    serial: &str,
+    reason: &str,
+    at: i64,
+) -> Result<RevokeOutcome, StoreError> {
+    let row = tx
+        .query_opt(
+            "UPDATE meshtls_certs SET revoked_at = $1, revocation_reason = $2 \
+             WHERE serial = $3 AND revoked_at IS NULL RETURNING identity",
+            &[&at, &reason, &serial],
+        )
+        .map_err(backend)?;
+    let Some(row) = row else {
+        let exists = tx
+            .query_opt("SELECT 1 FROM meshtls_certs WHERE serial = $1", &[&serial])
+            .map_err(backend)?;
+        return Ok(if exists.is_some() {
+            RevokeOutcome::AlreadyRevoked
+        } else {
+            RevokeOutcome::NotFound
+        });
+    };
+    let identity: String = row.get(0);
+    tx.execute(
+        "INSERT INTO meshtls_events (at, kind, serial, identity) VALUES ($1, 'revoke', $2, $3)",
+        &[&at, &serial, &identity],
+    )
+    .map_err(backend)?;
+    tx.execute(
+        "UPDATE meshtls_meta SET value = value + 1 WHERE key = 'revocations'",
+        &[],
+    )
+    .map_err(backend)?;
+    Ok(RevokeOutcome::Revoked)
+}
+
+/// Revoke every unrevoked descendant of `serial` in `tx`; their serials.
+fn revoke_descendants_in(
+    tx: &mut postgres::Transaction<'_>,
+    serial: &str,
+    reason: &str,
+    at: i64,
+) -> Result<Vec<String>, StoreError> {
+    let descendants: Vec<String> = tx
+        .query(LIVE_DESCENDANTS, &[&serial])
+        .map_err(backend)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for d in &descendants {
+        revoke_in(tx, d, reason, at)?;
+    }
+    Ok(descendants)
 }
 
 impl Store for PostgresStore {
@@ -313,36 +412,87 @@ impl Store for PostgresStore {
     fn revoke(&self, serial: &str, reason: &str, at: i64) -> Result<RevokeOutcome, StoreError> {
         let mut c = self.client();
         let mut tx = c.transaction().map_err(backend)?;
-        let row = tx
+        let outcome = revoke_in(&mut tx, serial, reason, at)?;
+        tx.commit().map_err(backend)?;
+        Ok(outcome)
+    }
+
+    fn revoke_lineage(
+        &self,
+        serial: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<LineageRevocation, StoreError> {
+        let mut c = self.client();
+        let mut tx = c.transaction().map_err(backend)?;
+        let outcome = revoke_in(&mut tx, serial, reason, at)?;
+        let descendants = if outcome == RevokeOutcome::NotFound {
+            Vec::new()
+        } else {
+            revoke_descendants_in(&mut tx, serial, reason, at)?
+        };
+        tx.commit().map_err(backend)?;
+        Ok(LineageRevocation {
+            outcome,
+            descendants,
+        })
+    }
+
+    fn renew(
+        &self,
+        previous: &str,
+        now: i64,
+        grace: i64,
+        cert: &CertRecord,
+    ) -> Result<RenewOutcome, StoreError> {
+        let mut c = self.client();
+        let mut tx = c.transaction().map_err(backend)?;
+        // The predecessor's row lock serialises renewals of one certificate across replicas;
+        // the statements after it see what the one before committed.
+        let locked = tx
             .query_opt(
-                "UPDATE meshtls_certs SET revoked_at = $1, revocation_reason = $2 \
-                 WHERE serial = $3 AND revoked_at IS NULL RETURNING identity",
-                &[&at, &reason, &serial],
+                "SELECT 1 FROM meshtls_certs WHERE serial = $1 FOR UPDATE",
+                &[&previous],
             )
             .map_err(backend)?;
-        let Some(row) = row else {
-            let exists = tx
-                .query_opt("SELECT 1 FROM meshtls_certs WHERE serial = $1", &[&serial])
-                .map_err(backend)?;
-            return Ok(if exists.is_some() {
-                RevokeOutcome::AlreadyRevoked
-            } else {
-                RevokeOutcome::NotFound
-            });
-        };
-        let identity: String = row.get(0);
-        tx.execute(
-            "INSERT INTO meshtls_events (at, kind, serial, identity) VALUES ($1, 'revoke', $2, $3)",
-            &[&at, &serial, &identity],
-        )
-        .map_err(backend)?;
-        tx.execute(
-            "UPDATE meshtls_meta SET value = value + 1 WHERE key = 'revocations'",
-            &[],
-        )
-        .map_err(backend)?;
+        if locked.is_none() {
+            return Ok(RenewOutcome::NotFound);
+        }
+        let revoked = tx
+            .query_opt(REVOKED_ANCESTOR, &[&previous])
+            .map_err(backend)?;
+        if let Some(row) = revoked {
+            return Ok(RenewOutcome::Revoked { serial: row.get(0) });
+        }
+        let successors: Vec<CertRecord> = tx
+            .query(
+                &format!(
+                    "SELECT {CERT_COLUMNS} FROM meshtls_certs \
+                     WHERE previous_serial = $1 AND revoked_at IS NULL ORDER BY issued_at"
+                ),
+                &[&previous],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(cert_from_row)
+            .collect();
+        if let Some(outcome) = lineage_decision(&successors, now, grace, cert) {
+            return Ok(outcome);
+        }
+        let mut superseded = Vec::new();
+        for s in &successors {
+            revoke_in(&mut tx, &s.serial, "superseded", now)?;
+            superseded.push(s.serial.clone());
+            superseded.extend(revoke_descendants_in(
+                &mut tx,
+                &s.serial,
+                "superseded",
+                now,
+            )?);
+        }
+        insert_cert(&mut tx, cert)?;
         tx.commit().map_err(backend)?;
-        Ok(RevokeOutcome::Revoked)
+        Ok(RenewOutcome::Recorded { superseded })
     }
 
     fn cert(&self, serial: &str) -> Result<Option<CertRecord>, StoreError> {
@@ -431,5 +581,40 @@ impl Store for PostgresStore {
     fn ping(&self) -> Result<(), StoreError> {
         self.client().query_one("SELECT 1", &[]).map_err(backend)?;
         Ok(())
+    }
+
+    fn ledger_meta(&self) -> Result<LedgerMeta, StoreError> {
+        let rows = self
+            .client()
+            .query(
+                "SELECT key, value FROM meshtls_meta                  WHERE key IN ('ledger_id', 'crl_number', 'issued')",
+                &[],
+            )
+            .map_err(backend)?;
+        let get = |key: &str| -> Result<i64, StoreError> {
+            rows.iter()
+                .find(|r| r.get::<_, &str>(0) == key)
+                .map(|r| r.get::<_, i64>(1))
+                .ok_or_else(|| StoreError::Backend(format!("meshtls_meta has no {key}")))
+        };
+        Ok(LedgerMeta {
+            id: ledger_id_hex(get("ledger_id")?),
+            crl_number: u64::try_from(get("crl_number")?).unwrap_or(0),
+            issued: u64::try_from(get("issued")?).unwrap_or(0),
+        })
+    }
+
+    fn raise_crl_number(&self, floor: u64) -> Result<u64, StoreError> {
+        let floor = i64::try_from(floor)
+            .map_err(|_| StoreError::Backend(format!("CRL number {floor} is out of range")))?;
+        let row = self
+            .client()
+            .query_one(
+                "UPDATE meshtls_meta SET value = GREATEST(value, $1) WHERE key = 'crl_number' \
+                 RETURNING value",
+                &[&floor],
+            )
+            .map_err(backend)?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 }

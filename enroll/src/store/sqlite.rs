@@ -6,8 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    join_dns, split_dns, CertFilter, CertRecord, IssueKind, Revocation, RevokeOutcome, Store,
-    StoreError, TokenRecord, TokenRevokeOutcome,
+    join_dns, ledger_id_hex, lineage_decision, split_dns, CertFilter, CertRecord, IssueKind,
+    LedgerMeta, LineageRevocation, RenewOutcome, Revocation, RevokeOutcome, Store, StoreError,
+    TokenRecord, TokenRevokeOutcome,
 };
 
 const TOKEN_COLUMNS: &str =
@@ -77,10 +78,43 @@ CREATE TABLE IF NOT EXISTS meta (
 INSERT OR IGNORE INTO meta(key, value) VALUES ('crl_number', 0);
 INSERT OR IGNORE INTO meta(key, value)
     SELECT 'revocations', COUNT(*) FROM certs WHERE revoked_at IS NOT NULL;
+INSERT OR IGNORE INTO meta(key, value) VALUES ('ledger_id', random());
+INSERT OR IGNORE INTO meta(key, value) SELECT 'issued', COUNT(*) FROM certs;
+CREATE TRIGGER IF NOT EXISTS meta_issued AFTER INSERT ON certs
+    BEGIN UPDATE meta SET value = value + 1 WHERE key = 'issued'; END;
+";
+
+/// Lineage (added to ledgers made before it): the key of each certificate, and an index to
+/// walk from a certificate to its successors.
+const LINEAGE_SCHEMA: &str = "
+ALTER TABLE certs ADD COLUMN spki_sha256 TEXT;
+";
+const LINEAGE_INDEX: &str = "
+CREATE INDEX IF NOT EXISTS certs_previous_serial ON certs(previous_serial);
 ";
 
 const CERT_COLUMNS: &str = "serial, identity, not_before, not_after, fingerprint, kind, \
-     issued_at, previous_serial, cert_pem, revoked_at, revocation_reason";
+     issued_at, previous_serial, cert_pem, revoked_at, revocation_reason, spki_sha256";
+
+/// The unrevoked descendants of ?1 (renewals of renewals...), `UNION` ending any cycle.
+const LIVE_DESCENDANTS: &str = "
+WITH RECURSIVE down(serial) AS (
+    SELECT serial FROM certs WHERE previous_serial = ?1
+    UNION
+    SELECT c.serial FROM certs c JOIN down ON c.previous_serial = down.serial
+)
+SELECT serial FROM certs WHERE serial IN (SELECT serial FROM down) AND revoked_at IS NULL
+ORDER BY serial";
+
+/// The first revoked certificate among ?1 and its predecessors.
+const REVOKED_ANCESTOR: &str = "
+WITH RECURSIVE up(serial, previous_serial, revoked_at) AS (
+    SELECT serial, previous_serial, revoked_at FROM certs WHERE serial = ?1
+    UNION
+    SELECT c.serial, c.previous_serial, c.revoked_at FROM certs c
+        JOIN up ON c.serial = up.previous_serial
+)
+SELECT serial FROM up WHERE revoked_at IS NOT NULL LIMIT 1";
 
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -110,6 +144,7 @@ pub(crate) fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
         cert_pem: row.get(8)?,
         revoked_at: row.get(9)?,
         revocation_reason: row.get(10)?,
+        spki_sha256: row.get(11)?,
     })
 }
 
@@ -140,6 +175,17 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        let has_spki: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('certs') WHERE name = 'spki_sha256'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        if has_spki == 0 {
+            conn.execute_batch(LINEAGE_SCHEMA).map_err(backend)?;
+        }
+        conn.execute_batch(LINEAGE_INDEX).map_err(backend)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -156,7 +202,8 @@ impl SqliteStore {
 fn insert_cert(tx: &rusqlite::Transaction<'_>, c: &CertRecord) -> Result<(), StoreError> {
     tx.execute(
         &format!(
-            "INSERT INTO certs ({CERT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,NULL,NULL)"
+            "INSERT INTO certs ({CERT_COLUMNS}) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,NULL,NULL,?10)"
         ),
         params![
             c.serial,
@@ -167,7 +214,8 @@ fn insert_cert(tx: &rusqlite::Transaction<'_>, c: &CertRecord) -> Result<(), Sto
             c.kind.as_str(),
             c.issued_at,
             c.previous_serial,
-            c.cert_pem
+            c.cert_pem,
+            c.spki_sha256
         ],
     )
     .map_err(insert_error)?;
@@ -177,6 +225,65 @@ fn insert_cert(tx: &rusqlite::Transaction<'_>, c: &CertRecord) -> Result<(), Sto
     )
     .map_err(backend)?;
     Ok(())
+}
+
+/// Mark `serial` revoked unless it is, in `tx`: the row, its event and the revocation count.
+fn revoke_in(
+    tx: &rusqlite::Transaction<'_>,
+    serial: &str,
+    reason: &str,
+    at: i64,
+) -> Result<RevokeOutcome, StoreError> {
+    let row: Option<(String, Option<i64>)> = tx
+        .query_row(
+            "SELECT identity, revoked_at FROM certs WHERE serial = ?1",
+            params![serial],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    let identity = match row {
+        None => return Ok(RevokeOutcome::NotFound),
+        Some((_, Some(_))) => return Ok(RevokeOutcome::AlreadyRevoked),
+        Some((identity, None)) => identity,
+    };
+    tx.execute(
+        "UPDATE certs SET revoked_at = ?1, revocation_reason = ?2 WHERE serial = ?3",
+        params![at, reason, serial],
+    )
+    .map_err(backend)?;
+    tx.execute(
+        "INSERT INTO events (at, kind, serial, identity) VALUES (?1, 'revoke', ?2, ?3)",
+        params![at, serial, identity],
+    )
+    .map_err(backend)?;
+    tx.execute(
+        "UPDATE meta SET value = value + 1 WHERE key = 'revocations'",
+        [],
+    )
+    .map_err(backend)?;
+    Ok(RevokeOutcome::Revoked)
+}
+
+/// Revoke every unrevoked descendant of `serial` in `tx`; their serials.
+fn revoke_descendants_in(
+    tx: &rusqlite::Transaction<'_>,
+    serial: &str,
+    reason: &str,
+    at: i64,
+) -> Result<Vec<String>, StoreError> {
+    let descendants = {
+        let mut stmt = tx.prepare_cached(LIVE_DESCENDANTS).map_err(backend)?;
+        let rows = stmt
+            .query_map(params![serial], |r| r.get::<_, String>(0))
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?
+    };
+    for d in &descendants {
+        revoke_in(tx, d, reason, at)?;
+    }
+    Ok(descendants)
 }
 
 impl Store for SqliteStore {
@@ -274,36 +381,90 @@ impl Store for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let row: Option<(String, Option<i64>)> = tx
+        let outcome = revoke_in(&tx, serial, reason, at)?;
+        tx.commit().map_err(backend)?;
+        Ok(outcome)
+    }
+
+    fn revoke_lineage(
+        &self,
+        serial: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<LineageRevocation, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let outcome = revoke_in(&tx, serial, reason, at)?;
+        let descendants = if outcome == RevokeOutcome::NotFound {
+            Vec::new()
+        } else {
+            revoke_descendants_in(&tx, serial, reason, at)?
+        };
+        tx.commit().map_err(backend)?;
+        Ok(LineageRevocation {
+            outcome,
+            descendants,
+        })
+    }
+
+    fn renew(
+        &self,
+        previous: &str,
+        now: i64,
+        grace: i64,
+        cert: &CertRecord,
+    ) -> Result<RenewOutcome, StoreError> {
+        let mut conn = self.conn();
+        // IMMEDIATE: one writer at a time, so two renewals of one certificate are serialised.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let exists: Option<i64> = tx
             .query_row(
-                "SELECT identity, revoked_at FROM certs WHERE serial = ?1",
-                params![serial],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                "SELECT 1 FROM certs WHERE serial = ?1",
+                params![previous],
+                |r| r.get(0),
             )
             .optional()
             .map_err(backend)?;
-        let identity = match row {
-            None => return Ok(RevokeOutcome::NotFound),
-            Some((_, Some(_))) => return Ok(RevokeOutcome::AlreadyRevoked),
-            Some((identity, None)) => identity,
+        if exists.is_none() {
+            return Ok(RenewOutcome::NotFound);
+        }
+        let revoked: Option<String> = tx
+            .query_row(REVOKED_ANCESTOR, params![previous], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        if let Some(serial) = revoked {
+            return Ok(RenewOutcome::Revoked { serial });
+        }
+        let successors = {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {CERT_COLUMNS} FROM certs \
+                     WHERE previous_serial = ?1 AND revoked_at IS NULL ORDER BY issued_at"
+                ))
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![previous], cert_from_row)
+                .map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)?
         };
-        tx.execute(
-            "UPDATE certs SET revoked_at = ?1, revocation_reason = ?2 WHERE serial = ?3",
-            params![at, reason, serial],
-        )
-        .map_err(backend)?;
-        tx.execute(
-            "INSERT INTO events (at, kind, serial, identity) VALUES (?1, 'revoke', ?2, ?3)",
-            params![at, serial, identity],
-        )
-        .map_err(backend)?;
-        tx.execute(
-            "UPDATE meta SET value = value + 1 WHERE key = 'revocations'",
-            [],
-        )
-        .map_err(backend)?;
+        let outcome = lineage_decision(&successors, now, grace, cert);
+        if let Some(outcome) = outcome {
+            return Ok(outcome);
+        }
+        let mut superseded = Vec::new();
+        for s in &successors {
+            revoke_in(&tx, &s.serial, "superseded", now)?;
+            superseded.push(s.serial.clone());
+            superseded.extend(revoke_descendants_in(&tx, &s.serial, "superseded", now)?);
+        }
+        insert_cert(&tx, cert)?;
         tx.commit().map_err(backend)?;
-        Ok(RevokeOutcome::Revoked)
+        Ok(RenewOutcome::Recorded { superseded })
     }
 
     fn cert(&self, serial: &str) -> Result<Option<CertRecord>, StoreError> {
@@ -397,5 +558,108 @@ impl Store for SqliteStore {
             .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
             .map_err(backend)?;
         Ok(())
+    }
+
+    fn ledger_meta(&self) -> Result<LedgerMeta, StoreError> {
+        let conn = self.conn();
+        let get = |key: &str| -> Result<i64, StoreError> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .map_err(backend)
+        };
+        Ok(LedgerMeta {
+            id: ledger_id_hex(get("ledger_id")?),
+            crl_number: u64::try_from(get("crl_number")?).unwrap_or(0),
+            issued: u64::try_from(get("issued")?).unwrap_or(0),
+        })
+    }
+
+    fn raise_crl_number(&self, floor: u64) -> Result<u64, StoreError> {
+        let floor = i64::try_from(floor)
+            .map_err(|_| StoreError::Backend(format!("CRL number {floor} is out of range")))?;
+        let n: i64 = self
+            .conn()
+            .query_row(
+                "UPDATE meta SET value = MAX(value, ?1) WHERE key = 'crl_number' RETURNING value",
+                params![floor],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+impl SqliteStore {
+    /// A consistent copy of the ledger, taken while the service runs (`VACUUM INTO`: one
+    /// read transaction), written to a temporary file beside `out`, synced and renamed, so
+    /// `out` is the whole snapshot or is not there. `out` must not exist yet.
+    pub fn backup_to(&self, out: &Path) -> Result<(), StoreError> {
+        let io = |e: std::io::Error| StoreError::Backend(format!("{}: {e}", out.display()));
+        if out.exists() {
+            return Err(StoreError::Backend(format!(
+                "{}: already exists (a backup never overwrites)",
+                out.display()
+            )));
+        }
+        let dir = match out.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "ledger".to_owned());
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let tmp_str = tmp
+            .to_str()
+            .ok_or_else(|| StoreError::Backend(format!("{}: not UTF-8", tmp.display())))?;
+        let made = self
+            .conn()
+            .execute("VACUUM INTO ?1", params![tmp_str])
+            .map_err(backend);
+        let finish = made.and_then(|_| {
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(io)?;
+            std::fs::rename(&tmp, out).map_err(io)?;
+            if let Ok(d) = std::fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        });
+        if finish.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        finish
+    }
+
+    /// Replace the ledger at `ledger` with the backup `from` (made by
+    /// [`backup_to`](Self::backup_to)), through SQLite's backup API, so the ledger's journal
+    /// stays consistent. The service must be stopped. `from` must be a meshtls ledger.
+    pub fn restore(ledger: &Path, from: &Path) -> Result<LedgerMeta, StoreError> {
+        // The backup must open as a ledger, read-only: never "restore" from a non-ledger.
+        let backup = Connection::open_with_flags(from, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", from.display())))?;
+        backup
+            .query_row("SELECT value FROM meta WHERE key = 'ledger_id'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| {
+                StoreError::Backend(format!("{}: not a meshtls ledger: {e}", from.display()))
+            })?;
+        drop(backup);
+        let mut conn = Connection::open(ledger).map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(backend)?;
+        conn.restore(
+            rusqlite::MAIN_DB,
+            from,
+            None::<fn(rusqlite::backup::Progress)>,
+        )
+        .map_err(|e| StoreError::Backend(format!("{}: {e}", ledger.display())))?;
+        drop(conn);
+        SqliteStore::open(ledger)?.ledger_meta()
     }
 }

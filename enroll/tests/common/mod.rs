@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hyper::{Method, StatusCode};
 use meshtls_core::{
-    Authority, IdPattern, IssueRequest, RootParams, SpiffeId, Timestamp, TrustBundle, TrustDomain,
+    create_csr, Authority, IdPattern, IssueRequest, KeyAlgorithm, RootParams, SpiffeId, Timestamp,
+    TrustBundle, TrustDomain,
 };
 use meshtls_enroll::api::{RevokeRequest, TokenRequest};
 use meshtls_enroll::client::CaClient;
@@ -75,15 +76,25 @@ impl Harness {
         store: Arc<dyn Store>,
         leaf_lifetime: Duration,
     ) -> Harness {
+        Self::start_configured(ca, store, move |c| c.with_leaf_lifetime(leaf_lifetime)).await
+    }
+
+    /// A service whose configuration `configure` adjusts (after the admin and body limit).
+    pub async fn start_configured(
+        ca: Arc<CaMaterial>,
+        store: Arc<dyn Store>,
+        configure: impl FnOnce(ServiceConfig) -> ServiceConfig,
+    ) -> Harness {
         let admin_issued = ca
             .authority()
             .issue(&IssueRequest::new(id(ADMIN)), now())
             .unwrap();
         let admin = IdentityHandle::new(Identity::from_issued(&admin_issued).unwrap());
-        let config = ServiceConfig::new(ca.authority())
-            .with_admin(IdPattern::parse(ADMIN).unwrap())
-            .with_max_body(16 * 1024)
-            .with_leaf_lifetime(leaf_lifetime);
+        let config = configure(
+            ServiceConfig::new(ca.authority())
+                .with_admin(IdPattern::parse(ADMIN).unwrap())
+                .with_max_body(16 * 1024),
+        );
         let st = store.clone();
         let service = tokio::task::spawn_blocking(move || CaService::new(config, st))
             .await
@@ -147,11 +158,46 @@ impl Harness {
             .token
     }
 
+    /// A node enrolled with its own CSR: the identity and the key it was made with.
+    pub async fn enroll_node(&self, identity: &str) -> (IdentityHandle, String) {
+        let token = self.token(identity).await;
+        let csr = create_csr(&id(identity), &[], KeyAlgorithm::EcdsaP256).unwrap();
+        let issued = self
+            .client()
+            .enroll_csr(&token, &csr.csr_pem)
+            .await
+            .unwrap();
+        let handle = IdentityHandle::new(
+            Identity::from_pem(issued.chain_pem.as_bytes(), csr.key_pem.as_bytes()).unwrap(),
+        );
+        (handle, csr.key_pem)
+    }
+
+    /// Renew `identity` with a fresh key: the successor's identity, or the service's error.
+    pub async fn renew_node(
+        &self,
+        identity: &IdentityHandle,
+    ) -> Result<IdentityHandle, meshtls_enroll::EnrollError> {
+        let current = identity.current();
+        let leaf = current.leaf().unwrap();
+        let csr = create_csr(
+            leaf.spiffe_id.as_ref().unwrap(),
+            &[],
+            KeyAlgorithm::EcdsaP256,
+        )
+        .unwrap();
+        let issued = self.client().renew_csr(identity, &csr.csr_pem).await?;
+        Ok(IdentityHandle::new(
+            Identity::from_pem(issued.chain_pem.as_bytes(), csr.key_pem.as_bytes()).unwrap(),
+        ))
+    }
+
     /// Revoke through the client's typed admin call.
     pub async fn revoke(&self, serial: &str) {
         let req = RevokeRequest {
             serial: serial.to_owned(),
             reason: Some("key_compromise".to_owned()),
+            lineage: false,
         };
         let answer = self.client().revoke(&self.admin, &req).await.unwrap();
         assert_eq!(answer.serial, serial);
@@ -200,6 +246,7 @@ pub fn check_revocation_counter(store: &dyn Store) {
                 cert_pem: String::new(),
                 revoked_at: None,
                 revocation_reason: None,
+                spki_sha256: None,
             })
             .unwrap();
     }
@@ -283,5 +330,128 @@ pub async fn check_token_revocation(h: &Harness) {
         StatusCode::UNAUTHORIZED,
         "{}",
         String::from_utf8_lossy(&body)
+    );
+}
+
+fn lineage_record(
+    serial: &str,
+    previous: Option<&str>,
+    spki: &str,
+    at: i64,
+) -> meshtls_enroll::store::CertRecord {
+    use meshtls_enroll::store::{CertRecord, IssueKind};
+    CertRecord {
+        serial: serial.to_owned(),
+        identity: "spiffe://mesh.internal/service/api".to_owned(),
+        not_before: at,
+        not_after: at + 86_400,
+        fingerprint: String::new(),
+        kind: if previous.is_some() {
+            IssueKind::Renew
+        } else {
+            IssueKind::Enroll
+        },
+        issued_at: at,
+        previous_serial: previous.map(str::to_owned),
+        cert_pem: String::new(),
+        revoked_at: None,
+        revocation_reason: None,
+        spki_sha256: Some(spki.to_owned()),
+    }
+}
+
+/// The lineage rules of [`Store::renew`] and [`Store::revoke_lineage`], on any [`Store`]:
+/// a retry with the same key gets the same successor, another key within the grace period
+/// replaces it (one live successor), after the grace period no more renewals, a revoked
+/// predecessor stops its descendants, and a lineage revocation takes every descendant.
+pub fn check_lineage(store: &dyn Store) {
+    use meshtls_enroll::store::{RenewOutcome, RevokeOutcome};
+    const GRACE: i64 = 300;
+    let before = store.revocation_count().unwrap();
+    store
+        .record_cert(&lineage_record("a1", None, "k0", 0))
+        .unwrap();
+    let renew = |prev: &str, serial: &str, spki: &str, at: i64| {
+        store
+            .renew(
+                prev,
+                at,
+                GRACE,
+                &lineage_record(serial, Some(prev), spki, at),
+            )
+            .unwrap()
+    };
+    assert_eq!(
+        renew("a1", "b1", "k1", 100),
+        RenewOutcome::Recorded { superseded: vec![] }
+    );
+    // The same key again (a lost answer): the same successor, nothing recorded.
+    match renew("a1", "b2", "k1", 150) {
+        RenewOutcome::Existing(r) => assert_eq!(r.serial, "b1"),
+        other => panic!("expected the existing successor, got {other:?}"),
+    }
+    assert!(store.cert("b2").unwrap().is_none());
+    // Another key within the grace period replaces it: still one live successor.
+    assert_eq!(
+        renew("a1", "b3", "k2", 200),
+        RenewOutcome::Recorded {
+            superseded: vec!["b1".to_owned()]
+        }
+    );
+    let b1 = store.cert("b1").unwrap().unwrap();
+    assert_eq!(b1.revocation_reason.as_deref(), Some("superseded"));
+    assert_eq!(
+        renew("b3", "c1", "k3", 250),
+        RenewOutcome::Recorded { superseded: vec![] }
+    );
+    // After the grace period the predecessor renews no more.
+    assert_eq!(
+        renew("a1", "b4", "k4", 200 + GRACE),
+        RenewOutcome::AlreadyRenewed {
+            successor: "b3".to_owned()
+        }
+    );
+    assert!(store.cert("b4").unwrap().is_none());
+    assert_eq!(renew("zz", "b5", "k5", 300), RenewOutcome::NotFound);
+    // A lineage revocation takes every live descendant.
+    let r = store.revoke_lineage("a1", "key_compromise", 400).unwrap();
+    assert_eq!(r.outcome, RevokeOutcome::Revoked);
+    assert_eq!(r.descendants, vec!["b3".to_owned(), "c1".to_owned()]);
+    assert_eq!(store.revocation_count().unwrap(), before + 4);
+    assert_eq!(
+        renew("c1", "d1", "k6", 410),
+        RenewOutcome::Revoked {
+            serial: "c1".to_owned()
+        }
+    );
+    // A plain revocation leaves descendants valid but they cannot renew.
+    store
+        .record_cert(&lineage_record("x1", None, "j0", 0))
+        .unwrap();
+    assert_eq!(
+        renew("x1", "y1", "j1", 10),
+        RenewOutcome::Recorded { superseded: vec![] }
+    );
+    assert_eq!(
+        store.revoke("x1", "superseded", 20).unwrap(),
+        RevokeOutcome::Revoked
+    );
+    assert!(store.cert("y1").unwrap().unwrap().revoked_at.is_none());
+    assert_eq!(
+        renew("y1", "z1", "j2", 30),
+        RenewOutcome::Revoked {
+            serial: "x1".to_owned()
+        }
+    );
+    // Revoking the lineage of a revoked certificate still takes its descendants.
+    let r = store.revoke_lineage("x1", "key_compromise", 40).unwrap();
+    assert_eq!(r.outcome, RevokeOutcome::AlreadyRevoked);
+    assert_eq!(r.descendants, vec!["y1".to_owned()]);
+    assert_eq!(
+        store
+            .revoke_lineage("nope", "key_compromise", 40)
+            .unwrap()
+            .outcome,
+        RevokeOutcome::NotFound
     );
 }

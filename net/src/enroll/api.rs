@@ -76,6 +76,10 @@ pub struct RevokeRequest {
     /// RFC 5280 reason in snake_case (default `unspecified`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Revoke every descendant too (its renewals, their renewals...). Always so for
+    /// `key_compromise`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lineage: bool,
 }
 
 /// Answer to `POST /v1/revoke`.
@@ -85,6 +89,9 @@ pub struct RevokeResponse {
     pub serial: String,
     /// `false` when it was revoked already.
     pub newly_revoked: bool,
+    /// Descendants newly revoked with it (lineage revocation), serials in hex.
+    #[serde(default)]
+    pub descendants_revoked: Vec<String>,
 }
 
 /// One row of `GET /v1/certs`.

@@ -18,43 +18,29 @@
 //! let trust = node.trust();         // bundle + CRL, refreshed in the background
 //! # Ok(()) }
 //! ```
-
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::trust::WeakTrust;
-use crate::{
-    Identity, IdentityHandle, MtlsClient, RotationDriver, RotationEvent, RotationTask, TrustHandle,
-};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use crate::{Identity, IdentityHandle, RotationDriver, RotationEvent, RotationTask, TrustHandle};
 use meshtls_core::{
     create_csr, Error as CoreError, ErrorCode, KeyAlgorithm, Policy, RotationPolicy, SpiffeId,
     TrustBundle, Verifier,
 };
-use rustls_pki_types::ServerName;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+mod admin;
 pub mod api;
+mod client;
+mod refresh;
+mod state;
 
-use self::api::{
-    CertList, EnrollRequest, ErrorBody, IssuedResponse, RenewRequest, RevokeRequest,
-    RevokeResponse, TokenList, TokenRequest, TokenResponse, TokenRevokeRequest,
-    TokenRevokeResponse,
-};
-
-/// Largest answer the client reads (a chain plus bundle is a few KiB; a CRL can be large).
-const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+pub use self::admin::CertFilter;
+pub use self::client::{CaClient, PemDocument};
+use self::refresh::TrustRefresh;
+use self::state::{load_crl, load_state, save_state};
+pub use self::state::{CRL_FILE, STATE_FILE};
 
 /// Why an enrollment client call failed.
 #[derive(Debug)]
@@ -266,415 +252,6 @@ impl EnrollOptions {
         }
     }
 }
-
-/// Where the service is.
-#[derive(Debug, Clone)]
-struct Endpoint {
-    authority: String,
-    host: String,
-}
-
-impl Endpoint {
-    fn parse(url: &str) -> Result<Self, EnrollError> {
-        let rest = url.strip_prefix("https://").ok_or_else(|| {
-            EnrollError::Invalid(format!("the CA URL must start with https://: {url:?}"))
-        })?;
-        let authority = rest.split('/').next().unwrap_or_default().to_owned();
-        if authority.is_empty() {
-            return Err(EnrollError::Invalid(format!("no host in {url:?}")));
-        }
-        let host = if let Some(v6) = authority.strip_prefix('[') {
-            v6.split(']').next().unwrap_or_default().to_owned()
-        } else {
-            authority
-                .rsplit_once(':')
-                .map_or(authority.as_str(), |(h, _)| h)
-                .to_owned()
-        };
-        let authority = if authority.starts_with('[') || authority.contains(':') {
-            authority
-        } else {
-            format!("{authority}:443")
-        };
-        Ok(Endpoint { authority, host })
-    }
-}
-
-/// A client of one CA service: the endpoint, and how to verify it.
-#[derive(Clone)]
-pub struct CaClient {
-    endpoint: Endpoint,
-    /// Verifies the service: the bundle, and the service's SPIFFE ID as the only allowed peer.
-    service_trust: TrustHandle,
-    timeout: Duration,
-}
-
-impl fmt::Debug for CaClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CaClient")
-            .field("endpoint", &self.endpoint.authority)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CaClient {
-    /// A client of the service at `url` (`https://host:port`), which must present
-    /// `service_id` under a CA of `bundle`.
-    pub fn new(
-        url: &str,
-        bundle: TrustBundle,
-        service_id: SpiffeId,
-        timeout: Duration,
-    ) -> Result<Self, EnrollError> {
-        let policy = Policy::builder().allow_id(service_id).build()?;
-        Ok(CaClient {
-            endpoint: Endpoint::parse(url)?,
-            service_trust: TrustHandle::new(Verifier::new(bundle, policy)),
-            timeout,
-        })
-    }
-
-    /// Replace the bundle used to verify the service (after a refresh).
-    fn set_bundle(&self, bundle: TrustBundle) {
-        let policy = self.service_trust.current().policy().clone();
-        self.service_trust.replace(Verifier::new(bundle, policy));
-    }
-
-    /// One HTTP request; `identity` is presented as the client certificate when given.
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-        identity: Option<&IdentityHandle>,
-    ) -> Result<(StatusCode, Bytes), EnrollError> {
-        let answer = self.send(method, path, body, identity, None).await?;
-        Ok((answer.status, answer.body))
-    }
-
-    /// One HTTP request with an optional `If-None-Match`; the answer keeps the `ETag`.
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-        identity: Option<&IdentityHandle>,
-        if_none_match: Option<&str>,
-    ) -> Result<Answer, EnrollError> {
-        let work = async {
-            let tcp = TcpStream::connect(&self.endpoint.authority)
-                .await
-                .map_err(transport)?;
-            match identity {
-                Some(id) => {
-                    let client = MtlsClient::builder(id.clone(), self.service_trust.clone())
-                        .alpn(vec![b"http/1.1".to_vec()])
-                        .resumption(false)
-                        .build()?;
-                    let tls = client
-                        .connect_tcp(tcp, &self.endpoint.host)
-                        .await
-                        .map_err(tls_failure)?;
-                    self.exchange(tls, method, path, body, if_none_match).await
-                }
-                None => {
-                    let tls = self.anonymous_tls(tcp).await?;
-                    self.exchange(tls, method, path, body, if_none_match).await
-                }
-            }
-        };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| EnrollError::Transport("request timed out".to_owned()))?
-    }
-
-    /// TLS without a client certificate (the first enrollment), the server still verified
-    /// by the core's [`Verifier`].
-    async fn anonymous_tls(
-        &self,
-        tcp: TcpStream,
-    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, EnrollError> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let verifier = crate::server_cert_verifier(self.service_trust.clone());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(transport)?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let name = ServerName::try_from(self.endpoint.host.clone())
-            .map_err(|e| EnrollError::Invalid(format!("server name: {e}")))?;
-        let _ = tcp.set_nodelay(true);
-        crate::verify::KeepRejection(
-            tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
-        )
-        .await
-        .map_err(transport)
-    }
-
-    async fn exchange<S>(
-        &self,
-        stream: S,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-        if_none_match: Option<&str>,
-    ) -> Result<Answer, EnrollError>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(transport)?;
-        let conn_task = tokio::spawn(conn);
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(HOST, self.endpoint.host.as_str());
-        if body.is_some() {
-            builder = builder.header(CONTENT_TYPE, "application/json");
-        }
-        if let Some(tag) = if_none_match {
-            builder = builder.header(IF_NONE_MATCH, tag);
-        }
-        let req = builder
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(transport)?;
-        let response = sender.send_request(req).await.map_err(tls_failure)?;
-        let status = response.status();
-        let etag = response
-            .headers()
-            .get(ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = Limited::new(response.into_body(), MAX_RESPONSE)
-            .collect()
-            .await
-            .map_err(transport)?
-            .to_bytes();
-        conn_task.abort();
-        Ok(Answer { status, etag, body })
-    }
-
-    async fn call<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &Req,
-        identity: Option<&IdentityHandle>,
-    ) -> Result<Resp, EnrollError> {
-        let body = serde_json::to_vec(body).map_err(transport)?;
-        let (status, bytes) = self
-            .request(Method::POST, path, Some(body), identity)
-            .await?;
-        decode(status, &bytes)
-    }
-
-    /// `POST /v1/enroll`.
-    pub async fn enroll_csr(
-        &self,
-        token: &str,
-        csr_pem: &str,
-    ) -> Result<IssuedResponse, EnrollError> {
-        self.call(
-            "/v1/enroll",
-            &EnrollRequest {
-                token: token.to_owned(),
-                csr: csr_pem.to_owned(),
-            },
-            None,
-        )
-        .await
-    }
-
-    /// `POST /v1/renew`, authenticated by `identity`.
-    pub async fn renew_csr(
-        &self,
-        identity: &IdentityHandle,
-        csr_pem: &str,
-    ) -> Result<IssuedResponse, EnrollError> {
-        self.call(
-            "/v1/renew",
-            &RenewRequest {
-                csr: csr_pem.to_owned(),
-            },
-            Some(identity),
-        )
-        .await
-    }
-
-    /// `POST /v1/tokens` as the admin `admin`: a one-time join token (shown only here).
-    pub async fn mint_token(
-        &self,
-        admin: &IdentityHandle,
-        request: &TokenRequest,
-    ) -> Result<TokenResponse, EnrollError> {
-        self.call("/v1/tokens", request, Some(admin)).await
-    }
-
-    /// `GET /v1/tokens` as the admin `admin`: the newest `limit` tokens (default: the
-    /// service's, 1000) with their state, never their secrets.
-    pub async fn list_tokens(
-        &self,
-        admin: &IdentityHandle,
-        limit: Option<u32>,
-    ) -> Result<TokenList, EnrollError> {
-        let path = match limit {
-            Some(n) => format!("/v1/tokens?limit={n}"),
-            None => "/v1/tokens".to_owned(),
-        };
-        let (status, bytes) = self.request(Method::GET, &path, None, Some(admin)).await?;
-        decode(status, &bytes)
-    }
-
-    /// `POST /v1/tokens/revoke` as the admin `admin`: the unused token `id` can no longer
-    /// enroll anything (`token_used` when it already did: revoke its certificate instead).
-    pub async fn revoke_token(
-        &self,
-        admin: &IdentityHandle,
-        id: &str,
-    ) -> Result<TokenRevokeResponse, EnrollError> {
-        let request = TokenRevokeRequest { id: id.to_owned() };
-        self.call("/v1/tokens/revoke", &request, Some(admin)).await
-    }
-
-    /// `POST /v1/revoke` as the admin `admin`; the served CRL is rebuilt before it answers.
-    pub async fn revoke(
-        &self,
-        admin: &IdentityHandle,
-        request: &RevokeRequest,
-    ) -> Result<RevokeResponse, EnrollError> {
-        self.call("/v1/revoke", request, Some(admin)).await
-    }
-
-    /// `GET /v1/certs` as the admin `admin`: the ledger's certificates, newest first.
-    pub async fn list_certs(
-        &self,
-        admin: &IdentityHandle,
-        filter: &CertFilter,
-    ) -> Result<CertList, EnrollError> {
-        let path = format!("/v1/certs{}", filter.query());
-        let (status, bytes) = self.request(Method::GET, &path, None, Some(admin)).await?;
-        decode(status, &bytes)
-    }
-
-    /// `GET` a PEM document (`/v1/bundle`, `/v1/crl`).
-    pub async fn get_pem(&self, path: &str) -> Result<Bytes, EnrollError> {
-        // Without a known copy there is no If-None-Match, so never "not modified".
-        let doc = self.get_pem_if_changed(path, None).await?;
-        Ok(doc.map(|d| d.pem).unwrap_or_default())
-    }
-
-    /// `GET` a PEM document unless it is still `known` (sent as `If-None-Match`): `None` when
-    /// the service answered `304 Not Modified`, else the document and its tag.
-    pub async fn get_pem_if_changed(
-        &self,
-        path: &str,
-        known: Option<&PemDocument>,
-    ) -> Result<Option<PemDocument>, EnrollError> {
-        let tag = known.and_then(|d| d.etag.as_deref());
-        let answer = self.send(Method::GET, path, None, None, tag).await?;
-        if answer.status == StatusCode::NOT_MODIFIED && tag.is_some() {
-            return Ok(None);
-        }
-        if !answer.status.is_success() {
-            return Err(service_error(answer.status, &answer.body));
-        }
-        Ok(Some(PemDocument {
-            pem: answer.body,
-            etag: answer.etag,
-        }))
-    }
-}
-
-/// What one request got back.
-struct Answer {
-    status: StatusCode,
-    etag: Option<String>,
-    body: Bytes,
-}
-
-/// A PEM document of the service (`/v1/bundle`, `/v1/crl`) and its entity tag, if it sent one.
-#[derive(Debug, Clone)]
-pub struct PemDocument {
-    /// The document.
-    pub pem: Bytes,
-    /// The service's `ETag` for it.
-    pub etag: Option<String>,
-}
-
-/// The filters of `GET /v1/certs`; all optional.
-#[derive(Debug, Clone, Default)]
-pub struct CertFilter {
-    /// Only this SPIFFE ID.
-    pub identity: Option<SpiffeId>,
-    /// Only certificates whose notAfter is before this Unix time.
-    pub expiring_before: Option<i64>,
-    /// Only revoked (`true`) or only unrevoked (`false`) certificates.
-    pub revoked: Option<bool>,
-    /// At most this many (the service caps it).
-    pub limit: Option<u32>,
-}
-
-impl CertFilter {
-    /// `?identity=…&…`, percent-encoded; empty when no filter is set.
-    fn query(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(id) = &self.identity {
-            parts.push(format!("identity={}", percent_encode(&id.to_string())));
-        }
-        if let Some(t) = self.expiring_before {
-            parts.push(format!("expiring_before={t}"));
-        }
-        if let Some(r) = self.revoked {
-            parts.push(format!("revoked={r}"));
-        }
-        if let Some(n) = self.limit {
-            parts.push(format!("limit={n}"));
-        }
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", parts.join("&"))
-        }
-    }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn service_error(status: StatusCode, bytes: &[u8]) -> EnrollError {
-    match serde_json::from_slice::<ErrorBody>(bytes) {
-        Ok(b) => EnrollError::Service {
-            status: status.as_u16(),
-            code: b.error.code,
-            message: b.error.message,
-        },
-        Err(_) => EnrollError::Service {
-            status: status.as_u16(),
-            code: "unexpected_answer".to_owned(),
-            message: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
-        },
-    }
-}
-
-fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, EnrollError> {
-    if !status.is_success() {
-        return Err(service_error(status, bytes));
-    }
-    serde_json::from_slice(bytes).map_err(|e| transport(format!("bad answer: {e}")))
-}
-
 /// A node's identity from the CA: renews itself through `/v1/renew` and keeps its trust
 /// (bundle + CRL) fresh. Dropping it stops both background tasks.
 pub struct EnrolledIdentity {
@@ -749,8 +326,19 @@ impl EnrolledIdentity {
 
     /// Fetch the bundle and CRL now (also done on schedule); what did not change since the
     /// last fetch is answered `304` and kept, and the trust handles change only if one did.
+    ///
+    /// A CRL that steps back from the one held (a lower CRL number, or the same number with
+    /// other content) is refused: the held CRL stays, the refusal is logged (the `log`
+    /// facade, warning) and counted in [`stale_crl_refusals`](Self::stale_crl_refusals), and
+    /// this fails with the core's `stale_crl`.
     pub async fn refresh_trust(&self) -> Result<(), EnrollError> {
         self.refresher.run().await
+    }
+
+    /// How many CRLs fetched from the service (on schedule or by
+    /// [`refresh_trust`](Self::refresh_trust)) were refused for stepping back.
+    pub fn stale_crl_refusals(&self) -> u64 {
+        self.refresher.stale_refusals()
     }
 }
 
@@ -770,149 +358,6 @@ async fn renew_once(
     }
     Ok(next)
 }
-
-/// The state file in a state directory.
-pub const STATE_FILE: &str = "identity.pem";
-
-/// Write chain + key as one file, mode 0600, atomically (temp file, fsync, rename), so a
-/// crash leaves the old pair or the new one, never a chain with the other's key.
-fn save_state(dir: &Path, chain_pem: &str, key_pem: &str) -> Result<(), EnrollError> {
-    let io = |e: std::io::Error| EnrollError::Invalid(format!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
-    let mut open = std::fs::OpenOptions::new();
-    open.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        open.mode(0o600);
-    }
-    let mut f = open.open(&tmp).map_err(io)?;
-    f.write_all(chain_pem.as_bytes()).map_err(io)?;
-    if !chain_pem.ends_with('\n') {
-        f.write_all(b"\n").map_err(io)?;
-    }
-    f.write_all(key_pem.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, dir.join(STATE_FILE)).map_err(io)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Read the identity a state directory holds.
-fn load_state(dir: &Path) -> Result<Identity, EnrollError> {
-    let path = dir.join(STATE_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| EnrollError::Invalid(format!("{}: {e}", path.display())))?;
-    let at = text.find("-----BEGIN PRIVATE KEY-----").ok_or_else(|| {
-        EnrollError::Core(CoreError::new(
-            ErrorCode::Malformed,
-            format!("{}: no private key", path.display()),
-        ))
-    })?;
-    let (chain, key) = text.split_at(at);
-    Ok(Identity::from_pem(chain.as_bytes(), key.as_bytes())?)
-}
-
-/// Fetches the bundle and CRL into the trust handles. It sends back the tags of the copies it
-/// applied last, so an unchanged document (a CRL can be megabytes) is neither downloaded nor
-/// parsed again, and the handles' generations move only when something changed.
-struct TrustRefresh {
-    client: CaClient,
-    /// The peer trust.
-    trust: TrustHandle,
-    /// The renewal check's trust (our own ID).
-    own: TrustHandle,
-    /// The trusts of [`EnrolledIdentity::trust_for`], while someone holds them.
-    followers: std::sync::Mutex<Vec<WeakTrust>>,
-    applied: tokio::sync::Mutex<Applied>,
-}
-
-/// The bundle and CRL last swapped in.
-#[derive(Default)]
-struct Applied {
-    bundle: Option<PemDocument>,
-    crl: Option<PemDocument>,
-}
-
-impl TrustRefresh {
-    /// Fetch what changed; swap the bundle with the CRL into the peer trust and the renewal
-    /// check's trust, and the bare bundle into the service check (a CA rotation reaches all
-    /// three).
-    async fn run(&self) -> Result<(), EnrollError> {
-        let mut applied = self.applied.lock().await;
-        let bundle = self
-            .client
-            .get_pem_if_changed("/v1/bundle", applied.bundle.as_ref())
-            .await?;
-        let crl = self
-            .client
-            .get_pem_if_changed("/v1/crl", applied.crl.as_ref())
-            .await?;
-        if bundle.is_none() && crl.is_none() {
-            return Ok(());
-        }
-        let bundle = fresh_or_known(bundle, &applied.bundle)?;
-        let crl = fresh_or_known(crl, &applied.crl)?;
-        let cas = TrustBundle::from_pem(&bundle.pem)?;
-        let mut with_crl = cas.clone();
-        with_crl.add_crl(&crl.pem)?;
-        let swap = |handle: &TrustHandle| {
-            let policy = handle.current().policy().clone();
-            handle.replace(Verifier::new(with_crl.clone(), policy));
-        };
-        swap(&self.trust);
-        swap(&self.own);
-        {
-            let mut followers = self.followers();
-            followers.retain(|weak| match weak.upgrade() {
-                Some(handle) => {
-                    swap(&handle);
-                    true
-                }
-                None => false,
-            });
-        }
-        self.client.set_bundle(cas);
-        *applied = Applied {
-            bundle: Some(bundle),
-            crl: Some(crl),
-        };
-        Ok(())
-    }
-
-    /// A new trust with `policy` on the current bundle and CRL, refreshed from now on. (Made
-    /// under the followers' lock, so a refresh either happened before it, and it starts on
-    /// the new bundle, or swaps it too.)
-    fn follow(&self, policy: Policy) -> TrustHandle {
-        let mut followers = self.followers();
-        let bundle = self.trust.current().bundle().clone();
-        let handle = TrustHandle::new(Verifier::new(bundle, policy));
-        followers.push(handle.downgrade());
-        handle
-    }
-
-    fn followers(&self) -> std::sync::MutexGuard<'_, Vec<WeakTrust>> {
-        match self.followers.lock() {
-            Ok(f) => f,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-}
-
-/// The document just fetched, or the one applied before when the service said "not modified".
-fn fresh_or_known(
-    fresh: Option<PemDocument>,
-    known: &Option<PemDocument>,
-) -> Result<PemDocument, EnrollError> {
-    fresh.or_else(|| known.clone()).ok_or_else(|| {
-        EnrollError::Transport("the service answered 304 for a document never fetched".into())
-    })
-}
-
 /// Enroll `id` at the CA service `url` with a join `token`: make a key here, send only the
 /// CSR, and return an identity that renews itself (at the rotation policy's time, through
 /// `/v1/renew` over mTLS) with a trust bundle and CRL refreshed every
@@ -982,16 +427,28 @@ async fn start(
             .allow_trust_domain(id.trust_domain().clone())
             .build()?,
     };
-    let trust = TrustHandle::new(Verifier::new(issued_bundle.clone(), peer_policy));
     client.set_bundle(issued_bundle.clone());
+    // A restarted node starts from the CRL it held (kept in its state directory), so the
+    // first refresh cannot step back either; a damaged file is ignored (the refresh fetches
+    // a CRL anyway).
+    let mut held = issued_bundle;
+    if let Some(pem) = options.state_dir.as_deref().and_then(load_crl) {
+        let mut with_crl = held.clone();
+        if with_crl.add_crl(&pem).is_ok() {
+            held = with_crl;
+        }
+    }
+    let trust = TrustHandle::new(Verifier::new(held.clone(), peer_policy));
     let own_policy = Policy::builder().allow_id(id.clone()).build()?;
-    let verify_own = TrustHandle::new(Verifier::new(issued_bundle, own_policy));
+    let verify_own = TrustHandle::new(Verifier::new(held, own_policy));
     let refresher = Arc::new(TrustRefresh {
         client: client.clone(),
         trust: trust.clone(),
         own: verify_own.clone(),
         followers: Default::default(),
         applied: Default::default(),
+        stale_refusals: Default::default(),
+        state_dir: options.state_dir.clone(),
     });
     // Best effort now (the CRL); the schedule retries.
     let _ = refresher.run().await;

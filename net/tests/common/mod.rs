@@ -99,12 +99,14 @@ impl Pki {
             revoked_server.serial.clone(),
             RevocationReason::KeyCompromise,
             recent,
-        );
+        )
+        .unwrap();
         list.revoke(
             revoked_client.serial.clone(),
             RevocationReason::KeyCompromise,
             recent,
-        );
+        )
+        .unwrap();
         let crl = ca.build_crl(&list, &CrlParams::new(1, recent)).unwrap();
         let pki = Pki {
             now,
