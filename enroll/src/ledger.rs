@@ -373,7 +373,14 @@ impl Store for BoundLedger {
             n = self.inner.next_crl_number()?;
         }
         let mut next = state.clone();
-        next.highest_crl_number = n;
+        // Another process on this CA directory (a replica on the same host) may have written
+        // a higher number since: never write the remembered number down.
+        let on_disk = CaState::load(&self.dir)
+            .ok()
+            .flatten()
+            .filter(|s| s.ledger_id == next.ledger_id)
+            .map_or(0, |s| s.highest_crl_number);
+        next.highest_crl_number = n.max(on_disk);
         next.save(&self.dir)
             .map_err(|e| StoreError::Backend(format!("CRL number {n} not remembered: {e}")))?;
         *state = next;
