@@ -166,6 +166,7 @@ test('enroll, renew, refresh, and use the identity on native wss', { skip, timeo
   assert.notEqual(node.serial, first)
   assert.equal(node.identity.certificate.serial, node.serial)
   await node.refreshTrust()
+  assert.equal(node.staleCrlRefusals, 0, "the service's CRLs only move forward")
 
   const verifier = node.verifier()
   const server = await WssServer.listen(node.identity, verifier, '127.0.0.1:0')
