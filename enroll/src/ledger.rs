@@ -1,8 +1,9 @@
 //! The CA directory and its ledger know each other, so losing the ledger fails closed.
 //!
 //! Beside the CA key, `ca-state.json` remembers the ledger's id, the highest CRL number this
-//! CA ever published and how many certificates its ledger had recorded. The ledger keeps the
-//! same three in its `meta` table ([`LedgerMeta`]). [`BoundLedger::bind`] compares them before
+//! CA ever published and how many certificates and revocations its ledger had recorded. The
+//! ledger keeps its id, CRL number and counters in its `meta` table ([`LedgerMeta`], and the
+//! revocation counter). [`BoundLedger::bind`] compares them before
 //! the service starts and refuses a ledger that is missing, empty, another ledger (foreign)
 //! or older than the CA directory remembers (rolled back) once the CA has issued; a backup is
 //! brought back only through the explicit [`BoundLedger::restore`].
