@@ -203,6 +203,12 @@ export declare class EnrolledIdentity {
   /** Grows by one at each renewal. */
   get generation(): number
   /**
+   * How many CRLs fetched from the service were refused for stepping back (a lower CRL
+   * number than the one held, or the same number with other content): the held CRL stays,
+   * and `refreshTrust()` rejects with `stale_crl`. Throws `invalid_request` once closed.
+   */
+  get staleCrlRefusals(): number
+  /**
    * The peer trust, live: the bundle and CRL as last fetched, with `peerPolicy` (or the
    * trust domain). Each `verify()` and each handshake of a server or client built from it
    * uses what the schedule last fetched; `generation` grows at each refresh that brought a

@@ -164,7 +164,17 @@ namespace MeshTls.Tests
             service = new Service(ca, admin);
             // The shortest lifetime the core issues (one minute, plus its one-minute backdate):
             // the default schedule renews at 2/3 of it, some 15 to 20 seconds after issuance.
-            shortLived = new Service(ca, admin, "--lifetime", "1m");
+            // Its own CA directory (the same key): a CA directory is bound to one ledger.
+            var caShort = Path.Combine(dir, "ca-short");
+            Directory.CreateDirectory(caShort);
+            foreach (var f in new[] { "ca.crt", "ca.key", "revocations.txt" })
+            {
+                if (File.Exists(Path.Combine(ca, f)))
+                {
+                    File.Copy(Path.Combine(ca, f), Path.Combine(caShort, f));
+                }
+            }
+            shortLived = new Service(caShort, admin, "--lifetime", "1m");
         }
 
         [TestFixtureTearDown]

@@ -1,10 +1,10 @@
 // The enrollment client against a real `meshtls serve` (the CLI binary, a throwaway CA).
 import assert from 'node:assert/strict'
 import { spawn, execFile, execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -38,7 +38,7 @@ const skip = existsSync(BIN) ? false : `${BIN} not built (cargo build -p meshtls
 
 let dir, bundle
 // `serve` issues 24 h certificates; `short` 60 s ones (the shortest the core issues, +60 s
-// backdating), for the renewal schedule. Same CA, separate ledgers.
+// backdating), for the renewal schedule. Same CA key, separate CA directories and ledgers.
 let serve, short
 
 /** Starts `meshtls serve` on a free port; resolves to { child, port } once it listens. */
@@ -46,11 +46,29 @@ function startServe(...extra) {
   return startServeOn('127.0.0.1:0', ...extra)
 }
 
+/**
+ * The CA directory of a service: `ca`, or for a service with a ledger of its own (`--db`) a
+ * copy of its key and certificate, since a CA directory is bound to one ledger (a second
+ * ledger for it is refused as foreign).
+ */
+function caFor(extra) {
+  const i = extra.indexOf('--db')
+  if (i < 0) return join(dir, 'ca')
+  const copy = join(dir, `ca-${basename(extra[i + 1])}`)
+  if (!existsSync(copy)) {
+    mkdirSync(copy)
+    for (const f of ['ca.crt', 'ca.key', 'revocations.txt']) {
+      if (existsSync(join(dir, 'ca', f))) copyFileSync(join(dir, 'ca', f), join(copy, f))
+    }
+  }
+  return copy
+}
+
 /** Starts `meshtls serve` listening on `listen`; resolves to { child, port } once it listens. */
 async function startServeOn(listen, ...extra) {
   const child = spawn(
     BIN,
-    ['serve', '--ca', join(dir, 'ca'), '--listen', listen, '--admin-id', ADMIN, ...extra],
+    ['serve', '--ca', caFor(extra), '--listen', listen, '--admin-id', ADMIN, ...extra],
     { env, stdio: ['ignore', 'pipe', 'ignore'] },
   )
   const line = await new Promise((ok, fail) => {
@@ -148,6 +166,7 @@ test('enroll, renew, refresh, and use the identity on native wss', { skip, timeo
   assert.notEqual(node.serial, first)
   assert.equal(node.identity.certificate.serial, node.serial)
   await node.refreshTrust()
+  assert.equal(node.staleCrlRefusals, 0, "the service's CRLs only move forward")
 
   const verifier = node.verifier()
   const server = await WssServer.listen(node.identity, verifier, '127.0.0.1:0')

@@ -246,6 +246,14 @@ impl EnrolledIdentity {
         self.identity.generation() as f64
     }
 
+    /// How many CRLs fetched from the service were refused for stepping back (a lower CRL
+    /// number than the one held, or the same number with other content): the held CRL stays,
+    /// and `refreshTrust()` rejects with `stale_crl`. Throws `invalid_request` once closed.
+    #[napi(getter, catch_unwind)]
+    pub fn stale_crl_refusals(&self) -> Result<f64, Code> {
+        Ok(self.running()?.stale_crl_refusals() as f64)
+    }
+
     /// The peer trust, live: the bundle and CRL as last fetched, with `peerPolicy` (or the
     /// trust domain). Each `verify()` and each handshake of a server or client built from it
     /// uses what the schedule last fetched; `generation` grows at each refresh that brought a

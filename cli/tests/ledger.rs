@@ -506,3 +506,45 @@ async fn a_node_refuses_a_crl_that_steps_back_after_an_unguarded_rollback() {
     assert!(held(&node).0 > top);
     assert_eq!(node.stale_crl_refusals(), 2);
 }
+
+/// Two replicas of one CA (each its own CA directory, the same key) on one PostgreSQL ledger:
+/// whichever replica builds the CRL, its number is above every number served before, and
+/// both directories name the same ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_postgres_serve_one_rising_crl_number() {
+    let Ok(url) = std::env::var("MESHTLS_TEST_PG_URL") else {
+        eprintln!("SKIPPED: MESHTLS_TEST_PG_URL is unset (scripts/ci/postgres starts a server)");
+        return;
+    };
+    let pki = Pki::new();
+    let admin = admin(&pki);
+    // The second replica's CA directory: the same key and certificate, a state of its own.
+    let replica = Pki {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::create_dir(replica.ca()).unwrap();
+    for f in ["ca.crt", "ca.key", "revocations.txt"] {
+        std::fs::copy(pki.ca().join(f), replica.ca().join(f)).unwrap();
+    }
+    let a = serve(&pki, &url);
+    let b = serve(&replica, &url);
+    let (ca, cb) = (client(&pki, &a.url), client(&pki, &b.url));
+    let mut last = 0;
+    for round in 0..3 {
+        let (here, there) = if round % 2 == 0 {
+            (&ca, &cb)
+        } else {
+            (&cb, &ca)
+        };
+        let serial = enroll_node(here, &admin).await;
+        revoke(here, &admin, &serial).await;
+        for c in [here, there] {
+            let n = crl(c).await.number.unwrap();
+            assert!(n > last, "round {round}: CRL number {n} after {last}");
+            last = n;
+        }
+    }
+    a.stop();
+    b.stop();
+    assert_eq!(state(&pki).ledger_id, state(&replica).ledger_id);
+}

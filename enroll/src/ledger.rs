@@ -1,8 +1,9 @@
 //! The CA directory and its ledger know each other, so losing the ledger fails closed.
 //!
 //! Beside the CA key, `ca-state.json` remembers the ledger's id, the highest CRL number this
-//! CA ever published and how many certificates its ledger had recorded. The ledger keeps the
-//! same three in its `meta` table ([`LedgerMeta`]). [`BoundLedger::bind`] compares them before
+//! CA ever published and how many certificates and revocations its ledger had recorded. The
+//! ledger keeps its id, CRL number and counters in its `meta` table ([`LedgerMeta`], and the
+//! revocation counter). [`BoundLedger::bind`] compares them before
 //! the service starts and refuses a ledger that is missing, empty, another ledger (foreign)
 //! or older than the CA directory remembers (rolled back) once the CA has issued; a backup is
 //! brought back only through the explicit [`BoundLedger::restore`].
@@ -401,7 +402,14 @@ impl Store for BoundLedger {
             n = self.inner.next_crl_number()?;
         }
         let mut next = state.clone();
-        next.highest_crl_number = n;
+        // Another process on this CA directory (a replica on the same host) may have written
+        // a higher number since: never write the remembered number down.
+        let on_disk = CaState::load(&self.dir)
+            .ok()
+            .flatten()
+            .filter(|s| s.ledger_id == next.ledger_id)
+            .map_or(0, |s| s.highest_crl_number);
+        next.highest_crl_number = n.max(on_disk);
         next.save(&self.dir)
             .map_err(|e| StoreError::Backend(format!("CRL number {n} not remembered: {e}")))?;
         *state = next;
