@@ -242,3 +242,10 @@ test('identity update swaps the certificate and bumps the generation', async () 
   assert.throws(() => identity.update(b.chainPem, a.keyPem))
   assert.equal(identity.certificate.serial, a.serial)
 })
+
+test('a policy parses trust domains strictly, as every language does', () => {
+  for (const td of ['spiffe://mesh.internal', 'Mesh.Internal', '']) {
+    assert.throws(() => new Policy({ allowTrustDomains: [td] }), { code: 'malformed' }, td)
+  }
+  assert.ok(new Policy({ allowTrustDomains: ['mesh.internal'] }))
+})

@@ -182,7 +182,7 @@ impl Policy {
             b = b.allow_pattern(IdPattern::parse(&p).js()?);
         }
         for td in options.allow_trust_domains.unwrap_or_default() {
-            b = b.allow_trust_domain(TrustDomain::parse_lenient(&td).js()?);
+            b = b.allow_trust_domain(TrustDomain::new(&td).js()?);
         }
         for name in options.allow_dns.unwrap_or_default() {
             b = b.allow_dns(name);

@@ -164,10 +164,11 @@ impl PolicyBuilder {
         Ok(PolicyBuilder(self.0.clone().allow_pattern(p)))
     }
 
-    /// Allows every member of the trust domain (`mesh.internal` or `spiffe://mesh.internal`).
+    /// Allows every member of the trust domain (`mesh.internal`; the same strict syntax as
+    /// every meshtls language).
     #[wasm_bindgen(js_name = allowTrustDomain)]
     pub fn allow_trust_domain(&self, trust_domain: &str) -> Result<PolicyBuilder> {
-        let td = meshtls_core::TrustDomain::parse_lenient(trust_domain)?;
+        let td = meshtls_core::TrustDomain::new(trust_domain)?;
         Ok(PolicyBuilder(self.0.clone().allow_trust_domain(td)))
     }
 

@@ -155,6 +155,8 @@ export function scenarios(m, fx) {
     throwsCode(() => m.Policy.builder().allowId("spiffe://Mesh.Internal/x"), "malformed", "bad ID");
     throwsCode(() => m.Policy.builder().pinCert("abc"), "malformed", "bad pin");
     const builder = m.Policy.builder();
+    throwsCode(() => builder.allowTrustDomain("spiffe://mesh.internal"), "malformed", "a SPIFFE ID is not a trust domain");
+    throwsCode(() => builder.allowTrustDomain("Mesh.Internal"), "malformed", "trust domains are lowercase");
     const withTd = builder.allowTrustDomain("mesh.internal");
     throwsCode(() => builder.build(), "invalid_request", "the builder is immutable");
     new m.Verifier(bundle, withTd.build()).verify(chain, "client", at);

@@ -635,7 +635,8 @@ export class PolicyBuilder {
      */
     allowPattern(pattern: string): PolicyBuilder;
     /**
-     * Allows every member of the trust domain (`mesh.internal` or `spiffe://mesh.internal`).
+     * Allows every member of the trust domain (`mesh.internal`; the same strict syntax as
+     * every meshtls language).
      */
     allowTrustDomain(trust_domain: string): PolicyBuilder;
     /**
