@@ -7,6 +7,7 @@ use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
+use crate::algorithms::{classify_key, classify_signature, KeyClass, SignatureClass};
 use crate::encoding;
 use crate::error::{Error, Result};
 use crate::identity::SpiffeId;
@@ -227,54 +228,25 @@ const KNOWN_EXTENSIONS: &[&str] = &[
     "2.5.29.37", // extKeyUsage
 ];
 
-fn weak_signature_name(oid: &str) -> Option<&'static str> {
-    Some(match oid {
-        "1.2.840.113549.1.1.2" => "MD2 with RSA",
-        "1.2.840.113549.1.1.4" => "MD5 with RSA",
-        "1.2.840.113549.1.1.5" => "SHA-1 with RSA",
-        "1.3.14.3.2.29" => "SHA-1 with RSA",
-        "1.2.840.10045.4.1" => "ECDSA with SHA-1",
-        "1.2.840.10040.4.3" => "DSA with SHA-1",
-        "2.16.840.1.101.3.4.3.1" | "2.16.840.1.101.3.4.3.2" => "DSA with SHA-2",
-        _ => return None,
-    })
+/// Why the key is too weak for a path (the shared classification of [`crate::algorithms`]:
+/// weak keys, and in a path also DSA and RSA moduli that are not a multiple of 8), or `None`.
+fn weak_key_reason(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Option<String> {
+    match classify_key(spki) {
+        KeyClass::Weak(what) => Some(what),
+        KeyClass::Dsa => Some("a DSA key".into()),
+        KeyClass::OddRsa(bits) if bits % 8 != 0 => {
+            Some(format!("an RSA key of {bits} bits (not a multiple of 8)"))
+        }
+        _ => None,
+    }
 }
 
-fn weak_key_reason(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Option<String> {
-    let alg = spki.algorithm.algorithm.to_id_string();
-    match alg.as_str() {
-        "1.2.840.10040.4.1" => return Some("a DSA key".into()),
-        "1.2.840.10045.2.1" => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|o| o.to_id_string());
-            return match curve.as_deref() {
-                Some("1.2.840.10045.3.1.1") => Some("a P-192 key".into()),
-                Some("1.3.132.0.31") => Some("a secp192k1 key".into()),
-                _ => None,
-            };
-        }
-        _ => {}
+/// The name of a weak signature algorithm (SHA-1, MD5...), or `None`.
+fn weak_signature_name(alg: &x509_parser::x509::AlgorithmIdentifier<'_>) -> Option<String> {
+    match classify_signature(alg) {
+        SignatureClass::Weak(name) => Some(name),
+        _ => None,
     }
-    if let Ok(PublicKey::RSA(rsa)) = spki.parsed() {
-        let m = rsa.modulus;
-        let start = m.iter().position(|b| *b != 0).unwrap_or(m.len());
-        let m = &m[start..];
-        let bits = match m.first() {
-            Some(first) => (m.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
-            None => 0,
-        };
-        if bits < 2048 {
-            return Some(format!("an RSA key of {bits} bits (at least 2048)"));
-        }
-        if bits % 8 != 0 {
-            return Some(format!("an RSA key of {bits} bits (not a multiple of 8)"));
-        }
-    }
-    None
 }
 
 impl Certificate {
@@ -327,7 +299,7 @@ impl Certificate {
             raw_serial: x509.raw_serial().to_vec(),
             subject_empty: x509.subject().iter_attributes().next().is_none(),
             weak_key: weak_key_reason(x509.public_key()),
-            weak_signature: weak_signature_name(&x509.signature_algorithm.algorithm.to_id_string())
+            weak_signature: weak_signature_name(&x509.signature_algorithm)
                 .map(|n| format!("signed with {n}")),
             ..Facts::default()
         };

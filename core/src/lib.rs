@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod algorithms;
 pub mod authority;
 mod backend;
 pub mod certificate;

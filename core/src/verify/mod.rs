@@ -1,5 +1,5 @@
 //! Verification: a chain against a trust bundle (rustls-webpki does the path building and
-//! signature checks), the stricter profile meshtls adds ([`profile`]: key and signature
+//! signature checks), the stricter profile meshtls adds (`profile`: key and signature
 //! strength, key identifiers, critical basicConstraints, serial numbers, name syntax, anchors
 //! inside their validity), then revocation, the X509-SVID leaf rules and the identity policy.
 
