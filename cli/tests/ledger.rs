@@ -6,77 +6,22 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::Duration;
 
+use common::service::{self, admin_identity, client, serve, Server, ADMIN};
 use common::*;
 use hyper::Method;
-use meshtls_core::{create_csr, Crl, KeyAlgorithm, SpiffeId, TrustBundle};
+use meshtls_core::{create_csr, Crl, KeyAlgorithm, SpiffeId};
 use meshtls_enroll::client::CaClient;
 use meshtls_enroll::ledger::{CaState, STATE_FILE};
 use meshtls_enroll::SqliteStore;
-use meshtls_net::{Identity, IdentityHandle};
+use meshtls_net::IdentityHandle;
 
-const ADMIN: &str = "spiffe://mesh.internal/admin/ops";
 const NODE: &str = "spiffe://mesh.internal/node/n1";
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    /// Stop it (SIGKILL: what a crash leaves behind).
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(pki: &Pki, db: &str) -> Server {
-    serve_at(pki, db, "127.0.0.1:0")
-}
-
 fn serve_at(pki: &Pki, db: &str, listen: &str) -> Server {
-    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_meshtls"))
-        .args([
-            "serve",
-            "--listen",
-            listen,
-            "--admin-id",
-            ADMIN,
-            "--db",
-            db,
-            "--ca",
-        ])
-        .arg(pki.ca())
-        .env("MESHTLS_CA_PASSPHRASE", PASS)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("serve did not start: {line:?}"));
-    let port = addr.rsplit_once(':').unwrap().1;
-    Server {
-        child,
-        url: format!("https://localhost:{port}"),
-    }
+    service::serve_with(pki, db, listen, &[], &[])
 }
 
 /// `meshtls serve` expected to refuse to start: its assertion (bounded: a service that
@@ -96,31 +41,6 @@ fn serve_refused(pki: &Pki, db: &str) -> assert_cmd::assert::Assert {
         .arg(pki.ca())
         .timeout(Duration::from_secs(30))
         .assert()
-}
-
-fn client(pki: &Pki, url: &str) -> CaClient {
-    let bundle = TrustBundle::from_pem(&std::fs::read(pki.bundle()).unwrap()).unwrap();
-    CaClient::new(
-        url,
-        bundle,
-        SpiffeId::parse("spiffe://mesh.internal/meshtls/ca").unwrap(),
-        Duration::from_secs(20),
-    )
-    .unwrap()
-}
-
-fn admin(pki: &Pki) -> IdentityHandle {
-    let dir = pki.path("admin");
-    if !dir.exists() {
-        pki.issue(ADMIN, "admin", &[]);
-    }
-    IdentityHandle::new(
-        Identity::from_pem(
-            &std::fs::read(dir.join("chain.pem")).unwrap(),
-            &std::fs::read(dir.join("key.pem")).unwrap(),
-        )
-        .unwrap(),
-    )
 }
 
 /// Mint a token and enroll `NODE` with it: the serial.
@@ -235,7 +155,7 @@ fn a_ca_that_never_served_starts_on_a_new_ledger_and_binds_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_from_a_backup_taken_before_a_revocation_keeps_crl_numbers_rising() {
     let pki = Pki::new();
-    let admin = admin(&pki);
+    let admin = admin_identity(&pki);
     let server = serve(&pki, "sqlite");
     let c = client(&pki, &server.url);
     let node = enroll_node(&c, &admin).await;
@@ -401,7 +321,7 @@ fn a_bad_revocation_record_stops_serve_at_start_with_file_and_line() {
 async fn a_node_refuses_a_crl_that_steps_back_after_an_unguarded_rollback() {
     use meshtls_enroll::{enroll, EnrollOptions};
     let pki = Pki::new();
-    let admin = admin(&pki);
+    let admin = admin_identity(&pki);
     let server = serve(&pki, "sqlite");
     let c = client(&pki, &server.url);
     let body = br#"{"identity":"spiffe://mesh.internal/node/watcher"}"#.to_vec();
@@ -517,7 +437,7 @@ async fn two_replicas_on_postgres_serve_one_rising_crl_number() {
         return;
     };
     let pki = Pki::new();
-    let admin = admin(&pki);
+    let admin = admin_identity(&pki);
     // The second replica's CA directory: the same key and certificate, a state of its own.
     let replica = Pki {
         dir: tempfile::tempdir().unwrap(),

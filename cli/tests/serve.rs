@@ -5,85 +5,27 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command as StdCommand, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
+use common::service::{self, admin_identity, client, mint, Server, ADMIN};
 use common::*;
 use hyper::Method;
-use meshtls_core::{create_csr, KeyAlgorithm, SpiffeId, TrustBundle};
-use meshtls_enroll::client::CaClient;
+use meshtls_core::{create_csr, KeyAlgorithm, SpiffeId};
 use meshtls_enroll::store::CertFilter;
 use meshtls_enroll::{SqliteStore, Store};
 use meshtls_net::{Identity, IdentityHandle};
 
-const ADMIN: &str = "spiffe://mesh.internal/admin/ops";
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `meshtls serve` with more arguments and environment; its audit log goes to
+/// CA_DIR/audit.log.
+fn serve_with(pki: &Pki, db: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+    let audit = pki.ca().join("audit.log");
+    let mut all = vec!["--audit-log", audit.to_str().unwrap()];
+    all.extend_from_slice(args);
+    service::serve_with(pki, db, "127.0.0.1:0", &all, env)
 }
 
 fn serve(pki: &Pki, db: &str) -> Server {
     serve_with(pki, db, &[], &[])
-}
-
-/// `meshtls serve` with more arguments and environment; its audit log goes to
-/// CA_DIR/audit.log.
-fn serve_with(pki: &Pki, db: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_meshtls"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-id",
-            ADMIN,
-            "--db",
-            db,
-            "--ca",
-        ])
-        .arg(pki.ca())
-        .arg("--audit-log")
-        .arg(pki.ca().join("audit.log"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("MESHTLS_CA_PASSPHRASE", PASS)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"));
-    let port = addr.rsplit_once(':').unwrap().1;
-    Server {
-        child,
-        url: format!("https://localhost:{port}"),
-    }
-}
-
-fn client(pki: &Pki, url: &str) -> CaClient {
-    let bundle = TrustBundle::from_pem(&std::fs::read(pki.bundle()).unwrap()).unwrap();
-    CaClient::new(
-        url,
-        bundle,
-        SpiffeId::parse("spiffe://mesh.internal/meshtls/ca").unwrap(),
-        Duration::from_secs(20),
-    )
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -432,37 +374,10 @@ async fn meshtls_admin_mints_tokens_lists_and_revokes() {
     assert_error_line(&a, "io");
 }
 
-fn admin_of(pki: &Pki) -> IdentityHandle {
-    let admin_dir = pki.issue(ADMIN, "admin", &[]);
-    IdentityHandle::new(
-        Identity::from_pem(
-            &std::fs::read(admin_dir.join("chain.pem")).unwrap(),
-            &std::fs::read(admin_dir.join("key.pem")).unwrap(),
-        )
-        .unwrap(),
-    )
-}
-
-async fn mint(c: &CaClient, admin: &IdentityHandle, identity: &str) -> String {
-    let body = serde_json::json!({ "identity": identity }).to_string();
-    let (status, bytes) = c
-        .request(
-            Method::POST,
-            "/v1/tokens",
-            Some(body.into_bytes()),
-            Some(admin),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{bytes:?}");
-    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    v["token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_commit_and_answer_then_a_retry_gets_the_certificate() {
     let pki = Pki::new();
-    let admin = admin_of(&pki);
+    let admin = admin_identity(&pki);
     // The test hook aborts the process right after the enrollment's commit.
     let mut server = serve_with(
         &pki,
@@ -519,7 +434,7 @@ async fn a_crash_between_commit_and_answer_then_a_retry_gets_the_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_writes_an_audit_line_per_request_without_secrets() {
     let pki = Pki::new();
-    let admin = admin_of(&pki);
+    let admin = admin_identity(&pki);
     let server = serve(&pki, "sqlite");
     let c = client(&pki, &server.url);
     let node = "spiffe://mesh.internal/node/audited";
@@ -569,7 +484,7 @@ async fn serve_writes_an_audit_line_per_request_without_secrets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_never_enrolls_a_reserved_identity_nor_a_weak_csr_through_a_token() {
     let pki = Pki::new();
-    let admin = admin_of(&pki);
+    let admin = admin_identity(&pki);
     let server = serve_with(
         &pki,
         "sqlite",

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use tempfile::TempDir;
 
+pub mod service;
+
 pub const PASS: &str = "correct horse battery staple";
 pub const TD: &str = "mesh.internal";
 pub const ID: &str = "spiffe://mesh.internal/service/user-svc";
