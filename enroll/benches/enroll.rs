@@ -48,7 +48,7 @@ async fn enroll_rate(name: &str, store: Arc<dyn Store>, n: usize, concurrency: u
         CaClient::new(
             &format!("https://localhost:{}", running.local_addr().port()),
             bundle,
-            SpiffeId::parse("spiffe://mesh.internal/meshtls/ca").unwrap(),
+            SpiffeId::ca_service(&TrustDomain::new("mesh.internal").unwrap()),
             Duration::from_secs(60),
         )
         .unwrap(),
@@ -173,7 +173,7 @@ async fn crl_refresh(ca: Authority, store: Arc<dyn Store>) {
     let client = CaClient::new(
         &format!("https://localhost:{}", running.local_addr().port()),
         bundle.clone(),
-        SpiffeId::parse("spiffe://mesh.internal/meshtls/ca").unwrap(),
+        SpiffeId::ca_service(&TrustDomain::new("mesh.internal").unwrap()),
         Duration::from_secs(60),
     )
     .unwrap();

@@ -6,7 +6,7 @@ use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::Duration;
 
 use hyper::Method;
-use meshtls_core::{SpiffeId, TrustBundle};
+use meshtls_core::{SpiffeId, TrustBundle, TrustDomain};
 use meshtls_enroll::client::CaClient;
 use meshtls_net::{Identity, IdentityHandle};
 
@@ -90,7 +90,7 @@ pub fn client(pki: &Pki, url: &str) -> CaClient {
     CaClient::new(
         url,
         bundle,
-        SpiffeId::parse("spiffe://mesh.internal/meshtls/ca").unwrap(),
+        SpiffeId::ca_service(&TrustDomain::new(super::TD).unwrap()),
         Duration::from_secs(20),
     )
     .unwrap()
