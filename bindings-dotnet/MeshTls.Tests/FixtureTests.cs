@@ -113,5 +113,26 @@ namespace MeshTls.Tests
             }
             Assert.AreEqual(0, failures, "fixture cases with another verdict than the core's");
         }
+
+        [Test]
+        public void ACaWithAnUnknownCriticalExtensionIsSkippedNotFatal()
+        {
+            using (var bundle = new TrustBundle(TestData.Fixture("strict/odd-and-good-roots.pem")))
+            {
+                Assert.AreEqual(1, bundle.Count, "the good root is kept");
+                var skipped = bundle.Skipped;
+                Assert.AreEqual(1, skipped.Count);
+                var s = skipped[0];
+                Assert.AreEqual("CN=strict odd root", s.Subject);
+                Assert.AreEqual(ErrorCode.UnknownCriticalExtension, s.Code);
+                Assert.AreEqual("unknown_critical_extension", s.CodeName);
+                Assert.IsTrue(Regex.IsMatch(s.FingerprintHex, "^[0-9a-f]{64}$"), s.FingerprintHex);
+                StringAssert.Contains("1.3.6.1.4.1.55555.1", s.Message);
+            }
+            using (var good = new TrustBundle(TestData.Fixture("strict/root.pem")))
+            {
+                Assert.AreEqual(0, good.Skipped.Count);
+            }
+        }
     }
 }

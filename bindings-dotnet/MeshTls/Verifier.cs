@@ -64,6 +64,32 @@ namespace MeshTls
         /// <summary>The number of CAs.</summary>
         public int Count => (int)Native.meshtls_trust_bundle_len(handle).ToUInt64();
 
+        /// <summary>
+        /// The CA certificates given to the bundle that it cannot use as trust anchors (an
+        /// unknown critical extension...), with why: skipped, not fatal to the bundle. Empty when
+        /// every CA is usable. A new list on each read.
+        /// </summary>
+        public IReadOnlyList<SkippedCa> Skipped
+        {
+            get
+            {
+                var count = (int)Native.meshtls_trust_bundle_skipped_count(handle).ToUInt64();
+                var list = new List<SkippedCa>(count);
+                for (var i = 0; i < count; i++)
+                {
+                    uint code;
+                    NativeBuffer.Handle subject, fingerprint, message;
+                    MeshTlsException.Check(Native.meshtls_trust_bundle_skipped(handle, (UIntPtr)i, out code, out subject, out fingerprint, out message));
+                    list.Add(new SkippedCa(
+                        NativeBuffer.TakeString(subject),
+                        NativeBuffer.TakeString(fingerprint),
+                        (ErrorCode)code,
+                        NativeBuffer.TakeString(message)));
+                }
+                return list.AsReadOnly();
+            }
+        }
+
         /// <summary>Releases the native bundle.</summary>
         public void Dispose()
         {
@@ -100,8 +126,41 @@ namespace MeshTls
             public static extern UIntPtr meshtls_trust_bundle_len(Handle b);
 
             [DllImport("meshtls_ffi")]
+            public static extern UIntPtr meshtls_trust_bundle_skipped_count(Handle b);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_trust_bundle_skipped(Handle b, UIntPtr index, out uint code, out NativeBuffer.Handle subject, out NativeBuffer.Handle fingerprintHex, out NativeBuffer.Handle message);
+
+            [DllImport("meshtls_ffi")]
             public static extern void meshtls_trust_bundle_free(IntPtr b);
         }
+    }
+
+    /// <summary>A CA certificate a <see cref="TrustBundle"/> skipped because it cannot anchor a path, and why.</summary>
+    public sealed class SkippedCa
+    {
+        internal SkippedCa(string subject, string fingerprintHex, ErrorCode code, string message)
+        {
+            Subject = subject;
+            FingerprintHex = fingerprintHex;
+            Code = code;
+            Message = message;
+        }
+
+        /// <summary>Its subject.</summary>
+        public string Subject { get; }
+
+        /// <summary>SHA-256 of its DER, lowercase hex.</summary>
+        public string FingerprintHex { get; }
+
+        /// <summary>Why, as a code (<see cref="ErrorCode.UnknownCriticalExtension"/>...).</summary>
+        public ErrorCode Code { get; }
+
+        /// <summary>Why, as the stable snake_case code (<c>unknown_critical_extension</c>...).</summary>
+        public string CodeName => MeshTlsException.NameOf(Code);
+
+        /// <summary>Why, in words.</summary>
+        public string Message { get; }
     }
 
     /// <summary>

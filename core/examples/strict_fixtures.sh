@@ -129,6 +129,45 @@ chain short-leaf.pem short-inter.pem >"$dir.tmp/short.chain.pem"
 short_end=$(date -u -d "$(openssl x509 -in short-root.pem -noout -enddate | cut -d= -f2)" +%s)
 case_ anchor-in-validity short.chain.pem ok ', "bundle": "strict/short-root.pem"'
 case_ anchor-expired short.chain.pem expired ", \"bundle\": \"strict/short-root.pem\", \"at\": $((short_end + 86400))"
+# Its mirror: a root whose validity starts two days from now (`openssl ca -startdate`; `x509
+# -req` cannot set it), over an intermediate and a leaf valid from now. A second root of the
+# same key and name, valid from now, beside it builds the path: the late one is skipped, not
+# fatal.
+ec late-root.key
+csr late-root.key "/CN=strict late root" late-root.csr
+late_start=$((now + 2 * 86400))
+cat >late.cnf <<'EOF'
+[ca]
+default_ca = late
+[late]
+database = late-index.txt
+new_certs_dir = .
+serial = late-serial
+default_md = sha256
+policy = any
+unique_subject = no
+[any]
+commonName = supplied
+EOF
+: >late-index.txt
+openssl rand -hex 16 >late-serial
+ext "$CA_EXT"
+openssl ca -config late.cnf -batch -notext -selfsign -keyfile late-root.key -in late-root.csr \
+    -out late-root.pem -startdate "$(date -u -d "@$late_start" +%Y%m%d%H%M%SZ)" \
+    -enddate "$(date -u -d "@$((late_start + 3650 * 86400))" +%Y%m%d%H%M%SZ)" \
+    -extfile ext.cnf -extensions x 2>/dev/null >/dev/null
+selfsign late-root.key "/CN=strict late root" late-root-now.pem "$CA_EXT"
+csr inter.key "/CN=strict intermediate" late-inter.csr
+sign late-inter.csr late-root-now.pem late-root.key late-inter.pem "$SUB_EXT"
+sign leaf.csr late-inter.pem inter.key late-leaf.pem "$LEAF_EXT"
+save late-root.pem late-root.pem
+cat late-root.pem late-root-now.pem >"$dir.tmp/late-and-current-roots.pem"
+chain late-leaf.pem late-inter.pem >"$dir.tmp/late.chain.pem"
+case_ anchor-not-yet-valid late.chain.pem not_yet_valid ', "bundle": "strict/late-root.pem"'
+case_ anchor-not-yet-valid-later-in-validity late.chain.pem ok \
+    ", \"bundle\": \"strict/late-root.pem\", \"at\": $((late_start + 86400))"
+case_ anchor-not-yet-valid-beside-a-current-one late.chain.pem ok \
+    ', "bundle": "strict/late-and-current-roots.pem"'
 
 # 2. CRLs: CRLNumber present and not critical, no rollback, issuer with cRLSign.
 cat >ca.cnf <<'EOF'
@@ -191,6 +230,13 @@ save nocrlsign-root.pem nocrlsign-root.pem
 save nocrlsign-root.crl.pem nocrlsign-root.crl.pem
 case_ crl-of-anchor-without-crlsign good.chain.pem invalid_crl \
     ", \"bundle\": \"strict/nocrlsign-root.pem\"$(crls nocrlsign-root)"
+# An intermediate's CRL: the same intermediate (name and key) without cRLSign signs no CRL a
+# verifier may use; with cRLSign (the good one) its CRL is used.
+csr inter.key "/CN=strict intermediate" nocrlsign-inter.csr
+sign nocrlsign-inter.csr root.pem root.key nocrlsign-inter.pem "${SUB_EXT/keyCertSign,cRLSign/keyCertSign}"
+chain leaf.pem nocrlsign-inter.pem >"$dir.tmp/nocrlsign-inter.chain.pem"
+case_ crl-of-intermediate-without-crlsign nocrlsign-inter.chain.pem invalid_crl "$(crls root-1 inter-1)"
+case_ crl-of-intermediate-with-crlsign good.chain.pem ok "$(crls root-1 inter-1)"
 
 # 3. Key identifiers.
 leaf_with leaf-no-aki "${LEAF_EXT/authorityKeyIdentifier=keyid:always/authorityKeyIdentifier=none}"

@@ -105,6 +105,27 @@ fn time_has_no_hidden_leeway_and_anchors_must_be_in_validity() {
 }
 
 #[test]
+fn an_anchor_not_yet_valid_is_not_trusted() {
+    let err = run("anchor-not-yet-valid").unwrap_err();
+    assert_eq!(code("anchor-not-yet-valid"), ErrorCode::NotYetValid);
+    assert!(
+        err.message().contains("trust anchor") && err.message().contains("strict late root"),
+        "the anchor is named: {}",
+        err.message()
+    );
+    // The same anchor once its validity has begun, and a current anchor of the same key and
+    // name beside it, build the path: only the time of the anchor was wrong.
+    passes("anchor-not-yet-valid-later-in-validity");
+    passes("anchor-not-yet-valid-beside-a-current-one");
+    let both = TrustBundle::from_pem(&read("strict/late-and-current-roots.pem")).unwrap();
+    assert_eq!(
+        both.len(),
+        2,
+        "both roots are held; time decides per verification"
+    );
+}
+
+#[test]
 fn crls_need_a_number_and_never_step_back() {
     passes("crls-in-order");
     passes("crl-again");
@@ -114,6 +135,16 @@ fn crls_need_a_number_and_never_step_back() {
     assert_eq!(code("crl-without-number"), ErrorCode::InvalidCrl);
     assert_eq!(code("crl-critical-number"), ErrorCode::InvalidCrl);
     assert_eq!(code("crl-of-anchor-without-crlsign"), ErrorCode::InvalidCrl);
+    // An intermediate is not in the bundle: its keyUsage is checked when its CRL is used.
+    assert_eq!(
+        code("crl-of-intermediate-without-crlsign"),
+        ErrorCode::InvalidCrl
+    );
+    assert!(run("crl-of-intermediate-without-crlsign")
+        .unwrap_err()
+        .message()
+        .contains("cRLSign"));
+    passes("crl-of-intermediate-with-crlsign");
     // After a refused rollback the bundle still holds number 2.
     let mut b = TrustBundle::from_pem(&read("strict/root.pem")).unwrap();
     b.add_crl(&read("strict/root-2.crl.pem")).unwrap();

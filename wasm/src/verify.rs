@@ -90,6 +90,13 @@ impl TrustBundle {
         self.0.crls().iter().cloned().map(Crl).collect()
     }
 
+    /// The CA certificates given to the bundle that it cannot use as trust anchors (an
+    /// unknown critical extension...), with why: skipped, not fatal to the bundle.
+    #[wasm_bindgen(getter)]
+    pub fn skipped(&self) -> Vec<SkippedCa> {
+        self.0.skipped().iter().cloned().map(SkippedCa).collect()
+    }
+
     /// How many CA certificates it holds.
     #[wasm_bindgen(getter)]
     pub fn length(&self) -> u32 {
@@ -100,6 +107,38 @@ impl TrustBundle {
     #[wasm_bindgen(js_name = toPem)]
     pub fn to_pem(&self) -> String {
         self.0.to_pem()
+    }
+}
+
+/// A CA certificate a trust bundle skipped (it cannot anchor a path), and why.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct SkippedCa(meshtls_core::SkippedCa);
+
+#[wasm_bindgen]
+impl SkippedCa {
+    /// Its subject.
+    #[wasm_bindgen(getter)]
+    pub fn subject(&self) -> String {
+        self.0.subject.clone()
+    }
+
+    /// SHA-256 of its DER, lowercase hex.
+    #[wasm_bindgen(getter)]
+    pub fn fingerprint(&self) -> String {
+        self.0.fingerprint.to_hex()
+    }
+
+    /// Why, as an error code (`unknown_critical_extension`...).
+    #[wasm_bindgen(getter)]
+    pub fn code(&self) -> String {
+        self.0.reason.code().as_str().to_string()
+    }
+
+    /// Why, in words.
+    #[wasm_bindgen(getter)]
+    pub fn message(&self) -> String {
+        self.0.reason.message().to_string()
     }
 }
 

@@ -85,6 +85,20 @@ export function scenarios(m, fx) {
     });
   }
 
+  add("a CA with an unknown critical extension is skipped, not fatal", () => {
+    const bundle = m.TrustBundle.fromPem(fx.text("strict/odd-and-good-roots.pem"));
+    equal(bundle.length, 1, "the good root is kept");
+    const skipped = bundle.skipped;
+    equal(skipped.length, 1, "one CA skipped");
+    const [s] = skipped;
+    equal(s.subject, "CN=strict odd root", "subject");
+    equal(s.code, "unknown_critical_extension", "code");
+    ok(/^[0-9a-f]{64}$/.test(s.fingerprint), `fingerprint is SHA-256 hex: ${s.fingerprint}`);
+    ok(s.message.includes("1.3.6.1.4.1.55555.1"), `the message names the extension: ${s.message}`);
+    equal(m.TrustBundle.fromPem(fx.text("strict/root.pem")).skipped.length, 0, "a good bundle skips nothing");
+    equal(m.TrustBundle.fromPem(fx.text("strict/root.pem")).merged(bundle).skipped.length, 1, "merging keeps the list");
+  });
+
   add("inspects a certificate: identity, SANs, validity, usages, fingerprint", async () => {
     const pem = fx.text("api.chain.pem");
     const cert = m.Certificate.parse(pem);

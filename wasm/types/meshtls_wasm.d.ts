@@ -781,6 +781,31 @@ export class RotationStatus {
 }
 
 /**
+ * A CA certificate a trust bundle skipped (it cannot anchor a path), and why.
+ */
+export class SkippedCa {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * Why, as an error code (`unknown_critical_extension`...).
+     */
+    readonly code: string;
+    /**
+     * SHA-256 of its DER, lowercase hex.
+     */
+    readonly fingerprint: string;
+    /**
+     * Why, in words.
+     */
+    readonly message: string;
+    /**
+     * Its subject.
+     */
+    readonly subject: string;
+}
+
+/**
  * A workload identity, `spiffe://<trust-domain>/<path>`, parsed by the SPIFFE ID rules.
  *
  * ```js
@@ -870,6 +895,11 @@ export class TrustBundle {
      * How many CA certificates it holds.
      */
     readonly length: number;
+    /**
+     * The CA certificates given to the bundle that it cannot use as trust anchors (an
+     * unknown critical extension...), with why: skipped, not fatal to the bundle.
+     */
+    readonly skipped: SkippedCa[];
 }
 
 /**

@@ -1145,6 +1145,29 @@ meshtls_result meshtls_trust_bundle_add_crl(meshtls_trust_bundle *bundle,
 // `bundle` is NULL or live.
 size_t meshtls_trust_bundle_len(const meshtls_trust_bundle *bundle);
 
+// The number of CA certificates the bundle was given but skipped because it cannot use them
+// as trust anchors (an unknown critical extension...); 0 for NULL. A skipped CA is not fatal
+// to the bundle: `meshtls_trust_bundle_skipped` says which and why.
+//
+// # Safety
+// `bundle` is NULL or live.
+size_t meshtls_trust_bundle_skipped_count(const meshtls_trust_bundle *bundle);
+
+// The skipped CA at `index` (below `meshtls_trust_bundle_skipped_count`): why, as a
+// `meshtls_result` number (`MESHTLS_UNKNOWN_CRITICAL_EXTENSION`...) in `out_code`, its
+// subject, the SHA-256 of its DER (lowercase hex) and why in words, each a new buffer. A
+// larger index is `MESHTLS_INVALID_ARGUMENT` and leaves every out-parameter untouched.
+//
+// # Safety
+// `bundle` is live; `out_code`, `out_subject`, `out_fingerprint_hex` and `out_message` are
+// writable.
+meshtls_result meshtls_trust_bundle_skipped(const meshtls_trust_bundle *bundle,
+                                            size_t index,
+                                            uint32_t *out_code,
+                                            meshtls_buffer **out_subject,
+                                            meshtls_buffer **out_fingerprint_hex,
+                                            meshtls_buffer **out_message);
+
 // Frees a trust bundle. NULL is a no-op.
 //
 // # Safety

@@ -177,6 +177,65 @@ pub unsafe extern "C" fn meshtls_trust_bundle_len(bundle: *const meshtls_trust_b
     })
 }
 
+/// The number of CA certificates the bundle was given but skipped because it cannot use them
+/// as trust anchors (an unknown critical extension...); 0 for NULL. A skipped CA is not fatal
+/// to the bundle: `meshtls_trust_bundle_skipped` says which and why.
+///
+/// # Safety
+/// `bundle` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_trust_bundle_skipped_count(
+    bundle: *const meshtls_trust_bundle,
+) -> usize {
+    // SAFETY: per this function's contract.
+    ffi_value(0, || {
+        unsafe { arg::handle(bundle, "bundle") }.map_or(0, |b| b.inner.skipped().len())
+    })
+}
+
+/// The skipped CA at `index` (below `meshtls_trust_bundle_skipped_count`): why, as a
+/// `meshtls_result` number (`MESHTLS_UNKNOWN_CRITICAL_EXTENSION`...) in `out_code`, its
+/// subject, the SHA-256 of its DER (lowercase hex) and why in words, each a new buffer. A
+/// larger index is `MESHTLS_INVALID_ARGUMENT` and leaves every out-parameter untouched.
+///
+/// # Safety
+/// `bundle` is live; `out_code`, `out_subject`, `out_fingerprint_hex` and `out_message` are
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_trust_bundle_skipped(
+    bundle: *const meshtls_trust_bundle,
+    index: usize,
+    out_code: *mut u32,
+    out_subject: *mut *mut meshtls_buffer,
+    out_fingerprint_hex: *mut *mut meshtls_buffer,
+    out_message: *mut *mut meshtls_buffer,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: per this function's contract.
+        let (bundle, code, subject, fingerprint, message) = unsafe {
+            (
+                arg::handle(bundle, "bundle")?,
+                Out::new(out_code, "out_code")?,
+                Out::new(out_subject, "out_subject")?,
+                Out::new(out_fingerprint_hex, "out_fingerprint_hex")?,
+                Out::new(out_message, "out_message")?,
+            )
+        };
+        let skipped = bundle.inner.skipped();
+        let s = skipped.get(index).ok_or_else(|| {
+            FfiError::invalid(format!(
+                "skipped CA index {index}: the bundle skipped {}",
+                skipped.len()
+            ))
+        })?;
+        code.set(s.reason.code().number());
+        give_bytes(subject, s.subject.as_bytes());
+        give_bytes(fingerprint, s.fingerprint.to_hex().into_bytes());
+        give_bytes(message, s.reason.message().as_bytes());
+        Ok(())
+    })
+}
+
 /// Frees a trust bundle. NULL is a no-op.
 ///
 /// # Safety

@@ -687,6 +687,7 @@ static void test_null_arguments(void) {
     EXPECT(meshtls_trust_bundle_add_ca_pem(NULL, (const uint8_t *)"x", 1), MESHTLS_NULL_ARGUMENT);
     EXPECT(meshtls_trust_bundle_add_crl(NULL, (const uint8_t *)"x", 1), MESHTLS_NULL_ARGUMENT);
     CHECK(meshtls_trust_bundle_len(NULL) == 0, "bundle len of NULL");
+    CHECK(meshtls_trust_bundle_skipped_count(NULL) == 0, "skipped count of NULL");
     meshtls_trust_bundle *bundle = NULL;
     EXPECT(meshtls_trust_bundle_new(&bundle), MESHTLS_OK);
     EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, NULL, 3), MESHTLS_NULL_ARGUMENT);
@@ -1309,6 +1310,48 @@ done:
     return meshtls_result_name(r);
 }
 
+/* A bundle given a CA with an unknown critical extension skips it, keeps the good one, and
+   says which it skipped and why. */
+static void test_skipped(const char *dir) {
+    size_t n = 0;
+    char *pem = read_file(dir, "strict/odd-and-good-roots.pem", &n);
+    meshtls_trust_bundle *bundle = NULL;
+    EXPECT(meshtls_trust_bundle_new(&bundle), MESHTLS_OK);
+    EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, (const uint8_t *)pem, n), MESHTLS_OK);
+    free(pem);
+    CHECK(meshtls_trust_bundle_len(bundle) == 1, "the good root is kept");
+    CHECK(meshtls_trust_bundle_skipped_count(bundle) == 1, "one CA skipped");
+    uint32_t code = 0;
+    meshtls_buffer *subject = NULL, *fp = NULL, *message = NULL;
+    EXPECT(meshtls_trust_bundle_skipped(bundle, 0, &code, &subject, &fp, &message), MESHTLS_OK);
+    CHECK(code == MESHTLS_UNKNOWN_CRITICAL_EXTENSION, "why: code %u", (unsigned)code);
+    CHECK(subject && strcmp(str(subject), "CN=strict odd root") == 0, "subject");
+    CHECK(fp && meshtls_buffer_len(fp) == 64, "fingerprint is SHA-256 hex");
+    CHECK(message && strstr(str(message), "1.3.6.1.4.1.55555.1") != NULL, "the message names the extension");
+    meshtls_buffer_free(subject);
+    meshtls_buffer_free(fp);
+    meshtls_buffer_free(message);
+    /* Past the end, or a NULL out-parameter: an error, and nothing is handed out. */
+    meshtls_buffer *keep = NULL;
+    code = 77;
+    EXPECT(meshtls_trust_bundle_skipped(bundle, 1, &code, &keep, &keep, &keep),
+           MESHTLS_INVALID_ARGUMENT);
+    CHECK(keep == NULL && code == 77, "a failed call leaves its out-parameters untouched");
+    EXPECT(meshtls_trust_bundle_skipped(bundle, 0, &code, &keep, NULL, &keep),
+           MESHTLS_NULL_ARGUMENT);
+    CHECK(keep == NULL, "nothing handed out with a NULL out-parameter");
+    EXPECT(meshtls_trust_bundle_skipped(NULL, 0, &code, &keep, &keep, &keep),
+           MESHTLS_NULL_ARGUMENT);
+    meshtls_trust_bundle_free(bundle);
+
+    pem = read_file(dir, "strict/root.pem", &n);
+    EXPECT(meshtls_trust_bundle_new(&bundle), MESHTLS_OK);
+    EXPECT(meshtls_trust_bundle_add_ca_pem(bundle, (const uint8_t *)pem, n), MESHTLS_OK);
+    free(pem);
+    CHECK(meshtls_trust_bundle_skipped_count(bundle) == 0, "a good bundle skips nothing");
+    meshtls_trust_bundle_free(bundle);
+}
+
 static void test_requests(const char *dir) {
     size_t len = 0;
     char *text = read_file(dir, "requests.json", &len);
@@ -1346,6 +1389,7 @@ int main(int argc, char **argv) {
     test_scenario();
     test_null_arguments();
     test_fixtures(fixtures);
+    test_skipped(fixtures);
     test_requests(fixtures);
     test_enroll_offline(fixtures);
     printf("c-abi: %d passed, %d failed\n", passed, failed);
