@@ -257,6 +257,12 @@ save root-aki-same.pem root-aki-same.pem
 case_ anchor-aki-matches-ski good.chain.pem ok ', "bundle": "strict/root-aki-same.pem"'
 case_ anchor-aki-other-key good.chain.pem invalid_certificate ', "bundle": "strict/root-aki-other.pem"'
 case_ anchor-aki-issuer-serial good.chain.pem invalid_certificate ', "bundle": "strict/root-aki-issuer.pem"'
+# The flawed anchor beside its good twin (same name and key): the good one anchors the path,
+# whichever comes first in the bundle.
+cat root-aki-other.pem root.pem >"$dir.tmp/flawed-and-good-roots.pem"
+cat root.pem root-aki-other.pem >"$dir.tmp/good-and-flawed-roots.pem"
+case_ anchor-flawed-twin-first good.chain.pem ok ', "bundle": "strict/flawed-and-good-roots.pem"'
+case_ anchor-flawed-twin-last good.chain.pem ok ', "bundle": "strict/good-and-flawed-roots.pem"'
 
 # 4. Profile.
 inter_with inter-bc-noncritical "${SUB_EXT/basicConstraints=critical,CA:TRUE/basicConstraints=CA:TRUE}"

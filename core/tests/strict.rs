@@ -166,6 +166,10 @@ fn key_identifiers() {
         code("anchor-aki-issuer-serial"),
         ErrorCode::InvalidCertificate
     );
+    // The flawed anchor beside its good twin (same name, key and constraints): the good one
+    // anchors the path whatever the bundle's order.
+    passes("anchor-flawed-twin-first");
+    passes("anchor-flawed-twin-last");
 }
 
 #[test]

@@ -822,6 +822,25 @@ impl Verifier {
         })
     }
 
+    /// The bundle CA among `candidates` that webpki anchored the path at: the same subject,
+    /// key and name constraints. Several CAs can share all three (a CA re-issued with other
+    /// extensions); then one without a flaw is the anchor, since it alone builds the path.
+    fn index_of(&self, anchor: &AnchorKey, candidates: &[usize]) -> Result<usize> {
+        let mut matching = candidates
+            .iter()
+            .copied()
+            .filter(|i| anchor.is(&self.anchors[*i]));
+        let first = matching.next().ok_or_else(|| {
+            Error::internal("the path ends at a trust anchor the bundle does not hold")
+        })?;
+        if self.bundle.cas[first].flaw.is_none() {
+            return Ok(first);
+        }
+        Ok(matching
+            .find(|i| self.bundle.cas[*i].flaw.is_none())
+            .unwrap_or(first))
+    }
+
     /// Whether the bundle CA `i` is inside its validity at `at`, give or take the leeway.
     fn anchor_in_validity(&self, i: usize, at: Timestamp) -> bool {
         let c = &self.bundle.cas[i].cert;
@@ -851,15 +870,9 @@ impl Verifier {
             filtered = usable.iter().map(|i| self.anchors[*i].clone()).collect();
             &filtered
         };
-        let index_of = |spki: &[u8]| -> usize {
-            self.bundle
-                .cas
-                .iter()
-                .position(|c| c.anchor.subject_public_key_info.as_ref() == spki)
-                .unwrap_or(0)
-        };
+        let all: Vec<usize> = (0..self.anchors.len()).collect();
         match self.webpki_path(end_entity, anchors, intermediates, usage, at) {
-            Ok((spki, path)) => Ok((index_of(&spki), path)),
+            Ok((anchor, path)) => Ok((self.index_of(&anchor, &usable)?, path)),
             Err(e) => {
                 // A weak anchor the path names: the path builder cannot use its key.
                 let issuers: Vec<&str> = std::iter::once(leaf)
@@ -883,10 +896,10 @@ impl Verifier {
                         webpki::Error::UnknownIssuer | webpki::Error::InvalidSignatureForPublicKey
                     )
                 {
-                    if let Ok((spki, _)) =
+                    if let Ok((anchor, _)) =
                         self.webpki_path(end_entity, &self.anchors, intermediates, usage, at)
                     {
-                        let ca = &self.bundle.cas[index_of(&spki)].cert;
+                        let ca = &self.bundle.cas[self.index_of(&anchor, &all)?].cert;
                         let (code, when) = if ca.not_after < at {
                             (ErrorCode::Expired, format!("expired at {}", ca.not_after))
                         } else {
@@ -942,7 +955,7 @@ impl Verifier {
         intermediates: &[CertificateDer<'_>],
         usage: PeerUsage,
         at: Timestamp,
-    ) -> std::result::Result<(Vec<u8>, Vec<Vec<u8>>), webpki::Error> {
+    ) -> std::result::Result<(AnchorKey, Vec<Vec<u8>>), webpki::Error> {
         let crl_refs: Vec<&CertRevocationList<'static>> =
             self.bundle.crls.iter().map(|c| c.webpki()).collect();
         let eku = match usage {
@@ -950,7 +963,7 @@ impl Verifier {
             PeerUsage::Server => KeyUsage::server_auth(),
         };
         let attempt =
-            |time: Timestamp| -> std::result::Result<(Vec<u8>, Vec<Vec<u8>>), webpki::Error> {
+            |time: Timestamp| -> std::result::Result<(AnchorKey, Vec<Vec<u8>>), webpki::Error> {
                 let revocation = match RevocationOptionsBuilder::new(&crl_refs) {
                     Ok(b) => {
                         let rp = self.options.revocation;
@@ -985,7 +998,7 @@ impl Verifier {
                     None,
                 )?;
                 Ok((
-                    path.anchor().subject_public_key_info.as_ref().to_vec(),
+                    AnchorKey::of(path.anchor()),
                     path.intermediate_certificates()
                         .map(|c| c.der().as_ref().to_vec())
                         .collect(),
@@ -1066,5 +1079,32 @@ fn check_svid_rules(leaf: &Certificate) -> Result<()> {
                 many.len()
             ),
         )),
+    }
+}
+
+/// What identifies the trust anchor a path ended at: its subject, key and name constraints.
+struct AnchorKey {
+    subject: Vec<u8>,
+    spki: Vec<u8>,
+    name_constraints: Option<Vec<u8>>,
+}
+
+impl AnchorKey {
+    fn of(anchor: &TrustAnchor<'_>) -> Self {
+        AnchorKey {
+            subject: anchor.subject.as_ref().to_vec(),
+            spki: anchor.subject_public_key_info.as_ref().to_vec(),
+            name_constraints: anchor
+                .name_constraints
+                .as_ref()
+                .map(|n| n.as_ref().to_vec()),
+        }
+    }
+
+    fn is(&self, anchor: &TrustAnchor<'_>) -> bool {
+        self.subject == anchor.subject.as_ref()
+            && self.spki == anchor.subject_public_key_info.as_ref()
+            && self.name_constraints.as_deref()
+                == anchor.name_constraints.as_ref().map(|n| n.as_ref())
     }
 }
