@@ -3,20 +3,21 @@
 //! strength, key identifiers, critical basicConstraints, serial numbers, name syntax, anchors
 //! inside their validity), then revocation, the X509-SVID leaf rules and the identity policy.
 
+mod bundle;
+mod policy;
 mod profile;
 
-use std::collections::BTreeSet;
-use std::time::Duration;
+pub use bundle::{SkippedCa, TrustBundle};
+pub use policy::{Policy, PolicyBuilder, DEFAULT_MAX_INTERMEDIATES};
 
-use pki_types::{CertificateDer, ServerName, TrustAnchor};
+use pki_types::{CertificateDer, TrustAnchor};
 use webpki::{CertRevocationList, EndEntityCert, KeyUsage, RevocationOptionsBuilder};
 
 use crate::backend::SIGNATURE_ALGORITHMS;
 use crate::certificate::{Certificate, Fingerprint, Serial};
 use crate::encoding;
 use crate::error::{Error, ErrorCode, Result};
-use crate::identity::{IdPattern, SpiffeId, TrustDomain};
-use crate::revocation::Crl;
+use crate::identity::SpiffeId;
 use crate::validity::Timestamp;
 
 /// The role the verified peer plays, which decides the extended key usage it needs.
@@ -48,469 +49,6 @@ impl std::str::FromStr for PeerUsage {
                 "peer usage {s:?}: use client or server"
             ))),
         }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct BundleCa {
-    cert: Certificate,
-    anchor: TrustAnchor<'static>,
-    trust_domain: Option<TrustDomain>,
-    /// Why a path ending at this anchor is refused (a weak key, a profile breach).
-    flaw: Option<Error>,
-}
-
-/// A CA certificate a bundle was given but cannot use as a trust anchor, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedCa {
-    /// Its subject.
-    pub subject: String,
-    /// SHA-256 of its DER.
-    pub fingerprint: Fingerprint,
-    /// Why it is skipped (`unknown_critical_extension`...).
-    pub reason: Error,
-}
-
-/// The CA certificates a verifier trusts (several during a CA rotation) and the CRLs it
-/// checks.
-#[derive(Debug, Clone, Default)]
-pub struct TrustBundle {
-    cas: Vec<BundleCa>,
-    crls: Vec<Crl>,
-    skipped: Vec<SkippedCa>,
-}
-
-impl TrustBundle {
-    /// An empty bundle (it trusts nothing until a CA is added).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A bundle of every certificate in the PEM (or the one DER certificate).
-    pub fn from_pem(input: &[u8]) -> Result<Self> {
-        let mut b = TrustBundle::new();
-        for der in encoding::parse_certificates(input)? {
-            b.add_ca_der(&der)?;
-        }
-        Ok(b)
-    }
-
-    /// Adds a CA certificate (DER). Adding one already present changes nothing. A CA the
-    /// verifier cannot use as an anchor (an unknown critical extension) is not an error: it is
-    /// skipped and listed by [`TrustBundle::skipped`], so one bad CA does not make the whole
-    /// bundle unusable.
-    pub fn add_ca_der(&mut self, der: &[u8]) -> Result<()> {
-        let cert = Certificate::from_der_lenient(der)?;
-        if !cert.is_ca {
-            return Err(Error::invalid_request(format!(
-                "{} is not a CA certificate: a trust bundle holds CAs",
-                cert.subject
-            )));
-        }
-        if self
-            .cas
-            .iter()
-            .any(|c| c.cert.fingerprint == cert.fingerprint)
-            || self
-                .skipped
-                .iter()
-                .any(|s| s.fingerprint == cert.fingerprint)
-        {
-            return Ok(());
-        }
-        if let Some(reason) = profile::unusable_anchor(&cert) {
-            self.skipped.push(SkippedCa {
-                subject: cert.subject.clone(),
-                fingerprint: cert.fingerprint,
-                reason,
-            });
-            return Ok(());
-        }
-        let flaw = profile::strength(&cert, profile::Role::Anchor)
-            .or_else(|| profile::check(&cert, profile::Role::Anchor));
-        let anchor = match webpki::anchor_from_trusted_cert(&CertificateDer::from(der)) {
-            Ok(a) => a.to_owned(),
-            Err(e) => {
-                // It decodes as a certificate but the path builder cannot use it: skipped.
-                self.skipped.push(SkippedCa {
-                    subject: cert.subject.clone(),
-                    fingerprint: cert.fingerprint,
-                    reason: Error::unsupported(format!("unusable trust anchor: {e:?}")),
-                });
-                return Ok(());
-            }
-        };
-        let trust_domain = match cert.uris.as_slice() {
-            [uri] => TrustDomain::parse_lenient(uri).ok(),
-            _ => None,
-        };
-        self.cas.push(BundleCa {
-            cert,
-            anchor,
-            trust_domain,
-            flaw,
-        });
-        Ok(())
-    }
-
-    /// The CA certificates given to the bundle that it cannot use as trust anchors, with why.
-    pub fn skipped(&self) -> &[SkippedCa] {
-        &self.skipped
-    }
-
-    /// Adds every CA certificate of the PEM.
-    pub fn add_ca_pem(&mut self, input: &[u8]) -> Result<()> {
-        for der in encoding::parse_certificates(input)? {
-            self.add_ca_der(&der)?;
-        }
-        Ok(())
-    }
-
-    /// Adds a CRL (DER), or every CRL of a PEM document (one per CA during a CA rotation).
-    ///
-    /// Each CRL must carry a non-critical CRLNumber (`invalid_crl`), and its issuer, when it is
-    /// a CA of this bundle with a keyUsage extension, must have cRLSign (`invalid_crl`). A CRL
-    /// of an issuer (same name and key identifier) the bundle already holds a CRL for replaces
-    /// it when its number is higher; the identical CRL again changes nothing; a lower number,
-    /// or the same number with other content, is `stale_crl` and the held CRL is kept (a
-    /// rollback to an older CRL would un-revoke certificates). Nothing is added unless every
-    /// CRL of the input is accepted.
-    pub fn add_crl(&mut self, input: &[u8]) -> Result<()> {
-        let crls = encoding::parse_crls(input)?
-            .iter()
-            .map(|der| Crl::from_pem_or_der(der))
-            .collect::<Result<Vec<_>>>()?;
-        let mut next = self.crls.clone();
-        for crl in crls {
-            crl.check_profile()?;
-            self.check_crl_signer(&crl)?;
-            if let Some(held) = next.iter_mut().find(|c| c.same_scope(&crl)) {
-                if crl.succession(held)? == std::cmp::Ordering::Greater {
-                    *held = crl;
-                }
-            } else {
-                next.push(crl);
-            }
-        }
-        self.crls = next;
-        Ok(())
-    }
-
-    /// A CA of this bundle that issued the CRL must be allowed to sign CRLs. rustls-webpki
-    /// checks this for intermediates but not for trust anchors, so the bundle does.
-    fn check_crl_signer(&self, crl: &Crl) -> Result<()> {
-        for ca in self.cas.iter().filter(|c| crl_issued_by(crl, &c.cert)) {
-            if ca.cert.key_usage.is_some_and(|ku| !ku.crl_sign) {
-                return Err(Error::new(
-                    ErrorCode::InvalidCrl,
-                    format!(
-                        "the CRL is signed by {}, whose keyUsage lacks cRLSign",
-                        ca.cert.subject
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes the CA with this certificate fingerprint; returns whether it was there.
-    pub fn remove_ca(&mut self, fingerprint: &Fingerprint) -> bool {
-        let before = self.cas.len();
-        self.cas.retain(|c| &c.cert.fingerprint != fingerprint);
-        before != self.cas.len()
-    }
-
-    /// Drops CAs that have expired at `at` (the last step of a CA rotation); returns how many.
-    pub fn prune_expired(&mut self, at: Timestamp) -> usize {
-        let before = self.cas.len();
-        self.cas.retain(|c| c.cert.not_after >= at);
-        before - self.cas.len()
-    }
-
-    /// A bundle with the CAs and CRLs of both: the overlap of a CA rotation. For an issuer
-    /// both hold a CRL for, the higher CRLNumber wins; on a tie with different content this
-    /// bundle's CRL is kept (as `add_crl` keeps the held one).
-    pub fn merged(&self, other: &TrustBundle) -> TrustBundle {
-        let mut b = self.clone();
-        for ca in &other.cas {
-            if !b
-                .cas
-                .iter()
-                .any(|c| c.cert.fingerprint == ca.cert.fingerprint)
-            {
-                b.cas.push(ca.clone());
-            }
-        }
-        for s in &other.skipped {
-            if !b.skipped.iter().any(|x| x.fingerprint == s.fingerprint) {
-                b.skipped.push(s.clone());
-            }
-        }
-        for crl in &other.crls {
-            if let Some(existing) = b.crls.iter_mut().find(|c| c.same_scope(crl)) {
-                if matches!(crl.succession(existing), Ok(std::cmp::Ordering::Greater)) {
-                    *existing = crl.clone();
-                }
-            } else {
-                b.crls.push(crl.clone());
-            }
-        }
-        b
-    }
-
-    /// The CA certificates.
-    pub fn cas(&self) -> impl Iterator<Item = &Certificate> {
-        self.cas.iter().map(|c| &c.cert)
-    }
-
-    /// The trust domains the bundle's CAs name (each CA's one `spiffe://<td>` URI SAN), once each.
-    pub fn trust_domains(&self) -> Vec<TrustDomain> {
-        let mut tds: Vec<TrustDomain> = Vec::new();
-        for td in self.cas.iter().filter_map(|c| c.trust_domain.clone()) {
-            if !tds.contains(&td) {
-                tds.push(td);
-            }
-        }
-        tds
-    }
-
-    /// The CRLs.
-    pub fn crls(&self) -> &[Crl] {
-        &self.crls
-    }
-
-    /// The CA certificates as PEM.
-    pub fn to_pem(&self) -> String {
-        self.cas.iter().map(|c| c.cert.to_pem()).collect()
-    }
-
-    /// Number of CAs.
-    pub fn len(&self) -> usize {
-        self.cas.len()
-    }
-
-    /// Whether the bundle has no CA.
-    pub fn is_empty(&self) -> bool {
-        self.cas.is_empty()
-    }
-}
-
-/// Whether `cert` issued `crl`: the same name and, when both carry one, the same key identifier.
-fn crl_issued_by(crl: &Crl, cert: &Certificate) -> bool {
-    crl.issuer == cert.subject
-        && match (&crl.authority_key_id, &cert.subject_key_id) {
-            (Some(aki), Some(ski)) => aki == ski,
-            _ => true,
-        }
-}
-
-/// Who may connect. Build with [`Policy::builder`]; a built policy is immutable.
-///
-/// A peer passes when (1) it matches at least one identity rule — an ID or pattern for its
-/// SPIFFE ID, or a DNS name — or the policy allows any identity, and (2) when pins are set,
-/// its certificate or SPKI SHA-256 is one of them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
-    patterns: Vec<IdPattern>,
-    dns_names: Vec<String>,
-    cert_pins: BTreeSet<Fingerprint>,
-    spki_pins: BTreeSet<Fingerprint>,
-    any: bool,
-    clock_leeway: Duration,
-    max_intermediates: usize,
-}
-
-/// The most intermediates a path may hold unless the policy says otherwise.
-pub const DEFAULT_MAX_INTERMEDIATES: usize = 4;
-
-/// Builds a [`Policy`].
-#[derive(Debug, Clone)]
-pub struct PolicyBuilder {
-    patterns: Vec<IdPattern>,
-    dns_names: Vec<String>,
-    cert_pins: BTreeSet<Fingerprint>,
-    spki_pins: BTreeSet<Fingerprint>,
-    any: bool,
-    clock_leeway: Duration,
-    max_intermediates: usize,
-}
-
-impl Default for PolicyBuilder {
-    fn default() -> Self {
-        PolicyBuilder {
-            patterns: Vec::new(),
-            dns_names: Vec::new(),
-            cert_pins: BTreeSet::new(),
-            spki_pins: BTreeSet::new(),
-            any: false,
-            clock_leeway: Duration::ZERO,
-            max_intermediates: DEFAULT_MAX_INTERMEDIATES,
-        }
-    }
-}
-
-impl Policy {
-    /// A new builder.
-    pub fn builder() -> PolicyBuilder {
-        PolicyBuilder::default()
-    }
-
-    /// Any peer the bundle vouches for (still subject to the SVID rules).
-    pub fn allow_any() -> Policy {
-        Policy {
-            patterns: Vec::new(),
-            dns_names: Vec::new(),
-            cert_pins: BTreeSet::new(),
-            spki_pins: BTreeSet::new(),
-            any: true,
-            clock_leeway: Duration::ZERO,
-            max_intermediates: DEFAULT_MAX_INTERMEDIATES,
-        }
-    }
-
-    /// The clock leeway tolerated at both ends of every certificate's validity (default
-    /// zero: the rotation margin, not the verifier, absorbs clock drift).
-    pub fn clock_leeway(&self) -> Duration {
-        self.clock_leeway
-    }
-
-    /// The most intermediates a path may hold between the leaf and the trust anchor
-    /// (default 4).
-    pub fn max_intermediates(&self) -> usize {
-        self.max_intermediates
-    }
-
-    fn check(&self, leaf: &Certificate, end_entity: &EndEntityCert<'_>) -> Result<()> {
-        let identity_ok = self.any
-            || (self.patterns.is_empty() && self.dns_names.is_empty())
-            || leaf
-                .spiffe_id
-                .as_ref()
-                .is_some_and(|id| self.patterns.iter().any(|p| p.matches(id)))
-            || self.dns_names.iter().any(|name| {
-                ServerName::try_from(name.as_str())
-                    .map(|sn| end_entity.verify_is_valid_for_subject_name(&sn).is_ok())
-                    .unwrap_or(false)
-            });
-        if !identity_ok {
-            let who = leaf
-                .spiffe_id
-                .as_ref()
-                .map(|id| id.to_string())
-                .or_else(|| leaf.dns_names.first().cloned())
-                .unwrap_or_else(|| leaf.subject.clone());
-            return Err(Error::new(
-                ErrorCode::IdentityNotAllowed,
-                format!("{who} is not allowed by the policy"),
-            ));
-        }
-        if (!self.cert_pins.is_empty() || !self.spki_pins.is_empty())
-            && !self.cert_pins.contains(&leaf.fingerprint)
-            && !self.spki_pins.contains(&leaf.spki_fingerprint)
-        {
-            return Err(Error::new(
-                ErrorCode::NotPinned,
-                format!("certificate {} matches none of the pins", leaf.fingerprint),
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl PolicyBuilder {
-    /// Allows exactly this SPIFFE ID.
-    pub fn allow_id(mut self, id: SpiffeId) -> Self {
-        self.patterns.push(IdPattern::exact(&id));
-        self
-    }
-
-    /// Allows IDs matching the pattern.
-    pub fn allow_pattern(mut self, pattern: IdPattern) -> Self {
-        self.patterns.push(pattern);
-        self
-    }
-
-    /// Allows every member of the trust domain.
-    pub fn allow_trust_domain(mut self, td: TrustDomain) -> Self {
-        self.patterns.push(IdPattern::trust_domain_member(&td));
-        self
-    }
-
-    /// Allows every member of the trust domains the bundle's CAs name: "anyone my CAs vouch
-    /// for, within their own domains". A bundle whose CAs name no trust domain adds nothing
-    /// (and `build` then fails closed unless another rule was given).
-    pub fn allow_bundle_trust_domains(mut self, bundle: &TrustBundle) -> Self {
-        for td in bundle.trust_domains() {
-            self.patterns.push(IdPattern::trust_domain_member(&td));
-        }
-        self
-    }
-
-    /// Allows a peer whose certificate is valid for this DNS name (or IP address).
-    pub fn allow_dns(mut self, name: impl Into<String>) -> Self {
-        self.dns_names.push(name.into());
-        self
-    }
-
-    /// Requires the certificate's SHA-256 to be pinned (any one of the pins).
-    pub fn pin_cert(mut self, fp: Fingerprint) -> Self {
-        self.cert_pins.insert(fp);
-        self
-    }
-
-    /// Requires the SubjectPublicKeyInfo's SHA-256 to be pinned (survives re-issuance
-    /// with the same key).
-    pub fn pin_spki(mut self, fp: Fingerprint) -> Self {
-        self.spki_pins.insert(fp);
-        self
-    }
-
-    /// Allows any identity the bundle vouches for.
-    pub fn allow_any(mut self) -> Self {
-        self.any = true;
-        self
-    }
-
-    /// Tolerates this much clock difference at both ends of validity (default zero). Keep it
-    /// small: a certificate is renewed well before it expires, so drift is absorbed there.
-    pub fn clock_leeway(mut self, leeway: Duration) -> Self {
-        self.clock_leeway = leeway;
-        self
-    }
-
-    /// The most intermediates between the leaf and the trust anchor (default 4).
-    pub fn max_intermediates(mut self, n: usize) -> Self {
-        self.max_intermediates = n;
-        self
-    }
-
-    /// Builds the policy. A policy that allows nobody — no identity rule, no pin and no
-    /// `allow_any` — is `invalid_request`: meshtls fails closed, never open.
-    pub fn build(self) -> Result<Policy> {
-        for name in &self.dns_names {
-            ServerName::try_from(name.as_str()).map_err(|_| {
-                Error::invalid_request(format!("{name:?} is not a DNS name or IP address"))
-            })?;
-        }
-        if !self.any
-            && self.patterns.is_empty()
-            && self.dns_names.is_empty()
-            && self.cert_pins.is_empty()
-            && self.spki_pins.is_empty()
-        {
-            return Err(Error::invalid_request(
-                "the policy allows nobody: add an ID, pattern, trust domain, DNS name or pin, or allow_any()",
-            ));
-        }
-        Ok(Policy {
-            patterns: self.patterns,
-            dns_names: self.dns_names,
-            cert_pins: self.cert_pins,
-            spki_pins: self.spki_pins,
-            any: self.any,
-            clock_leeway: self.clock_leeway,
-            max_intermediates: self.max_intermediates,
-        })
     }
 }
 
@@ -772,13 +310,13 @@ impl Verifier {
 
         let (anchor_index, path) =
             self.build_path(&end_entity, &leaf, &presented, &intermediates, usage, at)?;
-        if path.len() > self.policy.max_intermediates {
+        if path.len() > self.policy.max_intermediates() {
             return Err(Error::new(
                 ErrorCode::ChainTooLong,
                 format!(
                     "the path has {} intermediates; at most {} are allowed",
                     path.len(),
-                    self.policy.max_intermediates
+                    self.policy.max_intermediates()
                 ),
             ));
         }
@@ -844,7 +382,7 @@ impl Verifier {
     /// Whether the bundle CA `i` is inside its validity at `at`, give or take the leeway.
     fn anchor_in_validity(&self, i: usize, at: Timestamp) -> bool {
         let c = &self.bundle.cas[i].cert;
-        let leeway = self.policy.clock_leeway;
+        let leeway = self.policy.clock_leeway();
         c.not_before <= at.add(leeway) && c.not_after >= at.sub(leeway)
     }
 
@@ -1004,7 +542,7 @@ impl Verifier {
                         .collect(),
                 ))
             };
-        let skew = self.policy.clock_leeway;
+        let skew = self.policy.clock_leeway();
         match attempt(at) {
             Ok(r) => Ok(r),
             Err(webpki::Error::CertNotValidYet { not_before, .. })
