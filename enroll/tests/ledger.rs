@@ -2,29 +2,16 @@
 //! a real PostgreSQL server with two replicas when MESHTLS_TEST_PG_URL is set
 //! (`scripts/ci/postgres` starts one).
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
+#[cfg(feature = "postgres")]
+use common::fresh_database;
+use common::plain_record;
 use meshtls_enroll::ledger::{check_sqlite_file, BoundLedger, CaState, LedgerError, STATE_FILE};
-use meshtls_enroll::store::{CertRecord, IssueKind};
 use meshtls_enroll::{SqliteStore, Store};
-
-fn cert(serial: &str) -> CertRecord {
-    CertRecord {
-        serial: serial.to_owned(),
-        identity: "spiffe://mesh.internal/service/api".to_owned(),
-        not_before: 0,
-        not_after: 86_400,
-        fingerprint: String::new(),
-        kind: IssueKind::Enroll,
-        issued_at: 0,
-        previous_serial: None,
-        cert_pem: String::new(),
-        revoked_at: None,
-        revocation_reason: None,
-        spki_sha256: None,
-    }
-}
 
 fn refused(r: Result<impl std::fmt::Debug, LedgerError>, why: &str) {
     match r {
@@ -40,10 +27,10 @@ fn check_meta(store: &dyn Store) {
     assert_eq!(first.id.len(), 16, "{first:?}");
     assert!(first.id.chars().all(|c| c.is_ascii_hexdigit()));
     assert_eq!((first.issued, first.crl_number), (0, 0));
-    store.record_cert(&cert("0a")).unwrap();
-    store.record_cert(&cert("0b")).unwrap();
+    store.record_cert(&plain_record("0a")).unwrap();
+    store.record_cert(&plain_record("0b")).unwrap();
     // A refused insert (a duplicate serial) counts nothing.
-    assert!(store.record_cert(&cert("0a")).is_err());
+    assert!(store.record_cert(&plain_record("0a")).is_err());
     assert_eq!(store.ledger_meta().unwrap().issued, 2);
     assert_eq!(store.next_crl_number().unwrap(), 1);
     assert_eq!(store.raise_crl_number(40).unwrap(), 40);
@@ -74,7 +61,7 @@ fn a_ledger_from_before_the_counter_gets_it_from_its_certificates() {
     let path = dir.path().join("ledger.db");
     let store = SqliteStore::open(&path).unwrap();
     for s in ["01", "02", "03"] {
-        store.record_cert(&cert(s)).unwrap();
+        store.record_cert(&plain_record(s)).unwrap();
     }
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -83,7 +70,7 @@ fn a_ledger_from_before_the_counter_gets_it_from_its_certificates() {
     drop(conn);
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.ledger_meta().unwrap().issued, 3);
-    store.record_cert(&cert("04")).unwrap();
+    store.record_cert(&plain_record("04")).unwrap();
     assert_eq!(store.ledger_meta().unwrap().issued, 4);
 }
 
@@ -98,7 +85,7 @@ fn a_bound_ledger_remembers_in_the_ca_directory_and_refuses_another() {
     // A CA that never issued accepts a missing ledger (it is created).
     check_sqlite_file(ca.path(), &path).unwrap();
     let bound = bind(ca.path(), Arc::new(SqliteStore::open(&path).unwrap())).unwrap();
-    bound.record_cert(&cert("01")).unwrap();
+    bound.record_cert(&plain_record("01")).unwrap();
     let n = bound.next_crl_number().unwrap();
     let state = CaState::load(ca.path()).unwrap().unwrap();
     assert_eq!(state, bound.ca_state());
@@ -139,7 +126,7 @@ fn a_restored_backup_binds_only_through_restore_and_numbers_keep_rising() {
     let ca = tempfile::tempdir().unwrap();
     let path = ca.path().join("ledger.db");
     let bound = bind(ca.path(), Arc::new(SqliteStore::open(&path).unwrap())).unwrap();
-    bound.record_cert(&cert("01")).unwrap();
+    bound.record_cert(&plain_record("01")).unwrap();
     let backup = ca.path().join("backup.db");
     let live = SqliteStore::open(&path).unwrap();
     live.backup_to(&backup).unwrap();
@@ -148,7 +135,7 @@ fn a_restored_backup_binds_only_through_restore_and_numbers_keep_rising() {
         "a backup never overwrites"
     );
     drop(live);
-    bound.record_cert(&cert("02")).unwrap();
+    bound.record_cert(&plain_record("02")).unwrap();
     bound.revoke("01", "key_compromise", 5).unwrap();
     let mut highest = 0;
     for _ in 0..3 {
@@ -188,28 +175,12 @@ fn a_restored_backup_binds_only_through_restore_and_numbers_keep_rising() {
 fn restore_refuses_another_ledgers_backup() {
     let ca = tempfile::tempdir().unwrap();
     let bound = bind(ca.path(), Arc::new(SqliteStore::in_memory().unwrap())).unwrap();
-    bound.record_cert(&cert("01")).unwrap();
+    bound.record_cert(&plain_record("01")).unwrap();
     let other = SqliteStore::in_memory().unwrap();
     refused(
         BoundLedger::restore(ca.path(), &other),
         "not a backup of this CA's ledger",
     );
-}
-
-/// A fresh database on the test server, or None when no server was given.
-#[cfg(feature = "postgres")]
-fn fresh_database() -> Option<String> {
-    let Ok(url) = std::env::var("MESHTLS_TEST_PG_URL") else {
-        eprintln!("SKIPPED: MESHTLS_TEST_PG_URL is unset (scripts/ci/postgres starts a server)");
-        return None;
-    };
-    let name = format!("meshtls_{}", &meshtls_enroll::token::mint().unwrap()[..16]);
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    Some(format!("{base}/{name}"))
 }
 
 #[cfg(feature = "postgres")]
@@ -234,8 +205,8 @@ fn two_replicas_share_one_rising_crl_number_and_a_new_database_is_refused() {
     let pg = || Arc::new(meshtls_enroll::PostgresStore::connect(&url, 2).unwrap());
     let ra = bind(a.path(), pg()).unwrap();
     let rb = bind(b.path(), pg()).unwrap();
-    ra.record_cert(&cert("01")).unwrap();
-    rb.record_cert(&cert("02")).unwrap();
+    ra.record_cert(&plain_record("01")).unwrap();
+    rb.record_cert(&plain_record("02")).unwrap();
     let mut last = 0;
     for i in 0..10 {
         let n = if i % 2 == 0 { &ra } else { &rb }

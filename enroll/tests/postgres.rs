@@ -10,22 +10,6 @@ use common::*;
 use hyper::Method;
 use meshtls_enroll::{enroll, EnrollError, PostgresStore, Store};
 
-/// A fresh database on the test server, or None (with the reason printed) when no server
-/// was given.
-fn fresh_database() -> Option<String> {
-    let Ok(url) = std::env::var("MESHTLS_TEST_PG_URL") else {
-        eprintln!("SKIPPED: MESHTLS_TEST_PG_URL is unset (scripts/ci/postgres starts a server)");
-        return None;
-    };
-    let name = format!("meshtls_{}", &meshtls_enroll::token::mint().unwrap()[..16]);
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    Some(format!("{base}/{name}"))
-}
-
 async fn connect(url: &str, connections: usize) -> Arc<dyn Store> {
     let url = url.to_owned();
     let store = tokio::task::spawn_blocking(move || PostgresStore::connect(&url, connections))

@@ -230,25 +230,10 @@ pub fn chain_of(identity: &IdentityHandle) -> Vec<Vec<u8>> {
 /// The ledger's revocation counter (read on every CRL request): counts each certificate once,
 /// not a second revocation nor an unknown serial, on any [`Store`].
 pub fn check_revocation_counter(store: &dyn Store) {
-    use meshtls_enroll::store::{CertRecord, IssueKind, RevokeOutcome};
+    use meshtls_enroll::store::RevokeOutcome;
     assert_eq!(store.revocation_count().unwrap(), 0);
     for serial in ["0a", "0b", "0c"] {
-        store
-            .record_cert(&CertRecord {
-                serial: serial.to_owned(),
-                identity: "spiffe://mesh.internal/service/api".to_owned(),
-                not_before: 0,
-                not_after: 86_400,
-                fingerprint: String::new(),
-                kind: IssueKind::Enroll,
-                issued_at: 0,
-                previous_serial: None,
-                cert_pem: String::new(),
-                revoked_at: None,
-                revocation_reason: None,
-                spki_sha256: None,
-            })
-            .unwrap();
+        store.record_cert(&plain_record(serial)).unwrap();
     }
     let revoke = |serial: &str| store.revoke(serial, "key_compromise", 60).unwrap();
     assert_eq!(revoke("0a"), RevokeOutcome::Revoked);
@@ -331,6 +316,43 @@ pub async fn check_token_revocation(h: &Harness) {
         "{}",
         String::from_utf8_lossy(&body)
     );
+}
+
+/// A ledger row for `serial`: an enrollment of `spiffe://mesh.internal/service/api` at time 0,
+/// for a day, with no key hash.
+pub fn plain_record(serial: &str) -> meshtls_enroll::store::CertRecord {
+    use meshtls_enroll::store::{CertRecord, IssueKind};
+    CertRecord {
+        serial: serial.to_owned(),
+        identity: "spiffe://mesh.internal/service/api".to_owned(),
+        not_before: 0,
+        not_after: 86_400,
+        fingerprint: String::new(),
+        kind: IssueKind::Enroll,
+        issued_at: 0,
+        previous_serial: None,
+        cert_pem: String::new(),
+        revoked_at: None,
+        revocation_reason: None,
+        spki_sha256: None,
+    }
+}
+
+/// A fresh database on the PostgreSQL test server, or None (with the reason printed) when
+/// no server was given.
+#[cfg(feature = "postgres")]
+pub fn fresh_database() -> Option<String> {
+    let Ok(url) = std::env::var("MESHTLS_TEST_PG_URL") else {
+        eprintln!("SKIPPED: MESHTLS_TEST_PG_URL is unset (scripts/ci/postgres starts a server)");
+        return None;
+    };
+    let name = format!("meshtls_{}", &meshtls_enroll::token::mint().unwrap()[..16]);
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
 }
 
 fn lineage_record(
