@@ -148,11 +148,7 @@ async fn key_compromise_revokes_every_descendant_and_stops_their_renewal() {
     let h = service(|c| c).await;
     let [first, second, third] = three_generations(&h).await;
     let (status, body) = h
-        .admin(
-            Method::POST,
-            "/v1/revoke",
-            Some(serde_json::json!({"serial": serial_of(&first), "reason": "key_compromise"})),
-        )
+        .revoke_as_json(&serial_of(&first), "key_compromise", false)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["newly_revoked"], true);
@@ -183,11 +179,7 @@ async fn a_descendant_of_a_revoked_certificate_cannot_renew() {
     let [first, second, _] = three_generations(&h).await;
     // Revoked for another reason and without lineage: its descendants stay valid...
     let (status, body) = h
-        .admin(
-            Method::POST,
-            "/v1/revoke",
-            Some(serde_json::json!({"serial": serial_of(&first), "reason": "superseded"})),
-        )
+        .revoke_as_json(&serial_of(&first), "superseded", false)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["descendants_revoked"], serde_json::json!([]));
@@ -204,15 +196,7 @@ async fn lineage_true_revokes_the_descendants_for_any_reason() {
     let h = service(|c| c).await;
     let [first, second, third] = three_generations(&h).await;
     let (status, body) = h
-        .admin(
-            Method::POST,
-            "/v1/revoke",
-            Some(serde_json::json!({
-                "serial": serial_of(&second),
-                "reason": "cessation_of_operation",
-                "lineage": true
-            })),
-        )
+        .revoke_as_json(&serial_of(&second), "cessation_of_operation", true)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
@@ -229,13 +213,7 @@ async fn lineage_true_revokes_the_descendants_for_any_reason() {
         .collect();
     assert!(!revoked.contains(&serial_of(&first).as_str()));
     // An unknown reason is the core's invalid_request.
-    let (status, body) = h
-        .admin(
-            Method::POST,
-            "/v1/revoke",
-            Some(serde_json::json!({"serial": serial_of(&first), "reason": "bored"})),
-        )
-        .await;
+    let (status, body) = h.revoke_as_json(&serial_of(&first), "bored", false).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "invalid_request");
 }

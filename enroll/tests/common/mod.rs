@@ -193,6 +193,18 @@ impl Harness {
     }
 
     /// Revoke through the client's typed admin call.
+    /// `POST /v1/revoke` as the admin, with this reason (and lineage): the status and the JSON
+    /// answer as they came over the wire.
+    pub async fn revoke_as_json(
+        &self,
+        serial: &str,
+        reason: &str,
+        lineage: bool,
+    ) -> (StatusCode, serde_json::Value) {
+        let body = serde_json::json!({"serial": serial, "reason": reason, "lineage": lineage});
+        self.admin(Method::POST, "/v1/revoke", Some(body)).await
+    }
+
     pub async fn revoke(&self, serial: &str) {
         let req = RevokeRequest {
             serial: serial.to_owned(),
