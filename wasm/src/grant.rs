@@ -20,11 +20,10 @@ extern "C" {
 #[wasm_bindgen]
 pub struct Grant(pub(crate) CoreGrant);
 
-fn restrict(mut g: CoreGrant, o: &Options<'_>, admin: bool) -> Result<CoreGrant> {
-    if admin && o.value("dnsNames")?.is_some() {
-        g = g.with_dns(&o.strings("dnsNames")?)?;
-    }
-    if !admin || o.value("ipAddresses")?.is_some() {
+/// The options' restrictions on top of a grant; what is not given keeps the grant's default
+/// (the core's: a join token allows no IP address, an administrator any).
+fn restrict(mut g: CoreGrant, o: &Options<'_>) -> Result<CoreGrant> {
+    if o.value("ipAddresses")?.is_some() {
         let ips = o
             .strings("ipAddresses")?
             .iter()
@@ -50,7 +49,7 @@ impl Grant {
         let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
         let o = Options::new(&options, "options")?;
         let g = CoreGrant::join_token(IdPattern::parse(ids)?, &o.strings("dnsNames")?)?;
-        Ok(Grant(restrict(g, &o, false)?))
+        Ok(Grant(restrict(g, &o)?))
     }
 
     /// An operator's administrator grant: IDs matching `ids`, reserved ones included; any DNS
@@ -58,8 +57,11 @@ impl Grant {
     pub fn administrator(ids: &str, options: Option<GrantOptions>) -> Result<Grant> {
         let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
         let o = Options::new(&options, "options")?;
-        let g = CoreGrant::administrator(IdPattern::parse(ids)?);
-        Ok(Grant(restrict(g, &o, true)?))
+        let mut g = CoreGrant::administrator(IdPattern::parse(ids)?);
+        if o.value("dnsNames")?.is_some() {
+            g = g.with_dns(&o.strings("dnsNames")?)?;
+        }
+        Ok(Grant(restrict(g, &o)?))
     }
 
     /// `"join_token"` or `"administrator"`.
