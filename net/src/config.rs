@@ -8,15 +8,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use meshtls_core::{Error, ErrorCode, PeerUsage, Timestamp};
-use rustls::crypto::aws_lc_rs::{cipher_suite, default_provider, kx_group};
+use rustls::crypto::aws_lc_rs::{default_provider, kx_group, ALL_CIPHER_SUITES};
 use rustls::crypto::CryptoProvider;
 use rustls::version::{TLS12, TLS13};
-use rustls::{ClientConfig, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
+use rustls::{ClientConfig, ServerConfig, SupportedProtocolVersion};
 use rustls_pki_types::ServerName;
 use tokio::net::{TcpStream, ToSocketAddrs};
 
 use crate::error::{to_io, HandshakeFailure};
 use crate::identity::{IdentityHandle, Resolver};
+use crate::profile::{self, TlsProfile, TlsVersion};
 use crate::stream::MtlsStream;
 use crate::trust::TrustHandle;
 use crate::verify::{CoreCertVerifier, KeepRejection};
@@ -29,27 +30,30 @@ pub const DEFAULT_MAX_CONCURRENT_HANDSHAKES: usize = 1024;
 /// Sessions kept for resumption.
 const SESSION_CACHE_SIZE: usize = 4096;
 
-/// The aws-lc-rs provider as meshtls uses it: X25519MLKEM768 offered first, then X25519,
-/// P-256, P-384; TLS 1.3 suites, and for opt-in TLS 1.2 only ECDHE + AEAD suites.
+/// The aws-lc-rs provider as meshtls uses it: the groups and suites of [`crate::profile`], in
+/// its order (X25519MLKEM768 offered first; TLS 1.3 suites, and for opt-in TLS 1.2 only ECDHE
+/// + AEAD suites).
 pub(crate) fn provider() -> CryptoProvider {
     let mut p = default_provider();
-    p.kx_groups = vec![
+    let groups = [
         kx_group::X25519MLKEM768,
         kx_group::X25519,
         kx_group::SECP256R1,
         kx_group::SECP384R1,
     ];
-    p.cipher_suites = vec![
-        cipher_suite::TLS13_AES_128_GCM_SHA256,
-        cipher_suite::TLS13_AES_256_GCM_SHA384,
-        cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
-        cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-    ];
+    p.kx_groups = profile::GROUPS
+        .iter()
+        .filter_map(|g| groups.iter().find(|k| u16::from(k.name()) == g.id).copied())
+        .collect();
+    p.cipher_suites = profile::CIPHER_SUITES
+        .iter()
+        .filter_map(|s| {
+            ALL_CIPHER_SUITES
+                .iter()
+                .find(|c| u16::from(c.suite()) == s.id)
+                .copied()
+        })
+        .collect();
     p
 }
 
@@ -57,19 +61,20 @@ static TLS13_ONLY: &[&SupportedProtocolVersion] = &[&TLS13];
 static TLS13_AND_12: &[&SupportedProtocolVersion] = &[&TLS13, &TLS12];
 
 fn versions(tls12: bool) -> &'static [&'static SupportedProtocolVersion] {
-    if tls12 {
-        TLS13_AND_12
-    } else {
-        TLS13_ONLY
+    match TlsProfile::new(tls12).min_version() {
+        TlsVersion::Tls12 => TLS13_AND_12,
+        TlsVersion::Tls13 => TLS13_ONLY,
     }
 }
 
 fn provider_for(tls12: bool) -> Arc<CryptoProvider> {
     let mut p = provider();
-    if !tls12 {
-        p.cipher_suites
-            .retain(|s| matches!(s, SupportedCipherSuite::Tls13(_)));
-    }
+    let allowed: Vec<u16> = TlsProfile::new(tls12)
+        .cipher_suites()
+        .map(|s| s.id)
+        .collect();
+    p.cipher_suites
+        .retain(|s| allowed.contains(&u16::from(s.suite())));
     Arc::new(p)
 }
 

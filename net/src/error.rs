@@ -134,18 +134,10 @@ fn rustls_code(err: &rustls::Error) -> Option<ErrorCode> {
     }
 }
 
-/// The code a received TLS alert names, if it names one (see [`error_code`]).
+/// The code a received TLS alert names, if it names one (see [`error_code`] and
+/// [`crate::profile::code_for_alert`]).
 fn alert_code(alert: AlertDescription) -> Option<ErrorCode> {
-    match alert {
-        AlertDescription::CertificateExpired => Some(ErrorCode::Expired),
-        AlertDescription::CertificateRevoked => Some(ErrorCode::Revoked),
-        AlertDescription::UnknownCA => Some(ErrorCode::UnknownIssuer),
-        AlertDescription::AccessDenied => Some(ErrorCode::IdentityNotAllowed),
-        AlertDescription::UnsupportedCertificate => Some(ErrorCode::WrongUsage),
-        AlertDescription::DecryptError => Some(ErrorCode::BadSignature),
-        AlertDescription::CertificateRequired => Some(ErrorCode::NoCertificate),
-        _ => None,
-    }
+    crate::profile::code_for_alert(u8::from(alert))
 }
 
 /// The rustls error that carries a core error: what the handshake verifiers return.

@@ -48,6 +48,7 @@ pub mod enroll;
 pub mod error;
 pub mod identity;
 pub mod listener;
+pub mod profile;
 pub mod rotation;
 pub mod stream;
 pub mod trust;

@@ -296,3 +296,31 @@ impl ServerCertVerifier for CoreCertVerifier {
         self.algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod alert_tests {
+    use super::*;
+
+    /// The alert rustls sends for each rejection is the one the profile names for its code.
+    #[test]
+    fn rejections_send_the_profile_alert() {
+        for code in [
+            ErrorCode::Expired,
+            ErrorCode::NotYetValid,
+            ErrorCode::Revoked,
+            ErrorCode::UnknownIssuer,
+            ErrorCode::BadSignature,
+            ErrorCode::WrongUsage,
+            ErrorCode::IdentityNotAllowed,
+            ErrorCode::NotPinned,
+            ErrorCode::Malformed,
+            ErrorCode::InvalidCertificate,
+        ] {
+            let rustls::Error::InvalidCertificate(variant) = reject(Error::new(code, "x")) else {
+                panic!("{code:?} is not a certificate error");
+            };
+            let sent = u8::from(rustls::AlertDescription::from(variant));
+            assert_eq!(sent, crate::profile::alert_for(code).number, "{code:?}");
+        }
+    }
+}
