@@ -249,11 +249,22 @@ fn weak_signature_name(alg: &x509_parser::x509::AlgorithmIdentifier<'_>) -> Opti
     }
 }
 
+/// The error for input that is neither a PEM nor a DER certificate, saying so in words (and
+/// saying when the input looks like a file path given where contents were expected).
+pub(crate) fn not_a_certificate(input: &[u8]) -> Error {
+    if encoding::looks_like_path(input) {
+        Error::malformed(
+            "not an X.509 certificate: the input looks like a file path; pass the file's contents",
+        )
+    } else {
+        Error::malformed("not an X.509 certificate (neither PEM nor DER)")
+    }
+}
+
 impl Certificate {
     /// Parses one DER certificate; trailing bytes are an error.
     pub fn from_der(der: &[u8]) -> Result<Self> {
-        let (rest, x509) = X509Certificate::from_der(der)
-            .map_err(|e| Error::malformed(format!("not an X.509 certificate: {e}")))?;
+        let (rest, x509) = X509Certificate::from_der(der).map_err(|_| not_a_certificate(der))?;
         if !rest.is_empty() {
             return Err(Error::malformed("trailing bytes after the certificate"));
         }
@@ -269,8 +280,7 @@ impl Certificate {
     /// As [`Certificate::from_der`], but an unknown critical extension is recorded for the
     /// path validator instead of refused.
     pub(crate) fn from_der_lenient(der: &[u8]) -> Result<Self> {
-        let (rest, x509) = X509Certificate::from_der(der)
-            .map_err(|e| Error::malformed(format!("not an X.509 certificate: {e}")))?;
+        let (rest, x509) = X509Certificate::from_der(der).map_err(|_| not_a_certificate(der))?;
         if !rest.is_empty() {
             return Err(Error::malformed("trailing bytes after the certificate"));
         }
@@ -282,8 +292,12 @@ impl Certificate {
     }
 
     fn from_parsed_with(der: &[u8], x509: &X509Certificate<'_>, lenient: bool) -> Result<Self> {
-        let bad =
-            |what: &str, e: &dyn fmt::Display| Error::malformed(format!("certificate {what}: {e}"));
+        let bad = |what: &str, e: &dyn fmt::Debug| {
+            Error::malformed(format!(
+                "certificate {what} does not parse ({})",
+                crate::error::words_of(e)
+            ))
+        };
         let mut uris = Vec::new();
         let mut dns_names = Vec::new();
         let mut ip_addresses = Vec::new();

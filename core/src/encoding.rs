@@ -108,6 +108,22 @@ fn pem_blocks(input: &[u8], labels: &[&str], what: &str) -> Result<Vec<Vec<u8>>>
     Ok(found)
 }
 
+/// Whether input given where certificate, CRL or key *contents* are expected is rather a file
+/// path: short, one line of printable UTF-8, neither PEM nor DER (DER starts with a SEQUENCE
+/// tag). Bindings that accept "text, bytes or a path" read the file when this is true; the core
+/// itself never touches the file system.
+pub fn looks_like_path(input: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(input) else {
+        return false;
+    };
+    let text = text.trim();
+    !text.is_empty()
+        && text.len() <= 4096
+        && input.first() != Some(&0x30)
+        && !looks_like_pem(input)
+        && !text.chars().any(|c| c.is_control())
+}
+
 /// Reads one or more certificates from PEM (any number of `CERTIFICATE` blocks) or from a
 /// single DER certificate. Empty, truncated or garbage input is `malformed`.
 pub fn parse_certificates(input: &[u8]) -> Result<Vec<Vec<u8>>> {
@@ -134,7 +150,7 @@ fn check_der_cert(der: &[u8]) -> Result<()> {
     match X509Certificate::from_der(der) {
         Ok(([], _)) => Ok(()),
         Ok(_) => Err(Error::malformed("trailing bytes after the certificate")),
-        Err(e) => Err(Error::malformed(format!("not an X.509 certificate: {e}"))),
+        Err(_) => Err(crate::certificate::not_a_certificate(der)),
     }
 }
 

@@ -314,6 +314,69 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The words of an error from a library whose `Display` is its `Debug` form (rustls-webpki,
+/// nom): the variant's name, split into lowercase words, without fields or nested values —
+/// `CertExpired { time: .. }` becomes `cert expired`. No Rust syntax reaches a message.
+pub(crate) fn words_of(e: &dyn fmt::Debug) -> String {
+    let text = format!("{e:?}");
+    let name = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default();
+    let mut out = String::with_capacity(name.len() + 8);
+    for (i, ch) in name.char_indices() {
+        if ch.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(ch.to_ascii_lowercase());
+    }
+    if out.is_empty() {
+        "unspecified".to_owned()
+    } else {
+        out
+    }
+}
+
+/// Whether a message shows Rust syntax (a `Debug` dump) instead of words: what tests of every
+/// language check messages against.
+pub fn looks_like_debug_output(message: &str) -> bool {
+    [
+        "Error {",
+        "Other(",
+        "NomError",
+        "Some(",
+        "{ code:",
+        "OtherError",
+        "::",
+    ]
+    .iter()
+    .any(|p| message.contains(p))
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::*;
+
+    #[derive(Debug)]
+    #[allow(dead_code)]
+    enum Sample {
+        CertExpired { time: u64 },
+        UnknownIssuer,
+        Nested(Option<u8>),
+    }
+
+    #[test]
+    fn variant_names_become_words() {
+        assert_eq!(words_of(&Sample::CertExpired { time: 3 }), "cert expired");
+        assert_eq!(words_of(&Sample::UnknownIssuer), "unknown issuer");
+        assert_eq!(words_of(&Sample::Nested(Some(1))), "nested");
+        assert!(!looks_like_debug_output(&words_of(&Sample::Nested(None))));
+        assert!(looks_like_debug_output(
+            "Other(OtherError(Error { code: UnknownIssuer }))"
+        ));
+    }
+}
+
 /// The result type of meshtls.
 pub type Result<T> = std::result::Result<T, Error>;
 

@@ -388,11 +388,11 @@ impl Crl {
                 ErrorCode::InvalidCrl,
                 "the CRLNumber is negative or longer than 20 octets",
             ),
-            e => Error::malformed(format!("not a usable CRL: {e:?}")),
+            e => Error::malformed(format!("not a usable CRL: {}", crate::error::words_of(&e))),
         })?;
         let (rest, parsed) =
             x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
-                .map_err(|e| Error::malformed(format!("not a CRL: {e}")))?;
+                .map_err(|_| Error::malformed("not a CRL (neither PEM nor DER)"))?;
         if !rest.is_empty() {
             return Err(Error::malformed("trailing bytes after the CRL"));
         }
@@ -431,7 +431,7 @@ impl Crl {
         let found = self
             .list
             .find_serial(&der_serial(serial))
-            .map_err(|e| Error::malformed(format!("CRL entry: {e:?}")))?;
+            .map_err(|e| Error::malformed(format!("CRL entry: {}", crate::error::words_of(&e))))?;
         Ok(found.map(|r| RevokedEntry {
             serial: serial.clone(),
             revoked_at: Timestamp::from_unix(r.revocation_date.as_secs() as i64),
@@ -446,7 +446,7 @@ impl Crl {
     pub fn entries(&self) -> Result<Vec<RevokedEntry>> {
         let (_, parsed) =
             x509_parser::revocation_list::CertificateRevocationList::from_der(&self.der)
-                .map_err(|e| Error::malformed(format!("not a CRL: {e}")))?;
+                .map_err(|_| Error::malformed("not a CRL (neither PEM nor DER)"))?;
         Ok(parsed
             .iter_revoked_certificates()
             .map(|r| RevokedEntry {

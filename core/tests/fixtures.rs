@@ -50,7 +50,16 @@ fn verdict(cases: &serde_json::Value, case: &serde_json::Value) -> String {
     };
     match run() {
         Ok(()) => "ok".to_string(),
-        Err(e) => e.code().as_str().to_string(),
+        Err(e) => {
+            // Every refusal is explained in words, never as a Rust `Debug` dump.
+            assert!(
+                !meshtls_core::error::looks_like_debug_output(e.message()),
+                "{}: {}",
+                case["name"],
+                e.message()
+            );
+            e.code().as_str().to_string()
+        }
     }
 }
 

@@ -95,7 +95,10 @@ impl TrustBundle {
                 self.skipped.push(SkippedCa {
                     subject: cert.subject.clone(),
                     fingerprint: cert.fingerprint,
-                    reason: Error::unsupported(format!("unusable trust anchor: {e:?}")),
+                    reason: Error::unsupported(format!(
+                        "unusable trust anchor: {}",
+                        crate::error::words_of(&e)
+                    )),
                 });
                 return Ok(());
             }

@@ -16,7 +16,7 @@ use webpki::{CertRevocationList, EndEntityCert, KeyUsage, RevocationOptionsBuild
 use crate::backend::SIGNATURE_ALGORITHMS;
 use crate::certificate::{Certificate, Fingerprint, Serial};
 use crate::encoding;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{words_of, Error, ErrorCode, Result};
 use crate::identity::SpiffeId;
 use crate::validity::Timestamp;
 
@@ -138,7 +138,7 @@ fn map_webpki(e: webpki::Error) -> Error {
         W::UnknownIssuer => (ErrorCode::UnknownIssuer, "no path to a trusted CA".into()),
         W::InvalidSignatureForPublicKey | W::InvalidCrlSignatureForPublicKey => (
             ErrorCode::BadSignature,
-            format!("signature does not verify ({e:?})"),
+            format!("signature does not verify ({})", words_of(&e)),
         ),
         W::CertRevoked => (ErrorCode::Revoked, "certificate is revoked".into()),
         W::RequiredEkuNotFound | W::RequiredEkuNotFoundContext(_) => (
@@ -175,9 +175,10 @@ fn map_webpki(e: webpki::Error) -> Error {
         ),
         W::MaximumPathDepthExceeded
         | W::MaximumPathBuildCallsExceeded
-        | W::PathLenConstraintViolated => {
-            (ErrorCode::ChainTooLong, format!("path too long ({e:?})"))
-        }
+        | W::PathLenConstraintViolated => (
+            ErrorCode::ChainTooLong,
+            format!("path too long ({})", words_of(&e)),
+        ),
         W::MaximumNameConstraintComparisonsExceeded => (
             ErrorCode::NameConstraintsTooComplex,
             "checking the name constraints needs more comparisons than allowed".into(),
@@ -193,14 +194,20 @@ fn map_webpki(e: webpki::Error) -> Error {
         | W::EmptyEkuExtension
         | W::InvalidCertValidity => (
             ErrorCode::InvalidCertificate,
-            format!("a certificate in the path breaks the profile ({e:?})"),
+            format!(
+                "a certificate in the path breaks the profile ({})",
+                words_of(&e)
+            ),
         ),
         W::UnsupportedSignatureAlgorithm
         | W::UnsupportedSignatureAlgorithmContext(_)
         | W::UnsupportedSignatureAlgorithmForPublicKey
         | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
-        | W::UnsupportedCertVersion => (ErrorCode::Unsupported, format!("{e:?}")),
-        _ => (ErrorCode::Malformed, format!("{e:?}")),
+        | W::UnsupportedCertVersion => (
+            ErrorCode::Unsupported,
+            format!("unsupported: {}", words_of(&e)),
+        ),
+        _ => (ErrorCode::Malformed, format!("malformed: {}", words_of(&e))),
     };
     Error::new(code, msg)
 }
@@ -275,7 +282,8 @@ impl Verifier {
             }
             Err(e) => {
                 return Err(Error::malformed(format!(
-                    "the peer certificate does not parse: {e:?}"
+                    "the peer certificate does not parse: {}",
+                    words_of(&e)
                 )))
             }
         };
