@@ -105,3 +105,51 @@ impl ServerCertVerifier for AnyServer {
         self.algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/../fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn fingerprint_of(pem: &[u8]) -> Fingerprint {
+        meshtls_core::Certificate::from_pem_or_der(pem)
+            .unwrap()
+            .fingerprint
+    }
+
+    #[test]
+    fn only_the_root_with_the_fingerprint_is_kept() {
+        let root = fixture("root.pem");
+        let rogue = fixture("rogue-root.pem");
+        // An attacker's bundle: their root beside the real one.
+        let mut bundle = rogue.clone();
+        bundle.extend_from_slice(&root);
+        let kept = root_matching(&bundle, &fingerprint_of(&root)).unwrap();
+        let kept = TrustBundle::from_pem(kept.as_bytes()).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            kept.cas().next().unwrap().fingerprint,
+            fingerprint_of(&root)
+        );
+    }
+
+    #[test]
+    fn no_matching_root_is_unknown_issuer() {
+        let root = fixture("root.pem");
+        let rogue = fixture("rogue-root.pem");
+        let e = root_matching(&rogue, &fingerprint_of(&root)).unwrap_err();
+        assert_eq!(e.code(), "unknown_issuer");
+        // An intermediate's fingerprint is not a root's, even when it is in the bundle.
+        let inter = fixture("intermediate.pem");
+        let mut bundle = root.clone();
+        bundle.extend_from_slice(&inter);
+        let e = root_matching(&bundle, &fingerprint_of(&inter)).unwrap_err();
+        assert_eq!(e.code(), "unknown_issuer");
+        // Not a bundle at all.
+        let e = root_matching(b"<html>", &fingerprint_of(&root)).unwrap_err();
+        assert_eq!(e.code(), "malformed");
+    }
+}

@@ -175,3 +175,69 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<bool, EnrollE
     })?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode_of(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn writes_with_the_mode_and_skips_what_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/key.pem");
+        assert!(write_atomic(&path, b"one", 0o600).unwrap());
+        assert_eq!(mode_of(&path), 0o600);
+        assert!(!write_atomic(&path, b"one", 0o600).unwrap());
+        // Same bytes, another mode: rewritten with the mode.
+        assert!(write_atomic(&path, b"one", 0o640).unwrap());
+        assert_eq!(mode_of(&path), 0o640);
+        assert!(write_atomic(&path, b"two", 0o640).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("key.pem")]);
+    }
+
+    #[test]
+    fn a_failed_write_is_io_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a directory: the rename fails.
+        let path = dir.path().join("cert.pem");
+        fs::create_dir(&path).unwrap();
+        fs::write(path.join("x"), b"x").unwrap();
+        let e = write_atomic(&path, b"data", 0o644).unwrap_err();
+        assert_eq!(e.code(), "io");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_identity_files_match_and_the_key_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixtures = format!("{}/../fixtures", env!("CARGO_MANIFEST_DIR"));
+        let identity = Identity::from_pem(
+            &fs::read(format!("{fixtures}/web.chain.pem")).unwrap(),
+            &fs::read(format!("{fixtures}/web.key.pem")).unwrap(),
+        )
+        .unwrap();
+        let layout = FileLayout::standard(dir.path(), "web");
+        assert!(layout.write_identity(&identity).unwrap());
+        assert!(!layout.write_identity(&identity).unwrap());
+        assert_eq!(mode_of(&layout.key), 0o600);
+        assert_eq!(mode_of(&layout.cert), 0o644);
+        let again = Identity::from_pem(
+            &fs::read(&layout.chain).unwrap(),
+            &fs::read(&layout.key).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(again.chain_pem(), identity.chain_pem());
+        let leaf =
+            meshtls_core::Certificate::from_pem_or_der(&fs::read(&layout.cert).unwrap()).unwrap();
+        assert_eq!(leaf.fingerprint, identity.leaf().unwrap().fingerprint);
+    }
+}
