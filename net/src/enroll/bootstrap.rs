@@ -1,6 +1,6 @@
 //! Trust in a CA service from a fingerprint: fetch its bundle without trust, keep only the
 //! root certificate whose SHA-256 is the one the operator was given, then talk to the service
-//! through that root alone (what `step ca bootstrap --fingerprint` does).
+//! through that root alone.
 
 use std::sync::Arc;
 use std::time::Duration;
