@@ -582,3 +582,65 @@ fn the_agent_renews_rewrites_reloads_and_counts_it_in_metrics() {
     let key = std::fs::read(dir.join("web/key.pem")).unwrap();
     meshtls_net::Identity::from_pem(&chain, &key).expect("the key matches the certificate");
 }
+
+#[test]
+fn agent_once_signals_the_pid_file_and_a_failed_hook_exits_3() {
+    let ca = Ca::new("1h");
+    let token = ca.token(WEB, &[], "web.token");
+    let dir = ca.pki.path("shared");
+    let marker = ca.pki.path("got-usr1");
+    // A program that says when it gets SIGUSR1.
+    let mut program = StdCommand::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap 'echo usr1 > {}; exit 0' USR1; while :; do sleep 0.05; done",
+            marker.display()
+        ))
+        .spawn()
+        .unwrap();
+    let pid_file = ca.pki.path("program.pid");
+    std::fs::write(&pid_file, format!("{}\n", program.id())).unwrap();
+    meshtls()
+        .args(["agent", "--once", "--url", ca.url(), "--bundle"])
+        .arg(ca.pki.bundle())
+        .args(["--id", WEB, "--token-file"])
+        .arg(&token)
+        .arg("--dir")
+        .arg(&dir)
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .args(["--signal", "USR1"])
+        .assert()
+        .success();
+    let start = Instant::now();
+    while !marker.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no signal arrived"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = program.kill();
+    let _ = program.wait();
+    // The program is gone now: the PID file names no process. The files are written, the
+    // hook failed: exit 3, io, and the log says why.
+    let a = meshtls()
+        .args(["agent", "--once", "--url", ca.url(), "--bundle"])
+        .arg(ca.pki.bundle())
+        .args(["--id", WEB, "--dir"])
+        .arg(&dir)
+        .arg("--pid-file")
+        .arg(ca.pki.path("no-such.pid"))
+        .assert()
+        .code(3);
+    let err = stderr(&a);
+    assert!(err.contains("reload hook failed"), "{err}");
+    assert!(
+        err.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("error: io: the reload hook of web failed"),
+        "{err}"
+    );
+}

@@ -41,10 +41,13 @@ an identity's files runs its hooks (--exec, or --signal to --pid-file). --once d
 part and exits (init containers). Logs are one line per event on stderr with the core's code.
 
 Exit codes: 0 (--once) done, 1 rejected (unknown_issuer, revoked, expired...), 2 refused or bad
-input, 3 I/O or the service unreachable.")]
+input, 3 I/O, the service unreachable, or (--once) a reload hook failed.")]
 pub struct AgentArgs {
     /// agent.toml (see cli/README.md); the other flags are for one identity without a file.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "id"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "url", "token_file", "bundle", "ca_fingerprint", "id", "name", "dns", "dir", "exec",
+        "pid_file", "signal", "metrics", "refresh_every", "renew_at_fraction", "renew_before",
+    ])]
     config: Option<PathBuf>,
     /// Enroll (or renew if due), write the files, refresh bundle and CRL, run hooks, exit.
     #[arg(long)]
@@ -223,8 +226,18 @@ impl Agent {
             while let Ok(event) = self.rx.try_recv() {
                 self.handle(event).await?;
             }
+            let mut failed = Vec::new();
             for index in 0..self.held.len() {
-                self.run_hooks(index).await;
+                if !self.run_hooks(index).await {
+                    failed.push(self.plan.identities[index].name.clone());
+                }
+            }
+            if !failed.is_empty() {
+                // The files are written; the program reading them was not told.
+                return Err(CliError::new(
+                    ErrorCode::Io,
+                    format!("the reload hook of {} failed", failed.join(", ")),
+                ));
             }
             return Ok(());
         }
@@ -463,8 +476,10 @@ impl Agent {
         Ok(())
     }
 
-    async fn run_hooks(&self, index: usize) {
+    /// Runs the hooks of identity `index`; `false` when one failed (logged and counted).
+    async fn run_hooks(&self, index: usize) -> bool {
         let ident = &self.plan.identities[index];
+        let mut all_ok = true;
         for h in ident.hooks.clone() {
             let result = tokio::task::spawn_blocking(move || hook::run(&h))
                 .await
@@ -476,10 +491,12 @@ impl Agent {
                 Err(why) => {
                     stats.identities[index].hook_failures += 1;
                     drop(stats);
+                    all_ok = false;
                     log(&ident.name, format!("reload hook failed: {why}"));
                 }
             }
         }
+        all_ok
     }
 }
 
