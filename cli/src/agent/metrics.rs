@@ -50,7 +50,8 @@ impl Shared {
     }
 }
 
-fn now() -> i64 {
+/// Now, Unix seconds (the agent's clock for its stats).
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -142,13 +142,6 @@ fn log(name: &str, what: impl std::fmt::Display) {
     eprintln!("meshtls agent: {name}: {what}");
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// What the enrollment client reports, tagged with the identity's index.
 enum Event {
     Rotation(usize, RotationEvent),
@@ -436,17 +429,17 @@ impl Agent {
                     crl_pem,
                 },
             ) => {
-                self.stats.lock().identities[index].last_refresh = Some(unix_now());
+                self.stats.lock().identities[index].last_refresh = Some(metrics::now());
                 let layout = self.plan.identities[index].layout.clone();
                 let mut changed = false;
                 if layout.write_bundle(&bundle_pem).map_err(enroll_error)? {
-                    self.stats.lock().bundle_changed = Some(unix_now());
+                    self.stats.lock().bundle_changed = Some(metrics::now());
                     log(&self.plan.identities[index].name, "bundle changed");
                     changed = true;
                 }
                 if let Some(crl) = crl_pem {
                     if layout.write_crl(&crl).map_err(enroll_error)? {
-                        self.stats.lock().crl_changed = Some(unix_now());
+                        self.stats.lock().crl_changed = Some(metrics::now());
                         log(&self.plan.identities[index].name, "CRL changed");
                         changed = true;
                     }
@@ -459,7 +452,7 @@ impl Agent {
                 }
             }
             Event::Trust(index, TrustEvent::Unchanged) => {
-                self.stats.lock().identities[index].last_refresh = Some(unix_now());
+                self.stats.lock().identities[index].last_refresh = Some(metrics::now());
             }
             Event::Trust(index, TrustEvent::Failed { code, message }) => {
                 log(
