@@ -7,8 +7,12 @@
 
 #[cfg(feature = "probe")]
 mod admin;
+#[cfg(feature = "probe")]
+mod agent;
 mod ca;
 mod clock;
+#[cfg(feature = "probe")]
+mod enroll;
 mod error;
 mod files;
 mod inspect;
@@ -73,6 +77,12 @@ Exit codes: 0 ok, 2 bad input, 3 I/O, 4 wrong passphrase. See `meshtls --help`."
     #[cfg(feature = "probe")]
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Enroll at a CA service with a join token: a local key, a CSR, the certificate files.
+    #[cfg(feature = "probe")]
+    Enroll(enroll::EnrollArgs),
+    /// Keep certificate, key, chain, bundle and CRL files current from a CA service, and reload.
+    #[cfg(feature = "probe")]
+    Agent(agent::AgentArgs),
     /// Run the enrollment CA service (join tokens, enroll, renew, revoke, CRL, bundle) over HTTPS.
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
@@ -91,6 +101,10 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Probe(a) => probe::run(a, cli.json),
         #[cfg(feature = "probe")]
         Command::Admin(c) => admin::run(c, cli.json),
+        #[cfg(feature = "probe")]
+        Command::Enroll(a) => enroll::run(a, cli.json),
+        #[cfg(feature = "probe")]
+        Command::Agent(a) => agent::run(a, cli.json),
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(a, cli.json),
     }

@@ -26,11 +26,33 @@ are each replaced atomically (key first). A process that reads the three files w
 renew runs may see the new key beside the old certificate for an instant; load them again
 if they do not match. A PFX is not rewritten: run `meshtls issue --force --pfx` for that.
 
-Exit codes: 0 renewed or not due, 2 bad input, 3 I/O, 4 wrong passphrase. See `meshtls --help`.")]
+With --url instead of --ca, the renewal goes through a running CA service (POST /v1/renew,
+over mTLS presenting DIR/chain.pem + DIR/key.pem): a new key is made here and only its CSR is
+sent; the service is trusted through --bundle (default DIR/ca.pem, as `meshtls enroll`
+writes it), and DIR/ca.pem is replaced by the bundle the service returns. A revoked or
+expired certificate cannot renew this way (revoked / expired, exit 1): enroll again.
+
+Exit codes: 0 renewed or not due, 1 the service or our certificate was rejected, 2 bad input
+or refused, 3 I/O or unreachable, 4 wrong passphrase. See `meshtls --help`.")]
 pub struct RenewArgs {
-    /// The CA directory that signs.
-    #[arg(long, value_name = "DIR")]
-    ca: PathBuf,
+    /// The CA directory that signs (offline renewal).
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "url",
+        conflicts_with = "url"
+    )]
+    ca: Option<PathBuf>,
+    /// Renew through the CA service at this URL (https://host:port) instead of --ca.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// With --url: CA certificates that vouch for the service (default DIR/ca.pem).
+    #[arg(long, value_name = "FILE", requires = "url")]
+    bundle: Option<PathBuf>,
+    /// With --url: give up after this long.
+    #[cfg(feature = "probe")]
+    #[arg(long, value_name = "DURATION", value_parser = meshtls_core::validity::parse_duration, default_value = "30s", requires = "url")]
+    timeout: std::time::Duration,
     /// The certificate directory (cert.pem, chain.pem, key.pem) to renew in place.
     #[arg(long, value_name = "DIR")]
     cert: PathBuf,
@@ -79,9 +101,15 @@ pub fn run(a: &RenewArgs, json: bool) -> Result<(), CliError> {
             )
         });
     }
+    if let Some(url) = &a.url {
+        return renew_online(a, url, status_name, renew_at, json);
+    }
+    let ca_dir =
+        a.ca.as_ref()
+            .ok_or_else(|| CliError::invalid("give --ca DIR or --url URL"))?;
     let req = IssueRequest::renewal_of(&old).in_file(&cert_path)?;
     let passphrase = a.passphrase.read()?;
-    let authority = ca::load(&a.ca, &passphrase)?;
+    let authority = ca::load(ca_dir, &passphrase)?;
     let issued = authority.renew(&old, now).in_file(&cert_path)?;
     let written = issue::write_issued(&a.cert, &issued, &req, None)?;
     let out = RenewOut {
@@ -97,4 +125,66 @@ pub fn run(a: &RenewArgs, json: bool) -> Result<(), CliError> {
             out.issued.as_ref().map(|i| i.render(2)).unwrap_or_default()
         )
     })
+}
+
+#[cfg(feature = "probe")]
+#[derive(Debug, Serialize)]
+struct RenewOnlineOut {
+    renewed: bool,
+    status: &'static str,
+    renew_at: Option<Time>,
+    issued: crate::enroll::EnrolledOut,
+}
+
+/// `renew --url`: through the CA service.
+#[cfg(feature = "probe")]
+fn renew_online(
+    a: &RenewArgs,
+    url: &str,
+    status_name: &'static str,
+    renew_at: Option<meshtls_core::Timestamp>,
+    json: bool,
+) -> Result<(), CliError> {
+    use crate::enroll::{enroll_error, runtime, EnrolledOut};
+    use meshtls_net::enroll::{self, EnrollOptions, FileLayout};
+
+    let identity = crate::probe::load_identity(&a.cert)?;
+    let bundle_path = a.bundle.clone().unwrap_or_else(|| a.cert.join("ca.pem"));
+    let trust = files::read_text(&bundle_path)?;
+    meshtls_core::TrustBundle::from_pem(trust.as_bytes()).in_file(&bundle_path)?;
+    let mut options = EnrollOptions::new(trust);
+    options.timeout = a.timeout;
+    let issued = runtime()?
+        .block_on(enroll::renew_via(url, identity, &options))
+        .map_err(enroll_error)?;
+    let mut layout = FileLayout::flat(&a.cert);
+    layout.crl = None;
+    crate::enroll::write(&layout, &issued)?;
+    let out = RenewOnlineOut {
+        renewed: true,
+        status: status_name,
+        renew_at: renew_at.map(Time::from),
+        issued: EnrolledOut::new(&issued.identity, &layout)?,
+    };
+    output::emit(json, &out, || {
+        format!(
+            "renewed ({}) through {url}\n{}",
+            status_name.replace('_', " "),
+            out.issued.render(2)
+        )
+    })
+}
+
+#[cfg(not(feature = "probe"))]
+fn renew_online(
+    _a: &RenewArgs,
+    _url: &str,
+    _status_name: &'static str,
+    _renew_at: Option<meshtls_core::Timestamp>,
+    _json: bool,
+) -> Result<(), CliError> {
+    Err(CliError::new(
+        meshtls_core::ErrorCode::Unsupported,
+        "this meshtls was built without network code (the probe feature): renew --url is unavailable",
+    ))
 }

@@ -139,7 +139,8 @@ impl CaClient {
                     self.exchange(tls, method, path, body, if_none_match).await
                 }
                 None => {
-                    let tls = self.anonymous_tls(tcp).await?;
+                    let verifier = crate::server_cert_verifier(self.service_trust.clone());
+                    let tls = anonymous_tls(tcp, &self.endpoint.host, verifier).await?;
                     self.exchange(tls, method, path, body, if_none_match).await
                 }
             }
@@ -147,31 +148,6 @@ impl CaClient {
         tokio::time::timeout(self.timeout, work)
             .await
             .map_err(|_| EnrollError::Transport("request timed out".to_owned()))?
-    }
-
-    /// TLS without a client certificate (the first enrollment), the server still verified
-    /// by the core's [`Verifier`].
-    async fn anonymous_tls(
-        &self,
-        tcp: TcpStream,
-    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, EnrollError> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let verifier = crate::server_cert_verifier(self.service_trust.clone());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(transport)?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let name = ServerName::try_from(self.endpoint.host.clone())
-            .map_err(|e| EnrollError::Invalid(format!("server name: {e}")))?;
-        let _ = tcp.set_nodelay(true);
-        crate::verify::KeepRejection(
-            tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
-        )
-        .await
-        .map_err(transport)
     }
 
     async fn exchange<S>(
@@ -185,37 +161,15 @@ impl CaClient {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(transport)?;
-        let conn_task = tokio::spawn(conn);
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(HOST, self.endpoint.host.as_str());
-        if body.is_some() {
-            builder = builder.header(CONTENT_TYPE, "application/json");
-        }
-        if let Some(tag) = if_none_match {
-            builder = builder.header(IF_NONE_MATCH, tag);
-        }
-        let req = builder
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(transport)?;
-        let response = sender.send_request(req).await.map_err(tls_failure)?;
-        let status = response.status();
-        let etag = response
-            .headers()
-            .get(ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = Limited::new(response.into_body(), MAX_RESPONSE)
-            .collect()
-            .await
-            .map_err(transport)?
-            .to_bytes();
-        conn_task.abort();
-        Ok(Answer { status, etag, body })
+        exchange(
+            stream,
+            &self.endpoint.host,
+            method,
+            path,
+            body,
+            if_none_match,
+        )
+        .await
     }
 
     pub(super) async fn call<Req: Serialize, Resp: DeserializeOwned>(
@@ -291,6 +245,102 @@ impl CaClient {
             etag: answer.etag,
         }))
     }
+}
+
+/// One HTTP/1.1 exchange on an established stream.
+async fn exchange<S>(
+    stream: S,
+    host: &str,
+
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+    if_none_match: Option<&str>,
+) -> Result<Answer, EnrollError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(transport)?;
+    let conn_task = tokio::spawn(conn);
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, host);
+    if body.is_some() {
+        builder = builder.header(CONTENT_TYPE, "application/json");
+    }
+    if let Some(tag) = if_none_match {
+        builder = builder.header(IF_NONE_MATCH, tag);
+    }
+    let req = builder
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(transport)?;
+    let response = sender.send_request(req).await.map_err(tls_failure)?;
+    let status = response.status();
+    let etag = response
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = Limited::new(response.into_body(), MAX_RESPONSE)
+        .collect()
+        .await
+        .map_err(transport)?
+        .to_bytes();
+    conn_task.abort();
+    Ok(Answer { status, etag, body })
+}
+
+/// TLS without a client certificate (the first enrollment, the bootstrap), the server
+/// checked by `verifier`.
+pub(super) async fn anonymous_tls(
+    tcp: TcpStream,
+    host: &str,
+    verifier: Arc<dyn rustls::client::danger::ServerCertVerifier>,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, EnrollError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(transport)?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| EnrollError::Invalid(format!("server name: {e}")))?;
+    let _ = tcp.set_nodelay(true);
+    crate::verify::KeepRejection(
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+    )
+    .await
+    .map_err(transport)
+}
+
+/// `GET path` from the service at `url` WITHOUT verifying who answers: only for the
+/// fingerprint bootstrap, which checks what it got against a fingerprint it was given.
+pub(super) async fn get_untrusted(
+    url: &str,
+    path: &str,
+    verifier: Arc<dyn rustls::client::danger::ServerCertVerifier>,
+    timeout: Duration,
+) -> Result<Bytes, EnrollError> {
+    let endpoint = Endpoint::parse(url)?;
+    let work = async {
+        let tcp = TcpStream::connect(&endpoint.authority)
+            .await
+            .map_err(transport)?;
+        let tls = anonymous_tls(tcp, &endpoint.host, verifier).await?;
+        exchange(tls, &endpoint.host, Method::GET, path, None, None).await
+    };
+    let answer = tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| EnrollError::Transport("request timed out".to_owned()))??;
+    if !answer.status.is_success() {
+        return Err(service_error(answer.status, &answer.body));
+    }
+    Ok(answer.body)
 }
 
 /// What one request got back.

@@ -32,13 +32,18 @@ use tokio::task::JoinHandle;
 
 mod admin;
 pub mod api;
+mod bootstrap;
 mod client;
+mod layout;
 mod refresh;
 mod state;
 
 pub use self::admin::CertFilter;
+pub use self::bootstrap::{bootstrap_root, root_matching};
 pub use self::client::{CaClient, PemDocument};
+pub use self::layout::{write_atomic, FileLayout, KEY_MODE, PUBLIC_MODE};
 use self::refresh::TrustRefresh;
+pub use self::refresh::{TrustCallback, TrustEvent};
 use self::state::{load_crl, load_state, save_state};
 pub use self::state::{CRL_FILE, STATE_FILE};
 
@@ -173,6 +178,12 @@ pub struct EnrollOptions {
     pub timeout: Duration,
     /// Called with every event of the rotation driver (renewed, failed, expiring).
     pub on_rotation: Option<Arc<dyn Fn(RotationEvent) + Send + Sync>>,
+    /// Called with the outcome of every bundle and CRL refresh (the first one, during
+    /// [`enroll`]/[`resume`], included).
+    pub on_trust: Option<TrustCallback>,
+    /// Retry delays of a failed renewal: from the first to the second, doubling
+    /// (default 1 s to 5 min).
+    pub backoff: (Duration, Duration),
     /// Keep the certificate chain and key in `DIR/identity.pem` (mode 0600, replaced
     /// atomically on every renewal) so a restarted node can [`resume`] without a new token.
     pub state_dir: Option<PathBuf>,
@@ -248,6 +259,8 @@ impl EnrollOptions {
             refresh_every: Duration::from_secs(300),
             timeout: Duration::from_secs(30),
             on_rotation: None,
+            on_trust: None,
+            backoff: (Duration::from_secs(1), Duration::from_secs(300)),
             state_dir: None,
         }
     }
@@ -358,6 +371,101 @@ async fn renew_once(
     }
     Ok(next)
 }
+/// What one enrollment or renewal returned.
+#[derive(Debug)]
+pub struct Issued {
+    /// The new certificate chain and the key made here for it.
+    pub identity: Identity,
+    /// The CA certificates the service says to trust (PEM), received over the verified
+    /// connection.
+    pub bundle_pem: String,
+    /// The service's answer (serial, validity, chain).
+    pub response: api::IssuedResponse,
+}
+
+/// The service identity to expect: `options.service_id` or `spiffe://<td of id>/meshtls/ca`.
+fn service_of(id: &SpiffeId, options: &EnrollOptions) -> SpiffeId {
+    match options.service_id.clone() {
+        Some(s) => s,
+        None => SpiffeId::ca_service(id.trust_domain()),
+    }
+}
+
+/// One enrollment and nothing running afterwards (for a command that writes files and
+/// exits): make a key here, send the CSR with the join `token`, check the answer, return it.
+/// [`enroll`] is this followed by the background renewal and refresh.
+pub async fn enroll_once(
+    url: &str,
+    token: &str,
+    id: &SpiffeId,
+    options: &EnrollOptions,
+) -> Result<Issued, EnrollError> {
+    options.check()?;
+    let bundle = TrustBundle::from_pem(options.trust_bundle_pem.as_bytes())?;
+    let client = CaClient::new(url, bundle, service_of(id, options), options.timeout)?;
+    enroll_with(&client, token, id, options).await
+}
+
+async fn enroll_with(
+    client: &CaClient,
+    token: &str,
+    id: &SpiffeId,
+    options: &EnrollOptions,
+) -> Result<Issued, EnrollError> {
+    let csr = create_csr(id, &options.dns_names, options.key_algorithm)?;
+    let response = client.enroll_csr(token, &csr.csr_pem).await?;
+    let identity = Identity::from_pem(response.chain_pem.as_bytes(), csr.key_pem.as_bytes())?;
+    if let Some(dir) = &options.state_dir {
+        save_state(dir, &response.chain_pem, &csr.key_pem)?;
+    }
+    Ok(Issued {
+        identity,
+        bundle_pem: response.bundle_pem.clone(),
+        response,
+    })
+}
+
+/// One renewal of `current` through `/v1/renew` (over mTLS, presenting `current`), with a
+/// new key made here for the same SPIFFE ID and DNS names (and key algorithm); the service is verified against
+/// `options.trust_bundle_pem`. The new chain is checked by the core against the bundle the
+/// service returned, for our own ID, before it is returned.
+pub async fn renew_via(
+    url: &str,
+    current: Identity,
+    options: &EnrollOptions,
+) -> Result<Issued, EnrollError> {
+    options.check()?;
+    let leaf = current.leaf()?;
+    let id = leaf.spiffe_id.clone().ok_or_else(|| {
+        EnrollError::Core(CoreError::new(
+            ErrorCode::Malformed,
+            "the certificate names no SPIFFE ID",
+        ))
+    })?;
+    let bundle = TrustBundle::from_pem(options.trust_bundle_pem.as_bytes())?;
+    let client = CaClient::new(url, bundle, service_of(&id, options), options.timeout)?;
+    let alg = leaf.key_kind().unwrap_or(options.key_algorithm);
+    let csr = create_csr(&id, &leaf.dns_names, alg)?;
+    let handle = IdentityHandle::new(current);
+    let response = client.renew_csr(&handle, &csr.csr_pem).await?;
+    let identity = Identity::from_pem(response.chain_pem.as_bytes(), csr.key_pem.as_bytes())?;
+    let issued_bundle = TrustBundle::from_pem(response.bundle_pem.as_bytes())?;
+    let chain: Vec<&[u8]> = identity.chain().iter().map(|c| c.as_ref()).collect();
+    Verifier::new(issued_bundle, Policy::builder().allow_id(id).build()?).verify(
+        &chain,
+        meshtls_core::PeerUsage::Client,
+        crate::config::now(),
+    )?;
+    if let Some(dir) = &options.state_dir {
+        save_state(dir, &response.chain_pem, &csr.key_pem)?;
+    }
+    Ok(Issued {
+        identity,
+        bundle_pem: response.bundle_pem.clone(),
+        response,
+    })
+}
+
 /// Enroll `id` at the CA service `url` with a join `token`: make a key here, send only the
 /// CSR, and return an identity that renews itself (at the rotation policy's time, through
 /// `/v1/renew` over mTLS) with a trust bundle and CRL refreshed every
@@ -370,21 +478,9 @@ pub async fn enroll(
 ) -> Result<EnrolledIdentity, EnrollError> {
     options.check()?;
     let bundle = TrustBundle::from_pem(options.trust_bundle_pem.as_bytes())?;
-    let service = match options.service_id.clone() {
-        Some(s) => s,
-        None => SpiffeId::ca_service(id.trust_domain()),
-    };
-    let client = CaClient::new(url, bundle.clone(), service, options.timeout)?;
-    let csr = create_csr(id, &options.dns_names, options.key_algorithm)?;
-    let issued = client.enroll_csr(token, &csr.csr_pem).await?;
-    let identity = IdentityHandle::new(Identity::from_pem(
-        issued.chain_pem.as_bytes(),
-        csr.key_pem.as_bytes(),
-    )?);
-    if let Some(dir) = &options.state_dir {
-        save_state(dir, &issued.chain_pem, &csr.key_pem)?;
-    }
-    drop(csr);
+    let client = CaClient::new(url, bundle, service_of(id, &options), options.timeout)?;
+    let issued = enroll_with(&client, token, id, &options).await?;
+    let identity = IdentityHandle::new(issued.identity);
     let issued_bundle = TrustBundle::from_pem(issued.bundle_pem.as_bytes())?;
     start(client, identity, id, issued_bundle, options).await
 }
@@ -449,6 +545,7 @@ async fn start(
         applied: Default::default(),
         stale_refusals: Default::default(),
         state_dir: options.state_dir.clone(),
+        on_trust: options.on_trust.clone(),
     });
     // Best effort now (the CRL); the schedule retries.
     let _ = refresher.run().await;
@@ -471,7 +568,8 @@ async fn start(
                     .map_err(|e| Box::new(e) as crate::RenewError)
             }
         })
-        .policy(options.rotation);
+        .policy(options.rotation)
+        .backoff(options.backoff.0, options.backoff.1);
         match options.on_rotation.clone() {
             Some(cb) => driver.on_event(move |e| cb(e)).spawn(),
             None => driver.spawn(),

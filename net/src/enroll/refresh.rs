@@ -25,6 +25,34 @@ pub(super) struct TrustRefresh {
     pub(super) stale_refusals: AtomicU64,
     /// Where the CRL applied last is kept across restarts, if anywhere.
     pub(super) state_dir: Option<std::path::PathBuf>,
+    /// Told the outcome of every refresh.
+    pub(super) on_trust: Option<TrustCallback>,
+}
+
+/// The callback of [`EnrollOptions::on_trust`](super::EnrollOptions::on_trust).
+pub type TrustCallback = std::sync::Arc<dyn Fn(TrustEvent) + Send + Sync>;
+
+/// The outcome of one refresh of the bundle and CRL.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum TrustEvent {
+    /// The service answered `304` for both: nothing changed.
+    Unchanged,
+    /// Something changed and was applied: the bundle and the CRL now held, as the service
+    /// sent them (PEM).
+    Changed {
+        /// The CA certificates (PEM).
+        bundle_pem: bytes::Bytes,
+        /// The CRL(s) (PEM); `None` if the service's CRL was refused (`stale_crl`).
+        crl_pem: Option<bytes::Bytes>,
+    },
+    /// The refresh failed; what was held stays.
+    Failed {
+        /// The code ([`EnrollError::code`]).
+        code: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// The bundle and CRL last swapped in.
@@ -44,6 +72,26 @@ impl TrustRefresh {
     /// the held CRL stays, the refusal is logged and counted, and the call fails with that
     /// code once a changed bundle, if any, is applied.
     pub(super) async fn run(&self) -> Result<(), EnrollError> {
+        let result = self.fetch().await;
+        if let Some(cb) = &self.on_trust {
+            cb(match &result {
+                Ok(Some((bundle_pem, crl_pem))) => TrustEvent::Changed {
+                    bundle_pem: bundle_pem.clone(),
+                    crl_pem: crl_pem.clone(),
+                },
+                Ok(None) => TrustEvent::Unchanged,
+                Err(e) => TrustEvent::Failed {
+                    code: e.code().to_owned(),
+                    message: e.to_string(),
+                },
+            });
+        }
+        result.map(|_| ())
+    }
+
+    /// [`run`](Self::run) without the callback: the bundle and CRL applied when something
+    /// changed, `None` when nothing did.
+    async fn fetch(&self) -> Result<Option<(bytes::Bytes, Option<bytes::Bytes>)>, EnrollError> {
         let mut applied = self.applied.lock().await;
         let bundle = self
             .client
@@ -54,7 +102,7 @@ impl TrustRefresh {
             .get_pem_if_changed("/v1/crl", applied.crl.as_ref())
             .await?;
         if bundle.is_none() && crl.is_none() {
-            return Ok(());
+            return Ok(None);
         }
         let bundle_unchanged = bundle.is_none();
         let bundle = fresh_or_known(bundle, &applied.bundle)?;
@@ -107,13 +155,14 @@ impl TrustRefresh {
             }
         }
         let crl = crl.or_else(|| applied.crl.take());
+        let docs = (bundle.pem.clone(), crl.as_ref().map(|c| c.pem.clone()));
         *applied = Applied {
             bundle: Some(bundle),
             crl,
         };
         match refused {
             Some(e) => Err(EnrollError::Core(e)),
-            None => Ok(()),
+            None => Ok(Some(docs)),
         }
     }
 

@@ -1,0 +1,3 @@
+module meshtls.example/go-reload
+
+go 1.19
