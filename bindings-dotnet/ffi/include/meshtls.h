@@ -324,6 +324,10 @@ typedef struct meshtls_revocation_list meshtls_revocation_list;
 // A renewal schedule (a fraction of the lifetime, or a margin before expiry, with jitter).
 typedef struct meshtls_rotation_policy meshtls_rotation_policy;
 
+// An asynchronous call in flight, to cancel it (`meshtls_task_cancel`); freed with
+// `meshtls_task_free`, before or after the callback.
+typedef struct meshtls_task meshtls_task;
+
 // The CA certificates a verifier trusts and the CRLs it checks.
 typedef struct meshtls_trust_bundle meshtls_trust_bundle;
 
@@ -370,6 +374,29 @@ typedef struct {
 // `meshtls_enrolled_free` waits for a running call to end (unless called from the callback),
 // and none is made after it.
 typedef void (*meshtls_rotation_callback)(void *user_data, const meshtls_rotation_event *event);
+
+// The outcome of an asynchronous call, passed to a `meshtls_completion_callback`. The
+// strings are NUL-terminated UTF-8, valid only during the call (copy what you keep).
+typedef struct {
+  // `MESHTLS_OK`, or why the call failed (as the blocking function would have returned);
+  // `MESHTLS_TRANSPORT` with the code `cancelled` when `cancelled` is set.
+  uint32_t result;
+  // Whether `meshtls_task_cancel` stopped the work before it ended.
+  bool cancelled;
+  // The stable string code (`meshtls_last_error_code`'s): `token_used`, `expired`,
+  // `cancelled`...; NULL on success.
+  const char *code;
+  // The message (`meshtls_last_error`'s); NULL on success.
+  const char *message;
+  // `meshtls_enroll_async` and `meshtls_enroll_resume_async` on success: the new identity,
+  // owned by the receiver from now on (free it with `meshtls_enrolled_free`, even when no
+  // longer wanted). NULL otherwise.
+  meshtls_enrolled *enrolled;
+} meshtls_completion;
+
+// Receives the outcome of an asynchronous call, once, on a thread meshtls starts for it. It
+// may call any meshtls function. `completion` is valid only during the call.
+typedef void (*meshtls_completion_callback)(void *user_data, const meshtls_completion *completion);
 
 // Revocation tunables of a verifier (clock leeway and path depth are policy settings:
 // `meshtls_policy_builder_clock_leeway`, `meshtls_policy_builder_max_intermediates`). Start from
@@ -746,6 +773,54 @@ meshtls_result meshtls_enrolled_refresh_trust(const meshtls_enrolled *enrolled);
 // by another thread).
 void meshtls_enrolled_free(meshtls_enrolled *enrolled);
 
+// `meshtls_enroll` without blocking: on success the completion's `enrolled` is the new
+// identity (the receiver owns it). The options may be freed once this returns.
+//
+// # Safety
+// Strings are NUL-terminated; `options` is live; `callback` may be called once with
+// `user_data` from any thread; `out_task` is writable.
+meshtls_result meshtls_enroll_async(const char *url,
+                                    const char *token,
+                                    const char *spiffe_id,
+                                    const meshtls_enroll_options *options,
+                                    meshtls_completion_callback callback,
+                                    void *user_data,
+                                    meshtls_task **out_task);
+
+// `meshtls_enroll_resume` without blocking: on success the completion's `enrolled` is the
+// identity (the receiver owns it). The options may be freed once this returns.
+//
+// # Safety
+// `url` is NUL-terminated; `options` is live; `callback` may be called once with
+// `user_data` from any thread; `out_task` is writable.
+meshtls_result meshtls_enroll_resume_async(const char *url,
+                                           const meshtls_enroll_options *options,
+                                           meshtls_completion_callback callback,
+                                           void *user_data,
+                                           meshtls_task **out_task);
+
+// `meshtls_enrolled_renew_now` without blocking. The identity may be freed before the
+// callback: the renewal keeps what it needs, and its outcome still comes.
+//
+// # Safety
+// `enrolled` is live; `callback` may be called once with `user_data` from any thread;
+// `out_task` is writable.
+meshtls_result meshtls_enrolled_renew_now_async(const meshtls_enrolled *enrolled,
+                                                meshtls_completion_callback callback,
+                                                void *user_data,
+                                                meshtls_task **out_task);
+
+// `meshtls_enrolled_refresh_trust` without blocking. The identity may be freed before the
+// callback.
+//
+// # Safety
+// `enrolled` is live; `callback` may be called once with `user_data` from any thread;
+// `out_task` is writable.
+meshtls_result meshtls_enrolled_refresh_trust_async(const meshtls_enrolled *enrolled,
+                                                    meshtls_completion_callback callback,
+                                                    void *user_data,
+                                                    meshtls_task **out_task);
+
 // Copies the calling thread's last error message (`code: message`, UTF-8) into `buf`.
 //
 // At most `len - 1` bytes are written, then a NUL; `*out_n` receives the full length of the
@@ -1115,6 +1190,22 @@ meshtls_result meshtls_rotation_policy_status(const meshtls_rotation_policy *pol
 // # Safety
 // `policy` is NULL or from this library, not freed before and not used after.
 void meshtls_rotation_policy_free(meshtls_rotation_policy *policy);
+
+// Asks the work of `task` to stop. If it had not ended, the callback comes (once, soon) with
+// `cancelled` set and no value; if it had, the callback has the real outcome. Calling it
+// again, or after the callback, does nothing. NULL is a no-op.
+//
+// # Safety
+// `task` is NULL or live (not freed).
+void meshtls_task_cancel(const meshtls_task *task);
+
+// Frees a task handle. The work goes on and the callback still comes, exactly once; only
+// cancelling is no longer possible. NULL is a no-op.
+//
+// # Safety
+// `task` is NULL or from this library, not freed before and not used after (nor during, by
+// another thread).
+void meshtls_task_free(meshtls_task *task);
 
 // A new, empty trust bundle (it trusts nothing until a CA is added).
 //

@@ -253,12 +253,17 @@ thread_local! {
     static LAST_ERROR: RefCell<Option<LastError>> = const { RefCell::new(None) };
 }
 
-pub(crate) fn set_last_error(error: FfiError) {
-    let code = error.name.unwrap_or_else(|| {
+/// The stable string code of a failure: its own name (a CA service's code) or its number's.
+pub(crate) fn code_name(error: &FfiError) -> String {
+    error.name.clone().unwrap_or_else(|| {
         String::from_utf8_lossy(result_name(error.code as u32))
             .trim_end_matches('\0')
             .to_owned()
-    });
+    })
+}
+
+pub(crate) fn set_last_error(error: FfiError) {
+    let code = code_name(&error);
     LAST_ERROR.with(|e| {
         *e.borrow_mut() = Some(LastError {
             code,
