@@ -398,6 +398,30 @@ typedef struct {
 // may call any meshtls function. `completion` is valid only during the call.
 typedef void (*meshtls_completion_callback)(void *user_data, const meshtls_completion *completion);
 
+// One cipher suite of the profile. The strings are static: never free them.
+typedef struct {
+  // The suite's wire number (`0x1301`, `0xc02b`...), as .NET's `TlsCipherSuite` numbers it.
+  uint16_t id;
+  // The protocol version it belongs to, as a wire number (`0x0303` TLS 1.2, `0x0304` TLS 1.3).
+  uint16_t version;
+  // The IANA name (`TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256`).
+  const char *iana;
+  // The OpenSSL name (`ECDHE-ECDSA-AES128-GCM-SHA256`).
+  const char *openssl;
+} meshtls_tls_suite;
+
+// One key-exchange group of the profile. The strings are static: never free them.
+typedef struct {
+  // The group's wire number (`0x001d` x25519).
+  uint16_t id;
+  // A post-quantum hybrid, offered first where the stack has it.
+  bool hybrid;
+  // The IANA name (`x25519`, `secp256r1`).
+  const char *iana;
+  // The OpenSSL name (`X25519`, `P-256`).
+  const char *openssl;
+} meshtls_tls_group;
+
 // Revocation tunables of a verifier (clock leeway and path depth are policy settings:
 // `meshtls_policy_builder_clock_leeway`, `meshtls_policy_builder_max_intermediates`). Start from
 // `meshtls_verify_options_default()` (the core's defaults) and change what you need.
@@ -548,6 +572,14 @@ meshtls_result meshtls_pkcs12_from_pem(const uint8_t *chain_pem,
                                        const char *password,
                                        uint32_t profile,
                                        meshtls_buffer **out);
+
+// Whether `(input, len)` reads as a file path rather than certificate contents (the core's
+// one rule, `encoding::looks_like_path`): a binding that accepts a bundle "as text, bytes or
+// path" reads the file when this says so. False for NULL.
+//
+// # Safety
+// `(input, len)` is readable (or NULL).
+bool meshtls_looks_like_path(const uint8_t *input, size_t len);
 
 // New options trusting the CA certificates of `(ca_bundle_pem, len)` (PEM, given to the node
 // with its token) to vouch for the service. A bundle without a CA certificate is refused
@@ -847,6 +879,14 @@ meshtls_result meshtls_last_error(char *buf, size_t len, size_t *out_n);
 // As `meshtls_last_error`.
 meshtls_result meshtls_last_error_code(char *buf, size_t len, size_t *out_n);
 
+// Whether a message shows Rust syntax (a `Debug` dump such as `Other(OtherError(…))`) instead
+// of words: the core's own check (`looks_like_debug_output`), for the tests of every binding
+// that no message of theirs does. False for NULL or non-UTF-8.
+//
+// # Safety
+// `message` is NULL or NUL-terminated.
+bool meshtls_looks_like_debug_output(const char *message);
+
 // The stable snake_case name of a result code (`"ok"`, `"expired"`, `"null_argument"`...),
 // as a static NUL-terminated string; `"unknown"` for a number that is no code. Never free it.
 const char *meshtls_result_name(uint32_t code);
@@ -1086,6 +1126,42 @@ int64_t meshtls_issued_not_after(const meshtls_issued *issued);
 // # Safety
 // `issued` is NULL or from this library, not freed before and not used after.
 void meshtls_issued_free(meshtls_issued *issued);
+
+// The lowest version the profile accepts, as a wire number: `0x0304` (TLS 1.3), or
+// `0x0303` (TLS 1.2) when `allow_tls12`.
+uint16_t meshtls_tls_profile_min_version(bool allow_tls12);
+
+// The highest version the profile offers, as a wire number (`0x0304`, TLS 1.3).
+uint16_t meshtls_tls_profile_max_version(bool allow_tls12);
+
+// How many cipher suites the profile offers and accepts (the TLS 1.3 suites, and with
+// `allow_tls12` the TLS 1.2 ECDHE + AEAD suites).
+size_t meshtls_tls_profile_suite_count(bool allow_tls12);
+
+// The `index`th cipher suite of the profile, in order of preference, into `*out`;
+// `MESHTLS_INVALID_ARGUMENT` past the last.
+//
+// # Safety
+// `out` is writable.
+meshtls_result meshtls_tls_profile_suite(bool allow_tls12, size_t index, meshtls_tls_suite *out);
+
+// How many key-exchange groups the profile has (hybrids included).
+size_t meshtls_tls_profile_group_count(void);
+
+// The `index`th key-exchange group, in order of preference, into `*out`;
+// `MESHTLS_INVALID_ARGUMENT` past the last.
+//
+// # Safety
+// `out` is writable.
+meshtls_result meshtls_tls_profile_group(size_t index, meshtls_tls_group *out);
+
+// The core code a received TLS alert (by wire number) names, as a `meshtls_result`
+// (`MESHTLS_REVOKED` for `certificate_revoked`...); `MESHTLS_OK` (0) when it names none.
+uint32_t meshtls_tls_alert_code(uint8_t alert);
+
+// The TLS alert (wire number) a refusal with the core code `code` (a `meshtls_result`) is
+// sent as: the alert naming the reason, else `certificate_unknown` (46).
+uint8_t meshtls_tls_alert_for(uint32_t code);
 
 // New, empty revocation records.
 //

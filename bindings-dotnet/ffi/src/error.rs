@@ -351,6 +351,21 @@ pub unsafe extern "C" fn meshtls_last_error_code(
     })
 }
 
+/// Whether a message shows Rust syntax (a `Debug` dump such as `Other(OtherError(…))`) instead
+/// of words: the core's own check (`looks_like_debug_output`), for the tests of every binding
+/// that no message of theirs does. False for NULL or non-UTF-8.
+///
+/// # Safety
+/// `message` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_looks_like_debug_output(message: *const c_char) -> bool {
+    crate::panic::ffi_value(false, || {
+        // SAFETY: per this function's contract.
+        unsafe { crate::arg::text(message, "message") }
+            .is_ok_and(meshtls_core::error::looks_like_debug_output)
+    })
+}
+
 /// The stable snake_case name of a result code (`"ok"`, `"expired"`, `"null_argument"`...),
 /// as a static NUL-terminated string; `"unknown"` for a number that is no code. Never free it.
 #[no_mangle]

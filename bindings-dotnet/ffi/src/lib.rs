@@ -30,6 +30,7 @@ pub mod error;
 pub mod grant;
 pub mod issue;
 mod panic;
+pub mod profile;
 pub mod revocation;
 pub mod rotation;
 pub mod task;
