@@ -1159,6 +1159,15 @@ meshtls_result meshtls_tls_profile_group(size_t index, meshtls_tls_group *out);
 // (`MESHTLS_REVOKED` for `certificate_revoked`...); `MESHTLS_OK` (0) when it names none.
 uint32_t meshtls_tls_alert_code(uint8_t alert);
 
+// The core code a received TLS alert names, by the alert's RFC 8446 name (`access_denied`,
+// `certificate_revoked`; case-insensitive), as `meshtls_tls_alert_code` reads it by number:
+// for a TLS stack that reports a peer's alert only by name (Mono's BoringSSL:
+// `TLSV1_ALERT_ACCESS_DENIED`). `MESHTLS_OK` (0) when it names none or `name` is NULL.
+//
+// # Safety
+// `name` is NULL or NUL-terminated.
+uint32_t meshtls_tls_alert_code_by_name(const char *name);
+
 // The TLS alert (wire number) a refusal with the core code `code` (a `meshtls_result`) is
 // sent as: the alert naming the reason, else `certificate_unknown` (46).
 uint8_t meshtls_tls_alert_for(uint32_t code);

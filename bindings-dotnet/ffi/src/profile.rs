@@ -180,6 +180,29 @@ pub extern "C" fn meshtls_tls_alert_code(alert: u8) -> u32 {
     })
 }
 
+/// The core code a received TLS alert names, by the alert's RFC 8446 name (`access_denied`,
+/// `certificate_revoked`; case-insensitive), as `meshtls_tls_alert_code` reads it by number:
+/// for a TLS stack that reports a peer's alert only by name (Mono's BoringSSL:
+/// `TLSV1_ALERT_ACCESS_DENIED`). `MESHTLS_OK` (0) when it names none or `name` is NULL.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_tls_alert_code_by_name(name: *const c_char) -> u32 {
+    ffi_value(0, || {
+        // SAFETY: per this function's contract.
+        let Ok(name) = (unsafe { crate::arg::text(name, "name") }) else {
+            return 0;
+        };
+        ErrorCode::ALL
+            .iter()
+            .map(|c| profile::alert_for(*c))
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+            .and_then(|a| profile::code_for_alert(a.number))
+            .map_or(0, |c| meshtls_result::from_code(c) as u32)
+    })
+}
+
 /// The TLS alert (wire number) a refusal with the core code `code` (a `meshtls_result`) is
 /// sent as: the alert naming the reason, else `certificate_unknown` (46).
 #[no_mangle]
@@ -229,5 +252,12 @@ mod tests {
         assert_eq!(meshtls_tls_alert_code(44), revoked);
         assert_eq!(meshtls_tls_alert_code(46), 0);
         assert_eq!(meshtls_tls_alert_for(1000), 46);
+        let by_name = |n: &std::ffi::CStr| unsafe { meshtls_tls_alert_code_by_name(n.as_ptr()) };
+        assert_eq!(
+            by_name(c"ACCESS_DENIED"),
+            meshtls_result::MESHTLS_IDENTITY_NOT_ALLOWED as u32
+        );
+        assert_eq!(by_name(c"certificate_revoked"), revoked);
+        assert_eq!(by_name(c"handshake_failure"), 0);
     }
 }
