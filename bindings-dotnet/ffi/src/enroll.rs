@@ -4,9 +4,10 @@
 //! The client is meshtls-net's ([`meshtls_net::enroll`]); it is async, and C has no runtime,
 //! so this library owns one: a small tokio multi-thread runtime, made on first use and kept
 //! for the life of the process, whose two worker threads run the renewals and the refreshes.
-//! The functions here block the calling thread until the client is done (a .NET caller wraps
-//! them in `Task.Run`). The rotation callback is called on a thread of the identity's own,
-//! which ends when the identity is freed.
+//! The functions here block the calling thread until the client is done; their `*_async`
+//! forms ([`crate::enroll_async`]) run the same work on the runtime and report to a completion
+//! callback (what the .NET library uses). The rotation callback is called on a thread of the
+//! identity's own, which ends when the identity is freed.
 //!
 //! The private key is made here and stays in the process: it can be read back
 //! (`meshtls_enrolled_key_pem`, `meshtls_enrolled_to_pkcs12`) only so that another TLS stack in
