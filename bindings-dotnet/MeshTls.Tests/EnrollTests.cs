@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -329,6 +330,13 @@ namespace MeshTls.Tests
             {
                 first = node.Certificate;
                 Assert.AreSame(first, node.Certificate, "the same object while the identity does not renew");
+                // Many handshakes at once (Kestrel's selector): all get that one object.
+                var reads = Enumerable.Range(0, 16).Select(_ => Task.Run(() => node.Certificate)).ToArray();
+                Assert.IsTrue(Task.WaitAll(reads, Timeout));
+                foreach (var r in reads)
+                {
+                    Assert.AreSame(first, r.Result);
+                }
                 Assert.AreSame(first, node.CreateCertificateSelectionCallback()(null, "localhost", null, null, new string[0]));
 
                 Await(node.RenewNowAsync());

@@ -90,6 +90,7 @@ namespace MeshTls.Tests
                 collect("empty", () => verifier.Verify("", PeerUsage.Client, TestData.Now));
                 collect("truncated DER", () => verifier.Verify(new List<byte[]> { new byte[] { 0x30, 0x82, 0x01 } }, PeerUsage.Client, TestData.Now));
             }
+            Console.WriteLine("refusal messages checked: {0}", messages.Count);
             Assert.Greater(messages.Count, 100, "the fixtures provoke many refusals");
             var dumps = messages.Where(m => MeshTlsMessages.LookLikeDebugOutput(m.Item2)).ToList();
             foreach (var d in dumps)

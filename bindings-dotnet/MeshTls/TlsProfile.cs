@@ -79,7 +79,6 @@ namespace MeshTls
     public sealed class TlsProfile
     {
         private const int Tls12 = 0x0303;
-        private const int Tls13 = 0x0304;
         /// <summary><c>SslProtocols.Tls13</c>, absent from netstandard2.0's enum.</summary>
         private const SslProtocols SslProtocolsTls13 = (SslProtocols)12288;
 
@@ -150,8 +149,10 @@ namespace MeshTls
 
         /// <summary>
         /// Restricts a new, not yet authenticated <paramref name="stream"/> to the profile's
-        /// suites where the platform lets a stream be restricted (Mono: yes). Returns whether it
-        /// did; either way call <see cref="Check"/> after the handshake.
+        /// TLS 1.2 suites where the platform lets a stream be restricted (Mono: yes; every
+        /// TLS 1.3 suite is in the profile). Returns whether it did (false for a TLS 1.3-only
+        /// profile: there is no TLS 1.2 suite to allow, and <see cref="Check"/> refuses a
+        /// TLS 1.2 connection); either way call <see cref="Check"/> after the handshake.
         /// </summary>
         public bool Apply(SslStream stream)
         {
@@ -170,10 +171,23 @@ namespace MeshTls
                 {
                     return false;
                 }
-                var ids = Array.CreateInstance(type, CipherSuites.Count);
-                for (var i = 0; i < CipherSuites.Count; i++)
+                var tls12 = new List<TlsCipherSuite>();
+                foreach (var suite in CipherSuites)
                 {
-                    ids.SetValue(Enum.ToObject(type, (ushort)CipherSuites[i].Id), i);
+                    if (suite.Version == Tls12)
+                    {
+                        tls12.Add(suite);
+                    }
+                }
+                if (tls12.Count == 0)
+                {
+                    // BoringSSL refuses an empty list (and does not take TLS 1.3 suites in it).
+                    return false;
+                }
+                var ids = Array.CreateInstance(type, tls12.Count);
+                for (var i = 0; i < tls12.Count; i++)
+                {
+                    ids.SetValue(Enum.ToObject(type, (ushort)tls12[i].Id), i);
                 }
                 property.SetValue(settings, ids);
                 return true;
