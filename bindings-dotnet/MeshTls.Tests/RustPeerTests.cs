@@ -261,6 +261,91 @@ namespace MeshTls.Tests
             }
         }
 
+        /// <summary>TlsClient against the Rust server: the connection, or the MeshTlsException that ended it.</summary>
+        private MeshTlsException TlsClientTo(int port, X509Certificate2 clientCert, out PeerIdentity server, out int? suite)
+        {
+            server = null;
+            suite = null;
+            using (var verifier = VerifierAllowing(ServerId))
+            using (var tcp = new TcpClient())
+            {
+                tcp.ReceiveTimeout = tcp.SendTimeout = (int)Timeout.TotalMilliseconds;
+                tcp.Connect(IPAddress.Loopback, port);
+                var task = TlsClient.AuthenticateAsync(tcp.GetStream(), "localhost", verifier, clientCert, TlsProfile.WithTls12);
+                try
+                {
+                    Assert.IsTrue(((IAsyncResult)task).AsyncWaitHandle.WaitOne(Timeout), "the handshake ended within the timeout");
+                    using (var conn = task.Result)
+                    {
+                        server = conn.Peer;
+                        suite = conn.CipherSuite;
+                        var hello = Encoding.ASCII.GetBytes("hello from TlsClient\n");
+                        conn.Stream.Write(hello, 0, hello.Length);
+                        conn.Stream.Flush();
+                        using (var reader = new StreamReader(conn.Stream, Encoding.ASCII))
+                        {
+                            Assert.AreEqual("hello from TlsClient", reader.ReadLine());
+                        }
+                    }
+                    return null;
+                }
+                catch (AggregateException e) when (e.InnerException is MeshTlsException)
+                {
+                    return (MeshTlsException)e.InnerException;
+                }
+            }
+        }
+
+        /// <summary>
+        /// The Rust server refuses with the alert of the core's code (net's table); TlsClient reads
+        /// it back through the same table: the refused Mono client learns why, as a code.
+        /// </summary>
+        [Test]
+        public void TlsClientLearnsTheRustServersVerdict()
+        {
+            using (var serverLeaf = Leaf(intermediate, "server"))
+            using (var clientLeaf = Leaf(intermediate, "client"))
+            using (var rogueClient = Leaf(rogue, "client"))
+            using (var impostor = Leaf(intermediate, "billing"))
+            using (var clientCert = clientLeaf.ToX509Certificate2())
+            using (var rogueCert = rogueClient.ToX509Certificate2())
+            using (var impostorCert = impostor.ToX509Certificate2())
+            {
+                Write("server", serverLeaf);
+                using (var rust = new Peer("server " + dir + " 127.0.0.1:0 " + ClientId))
+                {
+                    var listening = rust.NextLine();
+                    StringAssert.StartsWith("listening ", listening);
+                    var port = int.Parse(listening.Substring("listening ".Length));
+                    PeerIdentity seen;
+                    int? suite;
+
+                    var ok = TlsClientTo(port, clientCert, out seen, out suite);
+                    Assert.IsNull(ok, ok?.Message + "; rust: " + rust.Stderr);
+                    Assert.AreEqual(ServerId, seen.SpiffeId);
+                    Assert.IsTrue(TlsProfile.WithTls12.Allows(suite.Value), "suite 0x" + suite.Value.ToString("x4"));
+                    Assert.AreEqual("accepted " + ClientId + " TLSv1_2", rust.NextLine());
+                    Assert.AreEqual("echoed hello from TlsClient", rust.NextLine());
+
+                    var wrong = TlsClientTo(port, impostorCert, out seen, out suite);
+                    Assert.IsNotNull(wrong, "the impostor was accepted");
+                    Assert.AreEqual("refused identity_not_allowed", rust.NextLine());
+                    Assert.AreEqual(ErrorCode.IdentityNotAllowed, wrong.Code, wrong.Message);
+                    StringAssert.Contains("access_denied", wrong.Message);
+
+                    var bad = TlsClientTo(port, rogueCert, out seen, out suite);
+                    Assert.IsNotNull(bad, "the rogue client was accepted");
+                    Assert.AreEqual("refused bad_signature", rust.NextLine());
+                    Assert.AreEqual(ErrorCode.BadSignature, bad.Code, bad.Message);
+
+                    var none = TlsClientTo(port, null, out seen, out suite);
+                    Assert.IsNotNull(none, "a client without a certificate was accepted");
+                    Assert.AreEqual(ErrorCode.NoCertificate, none.Code, none.Message);
+                    Console.WriteLine("TlsClient refused by the Rust server: {0} | {1} | {2}", wrong.Message, bad.Message, none.Message);
+                }
+            }
+        }
+
         /// <summary>What the Mono server saw of one Rust client.</summary>
         private sealed class ServerOutcome
         {
