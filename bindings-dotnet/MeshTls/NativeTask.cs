@@ -4,6 +4,9 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Win32.SafeHandles;
 
+// The tests drive the completion bridge with completions of their own (NativeTaskTests).
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("MeshTls.Tests")]
+
 namespace MeshTls
 {
     /// <summary>
