@@ -339,9 +339,13 @@ namespace MeshTls.Tests
                 }
                 Assert.AreSame(first, node.CreateCertificateSelectionCallback()(null, "localhost", null, null, new string[0]));
 
+                var selector = node.CreateServerCertificateSelector();
+                Assert.AreSame(first, selector(null, "localhost"));
+
                 Await(node.RenewNowAsync());
                 second = node.Certificate;
                 Assert.AreNotSame(first, second);
+                Assert.AreSame(second, selector(null, "localhost"), "the selector follows the renewal");
                 Assert.AreEqual(node.Serial.TrimStart('0'), SerialOf(second));
                 Assert.AreSame(second, node.Certificate);
                 Assert.AreNotEqual(IntPtr.Zero, first.Handle, "a superseded certificate stays usable through one renewal");

@@ -500,6 +500,17 @@ namespace MeshTls
             return (sender, host, local, remote, acceptable) => Certificate;
         }
 
+        /// <summary>
+        /// Kestrel's <c>HttpsConnectionAdapterOptions.ServerCertificateSelector</c> shape (by
+        /// delegate variance it is assignable there): each handshake gets the current
+        /// <see cref="Certificate"/>, so a renewal reaches new connections with no restart.
+        /// </summary>
+        /// <example><code>options.ServerCertificateSelector = node.CreateServerCertificateSelector();</code></example>
+        public Func<object, string, X509Certificate2> CreateServerCertificateSelector()
+        {
+            return (connection, serverName) => Certificate;
+        }
+
         /// <summary>The current chain and key as a new certificate object.</summary>
         private X509Certificate2 Export()
         {
