@@ -356,7 +356,7 @@ namespace MeshTls.Tests
         }
 
         /// <summary>Serves one connection with SslStream (client certificate required) while tls12_peer connects.</summary>
-        private ServerOutcome RustClientAgainst(Issued serverLeaf, Issued clientLeaf, out int exitCode, out string[] output)
+        private ServerOutcome RustClientAgainst(Issued serverLeaf, Issued clientLeaf, out int exitCode, out string[] output, bool viaTlsServer = false)
         {
             var outcome = new ServerOutcome();
             Write("client", clientLeaf);
@@ -373,10 +373,15 @@ namespace MeshTls.Tests
                         try
                         {
                             using (var tcp = listener.AcceptTcpClient())
-                            using (var tls = new SslStream(tcp.GetStream(), false, verifier.CreateValidationCallback(PeerUsage.Client, p => outcome.ClientSaw = p)))
+                            using (var tls = viaTlsServer
+                                ? Authenticated(tcp, verifier, serverCert, outcome)
+                                : new SslStream(tcp.GetStream(), false, verifier.CreateValidationCallback(PeerUsage.Client, p => outcome.ClientSaw = p)))
                             {
                                 tcp.ReceiveTimeout = tcp.SendTimeout = (int)Timeout.TotalMilliseconds;
-                                tls.AuthenticateAsServer(serverCert, true, SslProtocols.Tls12, false);
+                                if (!viaTlsServer)
+                                {
+                                    tls.AuthenticateAsServer(serverCert, true, SslProtocols.Tls12, false);
+                                }
                                 outcome.Protocol = tls.SslProtocol;
                                 var reader = new StreamReader(tls, Encoding.ASCII);
                                 outcome.Line = reader.ReadLine();
@@ -409,6 +414,21 @@ namespace MeshTls.Tests
                 }
             }
             return outcome;
+        }
+
+        /// <summary>TlsServer's stream (its MeshTlsException unwrapped from the task).</summary>
+        private static SslStream Authenticated(TcpClient tcp, Verifier verifier, X509Certificate2 cert, ServerOutcome outcome)
+        {
+            try
+            {
+                var conn = TlsServer.AuthenticateAsync(tcp.GetStream(), verifier, cert, TlsProfile.WithTls12).Result;
+                outcome.ClientSaw = conn.Peer;
+                return conn.Stream;
+            }
+            catch (AggregateException e)
+            {
+                throw e.InnerException;
+            }
         }
 
         private static string NextOrNull(Peer p)
@@ -456,6 +476,36 @@ namespace MeshTls.Tests
                 Assert.IsInstanceOf<AuthenticationException>(o.Error, "mono server: " + o.Error);
                 Assert.IsNull(o.Line);
                 Assert.AreNotEqual(0, exit, "rust client: " + string.Join(" | ", output));
+            }
+        }
+
+        /// <summary>
+        /// TlsServer (the profile, a client certificate required, the core's verdict) serves the
+        /// Rust client, and refuses a rogue one with the core's code. What the refused Rust client
+        /// learns is what Mono's BoringSSL sends: a generic alert (Mono lets no callback choose it).
+        /// </summary>
+        [Test]
+        public void TlsServerServesARustClientAndRefusesARogueOneWithTheCoresCode()
+        {
+            using (var serverLeaf = Leaf(intermediate, "server"))
+            using (var clientLeaf = Leaf(intermediate, "client"))
+            using (var rogueClient = Leaf(rogue, "client"))
+            {
+                int exit;
+                string[] output;
+                var good = RustClientAgainst(serverLeaf, clientLeaf, out exit, out output, true);
+                Assert.IsNull(good.Error, "TlsServer: " + good.Error + "; rust said: " + string.Join(" | ", output));
+                Assert.AreEqual(0, exit);
+                Assert.AreEqual(ClientId, good.ClientSaw.SpiffeId);
+                Assert.AreEqual("hello-from-rust", good.Line);
+
+                var bad = RustClientAgainst(serverLeaf, rogueClient, out exit, out output, true);
+                Assert.IsInstanceOf<MeshTlsException>(bad.Error, "TlsServer: " + bad.Error);
+                Assert.AreEqual(ErrorCode.BadSignature, ((MeshTlsException)bad.Error).Code, bad.Error.Message);
+                StringAssert.Contains("client's certificate was refused", bad.Error.Message);
+                Assert.IsNull(bad.ClientSaw);
+                Assert.AreNotEqual(0, exit);
+                Console.WriteLine("TlsServer refused a rogue Rust client: {0}; the Rust client said: {1}", bad.Error.Message, string.Join(" | ", output));
             }
         }
 
