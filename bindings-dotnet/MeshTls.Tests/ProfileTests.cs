@@ -51,6 +51,8 @@ namespace MeshTls.Tests
             clientCert = client.ToX509Certificate2();
             rogueCert = rogueClient.ToX509Certificate2();
             File.WriteAllText(Path.Combine(dir, "ca.pem"), root.RootPem);
+            File.WriteAllText(Path.Combine(dir, "client.pem"), client.ChainPem);
+            File.WriteAllText(Path.Combine(dir, "client.key"), client.KeyPem);
             foreach (var leaf in new[] { Tuple.Create("ec", ecServer), Tuple.Create("rsa", rsaServer) })
             {
                 File.WriteAllText(Path.Combine(dir, leaf.Item1 + ".pem"), leaf.Item2.CertPem);
@@ -292,6 +294,80 @@ namespace MeshTls.Tests
                 var e = Assert.Throws<MeshTlsException>(() => TlsProfile.WithTls12.Check(tls));
                 Assert.AreEqual(ErrorCode.Unsupported, e.Code);
                 StringAssert.Contains(iana, e.Message);
+            }
+        }
+
+        /// <summary>
+        /// TlsServer against <c>openssl s_client</c> offering one TLS 1.2 suite: a CBC suite is
+        /// refused, ECDHE + AEAD accepted (with TLS 1.2 opted in).
+        /// </summary>
+        [TestCase("ECDHE-ECDSA-AES128-SHA", false)]
+        [TestCase("ECDHE-ECDSA-AES256-SHA384", false)]
+        [TestCase("ECDHE-ECDSA-AES128-GCM-SHA256", true)]
+        [TestCase("ECDHE-ECDSA-CHACHA20-POLY1305", true)]
+        public void TheServerSideAppliesTheProfileToAnOpenSslClient(string cipher, bool accepted)
+        {
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            try
+            {
+                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                var psi = new ProcessStartInfo("openssl",
+                    "s_client -connect 127.0.0.1:" + port + " -tls1_2 -cipher " + cipher +
+                    " -cert client.pem -key client.key -CAfile ca.pem -servername localhost")
+                {
+                    WorkingDirectory = dir,
+                    UseShellExecute = false,
+                    RedirectStandardOutput = true,
+                    RedirectStandardError = true,
+                    RedirectStandardInput = true,
+                };
+                using (var openssl = Process.Start(psi))
+                {
+                    var said = Task.Run(() => openssl.StandardOutput.ReadToEnd() + openssl.StandardError.ReadToEnd());
+                    using (var tcp = listener.AcceptTcpClient())
+                    using (var serverCert = ecServer.ToX509Certificate2())
+                    using (var bundle = new TrustBundle(root.RootPem))
+                    using (var builder = new PolicyBuilder().AllowId("spiffe://mesh.internal/service/client"))
+                    using (var policy = builder.Build())
+                    using (var clients = new Verifier(bundle, policy))
+                    {
+                        tcp.ReceiveTimeout = tcp.SendTimeout = (int)Timeout.TotalMilliseconds;
+                        var task = TlsServer.AuthenticateAsync(tcp.GetStream(), clients, serverCert, TlsProfile.WithTls12);
+                        Assert.IsTrue(((IAsyncResult)task).AsyncWaitHandle.WaitOne(Timeout), "the handshake ended within the timeout");
+                        if (accepted)
+                        {
+                            Assert.AreEqual(TaskStatus.RanToCompletion, task.Status, task.Exception?.InnerException?.Message);
+                            using (var conn = task.Result)
+                            {
+                                Assert.AreEqual("spiffe://mesh.internal/service/client", conn.Peer.SpiffeId);
+                                Assert.IsTrue(TlsProfile.WithTls12.Allows(conn.CipherSuite.Value));
+                            }
+                        }
+                        else
+                        {
+                            Assert.IsTrue(task.IsFaulted, "a " + cipher + " client was accepted");
+                            Assert.IsInstanceOf<MeshTlsException>(task.Exception.InnerException);
+                            Assert.AreEqual(ErrorCode.Unsupported, ((MeshTlsException)task.Exception.InnerException).Code);
+                            Console.WriteLine("TlsServer refused a {0} client: {1}", cipher, task.Exception.InnerException.Message);
+                        }
+                    }
+                    openssl.StandardInput.Close();
+                    if (!openssl.WaitForExit((int)Timeout.TotalMilliseconds))
+                    {
+                        openssl.Kill();
+                    }
+                    if (!accepted)
+                    {
+                        // Mono's server closes without a ServerHello (and without an alert).
+                        Assert.IsTrue(said.Wait(Timeout));
+                        StringAssert.Contains("Cipher is (NONE)", said.Result);
+                    }
+                }
+            }
+            finally
+            {
+                listener.Stop();
             }
         }
 

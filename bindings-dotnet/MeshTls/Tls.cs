@@ -277,6 +277,12 @@ namespace MeshTls
                 return new MeshTlsException(ours.Code, ours.CodeName, $"{ours.Message} (the {peer}'s certificate was refused)");
             }
             var text = Messages(e);
+            if (text.Contains("NO_SHARED_CIPHER"))
+            {
+                // BoringSSL (Mono) as a server: the peer offered none of the profile's suites.
+                return new MeshTlsException(ErrorCode.Unsupported,
+                    $"unsupported: the {peer} offers no cipher suite of the meshtls TLS profile (ECDHE key exchange with AEAD suites only)");
+            }
             var m = AlertName.Match(text);
             if (m.Success)
             {
@@ -311,7 +317,12 @@ namespace MeshTls
             var parts = new System.Collections.Generic.List<string>();
             for (var x = e; x != null; x = x.InnerException)
             {
-                parts.Add(x.Message);
+                // One line each: BoringSSL appends its source location on the next.
+                var line = x.Message.Split('\n')[0].Trim();
+                if (line.Length > 0)
+                {
+                    parts.Add(line);
+                }
             }
             return string.Join(": ", parts);
         }
