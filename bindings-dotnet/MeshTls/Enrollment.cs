@@ -438,9 +438,9 @@ namespace MeshTls
         /// The current certificate with its private key, for <c>SslStream</c> or Kestrel: the
         /// same object on every read until the identity renews, then one for the new
         /// generation (chain and key always of one generation). The identity owns it: do not
-        /// dispose it. A superseded certificate stays usable through one more renewal (a
-        /// handshake that picked it up just before a renewal completes) and is disposed at the
-        /// next one, or when the identity is disposed. Cheap to read on every handshake, as
+        /// dispose it. A superseded certificate stays usable until the certificate after its
+        /// successor is made (a handshake that picked it up just before a renewal completes),
+        /// then is disposed; all are disposed with the identity. Cheap to read on every handshake, as
         /// Kestrel's <c>ServerCertificateSelector</c> does.
         /// </summary>
         /// <exception cref="ObjectDisposedException">The identity was disposed.</exception>
@@ -493,7 +493,7 @@ namespace MeshTls
         /// A <see cref="LocalCertificateSelectionCallback"/> for an <c>SslStream</c> client that
         /// presents this identity's current <see cref="Certificate"/> whenever the server asks,
         /// whatever CAs it names (Mono's default selection sends nothing to a server that names
-        /// acceptable CAs). <see cref="TlsClient"/> uses it.
+        /// acceptable CAs). <see cref="TlsClient"/> does the same for an identity it is given.
         /// </summary>
         public LocalCertificateSelectionCallback CreateCertificateSelectionCallback()
         {
