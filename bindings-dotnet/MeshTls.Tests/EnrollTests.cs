@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -245,11 +246,9 @@ namespace MeshTls.Tests
                 StringAssert.StartsWith("-----BEGIN CERTIFICATE-----", node.ChainPem);
                 var first = node.Serial;
                 StringAssert.IsMatch("^[0-9a-f]+$", first);
-                using (var cert = node.Certificate)
-                {
-                    Assert.IsTrue(cert.HasPrivateKey, "the certificate carries its key");
-                    Assert.AreEqual(first.TrimStart('0'), SerialOf(cert));
-                }
+                var cert = node.Certificate;
+                Assert.IsTrue(cert.HasPrivateKey, "the certificate carries its key");
+                Assert.AreEqual(first.TrimStart('0'), SerialOf(cert));
 
                 Await(node.RenewNowAsync());
                 Assert.AreEqual(1, node.Generation);
@@ -262,9 +261,10 @@ namespace MeshTls.Tests
                 PeerIdentity serverSaw = null, clientSaw = null;
                 using (var serverVerifier = node.Verifier())
                 using (var clientVerifier = client.Verifier())
-                using (var serverCert = node.Certificate)
-                using (var clientCert = client.Certificate)
                 {
+                    // Owned by the identities: not disposed here.
+                    var serverCert = node.Certificate;
+                    var clientCert = client.Certificate;
                     Assert.AreEqual(node.Serial.TrimStart('0'), SerialOf(serverCert), "the certificate is the renewed one");
                     var listener = new TcpListener(IPAddress.Loopback, 0);
                     listener.Start();
@@ -319,6 +319,180 @@ namespace MeshTls.Tests
                     Assert.AreEqual("identity_not_allowed", e.CodeName);
                 }
                 Assert.Throws<ArgumentNullException>(() => client.TrustFor(null));
+            }
+        }
+
+        [Test]
+        public void TheCertificateIsOneObjectPerGeneration()
+        {
+            X509Certificate2 first, second, third;
+            using (var node = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Node), Node, Options())))
+            {
+                first = node.Certificate;
+                Assert.AreSame(first, node.Certificate, "the same object while the identity does not renew");
+                // Many handshakes at once (Kestrel's selector): all get that one object.
+                var reads = Enumerable.Range(0, 16).Select(_ => Task.Run(() => node.Certificate)).ToArray();
+                Assert.IsTrue(Task.WaitAll(reads, Timeout));
+                foreach (var r in reads)
+                {
+                    Assert.AreSame(first, r.Result);
+                }
+                Assert.AreSame(first, node.CreateCertificateSelectionCallback()(null, "localhost", null, null, new string[0]));
+
+                var selector = node.CreateServerCertificateSelector();
+                Assert.AreSame(first, selector(null, "localhost"));
+
+                Await(node.RenewNowAsync());
+                second = node.Certificate;
+                Assert.AreNotSame(first, second);
+                Assert.AreSame(second, selector(null, "localhost"), "the selector follows the renewal");
+                Assert.AreEqual(node.Serial.TrimStart('0'), SerialOf(second));
+                Assert.AreSame(second, node.Certificate);
+                Assert.AreNotEqual(IntPtr.Zero, first.Handle, "a superseded certificate stays usable through one renewal");
+
+                Await(node.RenewNowAsync());
+                third = node.Certificate;
+                Assert.AreEqual(IntPtr.Zero, first.Handle, "disposed at the next renewal");
+                Assert.AreNotEqual(IntPtr.Zero, second.Handle);
+
+                // A caller who disposed it anyway gets a live one, not a dead object.
+                third.Dispose();
+                third = node.Certificate;
+                Assert.AreNotEqual(IntPtr.Zero, third.Handle);
+                Assert.AreEqual(node.Serial.TrimStart('0'), SerialOf(third));
+            }
+            Assert.AreEqual(IntPtr.Zero, second.Handle, "disposed with the identity");
+            Assert.AreEqual(IntPtr.Zero, third.Handle, "disposed with the identity");
+        }
+
+        [Test]
+        public void ADisposedIdentityHasNoCertificate()
+        {
+            var node = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Node), Node, Options()));
+            node.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => { var unused = node.Certificate; });
+        }
+
+        [Test]
+        public void CancellationStopsAnEnrollmentInFlight()
+        {
+            // A listener that accepts into its backlog and never answers: only cancelling ends it early.
+            var silent = new TcpListener(IPAddress.Loopback, 0);
+            silent.Start();
+            try
+            {
+                var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+                var options = new EnrollOptions(service.Bundle) { Timeout = TimeSpan.FromSeconds(50) };
+                using (var cts = new CancellationTokenSource())
+                {
+                    var watch = Stopwatch.StartNew();
+                    var task = Enrollment.EnrollAsync("https://127.0.0.1:" + port, new string('0', 64), Node, options, cts.Token);
+                    Thread.Sleep(200);
+                    Assert.IsFalse(task.IsCompleted, "still waiting for the silent service");
+                    cts.Cancel();
+                    Assert.IsTrue(((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(10)), "cancelled within seconds");
+                    Assert.IsTrue(task.IsCanceled, "the task is cancelled: " + task.Status);
+                    Assert.Less(watch.Elapsed, TimeSpan.FromSeconds(10), "long before the 50 s timeout");
+                }
+                using (var cancelled = new CancellationTokenSource())
+                {
+                    cancelled.Cancel();
+                    var task = Enrollment.EnrollAsync(service.Url, new string('0', 64), Node, Options(), cancelled.Token);
+                    Assert.IsTrue(task.IsCanceled, "an already cancelled token starts nothing");
+                }
+            }
+            finally
+            {
+                silent.Stop();
+            }
+        }
+
+        [Test]
+        public void RenewalsAreCancellableAndCompleteOnThePool()
+        {
+            using (var node = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Node), Node, Options())))
+            {
+                using (var cancelled = new CancellationTokenSource())
+                {
+                    cancelled.Cancel();
+                    Assert.IsTrue(node.RenewNowAsync(cancelled.Token).IsCanceled);
+                    Assert.IsTrue(node.RefreshTrustAsync(cancelled.Token).IsCanceled);
+                    Assert.AreEqual(0, node.Generation, "a renewal cancelled before it started changed nothing");
+                }
+                // The native completion thread only completes the task: continuations run on the pool.
+                var onPool = node.RenewNowAsync().ContinueWith(t =>
+                {
+                    t.Wait();
+                    return Thread.CurrentThread.IsThreadPoolThread && Thread.CurrentThread.Name != "meshtls-completion";
+                }, TaskContinuationOptions.ExecuteSynchronously);
+                Assert.IsTrue(Await(onPool));
+                Assert.AreEqual(1, node.Generation);
+                // A renewal still running when its identity is disposed completes all the same.
+                var late = node.RenewNowAsync();
+                node.Dispose();
+                Assert.IsTrue(((IAsyncResult)late).AsyncWaitHandle.WaitOne(Timeout), "the renewal completes");
+                Assert.IsFalse(late.IsCanceled);
+            }
+        }
+
+        [Test]
+        public void TlsClientAndServerBetweenEnrolledIdentities()
+        {
+            using (var node = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Node), Node, Options())))
+            using (var client = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Client), Client, Options())))
+            using (var nodeTrust = node.Trust())
+            using (var clientTrust = client.Trust())
+            {
+                var listener = new TcpListener(IPAddress.Loopback, 0);
+                listener.Start();
+                try
+                {
+                    var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                    Func<X509Certificate2, Tuple<TlsConnection, Exception, TlsConnection, Exception>> round = presented =>
+                    {
+                        var server = Task.Run(async () =>
+                        {
+                            var tcp = await listener.AcceptTcpClientAsync();
+                            return await TlsServer.AuthenticateAsync(tcp.GetStream(), nodeTrust, node, TlsProfile.WithTls12);
+                        });
+                        var tcpClient = new TcpClient();
+                        tcpClient.Connect(IPAddress.Loopback, port);
+                        var clientTask = presented == null
+                            ? TlsClient.AuthenticateAsync(tcpClient.GetStream(), "localhost", clientTrust, (X509Certificate2)null, TlsProfile.WithTls12)
+                            : TlsClient.AuthenticateAsync(tcpClient.GetStream(), "localhost", clientTrust, client, TlsProfile.WithTls12);
+                        ((IAsyncResult)server).AsyncWaitHandle.WaitOne(Timeout);
+                        ((IAsyncResult)clientTask).AsyncWaitHandle.WaitOne(Timeout);
+                        Func<Task<TlsConnection>, Exception> error = t => t.IsFaulted ? t.Exception.InnerException : null;
+                        return Tuple.Create(server.Status == TaskStatus.RanToCompletion ? server.Result : null, error(server),
+                                            clientTask.Status == TaskStatus.RanToCompletion ? clientTask.Result : null, error(clientTask));
+                    };
+
+                    var ok = round(client.Certificate);
+                    Assert.IsNull(ok.Item2, "server: " + ok.Item2);
+                    Assert.IsNull(ok.Item4, "client: " + ok.Item4);
+                    using (var serverSide = ok.Item1)
+                    using (var clientSide = ok.Item3)
+                    {
+                        Assert.AreEqual(Client, serverSide.Peer.SpiffeId);
+                        Assert.AreEqual(Node, clientSide.Peer.SpiffeId);
+                        Assert.AreEqual(SslProtocols.Tls12, clientSide.Protocol);
+                        Assert.IsTrue(TlsProfile.WithTls12.Allows(clientSide.CipherSuite.Value), "suite 0x" + clientSide.CipherSuite.Value.ToString("x4"));
+                        clientSide.Stream.WriteByte(7);
+                        clientSide.Stream.Flush();
+                        Assert.AreEqual(7, serverSide.Stream.ReadByte());
+                    }
+
+                    // A client with no certificate: both ends say no_certificate.
+                    var none = round(null);
+                    Assert.IsInstanceOf<MeshTlsException>(none.Item2, "server: " + none.Item2);
+                    Assert.AreEqual(ErrorCode.NoCertificate, ((MeshTlsException)none.Item2).Code, none.Item2.Message);
+                    Assert.IsInstanceOf<MeshTlsException>(none.Item4, "client: " + none.Item4);
+                    Assert.AreEqual(ErrorCode.NoCertificate, ((MeshTlsException)none.Item4).Code, none.Item4.Message);
+                }
+                finally
+                {
+                    listener.Stop();
+                }
             }
         }
 
@@ -430,7 +604,8 @@ namespace MeshTls.Tests
             Assert.Throws<ArgumentNullException>(() => Enrollment.EnrollAsync(null, "t", Node, Options()));
             Assert.Throws<ArgumentNullException>(() => Enrollment.EnrollAsync(service.Url, "t", Node, null));
             Assert.Throws<ArgumentNullException>(() => Enrollment.ResumeAsync(service.Url, null));
-            Assert.Throws<ArgumentNullException>(() => new EnrollOptions(null));
+            Assert.Throws<ArgumentNullException>(() => new EnrollOptions((string)null));
+            Assert.Throws<ArgumentNullException>(() => new EnrollOptions((byte[])null));
             var garbage = Failure(() => Enrollment.EnrollAsync(service.Url, "t", Node, new EnrollOptions("not a certificate")));
             Assert.AreEqual("malformed", garbage.CodeName);
             Assert.AreEqual(ErrorCode.Malformed, garbage.Code);

@@ -261,6 +261,91 @@ namespace MeshTls.Tests
             }
         }
 
+        /// <summary>TlsClient against the Rust server: the connection, or the MeshTlsException that ended it.</summary>
+        private MeshTlsException TlsClientTo(int port, X509Certificate2 clientCert, out PeerIdentity server, out int? suite)
+        {
+            server = null;
+            suite = null;
+            using (var verifier = VerifierAllowing(ServerId))
+            using (var tcp = new TcpClient())
+            {
+                tcp.ReceiveTimeout = tcp.SendTimeout = (int)Timeout.TotalMilliseconds;
+                tcp.Connect(IPAddress.Loopback, port);
+                var task = TlsClient.AuthenticateAsync(tcp.GetStream(), "localhost", verifier, clientCert, TlsProfile.WithTls12);
+                try
+                {
+                    Assert.IsTrue(((IAsyncResult)task).AsyncWaitHandle.WaitOne(Timeout), "the handshake ended within the timeout");
+                    using (var conn = task.Result)
+                    {
+                        server = conn.Peer;
+                        suite = conn.CipherSuite;
+                        var hello = Encoding.ASCII.GetBytes("hello from TlsClient\n");
+                        conn.Stream.Write(hello, 0, hello.Length);
+                        conn.Stream.Flush();
+                        using (var reader = new StreamReader(conn.Stream, Encoding.ASCII))
+                        {
+                            Assert.AreEqual("hello from TlsClient", reader.ReadLine());
+                        }
+                    }
+                    return null;
+                }
+                catch (AggregateException e) when (e.InnerException is MeshTlsException)
+                {
+                    return (MeshTlsException)e.InnerException;
+                }
+            }
+        }
+
+        /// <summary>
+        /// The Rust server refuses with the alert of the core's code (net's table); TlsClient reads
+        /// it back through the same table: the refused Mono client learns why, as a code.
+        /// </summary>
+        [Test]
+        public void TlsClientLearnsTheRustServersVerdict()
+        {
+            using (var serverLeaf = Leaf(intermediate, "server"))
+            using (var clientLeaf = Leaf(intermediate, "client"))
+            using (var rogueClient = Leaf(rogue, "client"))
+            using (var impostor = Leaf(intermediate, "billing"))
+            using (var clientCert = clientLeaf.ToX509Certificate2())
+            using (var rogueCert = rogueClient.ToX509Certificate2())
+            using (var impostorCert = impostor.ToX509Certificate2())
+            {
+                Write("server", serverLeaf);
+                using (var rust = new Peer("server " + dir + " 127.0.0.1:0 " + ClientId))
+                {
+                    var listening = rust.NextLine();
+                    StringAssert.StartsWith("listening ", listening);
+                    var port = int.Parse(listening.Substring("listening ".Length));
+                    PeerIdentity seen;
+                    int? suite;
+
+                    var ok = TlsClientTo(port, clientCert, out seen, out suite);
+                    Assert.IsNull(ok, ok?.Message + "; rust: " + rust.Stderr);
+                    Assert.AreEqual(ServerId, seen.SpiffeId);
+                    Assert.IsTrue(TlsProfile.WithTls12.Allows(suite.Value), "suite 0x" + suite.Value.ToString("x4"));
+                    Assert.AreEqual("accepted " + ClientId + " TLSv1_2", rust.NextLine());
+                    Assert.AreEqual("echoed hello from TlsClient", rust.NextLine());
+
+                    var wrong = TlsClientTo(port, impostorCert, out seen, out suite);
+                    Assert.IsNotNull(wrong, "the impostor was accepted");
+                    Assert.AreEqual("refused identity_not_allowed", rust.NextLine());
+                    Assert.AreEqual(ErrorCode.IdentityNotAllowed, wrong.Code, wrong.Message);
+                    StringAssert.Contains("access_denied", wrong.Message);
+
+                    var bad = TlsClientTo(port, rogueCert, out seen, out suite);
+                    Assert.IsNotNull(bad, "the rogue client was accepted");
+                    Assert.AreEqual("refused bad_signature", rust.NextLine());
+                    Assert.AreEqual(ErrorCode.BadSignature, bad.Code, bad.Message);
+
+                    var none = TlsClientTo(port, null, out seen, out suite);
+                    Assert.IsNotNull(none, "a client without a certificate was accepted");
+                    Assert.AreEqual(ErrorCode.NoCertificate, none.Code, none.Message);
+                    Console.WriteLine("TlsClient refused by the Rust server: {0} | {1} | {2}", wrong.Message, bad.Message, none.Message);
+                }
+            }
+        }
+
         /// <summary>What the Mono server saw of one Rust client.</summary>
         private sealed class ServerOutcome
         {
@@ -271,7 +356,7 @@ namespace MeshTls.Tests
         }
 
         /// <summary>Serves one connection with SslStream (client certificate required) while tls12_peer connects.</summary>
-        private ServerOutcome RustClientAgainst(Issued serverLeaf, Issued clientLeaf, out int exitCode, out string[] output)
+        private ServerOutcome RustClientAgainst(Issued serverLeaf, Issued clientLeaf, out int exitCode, out string[] output, bool viaTlsServer = false)
         {
             var outcome = new ServerOutcome();
             Write("client", clientLeaf);
@@ -288,10 +373,15 @@ namespace MeshTls.Tests
                         try
                         {
                             using (var tcp = listener.AcceptTcpClient())
-                            using (var tls = new SslStream(tcp.GetStream(), false, verifier.CreateValidationCallback(PeerUsage.Client, p => outcome.ClientSaw = p)))
+                            using (var tls = viaTlsServer
+                                ? Authenticated(tcp, verifier, serverCert, outcome)
+                                : new SslStream(tcp.GetStream(), false, verifier.CreateValidationCallback(PeerUsage.Client, p => outcome.ClientSaw = p)))
                             {
                                 tcp.ReceiveTimeout = tcp.SendTimeout = (int)Timeout.TotalMilliseconds;
-                                tls.AuthenticateAsServer(serverCert, true, SslProtocols.Tls12, false);
+                                if (!viaTlsServer)
+                                {
+                                    tls.AuthenticateAsServer(serverCert, true, SslProtocols.Tls12, false);
+                                }
                                 outcome.Protocol = tls.SslProtocol;
                                 var reader = new StreamReader(tls, Encoding.ASCII);
                                 outcome.Line = reader.ReadLine();
@@ -324,6 +414,21 @@ namespace MeshTls.Tests
                 }
             }
             return outcome;
+        }
+
+        /// <summary>TlsServer's stream (its MeshTlsException unwrapped from the task).</summary>
+        private static SslStream Authenticated(TcpClient tcp, Verifier verifier, X509Certificate2 cert, ServerOutcome outcome)
+        {
+            try
+            {
+                var conn = TlsServer.AuthenticateAsync(tcp.GetStream(), verifier, cert, TlsProfile.WithTls12).Result;
+                outcome.ClientSaw = conn.Peer;
+                return conn.Stream;
+            }
+            catch (AggregateException e)
+            {
+                throw e.InnerException;
+            }
         }
 
         private static string NextOrNull(Peer p)
@@ -371,6 +476,36 @@ namespace MeshTls.Tests
                 Assert.IsInstanceOf<AuthenticationException>(o.Error, "mono server: " + o.Error);
                 Assert.IsNull(o.Line);
                 Assert.AreNotEqual(0, exit, "rust client: " + string.Join(" | ", output));
+            }
+        }
+
+        /// <summary>
+        /// TlsServer (the profile, a client certificate required, the core's verdict) serves the
+        /// Rust client, and refuses a rogue one with the core's code. What the refused Rust client
+        /// learns is what Mono's BoringSSL sends: a generic alert (Mono lets no callback choose it).
+        /// </summary>
+        [Test]
+        public void TlsServerServesARustClientAndRefusesARogueOneWithTheCoresCode()
+        {
+            using (var serverLeaf = Leaf(intermediate, "server"))
+            using (var clientLeaf = Leaf(intermediate, "client"))
+            using (var rogueClient = Leaf(rogue, "client"))
+            {
+                int exit;
+                string[] output;
+                var good = RustClientAgainst(serverLeaf, clientLeaf, out exit, out output, true);
+                Assert.IsNull(good.Error, "TlsServer: " + good.Error + "; rust said: " + string.Join(" | ", output));
+                Assert.AreEqual(0, exit);
+                Assert.AreEqual(ClientId, good.ClientSaw.SpiffeId);
+                Assert.AreEqual("hello-from-rust", good.Line);
+
+                var bad = RustClientAgainst(serverLeaf, rogueClient, out exit, out output, true);
+                Assert.IsInstanceOf<MeshTlsException>(bad.Error, "TlsServer: " + bad.Error);
+                Assert.AreEqual(ErrorCode.BadSignature, ((MeshTlsException)bad.Error).Code, bad.Error.Message);
+                StringAssert.Contains("client's certificate was refused", bad.Error.Message);
+                Assert.IsNull(bad.ClientSaw);
+                Assert.AreNotEqual(0, exit);
+                Console.WriteLine("TlsServer refused a rogue Rust client: {0}; the Rust client said: {1}", bad.Error.Message, string.Join(" | ", output));
             }
         }
 

@@ -266,7 +266,7 @@ namespace MeshTls.Tests
                     tcp.Connect(IPAddress.Loopback, port);
                     // s_server names acceptable CAs, and Mono's default selection then sends no
                     // certificate: choose ours explicitly.
-                    using (var tls = new SslStream(tcp.GetStream(), false, verifier.CreateValidationCallback(PeerUsage.Server, onVerified), (sender, host, local, remote, issuers) => clientCert))
+                    using (var tls = new SslStream(tcp.GetStream(), false, verifier.CreateValidationCallback(PeerUsage.Server, onVerified), TlsClient.CertificateSelection(clientCert)))
                     {
                         tls.AuthenticateAsClient("localhost", new X509CertificateCollection { clientCert }, SslProtocols.Tls12, false);
                         var hello = System.Text.Encoding.ASCII.GetBytes("hello from mono\n");

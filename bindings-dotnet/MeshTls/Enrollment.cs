@@ -1,7 +1,9 @@
 using System;
 using System.Collections.Generic;
+using System.Net.Security;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
+using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Win32.SafeHandles;
 
@@ -11,7 +13,9 @@ namespace MeshTls
     /// The enrollment client of the meshtls CA service (<c>meshtls serve</c>): enroll with a join
     /// token, then hold an <see cref="EnrolledIdentity"/> that renews itself and keeps its trust
     /// bundle and CRL fresh. The key is made in this process and never leaves it; the service
-    /// only sees a CSR. The work is the Rust client's, on the native library's own threads.
+    /// only sees a CSR. The work is the Rust client's, on the native library's own threads: the
+    /// calls are asynchronous end to end (no thread waits for the network) and honour a
+    /// <see cref="CancellationToken"/>.
     /// </summary>
     /// <example>
     /// <code>
@@ -39,7 +43,11 @@ namespace MeshTls
         /// is not vouched for by the bundle: <see cref="ErrorCode.Transport"/>);
         /// <c>invalid_request</c> (not an https URL); <c>malformed</c> (bundle, SPIFFE ID).
         /// </exception>
-        public static Task<EnrolledIdentity> EnrollAsync(string url, string token, string spiffeId, EnrollOptions options)
+        /// <exception cref="OperationCanceledException">
+        /// <paramref name="cancellationToken"/> fired first: the native work is stopped, and an
+        /// identity it had made already is freed.
+        /// </exception>
+        public static Task<EnrolledIdentity> EnrollAsync(string url, string token, string spiffeId, EnrollOptions options, CancellationToken cancellationToken = default)
         {
             if (url == null)
             {
@@ -60,8 +68,8 @@ namespace MeshTls
             var u = NativeBuffer.Utf8(url);
             var t = NativeBuffer.Utf8(token);
             var id = NativeBuffer.Utf8(spiffeId);
-            return Task.Run(() => Start(options, (EnrollOptions.OptionsHandle opts, out EnrolledIdentity.Handle h) =>
-                Native.meshtls_enroll(u, t, id, opts, out h)));
+            return StartAsync(options, cancellationToken, opts => (NativeTask.CompletionCallback cb, IntPtr ud, out NativeTask.Handle task) =>
+                Native.meshtls_enroll_async(u, t, id, opts, cb, ud, out task));
         }
 
         /// <summary>
@@ -73,7 +81,8 @@ namespace MeshTls
         /// <c>invalid_request</c> when there is no state directory or no identity in it; the
         /// other codes as <see cref="EnrollAsync"/>.
         /// </exception>
-        public static Task<EnrolledIdentity> ResumeAsync(string url, EnrollOptions options)
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first.</exception>
+        public static Task<EnrolledIdentity> ResumeAsync(string url, EnrollOptions options, CancellationToken cancellationToken = default)
         {
             if (url == null)
             {
@@ -84,42 +93,53 @@ namespace MeshTls
                 throw new ArgumentNullException(nameof(options));
             }
             var u = NativeBuffer.Utf8(url);
-            return Task.Run(() => Start(options, (EnrollOptions.OptionsHandle opts, out EnrolledIdentity.Handle h) =>
-                Native.meshtls_enroll_resume(u, opts, out h)));
+            return StartAsync(options, cancellationToken, opts => (NativeTask.CompletionCallback cb, IntPtr ud, out NativeTask.Handle task) =>
+                Native.meshtls_enroll_resume_async(u, opts, cb, ud, out task));
         }
 
-        private delegate uint StartCall(EnrollOptions.OptionsHandle options, out EnrolledIdentity.Handle handle);
-
-        /// <summary>Makes the native options, runs the call (blocking), and wraps the result.</summary>
-        private static EnrolledIdentity Start(EnrollOptions options, StartCall call)
+        /// <summary>
+        /// Makes the native options, starts the asynchronous call, and wraps the identity it
+        /// delivers. The rotation callback's GCHandle goes with the native identity (released
+        /// when it is freed), or is released once the completion says none was made.
+        /// </summary>
+        private static async Task<EnrolledIdentity> StartAsync(EnrollOptions options, CancellationToken cancellationToken, Func<EnrollOptions.OptionsHandle, NativeTask.Start> call)
         {
             var events = new EnrolledIdentity.Events();
+            Task<IntPtr> pending;
             try
             {
-                EnrolledIdentity.Handle h;
                 using (var native = options.ToNative(events.UserData))
                 {
-                    MeshTlsException.Check(call(native, out h));
+                    pending = NativeTask.Run(
+                        call(native),
+                        cancellationToken,
+                        orphan => EnrolledIdentity.Handle.Adopt(orphan, events).Dispose(),
+                        delivered =>
+                        {
+                            if (!delivered)
+                            {
+                                // No identity reached us: none calls the rotation callback.
+                                events.Release();
+                            }
+                        });
                 }
-                // From here the handle releases the callback when it frees the native identity.
-                h.Events = events;
-                return new EnrolledIdentity(h, events);
             }
             catch
             {
-                // No native identity was made with the callback: nothing can call it any more.
                 events.Release();
                 throw;
             }
+            var h = EnrolledIdentity.Handle.Adopt(await pending.ConfigureAwait(false), events);
+            return new EnrolledIdentity(h, events);
         }
 
         private static class Native
         {
             [DllImport("meshtls_ffi")]
-            public static extern uint meshtls_enroll(byte[] url, byte[] token, byte[] spiffeId, EnrollOptions.OptionsHandle options, out EnrolledIdentity.Handle h);
+            public static extern uint meshtls_enroll_async(byte[] url, byte[] token, byte[] spiffeId, EnrollOptions.OptionsHandle options, NativeTask.CompletionCallback callback, IntPtr userData, out NativeTask.Handle task);
 
             [DllImport("meshtls_ffi")]
-            public static extern uint meshtls_enroll_resume(byte[] url, EnrollOptions.OptionsHandle options, out EnrolledIdentity.Handle h);
+            public static extern uint meshtls_enroll_resume_async(byte[] url, EnrollOptions.OptionsHandle options, NativeTask.CompletionCallback callback, IntPtr userData, out NativeTask.Handle task);
         }
     }
 
@@ -130,13 +150,26 @@ namespace MeshTls
     /// </summary>
     public sealed class EnrollOptions
     {
-        /// <summary>Options trusting the CA certificates of <paramref name="caBundlePem"/> to vouch for the service.</summary>
-        public EnrollOptions(string caBundlePem)
+        /// <summary>
+        /// Options trusting the CA certificates of <paramref name="caBundlePemOrPath"/> (PEM
+        /// text, or the path of a PEM file, read when the call starts) to vouch for the service.
+        /// </summary>
+        public EnrollOptions(string caBundlePemOrPath)
         {
-            CaBundlePem = caBundlePem ?? throw new ArgumentNullException(nameof(caBundlePem));
+            CaBundlePem = caBundlePemOrPath ?? throw new ArgumentNullException(nameof(caBundlePemOrPath));
         }
 
-        /// <summary>The CA certificates (PEM) that vouch for the service.</summary>
+        /// <summary>Options trusting the CA certificates of the PEM bytes to vouch for the service.</summary>
+        public EnrollOptions(byte[] caBundlePem)
+        {
+            if (caBundlePem == null)
+            {
+                throw new ArgumentNullException(nameof(caBundlePem));
+            }
+            CaBundlePem = System.Text.Encoding.UTF8.GetString(caBundlePem);
+        }
+
+        /// <summary>The CA certificates (PEM, or the path of a PEM file) that vouch for the service.</summary>
         public string CaBundlePem { get; }
 
         /// <summary>DNS names to ask for (the token must grant them).</summary>
@@ -173,7 +206,7 @@ namespace MeshTls
         /// <summary>The native options, with the rotation callback bound to <paramref name="userData"/>.</summary>
         internal OptionsHandle ToNative(IntPtr userData)
         {
-            var bundle = NativeBuffer.Text(CaBundlePem);
+            var bundle = TrustBundle.Contents(CaBundlePem, "CA bundle");
             OptionsHandle h;
             MeshTlsException.Check(Native.meshtls_enroll_options_new(bundle, (UIntPtr)bundle.Length, out h));
             try
@@ -353,6 +386,12 @@ namespace MeshTls
     public sealed class EnrolledIdentity : IDisposable
     {
         private readonly Handle handle;
+        // The certificate objects of the current and the previous generation (the lock).
+        private readonly object certificates = new object();
+        private X509Certificate2 current;
+        private X509Certificate2 previous;
+        private long currentGeneration = -1;
+        private bool disposed;
 
         internal EnrolledIdentity(Handle handle, Events events)
         {
@@ -396,19 +435,89 @@ namespace MeshTls
         public string ChainPem => Text(Native.meshtls_enrolled_chain_pem);
 
         /// <summary>
-        /// The current certificate with its private key (a new object on each call: dispose it),
-        /// for <c>SslStream.AuthenticateAsServer</c>/<c>AuthenticateAsClient</c> or Kestrel. The
-        /// chain and key come from the same generation. After a renewal, ask again.
+        /// The current certificate with its private key, for <c>SslStream</c> or Kestrel: the
+        /// same object on every read until the identity renews, then one for the new
+        /// generation (chain and key always of one generation). The identity owns it: do not
+        /// dispose it. A superseded certificate stays usable until the certificate after its
+        /// successor is made (a handshake that picked it up just before a renewal completes),
+        /// then is disposed; all are disposed with the identity. Cheap to read on every handshake, as
+        /// Kestrel's <c>ServerCertificateSelector</c> does.
         /// </summary>
+        /// <exception cref="ObjectDisposedException">The identity was disposed.</exception>
         public X509Certificate2 Certificate
         {
             get
             {
-                var password = Pkcs12.RandomPassword();
-                NativeBuffer.Handle b;
-                MeshTlsException.Check(Native.meshtls_enrolled_to_pkcs12(handle, NativeBuffer.Utf8(password), (uint)Pkcs12Profile.Legacy, out b));
-                return Pkcs12.Load(NativeBuffer.TakeBytes(b), password);
+                lock (certificates)
+                {
+                    if (disposed)
+                    {
+                        throw new ObjectDisposedException(nameof(EnrolledIdentity));
+                    }
+                    var generation = Generation;
+                    // A caller who disposed it anyway gets a fresh one rather than a dead object.
+                    if (current != null && currentGeneration == generation && current.Handle != IntPtr.Zero)
+                    {
+                        return current;
+                    }
+                    X509Certificate2 cert;
+                    while (true)
+                    {
+                        var before = Generation;
+                        cert = Export();
+                        generation = Generation;
+                        if (before == generation)
+                        {
+                            break;
+                        }
+                        // A renewal landed during the export: the chain may be the older one.
+                        cert.Dispose();
+                    }
+                    if (current != null && currentGeneration != generation)
+                    {
+                        previous?.Dispose();
+                        previous = current;
+                    }
+                    else
+                    {
+                        current?.Dispose();
+                    }
+                    current = cert;
+                    currentGeneration = generation;
+                    return cert;
+                }
             }
+        }
+
+        /// <summary>
+        /// A <see cref="LocalCertificateSelectionCallback"/> for an <c>SslStream</c> client that
+        /// presents this identity's current <see cref="Certificate"/> whenever the server asks,
+        /// whatever CAs it names (Mono's default selection sends nothing to a server that names
+        /// acceptable CAs). <see cref="TlsClient"/> does the same for an identity it is given.
+        /// </summary>
+        public LocalCertificateSelectionCallback CreateCertificateSelectionCallback()
+        {
+            return (sender, host, local, remote, acceptable) => Certificate;
+        }
+
+        /// <summary>
+        /// Kestrel's <c>HttpsConnectionAdapterOptions.ServerCertificateSelector</c> shape (by
+        /// delegate variance it is assignable there): each handshake gets the current
+        /// <see cref="Certificate"/>, so a renewal reaches new connections with no restart.
+        /// </summary>
+        /// <example><code>options.ServerCertificateSelector = node.CreateServerCertificateSelector();</code></example>
+        public Func<object, string, X509Certificate2> CreateServerCertificateSelector()
+        {
+            return (connection, serverName) => Certificate;
+        }
+
+        /// <summary>The current chain and key as a new certificate object.</summary>
+        private X509Certificate2 Export()
+        {
+            var password = Pkcs12.RandomPassword();
+            NativeBuffer.Handle b;
+            MeshTlsException.Check(Native.meshtls_enrolled_to_pkcs12(handle, NativeBuffer.Utf8(password), (uint)Pkcs12Profile.Legacy, out b));
+            return Pkcs12.Load(NativeBuffer.TakeBytes(b), password);
         }
 
         /// <summary>
@@ -460,21 +569,35 @@ namespace MeshTls
 
         /// <summary>Renews now (a new key and certificate; the schedule does it by itself).</summary>
         /// <exception cref="MeshTlsException">As enrolling (<c>revoked</c> when the service refuses a revoked identity).</exception>
-        public Task RenewNowAsync()
+        /// <exception cref="OperationCanceledException">
+        /// <paramref name="cancellationToken"/> fired first: the renewal is abandoned and the
+        /// current certificate kept.
+        /// </exception>
+        public Task RenewNowAsync(CancellationToken cancellationToken = default)
         {
-            return Task.Run(() => MeshTlsException.Check(Native.meshtls_enrolled_renew_now(handle)));
+            return NativeTask.Run((NativeTask.CompletionCallback cb, IntPtr ud, out NativeTask.Handle task) =>
+                Native.meshtls_enrolled_renew_now_async(handle, cb, ud, out task), cancellationToken, null, null);
         }
 
         /// <summary>Fetches the CA bundle and CRL now (the schedule does it every refresh interval).</summary>
         /// <exception cref="MeshTlsException">As enrolling.</exception>
-        public Task RefreshTrustAsync()
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first.</exception>
+        public Task RefreshTrustAsync(CancellationToken cancellationToken = default)
         {
-            return Task.Run(() => MeshTlsException.Check(Native.meshtls_enrolled_refresh_trust(handle)));
+            return NativeTask.Run((NativeTask.CompletionCallback cb, IntPtr ud, out NativeTask.Handle task) =>
+                Native.meshtls_enrolled_refresh_trust_async(handle, cb, ud, out task), cancellationToken, null, null);
         }
 
         /// <summary>Stops the renewals and refreshes; no <see cref="Rotated"/> event starts afterwards.</summary>
         public void Dispose()
         {
+            lock (certificates)
+            {
+                disposed = true;
+                current?.Dispose();
+                previous?.Dispose();
+                current = previous = null;
+            }
             // The native identity is freed now, or when the last call in flight (a renewal) ends.
             handle.Dispose();
         }
@@ -639,6 +762,14 @@ namespace MeshTls
             {
             }
 
+            /// <summary>Takes ownership of a native identity delivered by an asynchronous call.</summary>
+            internal static Handle Adopt(IntPtr enrolled, Events events)
+            {
+                var h = new Handle { Events = events };
+                h.SetHandle(enrolled);
+                return h;
+            }
+
             /// <summary>The callback's receiver, released once the native identity is freed.</summary>
             internal Events Events { get; set; }
 
@@ -682,10 +813,10 @@ namespace MeshTls
             public static extern uint meshtls_enrolled_trust_for(Handle e, Policy.Handle policy, out Verifier.Handle v);
 
             [DllImport("meshtls_ffi")]
-            public static extern uint meshtls_enrolled_renew_now(Handle e);
+            public static extern uint meshtls_enrolled_renew_now_async(Handle e, NativeTask.CompletionCallback callback, IntPtr userData, out NativeTask.Handle task);
 
             [DllImport("meshtls_ffi")]
-            public static extern uint meshtls_enrolled_refresh_trust(Handle e);
+            public static extern uint meshtls_enrolled_refresh_trust_async(Handle e, NativeTask.CompletionCallback callback, IntPtr userData, out NativeTask.Handle task);
 
             [DllImport("meshtls_ffi")]
             public static extern void meshtls_enrolled_free(IntPtr e);

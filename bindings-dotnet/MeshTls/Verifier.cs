@@ -18,19 +18,60 @@ namespace MeshTls
             MeshTlsException.Check(Native.meshtls_trust_bundle_new(out handle));
         }
 
-        /// <summary>A bundle of every CA certificate in the PEM.</summary>
-        public TrustBundle(string caPem) : this()
+        /// <summary>
+        /// A bundle of every CA certificate in <paramref name="caPemOrPath"/>: PEM text, or the
+        /// path of a PEM (or DER) file (told apart by the core's rule).
+        /// </summary>
+        /// <exception cref="MeshTlsException"><c>Io</c> for a file that cannot be read; as <see cref="AddCaPem(string)"/>.</exception>
+        public TrustBundle(string caPemOrPath) : this()
+        {
+            AddCaPem(caPemOrPath);
+        }
+
+        /// <summary>A bundle of every CA certificate in the bytes (PEM, or one DER certificate).</summary>
+        public TrustBundle(byte[] caPem) : this()
         {
             AddCaPem(caPem);
         }
 
         internal Handle NativeHandle => handle;
 
-        /// <summary>Adds every CA certificate of the PEM. Returns this bundle.</summary>
-        /// <exception cref="MeshTlsException">Garbage (<c>Malformed</c>), a leaf (<c>InvalidRequest</c>).</exception>
-        public TrustBundle AddCaPem(string pem)
+        /// <summary>
+        /// Adds every CA certificate of <paramref name="pemOrPath"/>: PEM text, or the path of a
+        /// PEM (or DER) file. Returns this bundle.
+        /// </summary>
+        /// <exception cref="MeshTlsException">Garbage (<c>Malformed</c>), a leaf (<c>InvalidRequest</c>), an unreadable file (<c>Io</c>).</exception>
+        public TrustBundle AddCaPem(string pemOrPath)
         {
-            return AddCaPem(NativeBuffer.Text(pem));
+            return AddCaPem(Contents(pemOrPath, "trust bundle"));
+        }
+
+        /// <summary>
+        /// The bytes of <paramref name="textOrPath"/>: the file's when the core's rule says it is
+        /// a path (a PEM or DER file) and the file exists or the text names a directory, else
+        /// the text itself (which the core then refuses as <c>malformed</c>, saying it looks like
+        /// a path when it does).
+        /// </summary>
+        internal static byte[] Contents(string textOrPath, string what)
+        {
+            var bytes = NativeBuffer.Text(textOrPath);
+            if (!Native.meshtls_looks_like_path(bytes, (UIntPtr)bytes.Length))
+            {
+                return bytes;
+            }
+            var path = textOrPath.Trim();
+            if (!System.IO.File.Exists(path) && path.IndexOf('/') < 0 && path.IndexOf('\\') < 0)
+            {
+                return bytes;
+            }
+            try
+            {
+                return System.IO.File.ReadAllBytes(path);
+            }
+            catch (Exception e) when (e is System.IO.IOException || e is UnauthorizedAccessException || e is ArgumentException || e is NotSupportedException)
+            {
+                throw new MeshTlsException(ErrorCode.Io, $"io: cannot read the {what} file {path}: {e.Message}");
+            }
         }
 
         /// <summary>Adds every CA certificate of the PEM (or the one DER certificate). Returns this bundle.</summary>
@@ -115,6 +156,10 @@ namespace MeshTls
         {
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_trust_bundle_new(out Handle h);
+
+            [DllImport("meshtls_ffi")]
+            [return: MarshalAs(UnmanagedType.I1)]
+            public static extern bool meshtls_looks_like_path(byte[] input, UIntPtr len);
 
             [DllImport("meshtls_ffi")]
             public static extern uint meshtls_trust_bundle_add_ca_pem(Handle b, byte[] pem, UIntPtr len);

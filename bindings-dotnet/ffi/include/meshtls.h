@@ -324,6 +324,10 @@ typedef struct meshtls_revocation_list meshtls_revocation_list;
 // A renewal schedule (a fraction of the lifetime, or a margin before expiry, with jitter).
 typedef struct meshtls_rotation_policy meshtls_rotation_policy;
 
+// An asynchronous call in flight, to cancel it (`meshtls_task_cancel`); freed with
+// `meshtls_task_free`, before or after the callback.
+typedef struct meshtls_task meshtls_task;
+
 // The CA certificates a verifier trusts and the CRLs it checks.
 typedef struct meshtls_trust_bundle meshtls_trust_bundle;
 
@@ -370,6 +374,53 @@ typedef struct {
 // `meshtls_enrolled_free` waits for a running call to end (unless called from the callback),
 // and none is made after it.
 typedef void (*meshtls_rotation_callback)(void *user_data, const meshtls_rotation_event *event);
+
+// The outcome of an asynchronous call, passed to a `meshtls_completion_callback`. The
+// strings are NUL-terminated UTF-8, valid only during the call (copy what you keep).
+typedef struct {
+  // `MESHTLS_OK`, or why the call failed (as the blocking function would have returned);
+  // `MESHTLS_TRANSPORT` with the code `cancelled` when `cancelled` is set.
+  uint32_t result;
+  // Whether `meshtls_task_cancel` stopped the work before it ended.
+  bool cancelled;
+  // The stable string code (`meshtls_last_error_code`'s): `token_used`, `expired`,
+  // `cancelled`...; NULL on success.
+  const char *code;
+  // The message (`meshtls_last_error`'s); NULL on success.
+  const char *message;
+  // `meshtls_enroll_async` and `meshtls_enroll_resume_async` on success: the new identity,
+  // owned by the receiver from now on (free it with `meshtls_enrolled_free`, even when no
+  // longer wanted). NULL otherwise.
+  meshtls_enrolled *enrolled;
+} meshtls_completion;
+
+// Receives the outcome of an asynchronous call, once, on a thread meshtls starts for it. It
+// may call any meshtls function. `completion` is valid only during the call.
+typedef void (*meshtls_completion_callback)(void *user_data, const meshtls_completion *completion);
+
+// One cipher suite of the profile. The strings are static: never free them.
+typedef struct {
+  // The suite's wire number (`0x1301`, `0xc02b`...), as .NET's `TlsCipherSuite` numbers it.
+  uint16_t id;
+  // The protocol version it belongs to, as a wire number (`0x0303` TLS 1.2, `0x0304` TLS 1.3).
+  uint16_t version;
+  // The IANA name (`TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256`).
+  const char *iana;
+  // The OpenSSL name (`ECDHE-ECDSA-AES128-GCM-SHA256`).
+  const char *openssl;
+} meshtls_tls_suite;
+
+// One key-exchange group of the profile. The strings are static: never free them.
+typedef struct {
+  // The group's wire number (`0x001d` x25519).
+  uint16_t id;
+  // A post-quantum hybrid, offered first where the stack has it.
+  bool hybrid;
+  // The IANA name (`x25519`, `secp256r1`).
+  const char *iana;
+  // The OpenSSL name (`X25519`, `P-256`).
+  const char *openssl;
+} meshtls_tls_group;
 
 // Revocation tunables of a verifier (clock leeway and path depth are policy settings:
 // `meshtls_policy_builder_clock_leeway`, `meshtls_policy_builder_max_intermediates`). Start from
@@ -521,6 +572,14 @@ meshtls_result meshtls_pkcs12_from_pem(const uint8_t *chain_pem,
                                        const char *password,
                                        uint32_t profile,
                                        meshtls_buffer **out);
+
+// Whether `(input, len)` reads as a file path rather than certificate contents (the core's
+// one rule, `encoding::looks_like_path`): a binding that accepts a bundle "as text, bytes or
+// path" reads the file when this says so. False for NULL.
+//
+// # Safety
+// `(input, len)` is readable (or NULL).
+bool meshtls_looks_like_path(const uint8_t *input, size_t len);
 
 // New options trusting the CA certificates of `(ca_bundle_pem, len)` (PEM, given to the node
 // with its token) to vouch for the service. A bundle without a CA certificate is refused
@@ -746,6 +805,54 @@ meshtls_result meshtls_enrolled_refresh_trust(const meshtls_enrolled *enrolled);
 // by another thread).
 void meshtls_enrolled_free(meshtls_enrolled *enrolled);
 
+// `meshtls_enroll` without blocking: on success the completion's `enrolled` is the new
+// identity (the receiver owns it). The options may be freed once this returns.
+//
+// # Safety
+// Strings are NUL-terminated; `options` is live; `callback` may be called once with
+// `user_data` from any thread; `out_task` is writable.
+meshtls_result meshtls_enroll_async(const char *url,
+                                    const char *token,
+                                    const char *spiffe_id,
+                                    const meshtls_enroll_options *options,
+                                    meshtls_completion_callback callback,
+                                    void *user_data,
+                                    meshtls_task **out_task);
+
+// `meshtls_enroll_resume` without blocking: on success the completion's `enrolled` is the
+// identity (the receiver owns it). The options may be freed once this returns.
+//
+// # Safety
+// `url` is NUL-terminated; `options` is live; `callback` may be called once with
+// `user_data` from any thread; `out_task` is writable.
+meshtls_result meshtls_enroll_resume_async(const char *url,
+                                           const meshtls_enroll_options *options,
+                                           meshtls_completion_callback callback,
+                                           void *user_data,
+                                           meshtls_task **out_task);
+
+// `meshtls_enrolled_renew_now` without blocking. The identity may be freed before the
+// callback: the renewal keeps what it needs, and its outcome still comes.
+//
+// # Safety
+// `enrolled` is live; `callback` may be called once with `user_data` from any thread;
+// `out_task` is writable.
+meshtls_result meshtls_enrolled_renew_now_async(const meshtls_enrolled *enrolled,
+                                                meshtls_completion_callback callback,
+                                                void *user_data,
+                                                meshtls_task **out_task);
+
+// `meshtls_enrolled_refresh_trust` without blocking. The identity may be freed before the
+// callback.
+//
+// # Safety
+// `enrolled` is live; `callback` may be called once with `user_data` from any thread;
+// `out_task` is writable.
+meshtls_result meshtls_enrolled_refresh_trust_async(const meshtls_enrolled *enrolled,
+                                                    meshtls_completion_callback callback,
+                                                    void *user_data,
+                                                    meshtls_task **out_task);
+
 // Copies the calling thread's last error message (`code: message`, UTF-8) into `buf`.
 //
 // At most `len - 1` bytes are written, then a NUL; `*out_n` receives the full length of the
@@ -771,6 +878,14 @@ meshtls_result meshtls_last_error(char *buf, size_t len, size_t *out_n);
 // # Safety
 // As `meshtls_last_error`.
 meshtls_result meshtls_last_error_code(char *buf, size_t len, size_t *out_n);
+
+// Whether a message shows Rust syntax (a `Debug` dump such as `Other(OtherError(…))`) instead
+// of words: the core's own check (`looks_like_debug_output`), for the tests of every binding
+// that no message of theirs does. False for NULL or non-UTF-8.
+//
+// # Safety
+// `message` is NULL or NUL-terminated.
+bool meshtls_looks_like_debug_output(const char *message);
 
 // The stable snake_case name of a result code (`"ok"`, `"expired"`, `"null_argument"`...),
 // as a static NUL-terminated string; `"unknown"` for a number that is no code. Never free it.
@@ -1012,6 +1127,51 @@ int64_t meshtls_issued_not_after(const meshtls_issued *issued);
 // `issued` is NULL or from this library, not freed before and not used after.
 void meshtls_issued_free(meshtls_issued *issued);
 
+// The lowest version the profile accepts, as a wire number: `0x0304` (TLS 1.3), or
+// `0x0303` (TLS 1.2) when `allow_tls12`.
+uint16_t meshtls_tls_profile_min_version(bool allow_tls12);
+
+// The highest version the profile offers, as a wire number (`0x0304`, TLS 1.3).
+uint16_t meshtls_tls_profile_max_version(bool allow_tls12);
+
+// How many cipher suites the profile offers and accepts (the TLS 1.3 suites, and with
+// `allow_tls12` the TLS 1.2 ECDHE + AEAD suites).
+size_t meshtls_tls_profile_suite_count(bool allow_tls12);
+
+// The `index`th cipher suite of the profile, in order of preference, into `*out`;
+// `MESHTLS_INVALID_ARGUMENT` past the last.
+//
+// # Safety
+// `out` is writable.
+meshtls_result meshtls_tls_profile_suite(bool allow_tls12, size_t index, meshtls_tls_suite *out);
+
+// How many key-exchange groups the profile has (hybrids included).
+size_t meshtls_tls_profile_group_count(void);
+
+// The `index`th key-exchange group, in order of preference, into `*out`;
+// `MESHTLS_INVALID_ARGUMENT` past the last.
+//
+// # Safety
+// `out` is writable.
+meshtls_result meshtls_tls_profile_group(size_t index, meshtls_tls_group *out);
+
+// The core code a received TLS alert (by wire number) names, as a `meshtls_result`
+// (`MESHTLS_REVOKED` for `certificate_revoked`...); `MESHTLS_OK` (0) when it names none.
+uint32_t meshtls_tls_alert_code(uint8_t alert);
+
+// The core code a received TLS alert names, by the alert's RFC 8446 name (`access_denied`,
+// `certificate_revoked`; case-insensitive), as `meshtls_tls_alert_code` reads it by number:
+// for a TLS stack that reports a peer's alert only by name (Mono's BoringSSL:
+// `TLSV1_ALERT_ACCESS_DENIED`). `MESHTLS_OK` (0) when it names none or `name` is NULL.
+//
+// # Safety
+// `name` is NULL or NUL-terminated.
+uint32_t meshtls_tls_alert_code_by_name(const char *name);
+
+// The TLS alert (wire number) a refusal with the core code `code` (a `meshtls_result`) is
+// sent as: the alert naming the reason, else `certificate_unknown` (46).
+uint8_t meshtls_tls_alert_for(uint32_t code);
+
 // New, empty revocation records.
 //
 // # Safety
@@ -1115,6 +1275,22 @@ meshtls_result meshtls_rotation_policy_status(const meshtls_rotation_policy *pol
 // # Safety
 // `policy` is NULL or from this library, not freed before and not used after.
 void meshtls_rotation_policy_free(meshtls_rotation_policy *policy);
+
+// Asks the work of `task` to stop. If it had not ended, the callback comes (once, soon) with
+// `cancelled` set and no value; if it had, the callback has the real outcome. Calling it
+// again, or after the callback, does nothing. NULL is a no-op.
+//
+// # Safety
+// `task` is NULL or live (not freed).
+void meshtls_task_cancel(const meshtls_task *task);
+
+// Frees a task handle. The work goes on and the callback still comes, exactly once; only
+// cancelling is no longer possible. NULL is a no-op.
+//
+// # Safety
+// `task` is NULL or from this library, not freed before and not used after (nor during, by
+// another thread).
+void meshtls_task_free(meshtls_task *task);
 
 // A new, empty trust bundle (it trusts nothing until a CA is added).
 //

@@ -61,3 +61,17 @@ pub unsafe extern "C" fn meshtls_pkcs12_from_pem(
         Ok(())
     })
 }
+
+/// Whether `(input, len)` reads as a file path rather than certificate contents (the core's
+/// one rule, `encoding::looks_like_path`): a binding that accepts a bundle "as text, bytes or
+/// path" reads the file when this says so. False for NULL.
+///
+/// # Safety
+/// `(input, len)` is readable (or NULL).
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_looks_like_path(input: *const u8, len: usize) -> bool {
+    crate::panic::ffi_value(false, || {
+        // SAFETY: per this function's contract.
+        unsafe { arg::bytes(input, len, "input") }.is_ok_and(encoding::looks_like_path)
+    })
+}

@@ -4,9 +4,10 @@
 //! The client is meshtls-net's ([`meshtls_net::enroll`]); it is async, and C has no runtime,
 //! so this library owns one: a small tokio multi-thread runtime, made on first use and kept
 //! for the life of the process, whose two worker threads run the renewals and the refreshes.
-//! The functions here block the calling thread until the client is done (a .NET caller wraps
-//! them in `Task.Run`). The rotation callback is called on a thread of the identity's own,
-//! which ends when the identity is freed.
+//! The functions here block the calling thread until the client is done; their `*_async`
+//! forms ([`crate::enroll_async`]) run the same work on the runtime and report to a completion
+//! callback (what the .NET library uses). The rotation callback is called on a thread of the
+//! identity's own, which ends when the identity is freed.
 //!
 //! The private key is made here and stays in the process: it can be read back
 //! (`meshtls_enrolled_key_pem`, `meshtls_enrolled_to_pkcs12`) only so that another TLS stack in
@@ -52,7 +53,7 @@ const WORKER_THREADS: usize = 2;
 
 /// The process-wide runtime, made on first use and never dropped (its threads live as long as
 /// the process, so a handle freed from any thread finds it still running).
-fn runtime() -> Result<&'static Runtime, FfiError> {
+pub(crate) fn runtime() -> Result<&'static Runtime, FfiError> {
     static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
@@ -236,7 +237,7 @@ impl EventQueue {
 }
 
 /// Closes the queue when the identity (or a failed enrollment) lets go of it.
-struct Events(Arc<EventQueue>);
+pub(crate) struct Events(Arc<EventQueue>);
 
 impl Drop for Events {
     fn drop(&mut self) {
@@ -328,7 +329,7 @@ pub struct meshtls_enroll_options {
 
 impl meshtls_enroll_options {
     /// The client's options, and the event queue when a callback is set.
-    fn to_client(&self) -> Result<(EnrollOptions, Option<Events>), FfiError> {
+    pub(crate) fn to_client(&self) -> Result<(EnrollOptions, Option<Events>), FfiError> {
         let mut o = EnrollOptions::new(self.bundle_pem.clone());
         o.dns_names = self.dns_names.clone();
         o.key_algorithm = self.key_algorithm;
@@ -617,7 +618,9 @@ pub unsafe extern "C" fn meshtls_enroll_options_free(options: *mut meshtls_enrol
 /// Its functions may be called from several threads at once (but not free during another).
 #[allow(non_camel_case_types)]
 pub struct meshtls_enrolled {
-    inner: EnrolledIdentity,
+    /// Shared with the asynchronous calls in flight (`meshtls_enrolled_renew_now_async`...),
+    /// which keep it until they end.
+    pub(crate) inner: Arc<EnrolledIdentity>,
     /// Dropped (closed) before `inner` stops the tasks: no event reaches C once free returns.
     events: Option<Events>,
 }
@@ -636,10 +639,18 @@ impl Drop for meshtls_enrolled {
 
 /// Hands a new enrolled identity to C, with its event queue.
 fn give_enrolled(out: Out<*mut meshtls_enrolled>, inner: EnrolledIdentity, events: Option<Events>) {
+    arg::give(out, enrolled(inner, events));
+}
+
+/// A new enrolled identity with its event queue, for C.
+pub(crate) fn enrolled(inner: EnrolledIdentity, events: Option<Events>) -> meshtls_enrolled {
     if let Some(Events(queue)) = &events {
         let _ = queue.identity.set(inner.identity());
     }
-    arg::give(out, meshtls_enrolled { inner, events });
+    meshtls_enrolled {
+        inner: Arc::new(inner),
+        events,
+    }
 }
 
 /// Enrolls `spiffe_id` at the CA service `url` (`https://host:port`) with the join `token`:

@@ -253,12 +253,17 @@ thread_local! {
     static LAST_ERROR: RefCell<Option<LastError>> = const { RefCell::new(None) };
 }
 
-pub(crate) fn set_last_error(error: FfiError) {
-    let code = error.name.unwrap_or_else(|| {
+/// The stable string code of a failure: its own name (a CA service's code) or its number's.
+pub(crate) fn code_name(error: &FfiError) -> String {
+    error.name.clone().unwrap_or_else(|| {
         String::from_utf8_lossy(result_name(error.code as u32))
             .trim_end_matches('\0')
             .to_owned()
-    });
+    })
+}
+
+pub(crate) fn set_last_error(error: FfiError) {
+    let code = code_name(&error);
     LAST_ERROR.with(|e| {
         *e.borrow_mut() = Some(LastError {
             code,
@@ -343,6 +348,21 @@ pub unsafe extern "C" fn meshtls_last_error_code(
             .unwrap_or_default();
         // SAFETY: forwarded contract.
         unsafe { copy_out(&code, buf, len, out_n) }
+    })
+}
+
+/// Whether a message shows Rust syntax (a `Debug` dump such as `Other(OtherError(…))`) instead
+/// of words: the core's own check (`looks_like_debug_output`), for the tests of every binding
+/// that no message of theirs does. False for NULL or non-UTF-8.
+///
+/// # Safety
+/// `message` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_looks_like_debug_output(message: *const c_char) -> bool {
+    crate::panic::ffi_value(false, || {
+        // SAFETY: per this function's contract.
+        unsafe { crate::arg::text(message, "message") }
+            .is_ok_and(meshtls_core::error::looks_like_debug_output)
     })
 }
 

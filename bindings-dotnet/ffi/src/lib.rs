@@ -13,7 +13,8 @@
 //!   seconds (`int64_t`); enums are passed as `uint32_t`.
 //!
 //! The enrollment client (`meshtls_enroll`, in [`enroll`]) is meshtls-net's, run on a small
-//! tokio runtime this library starts on first use; its calls block the calling thread.
+//! tokio runtime this library starts on first use; its calls block the calling thread, and
+//! their `*_async` forms ([`enroll_async`]) report to a completion callback instead ([`task`]).
 //!
 //! The crate translates; it never decides. Every rule about certificates is the core's.
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -24,12 +25,15 @@ pub mod authority;
 pub mod buffer;
 pub mod encoding;
 pub mod enroll;
+pub mod enroll_async;
 pub mod error;
 pub mod grant;
 pub mod issue;
 mod panic;
+pub mod profile;
 pub mod revocation;
 pub mod rotation;
+pub mod task;
 pub mod verify;
 
 pub use buffer::meshtls_buffer;

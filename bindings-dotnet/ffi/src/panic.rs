@@ -60,6 +60,59 @@ mod tests {
         assert_eq!(msg.to_str().unwrap(), "panic: boom 42");
     }
 
+    /// Every exported function runs inside the boundary: its body calls `ffi_boundary` or
+    /// `ffi_value`, or one of the helpers below that does (checked here too). The two
+    /// exceptions take no input and cannot panic.
+    #[test]
+    fn every_export_runs_inside_the_panic_boundary() {
+        const HELPERS: &[&str] = &[
+            "authority_bytes",
+            "enrolled_bytes",
+            "issued_bytes",
+            "peer_bytes",
+            "add_rule",
+            "set",
+        ];
+        const NO_INPUT: &[&str] = &["meshtls_version", "meshtls_verify_options_default"];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut exports = 0;
+        let mut helpers_seen = std::collections::HashSet::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let source = std::fs::read_to_string(&path).unwrap();
+            // Each function: from its `fn` to the first line that closes it at column 0.
+            for (at, _) in source.match_indices("fn ") {
+                let rest = &source[at + 3..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let body = &rest[..rest.find("\n}\n").unwrap_or(rest.len())];
+                let exported = source[..at].ends_with("extern \"C\" ");
+                let calls = |f: &str| body.contains(&format!("{f}("));
+                let guarded = calls("ffi_boundary") || calls("ffi_value");
+                if exported {
+                    exports += 1;
+                    let via_helper = HELPERS.iter().any(|h| calls(h));
+                    assert!(
+                        guarded || via_helper || NO_INPUT.contains(&name.as_str()),
+                        "{}: {name} runs outside the panic boundary",
+                        path.display()
+                    );
+                } else if HELPERS.contains(&name.as_str()) && body.contains("meshtls_result") {
+                    assert!(guarded, "{}: helper {name} has no boundary", path.display());
+                    helpers_seen.insert(name);
+                }
+            }
+        }
+        assert!(exports > 130, "{exports} exports found");
+        assert_eq!(
+            helpers_seen.len(),
+            HELPERS.len(),
+            "helpers found: {helpers_seen:?}"
+        );
+    }
+
     #[test]
     fn success_clears_the_last_error() {
         let r = ffi_boundary(|| Err(FfiError::invalid("x")));

@@ -8,17 +8,21 @@
  *
  * The enrollment client's failures that need no CA service (NULL and bad arguments, a bad
  * bundle, a URL that is not https, a refused connection, a service that never answers) are here
- * too; its happy path runs against a real `meshtls serve` in the C# suite (EnrollTests.cs).
+ * too; its happy path runs against a real `meshtls serve` in the C# suite (EnrollTests.cs). So
+ * are the asynchronous forms' completions (once each, cancellation, a task freed early) and the
+ * TLS profile and alert tables.
  *
  * Prints one line per failed check and, last, "c-abi: N passed, N failed".
  */
 #define _POSIX_C_SOURCE 200809L /* sockets and mkdtemp under -std=c11 */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "meshtls.h"
@@ -1383,6 +1387,158 @@ static void test_requests(const char *dir) {
     free(text);
 }
 
+/* --- asynchronous calls: one completion each, cancellation */
+
+struct completion_seen {
+    atomic_int calls;
+    uint32_t result;
+    bool cancelled;
+    bool had_value;
+    char code[64];
+};
+
+static void on_completion(void *user_data, const meshtls_completion *c) {
+    struct completion_seen *seen = user_data;
+    seen->result = c->result;
+    seen->cancelled = c->cancelled;
+    seen->had_value = c->enrolled != NULL;
+    if (c->enrolled) meshtls_enrolled_free(c->enrolled);
+    snprintf(seen->code, sizeof seen->code, "%s", c->code ? c->code : "");
+    atomic_fetch_add(&seen->calls, 1);
+}
+
+/* Waits (at most `seconds`) for the completion; true when it came. */
+static bool wait_completion(struct completion_seen *seen, int seconds) {
+    const struct timespec tick = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < seconds * 100 && atomic_load(&seen->calls) == 0; i++) nanosleep(&tick, NULL);
+    return atomic_load(&seen->calls) > 0;
+}
+
+static void test_enroll_async(const char *dir) {
+    size_t blen = 0;
+    char *bundle = read_file(dir, "root.pem", &blen);
+    meshtls_enroll_options *opts = NULL;
+    EXPECT(meshtls_enroll_options_new((const uint8_t *)bundle, blen, &opts), MESHTLS_OK);
+    EXPECT(meshtls_enroll_options_set_timeout_ms(opts, 30000), MESHTLS_OK);
+    const char *token = "0000000000000000000000000000000000000000000000000000000000000000";
+    meshtls_task *task = NULL;
+
+    /* refused before starting: no callback, task untouched */
+    struct completion_seen early = {0};
+    EXPECT(meshtls_enroll_async("https://127.0.0.1:1", token, API_ID, opts, NULL, &early, &task),
+           MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll_async("https://127.0.0.1:1", token, API_ID, opts, on_completion, &early,
+                                NULL),
+           MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll_async("https://127.0.0.1:1", token, "spiffe://Mesh..internal/x", opts,
+                                on_completion, &early, &task),
+           MESHTLS_MALFORMED);
+    EXPECT(meshtls_enrolled_renew_now_async(NULL, on_completion, &early, &task),
+           MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enrolled_refresh_trust_async(NULL, on_completion, &early, &task),
+           MESHTLS_NULL_ARGUMENT);
+    EXPECT(meshtls_enroll_resume_async(NULL, opts, on_completion, &early, &task),
+           MESHTLS_NULL_ARGUMENT);
+    CHECK(task == NULL, "task untouched by refused calls");
+    CHECK(atomic_load(&early.calls) == 0, "no callback for a refused call");
+
+    /* nobody listening: one completion with the blocking call's code; the task freed first */
+    struct completion_seen refused = {0};
+    EXPECT(meshtls_enroll_async("https://127.0.0.1:1", token, API_ID, opts, on_completion,
+                                &refused, &task),
+           MESHTLS_OK);
+    CHECK(task != NULL, "a task");
+    meshtls_task_free(task);
+    task = NULL;
+    CHECK(wait_completion(&refused, 30), "completion of a refused connection");
+    CHECK(refused.result == MESHTLS_TRANSPORT, "refused result %u", refused.result);
+    CHECK(strcmp(refused.code, "transport") == 0, "refused code %s", refused.code);
+    CHECK(!refused.cancelled && !refused.had_value, "refused: not cancelled, no value");
+
+    /* resume without a state directory: the completion says invalid_request */
+    struct completion_seen resumed = {0};
+    EXPECT(meshtls_enroll_resume_async("https://127.0.0.1:1", opts, on_completion, &resumed, &task),
+           MESHTLS_OK);
+    CHECK(wait_completion(&resumed, 30), "completion of resume");
+    CHECK(resumed.result == MESHTLS_INVALID_REQUEST, "resume result %u", resumed.result);
+    meshtls_task_free(task);
+    task = NULL;
+
+    /* a service that never answers: cancelling completes it at once, flagged */
+    int port = 0;
+    int fd = silent_listener(&port);
+    CHECK(fd >= 0, "silent listener");
+    if (fd >= 0) {
+        char silent[64];
+        snprintf(silent, sizeof silent, "https://127.0.0.1:%d", port);
+        struct completion_seen cancelled = {0};
+        EXPECT(meshtls_enroll_async(silent, token, API_ID, opts, on_completion, &cancelled, &task),
+               MESHTLS_OK);
+        CHECK(!wait_completion(&cancelled, 1), "still waiting for the silent service");
+        meshtls_task_cancel(task);
+        meshtls_task_cancel(task); /* again: nothing more */
+        CHECK(wait_completion(&cancelled, 5), "completion soon after cancel");
+        CHECK(cancelled.cancelled, "flagged cancelled");
+        CHECK(cancelled.result == MESHTLS_TRANSPORT, "cancelled result %u", cancelled.result);
+        CHECK(strcmp(cancelled.code, "cancelled") == 0, "cancelled code %s", cancelled.code);
+        meshtls_task_free(task);
+        task = NULL;
+        close(fd);
+        const struct timespec settle = {0, 200 * 1000 * 1000};
+        nanosleep(&settle, NULL);
+        CHECK(atomic_load(&cancelled.calls) == 1, "exactly one completion: %d",
+              atomic_load(&cancelled.calls));
+    }
+    CHECK(atomic_load(&refused.calls) == 1, "exactly one completion: %d",
+          atomic_load(&refused.calls));
+    meshtls_task_cancel(NULL);
+    meshtls_task_free(NULL);
+    meshtls_enroll_options_free(opts);
+    free(bundle);
+}
+
+/* --- the TLS profile and alert tables (net's) */
+
+static void test_profile(void) {
+    CHECK(meshtls_tls_profile_min_version(false) == 0x0304, "TLS 1.3 only by default");
+    CHECK(meshtls_tls_profile_min_version(true) == 0x0303, "TLS 1.2 opted in");
+    CHECK(meshtls_tls_profile_max_version(true) == 0x0304, "max TLS 1.3");
+    size_t strict = meshtls_tls_profile_suite_count(false);
+    size_t opted = meshtls_tls_profile_suite_count(true);
+    CHECK(strict == 3 && opted == 9, "suites %zu %zu", strict, opted);
+    for (size_t i = 0; i < opted; i++) {
+        meshtls_tls_suite s;
+        EXPECT(meshtls_tls_profile_suite(true, i, &s), MESHTLS_OK);
+        if (s.version == 0x0303) {
+            CHECK(strncmp(s.iana, "TLS_ECDHE_", 10) == 0 &&
+                      (strstr(s.iana, "_GCM_") || strstr(s.iana, "CHACHA20_POLY1305")),
+                  "TLS 1.2 suite %s is ECDHE + AEAD", s.iana);
+            CHECK(strncmp(s.openssl, "ECDHE-", 6) == 0, "OpenSSL name %s", s.openssl);
+        }
+    }
+    meshtls_tls_suite none;
+    EXPECT(meshtls_tls_profile_suite(false, strict, &none), MESHTLS_INVALID_ARGUMENT);
+    EXPECT(meshtls_tls_profile_suite(false, 0, NULL), MESHTLS_NULL_ARGUMENT);
+    meshtls_tls_group g;
+    EXPECT(meshtls_tls_profile_group(0, &g), MESHTLS_OK);
+    EXPECT(meshtls_tls_profile_group(meshtls_tls_profile_group_count(), &g),
+           MESHTLS_INVALID_ARGUMENT);
+    CHECK(meshtls_tls_alert_for(MESHTLS_REVOKED) == 44, "revoked -> certificate_revoked");
+    CHECK(meshtls_tls_alert_code(48) == MESHTLS_UNKNOWN_ISSUER, "unknown_ca -> unknown_issuer");
+    CHECK(meshtls_tls_alert_code(40) == 0, "handshake_failure names no code");
+    CHECK(meshtls_tls_alert_code_by_name("access_denied") == MESHTLS_IDENTITY_NOT_ALLOWED,
+          "access_denied by name");
+    CHECK(meshtls_tls_alert_code_by_name(NULL) == 0, "NULL name");
+    CHECK(meshtls_looks_like_debug_output("Other(OtherError(Error { code: UnknownIssuer }))"),
+          "a Debug dump");
+    CHECK(!meshtls_looks_like_debug_output("unknown_issuer: no path"), "words");
+    CHECK(!meshtls_looks_like_debug_output(NULL), "NULL message");
+    const char *path = "/etc/meshtls/ca.pem";
+    CHECK(meshtls_looks_like_path((const uint8_t *)path, strlen(path)), "a path");
+    const char *pem = "-----BEGIN CERTIFICATE-----\n";
+    CHECK(!meshtls_looks_like_path((const uint8_t *)pem, strlen(pem)), "PEM is no path");
+}
+
 int main(int argc, char **argv) {
     const char *fixtures = argc > 1 ? argv[1] : "../../fixtures";
     test_names();
@@ -1392,6 +1548,8 @@ int main(int argc, char **argv) {
     test_skipped(fixtures);
     test_requests(fixtures);
     test_enroll_offline(fixtures);
+    test_enroll_async(fixtures);
+    test_profile();
     printf("c-abi: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
