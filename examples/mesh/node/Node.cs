@@ -47,8 +47,9 @@ static class MeshNode
         // node.Trust(): live, the bundle and CRL last fetched from the service, with the peer policy.
         using (node)
         using (var verifier = node.Trust())
-        using (var cert = node.Certificate)
         {
+            // The identity owns its certificate (one object per generation): not disposed here.
+            var cert = node.Certificate;
             Console.WriteLine("enrolled {0} serial {1}", Id, node.Serial);
             PeerIdentity directory = null;
             using (var tcp = new TcpClient())
@@ -57,7 +58,7 @@ static class MeshNode
                 tcp.Connect("127.0.0.1", port);
                 using (var tls = new SslStream(tcp.GetStream(), false,
                            verifier.CreateValidationCallback(PeerUsage.Server, p => directory = p),
-                           (sender, host, local, remote, acceptable) => cert))
+                           node.CreateCertificateSelectionCallback()))
                 {
                     tls.AuthenticateAsClient("localhost", new X509CertificateCollection { cert },
                                              SslProtocols.Tls12, false);
