@@ -133,6 +133,11 @@ pub fn enroll_to_py(err: meshtls_net::enroll::EnrollError) -> PyErr {
     })
 }
 
+/// `InternalError` (code `internal`) with `message`.
+pub fn internal(message: &str) -> PyErr {
+    to_py(CoreError::new(ErrorCode::Internal, message))
+}
+
 /// `ConnectionClosed` (code `io`).
 pub fn closed(message: &str) -> PyErr {
     Python::attach(|py| {
