@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 import ssl
 import tempfile
 import threading
@@ -159,11 +160,22 @@ def _ders(certs: Union[_Input, Sequence[_Input], None]) -> List[bytes]:
 class _CheckedSSLObject(ssl.SSLObject):
     """An SSLObject (asyncio, websockets) whose handshake includes the core's verdict."""
 
+    _meshtls_refusal: Optional["PeerRefused"] = None
+
     def do_handshake(self) -> None:
+        if self._meshtls_refusal is not None:
+            raise self._meshtls_refusal
         try:
             super().do_handshake()
         except ssl.SSLError as e:
-            _refused_in_handshake(self, e)
+            try:
+                _refused_in_handshake(self, e)
+            except PeerRefused as refused:
+                # The alert that tells the peer why is in the outgoing BIO: report "want read"
+                # once so that the caller (asyncio, websockets) sends it, and raise the
+                # refusal on the next call (or the peer's close ends the handshake first).
+                self._meshtls_refusal = refused
+                raise ssl.SSLWantReadError("meshtls: refusal alert pending") from None
             raise
         _enforce(self)
 
@@ -178,12 +190,29 @@ class _CheckedSSLSocket(ssl.SSLSocket):
         except ssl.SSLError as e:
             try:
                 _refused_in_handshake(self, e)
+            except PeerRefused:
+                _linger(self)
+                raise
             finally:
                 self.close()
             raise
         except BaseException:
             self.close()
             raise
+
+
+def _linger(sock: ssl.SSLSocket) -> None:
+    """After a refusal alert on a socket: FIN after the alert and a short read of what the
+    peer had already sent, so that closing does not reset the connection (a reset can
+    discard the alert before the peer reads it)."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_WR)
+        socket.socket.settimeout(sock, 0.25)
+        for _ in range(16):
+            if not socket.socket.recv(sock, 16384):
+                break
+    except OSError:
+        pass
 
 
 def _refusal(conn: Union[ssl.SSLObject, ssl.SSLSocket], error: "_native.Error") -> PeerRefused:

@@ -1,0 +1,348 @@
+"""``ssl_context()`` against real OpenSSL peers: the TLS profile (suites and versions) is
+enforced, and a refused peer learns why from the TLS alert of the core's code while the
+server logs one line, without a traceback, on plain sockets, asyncio and ``websockets``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from typing import List, Optional
+
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.server import serve as ws_serve
+
+import meshtls
+from _support import FIXTURES, TD, issue_identity
+
+TIMEOUT = 20
+ALL_SERVICES = f"spiffe://{TD}/service/*"
+
+
+def fixture_verifier(pattern: str = ALL_SERVICES, crls: bool = False) -> meshtls.Verifier:
+    bundle = meshtls.TrustBundle((FIXTURES / "root.pem").read_text())
+    if crls:
+        for crl in ("root.crl.pem", "intermediate.crl.pem"):
+            bundle.add_crl((FIXTURES / crl).read_bytes())
+    return meshtls.Verifier(bundle, meshtls.Policy(patterns=[pattern]))
+
+
+def plain_client(name: str, maximum: Optional[ssl.TLSVersion] = None) -> ssl.SSLContext:
+    """A stdlib client presenting the fixture `name` and verifying nothing itself."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    ctx.load_cert_chain(FIXTURES / f"{name}.chain.pem", FIXTURES / f"{name}.key.pem")
+    return ctx
+
+
+def exchange(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> tuple:
+    """One connection; `(client outcome, server outcome)`: bytes or the exception seen."""
+    results: List[object] = []
+
+    def serve(sock: socket.socket) -> None:
+        conn, _ = sock.accept()
+        try:
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                results.append(tls.meshtls_peer)  # type: ignore[attr-defined]
+                tls.sendall(tls.recv(10))
+        except Exception as e:
+            results.append(e)
+
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        t = threading.Thread(target=serve, args=(sock,))
+        t.start()
+        client: object
+        try:
+            with socket.create_connection(sock.getsockname(), timeout=TIMEOUT) as raw:
+                with client_ctx.wrap_socket(raw) as tls:
+                    tls.sendall(b"hi")
+                    client = tls.recv(10)
+        except (OSError, meshtls.Error) as e:
+            client = e
+        t.join(TIMEOUT)
+    return client, results[0]
+
+
+# (fixture, needs CRLs, policy, the core's code, the alert the client must receive)
+REFUSALS = [
+    ("expired", False, ALL_SERVICES, "expired", "CERTIFICATE_EXPIRED"),
+    ("revoked", True, ALL_SERVICES, "revoked", "CERTIFICATE_REVOKED"),
+    ("other-ca", False, ALL_SERVICES, "unknown_issuer", "UNKNOWN_CA"),
+    ("rogue", False, ALL_SERVICES, "bad_signature", "DECRYPT_ERROR"),
+    ("server-only", False, ALL_SERVICES, "wrong_usage", "UNSUPPORTED_CERTIFICATE"),
+    ("web", False, f"spiffe://{TD}/service/api", "identity_not_allowed", "ACCESS_DENIED"),
+]
+
+
+@pytest.mark.parametrize("name,crls,pattern,code,alert", REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_refused_client_receives_the_alert_of_the_code(
+    ca: meshtls.Authority, caplog: pytest.LogCaptureFixture, name, crls, pattern, code, alert
+) -> None:
+    _, server_id = issue_identity(ca, "server")
+    server_ctx = server_id.ssl_context(fixture_verifier(pattern, crls), server=True)
+    with caplog.at_level(logging.INFO):
+        client, server = exchange(server_ctx, plain_client(name))
+    assert isinstance(client, ssl.SSLError), client
+    assert client.reason == f"{'TLSV1' if alert in ('UNKNOWN_CA', 'ACCESS_DENIED', 'DECRYPT_ERROR') else 'SSLV3'}_ALERT_{alert}"
+    assert isinstance(server, meshtls.PeerRefused) and server.code == code
+    assert isinstance(server, meshtls.VerificationError) and isinstance(server, ssl.SSLError)
+    lines = [r for r in caplog.records if r.name == "meshtls"]
+    assert len(lines) == 1 and code in lines[0].getMessage() and lines[0].exc_info is None
+    assert _native_alert(code) == alert.lower()
+
+
+def test_not_yet_valid_client_receives_certificate_expired(
+    ca: meshtls.Authority, tmp_path
+) -> None:
+    """No alert tells "not yet valid" from "expired": the profile sends certificate_expired."""
+    import datetime as dt
+
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)
+    issued = ca.issue(f"spiffe://{TD}/service/future", usage="client", now=later)
+    (tmp_path / "c.pem").write_text(issued.chain_pem)
+    (tmp_path / "k.pem").write_text(issued.key_pem or "")
+    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_ctx.check_hostname = False
+    client_ctx.verify_mode = ssl.CERT_NONE
+    client_ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    _, server_id = issue_identity(ca, "server")
+    bundle = meshtls.TrustBundle(ca.root_pem)
+    server_ctx = server_id.ssl_context(meshtls.Verifier(bundle, meshtls.Policy(trust_domains=[TD])), server=True)
+    client, server = exchange(server_ctx, client_ctx)
+    assert isinstance(client, ssl.SSLError) and client.reason == "SSLV3_ALERT_CERTIFICATE_EXPIRED"
+    assert isinstance(server, meshtls.PeerRefused) and server.code == "not_yet_valid"
+
+
+def _native_alert(code: str) -> str:
+    from meshtls import _native
+
+    return _native._ssl_alert_for(code)[0]
+
+
+def test_accepted_client_gets_through(ca: meshtls.Authority) -> None:
+    _, server_id = issue_identity(ca, "server")
+    server_ctx = server_id.ssl_context(fixture_verifier(), server=True)
+    client, server = exchange(server_ctx, plain_client("api"))
+    assert client == b"hi"
+    assert server.spiffe_id == f"spiffe://{TD}/service/api"
+
+
+def test_identity_refusal_over_tls12_is_certificate_unknown(ca: meshtls.Authority) -> None:
+    """TLS 1.2 (opt-in) verifies the client before the server's Finished: no verification
+    error of OpenSSL carries access_denied, so the refusal goes out as certificate_unknown."""
+    _, server_id = issue_identity(ca, "server")
+    server_ctx = server_id.ssl_context(
+        fixture_verifier(f"spiffe://{TD}/service/api"), server=True, allow_tls12=True
+    )
+    client, server = exchange(server_ctx, plain_client("web", ssl.TLSVersion.TLSv1_2))
+    assert isinstance(client, ssl.SSLError) and client.reason == "SSLV3_ALERT_CERTIFICATE_UNKNOWN"
+    assert isinstance(server, meshtls.PeerRefused) and server.code == "identity_not_allowed"
+    assert _native_alert_tls12("identity_not_allowed") == "certificate_unknown"
+
+
+def _native_alert_tls12(code: str) -> str:
+    from meshtls import _native
+
+    return _native._ssl_alert_for(code, True, False)[0]
+
+
+def _asyncio_errors(records: List[logging.LogRecord]) -> List[logging.LogRecord]:
+    return [r for r in records if r.name == "asyncio" and r.levelno >= logging.WARNING]
+
+
+def test_asyncio_server_refuses_without_traceback(
+    ca: meshtls.Authority, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, server_id = issue_identity(ca, "server")
+    server_ctx = server_id.ssl_context(fixture_verifier(f"spiffe://{TD}/service/api"), server=True)
+
+    async def main() -> object:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(await reader.read(10))
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=plain_client("web"))
+            writer.write(b"hi")
+            try:
+                return await reader.read(10)
+            except ssl.SSLError as e:
+                return e
+            finally:
+                writer.close()
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    with caplog.at_level(logging.DEBUG):
+        outcome = asyncio.run(asyncio.wait_for(main(), TIMEOUT))
+    assert isinstance(outcome, ssl.SSLError) and outcome.reason == "TLSV1_ALERT_ACCESS_DENIED"
+    lines = [r for r in caplog.records if r.name == "meshtls"]
+    assert len(lines) == 1 and "identity_not_allowed" in lines[0].getMessage()
+    assert _asyncio_errors(caplog.records) == []
+    assert not any(r.exc_info and r.levelno >= logging.WARNING for r in caplog.records)
+
+
+def test_websockets_server_refuses_without_traceback(
+    ca: meshtls.Authority, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, server_id = issue_identity(ca, "server")
+    server_ctx = server_id.ssl_context(fixture_verifier(f"spiffe://{TD}/service/api"), server=True)
+
+    async def echo(ws) -> None:  # type: ignore[no-untyped-def]
+        async for msg in ws:
+            await ws.send(msg)
+
+    def upgrade(port: int) -> object:
+        """A stdlib client (it reports the alert it receives) asking for the upgrade."""
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+                with plain_client("web").wrap_socket(raw) as tls:
+                    tls.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    return tls.recv(100)
+        except ssl.SSLError as e:
+            return e
+
+    async def main() -> object:
+        async with ws_serve(echo, "127.0.0.1", 0, ssl=server_ctx) as server:
+            port = server.sockets[0].getsockname()[1]
+            return await asyncio.to_thread(upgrade, port)
+
+    with caplog.at_level(logging.DEBUG):
+        outcome = asyncio.run(asyncio.wait_for(main(), TIMEOUT))
+    assert isinstance(outcome, ssl.SSLError) and outcome.reason == "TLSV1_ALERT_ACCESS_DENIED"
+    lines = [r for r in caplog.records if r.name == "meshtls"]
+    assert len(lines) == 1 and "identity_not_allowed" in lines[0].getMessage()
+    assert _asyncio_errors(caplog.records) == []
+    assert not any(r.exc_info and r.levelno >= logging.WARNING for r in caplog.records)
+
+
+# --- the TLS profile against openssl s_client / s_server --------------------------------
+
+needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI")
+
+
+def s_client(port: int, cipher: str, chain: str, key: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_2", "-cipher", cipher,
+         "-cert", chain, "-cert_chain", chain, "-key", key, "-brief"],
+        input=b"", capture_output=True, timeout=TIMEOUT,
+    )
+
+
+def serve_once(server_ctx: ssl.SSLContext, cipher: str, chain: str, key: str) -> tuple:
+    """Runs `openssl s_client -tls1_2 -cipher CIPHER` against the context; `(s_client exit
+    status, what the server saw)`."""
+    results: List[object] = []
+
+    def serve(sock: socket.socket) -> None:
+        conn, _ = sock.accept()
+        try:
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                results.append((tls.version(), tls.cipher()[0]))
+                tls.recv(10)  # until s_client's close: closing first could reset it
+        except Exception as e:
+            results.append(e)
+
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        t = threading.Thread(target=serve, args=(sock,))
+        t.start()
+        done = s_client(sock.getsockname()[1], cipher, chain, key)
+        t.join(TIMEOUT)
+    return done.returncode, results[0]
+
+
+@needs_openssl
+@pytest.mark.parametrize(
+    "cipher,rsa",
+    [("ECDHE-ECDSA-AES128-SHA256", False), ("ECDHE-ECDSA-AES256-SHA384", False),
+     ("DHE-RSA-AES128-GCM-SHA256", True), ("AES128-GCM-SHA256", True)],
+    ids=["cbc", "cbc-sha384", "dhe", "rsa-key-transport"],
+)
+def test_tls12_server_refuses_suites_outside_the_profile(
+    ca: meshtls.Authority, tmp_path, cipher: str, rsa: bool
+) -> None:
+    issued = ca.issue(f"spiffe://{TD}/service/server", key="rsa-2048" if rsa else None)
+    server_ctx = meshtls.Identity(issued).ssl_context(fixture_verifier(), server=True, allow_tls12=True)
+    # The control: the same server accepts this key type's ECDHE + AEAD suite.
+    good = "ECDHE-RSA-AES128-GCM-SHA256" if rsa else "ECDHE-ECDSA-AES128-GCM-SHA256"
+    chain, key = str(FIXTURES / "api.chain.pem"), str(FIXTURES / "api.key.pem")
+    status, seen = serve_once(server_ctx, good, chain, key)
+    assert status == 0 and seen == ("TLSv1.2", good)
+    status, seen = serve_once(server_ctx, cipher, chain, key)
+    assert status != 0
+    assert isinstance(seen, ssl.SSLError) and seen.reason == "NO_SHARED_CIPHER"
+
+
+@needs_openssl
+def test_tls12_is_opt_in(ca: meshtls.Authority) -> None:
+    _, server_id = issue_identity(ca, "server")
+    chain, key = str(FIXTURES / "api.chain.pem"), str(FIXTURES / "api.key.pem")
+    strict = server_id.ssl_context(fixture_verifier(), server=True)
+    status, seen = serve_once(strict, "ECDHE-ECDSA-AES128-GCM-SHA256", chain, key)
+    assert status != 0
+    assert isinstance(seen, ssl.SSLError) and seen.reason == "UNSUPPORTED_PROTOCOL"
+    opted = server_id.ssl_context(fixture_verifier(), server=True, allow_tls12=True)
+    status, seen = serve_once(opted, "ECDHE-ECDSA-AES128-GCM-SHA256", chain, key)
+    assert status == 0 and seen == ("TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256")
+
+
+@needs_openssl
+@pytest.mark.parametrize("cipher,accepted", [("ECDHE-ECDSA-AES128-SHA256", False), ("ECDHE-ECDSA-AES128-GCM-SHA256", True)])
+def test_tls12_client_refuses_a_cbc_server(tmp_path, cipher: str, accepted: bool) -> None:
+    """Our client (TLS 1.2 opted in) against `openssl s_server -tls1_2 -cipher CIPHER`."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-tls1_2", "-cipher", cipher,
+         "-cert", str(FIXTURES / "api.chain.pem"), "-cert_chain", str(FIXTURES / "api.chain.pem"),
+         "-key", str(FIXTURES / "api.key.pem"),
+         "-naccept", "1", "-quiet"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        client_id = meshtls.Identity(
+            (FIXTURES / "web.chain.pem").read_text(), (FIXTURES / "web.key.pem").read_text()
+        )
+        ctx = client_id.ssl_context(fixture_verifier(), allow_tls12=True)
+        outcome: object = None
+        for _ in range(100):  # s_server binds shortly after it starts
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+                    with ctx.wrap_socket(raw) as tls:
+                        outcome = (tls.version(), tls.cipher()[0])
+                break
+            except ConnectionRefusedError:
+                import time
+
+                time.sleep(0.05)
+            except ssl.SSLError as e:
+                outcome = e
+                break
+    finally:
+        server.kill()
+        server.wait(TIMEOUT)
+    if accepted:
+        assert outcome == ("TLSv1.2", cipher)
+    else:
+        assert isinstance(outcome, ssl.SSLError) and "ALERT_HANDSHAKE_FAILURE" in str(outcome.reason)
+
+
+def test_profile_comes_from_meshtls_net() -> None:
+    min_version, suites, tls12, groups = meshtls.tls_profile()
+    assert min_version == "TLSv1.3" and tls12 == "" and groups == "X25519:P-256:P-384"
+    assert suites.split(":")[0] == "TLS_AES_128_GCM_SHA256"
+    assert meshtls.tls_profile(allow_tls12=True)[0] == "TLSv1.2"
+    assert all(s.startswith("ECDHE-") for s in meshtls.tls_profile(allow_tls12=True)[2].split(":"))
