@@ -484,3 +484,34 @@ async fn identity_key_must_match_certificate() {
     let err = meshtls_net::Identity::from_pem(b"garbage", b"garbage").unwrap_err();
     assert_eq!(err.code(), ErrorCode::Malformed);
 }
+
+#[tokio::test]
+async fn connect_verified_waits_for_the_servers_verdict() {
+    // TLS 1.3: the client's handshake ends before the server judges its certificate; the
+    // verdict wait turns the server's access_denied into the connect's error.
+    let pki = Pki::new();
+    let mut srv = serve(&pki, &pki.server).await;
+    let wait = std::time::Duration::from_millis(500);
+    let refused = pki.client_with(&pki.intruder_client);
+    let err = within(
+        "refused",
+        refused.connect_verified(srv.addr, "localhost", wait),
+    )
+    .await
+    .expect_err("the server refuses this client");
+    assert_eq!(code_of(&err), Some(ErrorCode::IdentityNotAllowed), "{err}");
+    let failure = next_failure(&mut srv.failures).await;
+    assert_eq!(failure.code(), Some(ErrorCode::IdentityNotAllowed));
+    // An accepted client waits out the (silent) server and keeps a working stream.
+    let accepted = pki.client_with(&pki.client);
+    let mut stream = within(
+        "accepted",
+        accepted.connect_verified(srv.addr, "localhost", wait),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        within("echo", roundtrip(&mut stream, "hi")).await.unwrap(),
+        "echo:hi"
+    );
+}
