@@ -149,6 +149,13 @@ pub fn closed(message: &str) -> PyErr {
     })
 }
 
+/// The core's rule for a message that shows Rust syntax (a `Debug` dump) instead of words;
+/// the test suite checks every exception message against it.
+#[pyfunction]
+fn _looks_like_debug_output(message: &str) -> bool {
+    meshtls_core::error::looks_like_debug_output(message)
+}
+
 /// Registers the exception classes on the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -162,5 +169,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InternalError", py.get_type::<InternalError>())?;
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     m.add("ERROR_CODES", codes)?;
+    m.add_function(wrap_pyfunction!(_looks_like_debug_output, m)?)?;
     Ok(())
 }

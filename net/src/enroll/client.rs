@@ -171,7 +171,7 @@ impl CaClient {
             tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
         )
         .await
-        .map_err(transport)
+        .map_err(tls_failure)
     }
 
     async fn exchange<S>(
