@@ -171,9 +171,12 @@ class _CheckedSSLObject(ssl.SSLObject):
             try:
                 _refused_in_handshake(self, e)
             except PeerRefused as refused:
-                # The alert that tells the peer why is in the outgoing BIO: report "want read"
-                # once so that the caller (asyncio, websockets) sends it, and raise the
-                # refusal on the next call (or the peer's close ends the handshake first).
+                if not self.server_side:
+                    raise
+                # The alert that tells the client why is in the outgoing BIO: report "want
+                # read" once so that the caller (asyncio, websockets) sends it, and raise the
+                # refusal on the next call (or the client's close ends the handshake first).
+                # A client raises at once: its caller is waiting for the verdict.
                 self._meshtls_refusal = refused
                 raise ssl.SSLWantReadError("meshtls: refusal alert pending") from None
             raise
