@@ -569,7 +569,9 @@ pub fn _ssl_load_identity(
 
 /// The verdict the core gave in the handshake of `sslobj` (an `ssl.SSLObject`'s or
 /// `ssl.SSLSocket`'s `_sslobj`) made with `context`: the `PeerIdentity`, the refusal raised
-/// as the core's error, or `None` when the core was not asked (no chain was presented).
+/// as the core's error, or `None` when the core was not asked (no chain was presented) or the
+/// verdict cannot be read (an object layout this module does not know): the caller then
+/// checks the peer itself.
 #[pyfunction]
 pub fn _ssl_verdict(
     py: Python<'_>,
@@ -591,13 +593,13 @@ pub fn _ssl_verdict(
         let base = sslobj.as_ptr().cast::<u8>();
         let ssl = *base.add(head + word).cast::<Ptr>();
         let owner = *base.add(head + 2 * word).cast::<Ptr>();
+        // Another layout (or a connection moved to another context): no verdict to read,
+        // the caller checks the peer itself.
         if ssl.is_null() || owner != context.as_ptr().cast::<c_void>() {
-            return Err(crate::error::internal(
-                "this Python's ssl object layout is not the one meshtls knows",
-            ));
+            return Ok(None);
         }
         if (api.ssl_get_ctx)(ssl) != ctx {
-            return Err(crate::error::internal("ssl object of another context"));
+            return Ok(None);
         }
         ssl
     };
