@@ -346,3 +346,11 @@ def test_profile_comes_from_meshtls_net() -> None:
     assert suites.split(":")[0] == "TLS_AES_128_GCM_SHA256"
     assert meshtls.tls_profile(allow_tls12=True)[0] == "TLSv1.2"
     assert all(s.startswith("ECDHE-") for s in meshtls.tls_profile(allow_tls12=True)[2].split(":"))
+
+
+@pytest.mark.parametrize("key", ["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048"])
+def test_every_key_type_loads_from_memory(ca: meshtls.Authority, key: str) -> None:
+    issued = ca.issue(f"spiffe://{TD}/service/server", key=key)
+    server_ctx = meshtls.Identity(issued).ssl_context(fixture_verifier(), server=True)
+    client, server = exchange(server_ctx, plain_client("api"))
+    assert client == b"hi" and server.spiffe_id == f"spiffe://{TD}/service/api"
