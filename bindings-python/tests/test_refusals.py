@@ -354,3 +354,36 @@ def test_every_key_type_loads_from_memory(ca: meshtls.Authority, key: str) -> No
     server_ctx = meshtls.Identity(issued).ssl_context(fixture_verifier(), server=True)
     client, server = exchange(server_ctx, plain_client("api"))
     assert client == b"hi" and server.spiffe_id == f"spiffe://{TD}/service/api"
+
+
+def test_refusal_holds_without_tickets(ca: meshtls.Authority) -> None:
+    """With no NewSessionTicket to carry access_denied (num_tickets = 0), the verdict kept by
+    the core's callback still refuses the client right after the handshake."""
+    _, server_id = issue_identity(ca, "server")
+    server_ctx = server_id.ssl_context(fixture_verifier(f"spiffe://{TD}/service/api"), server=True)
+    server_ctx.num_tickets = 0
+    client, server = exchange(server_ctx, plain_client("web"))
+    assert not isinstance(client, bytes) or client == b""
+    assert isinstance(server, meshtls.PeerRefused) and server.code == "identity_not_allowed"
+
+
+def test_ssl_context_async_builds_off_the_loop(ca: meshtls.Authority) -> None:
+    import threading as th
+
+    _, server_id = issue_identity(ca, "server")
+    seen = []
+    real = meshtls.Identity.ssl_context
+
+    def spy(self, *a, **kw):  # type: ignore[no-untyped-def]
+        seen.append(th.current_thread() is th.main_thread())
+        return real(self, *a, **kw)
+
+    meshtls.Identity.ssl_context = spy  # type: ignore[method-assign]
+    try:
+        ctx = asyncio.run(server_id.ssl_context_async(fixture_verifier(), server=True, allow_tls12=True))
+    finally:
+        meshtls.Identity.ssl_context = real  # type: ignore[method-assign]
+    assert seen == [False]
+    assert isinstance(ctx, meshtls.MeshSSLContext) and ctx.minimum_version == ssl.TLSVersion.TLSv1_2
+    client, server = exchange(ctx, plain_client("api"))
+    assert client == b"hi"
