@@ -387,3 +387,27 @@ def test_ssl_context_async_builds_off_the_loop(ca: meshtls.Authority) -> None:
     assert isinstance(ctx, meshtls.MeshSSLContext) and ctx.minimum_version == ssl.TLSVersion.TLSv1_2
     client, server = exchange(ctx, plain_client("api"))
     assert client == b"hi"
+
+
+def test_portable_path_still_refuses_with_the_code(
+    ca: meshtls.Authority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the native hooks are unavailable (another interpreter or OpenSSL), contexts load
+    the key from memory (memfd) or a private file and check the peer after the handshake."""
+    from meshtls import _stdlib
+
+    monkeypatch.setattr(_stdlib, "_NATIVE", False)
+    _, server_id = issue_identity(ca, "server")
+    # Python < 3.13 shows this path only the leaf: the verifier names the intermediate.
+    verifier = meshtls.Verifier(
+        (FIXTURES / "root.pem").read_text(),
+        meshtls.Policy(patterns=[f"spiffe://{TD}/service/api"]),
+        intermediates=(FIXTURES / "intermediate.pem").read_text(),
+    )
+    server_ctx = server_id.ssl_context(verifier, server=True)
+    assert server_ctx._meshtls_hook is None and len(server_ctx.get_ca_certs()) == 1
+    client, server = exchange(server_ctx, plain_client("api"))
+    assert client == b"hi" and server.spiffe_id == f"spiffe://{TD}/service/api"
+    client, server = exchange(server_ctx, plain_client("web"))
+    assert not isinstance(client, bytes) or client == b""
+    assert isinstance(server, meshtls.PeerRefused) and server.code == "identity_not_allowed"

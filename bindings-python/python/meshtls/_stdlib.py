@@ -315,7 +315,21 @@ def _load_identity(context: "MeshSSLContext", identity: "_native.Identity") -> i
     if context._meshtls_hook is not None:
         # DER from memory straight into the SSL_CTX: no file, no passphrase, no scrypt.
         return _native._ssl_load_identity(context, identity)
-    # load_cert_chain only reads files: the chain and a key encrypted with a one-time
+    memfd_create = getattr(os, "memfd_create", None)
+    if memfd_create is not None:
+        # Linux: an anonymous in-memory file (never on a disk, gone when closed); the key
+        # needs no encryption there, so no scrypt either.
+        generation, chain_pem, key_pem = identity._ssl_material(None)
+        fd = memfd_create("meshtls-identity", getattr(os, "MFD_CLOEXEC", 1))
+        try:
+            data = (chain_pem + key_pem).encode()
+            while data:
+                data = data[os.write(fd, data) :]
+            context.load_cert_chain(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+        return generation
+    # Elsewhere load_cert_chain only reads files: the chain and a key encrypted with a one-time
     # passphrase go to a 0600 file in a private (0700) temporary directory, deleted at once.
     passphrase = secrets.token_urlsafe(32)
     generation, chain_pem, key_pem = identity._ssl_material(passphrase)
