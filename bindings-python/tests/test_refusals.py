@@ -411,3 +411,35 @@ def test_portable_path_still_refuses_with_the_code(
     client, server = exchange(server_ctx, plain_client("web"))
     assert not isinstance(client, bytes) or client == b""
     assert isinstance(server, meshtls.PeerRefused) and server.code == "identity_not_allowed"
+
+
+def test_no_session_is_resumed(ca: meshtls.Authority) -> None:
+    """Every handshake goes through the core: a client offering its previous session gets a
+    full handshake (a ticket would skip the certificate, and the core with it)."""
+    _, server_id = issue_identity(ca, "server")
+    server_ctx = server_id.ssl_context(fixture_verifier(), server=True)
+    client_ctx = plain_client("api")
+    peers: List[object] = []
+
+    def serve(sock: socket.socket) -> None:
+        for _ in range(2):
+            conn, _ = sock.accept()
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                peers.append(tls.meshtls_peer)  # type: ignore[attr-defined]
+                tls.sendall(tls.recv(10))
+
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        t = threading.Thread(target=serve, args=(sock,))
+        t.start()
+        session = None
+        reused = []
+        for _ in range(2):
+            with socket.create_connection(sock.getsockname(), timeout=TIMEOUT) as raw:
+                with client_ctx.wrap_socket(raw, session=session) as tls:
+                    tls.sendall(b"hi")
+                    assert tls.recv(10) == b"hi"
+                    reused.append(tls.session_reused)
+                    session = tls.session
+        t.join(TIMEOUT)
+    assert reused == [False, False]
+    assert [p.spiffe_id for p in peers] == [f"spiffe://{TD}/service/api"] * 2

@@ -415,6 +415,9 @@ class Identity(_native.Identity):
         context._meshtls_intermediates = []
         context._meshtls_trust_generation = None
         if _NATIVE:
+            # No resumption (stateful tickets, and no session cache to find them in): every
+            # handshake presents a chain that the core checks at that moment.
+            context.options |= ssl.OP_NO_TICKET
             context._meshtls_hook = _native._ssl_install(context, verifier, allow_tls12)
         else:
             context._meshtls_hook = None
