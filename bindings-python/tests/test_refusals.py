@@ -443,3 +443,50 @@ def test_no_session_is_resumed(ca: meshtls.Authority) -> None:
         t.join(TIMEOUT)
     assert reused == [False, False]
     assert [p.spiffe_id for p in peers] == [f"spiffe://{TD}/service/api"] * 2
+
+
+def test_memory_bio_refusal_sends_the_alert_even_when_the_flight_is_split(ca: meshtls.Authority) -> None:
+    """The client's last flight fed to the server one byte at a time (as TCP may split it):
+    the server reports want-read until OpenSSL has refused, sends access_denied, then raises
+    the core's refusal."""
+    _, server_id = issue_identity(ca, "server")
+    server_ctx = server_id.ssl_context(fixture_verifier(f"spiffe://{TD}/service/api"), server=True)
+    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    client = plain_client("web").wrap_bio(c_in, c_out)
+    server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+    client_error: object = None
+    refused: object = None
+    for _ in range(100000):
+        if client_error is None:
+            try:
+                client.do_handshake()
+                client.write(b"hi")
+                client.read(10)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                pass
+            except ssl.SSLError as e:
+                client_error = e
+        data = c_out.read(1)
+        if data:
+            s_in.write(data)
+        if refused is None:
+            try:
+                server.do_handshake()
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                pass
+            except meshtls.PeerRefused as e:
+                refused = e
+        pending = s_out.read()
+        if pending:
+            c_in.write(pending)
+        if client_error is not None and refused is not None:
+            break
+        if refused is not None and not pending and not c_out.pending:
+            # Refused and everything delivered: the client must now read the alert.
+            try:
+                client.read(10)
+            except ssl.SSLError as e:
+                client_error = e
+            break
+    assert isinstance(refused, meshtls.PeerRefused) and refused.code == "identity_not_allowed"
+    assert isinstance(client_error, ssl.SSLError) and client_error.reason == "TLSV1_ALERT_ACCESS_DENIED"

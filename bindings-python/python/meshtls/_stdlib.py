@@ -167,6 +167,8 @@ class _CheckedSSLObject(ssl.SSLObject):
             raise self._meshtls_refusal
         try:
             super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise  # more to read or write: no verdict yet (a refusal may still be in flight)
         except ssl.SSLError as e:
             try:
                 _refused_in_handshake(self, e)
@@ -190,6 +192,8 @@ class _CheckedSSLSocket(ssl.SSLSocket):
         try:
             super().do_handshake(block)
             _enforce(self)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise  # a non-blocking socket: the handshake goes on at the next call
         except ssl.SSLError as e:
             try:
                 _refused_in_handshake(self, e)
@@ -281,7 +285,7 @@ class MeshSSLContext(ssl.SSLContext):
     _meshtls_trust_generation: Optional[int]
     _meshtls_intermediates: List[bytes]
     _meshtls_lock: threading.Lock
-    _meshtls_hook: Optional["_native.SslHook"]
+    _meshtls_hook: Optional["_native.SslHook"] = None
 
     def _meshtls_follow(self) -> None:
         identity = self._meshtls_identity
