@@ -515,3 +515,38 @@ async fn connect_verified_waits_for_the_servers_verdict() {
         "echo:hi"
     );
 }
+
+#[tokio::test]
+async fn the_verdict_wait_keeps_what_a_server_says_first() {
+    // A server that greets first: the greeting read while waiting is handed to the next read.
+    let pki = Pki::new();
+    let (server, _failures) = server_with(Pki::identity(&pki.server), pki.server_trust());
+    let mut listener = MtlsListener::bind("127.0.0.1:0", server).await.unwrap();
+    let addr = listener.local_addr();
+    let task = tokio::spawn(async move {
+        let mut s = listener.accept().await.unwrap();
+        s.write_all(b"hello from the server\n").await.unwrap();
+        s.flush().await.unwrap();
+        let mut rest = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut s, &mut rest).await;
+    });
+    let client = pki.client_with(&pki.client);
+    let mut stream = within(
+        "accepted",
+        client.connect_verified(addr, "localhost", Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(&mut stream);
+    within(
+        "greeting",
+        tokio::io::AsyncBufReadExt::read_line(&mut reader, &mut line),
+    )
+    .await
+    .unwrap();
+    assert_eq!(line, "hello from the server\n");
+    drop(reader);
+    stream.shutdown().await.unwrap();
+    within("server", task).await.unwrap();
+}
