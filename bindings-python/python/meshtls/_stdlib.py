@@ -180,7 +180,10 @@ class _CheckedSSLObject(ssl.SSLObject):
                 # refusal on the next call (or the client's close ends the handshake first).
                 # A client raises at once: its caller is waiting for the verdict.
                 self._meshtls_refusal = refused
-                raise ssl.SSLWantReadError("meshtls: refusal alert pending") from None
+                # errno as OpenSSL's want-read has it: Python < 3.11's asyncio checks it.
+                raise ssl.SSLWantReadError(
+                    ssl.SSL_ERROR_WANT_READ, "meshtls: the refusal's alert is pending"
+                ) from None
             raise
         _enforce(self)
 
