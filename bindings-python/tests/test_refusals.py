@@ -5,11 +5,14 @@ server logs one line, without a traceback, on plain sockets, asyncio and ``webso
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import pathlib
 import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 from typing import List, Optional
 
@@ -18,28 +21,38 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import serve as ws_serve
 
 import meshtls
-from _support import FIXTURES, TD, issue_identity
+from _support import TD, issue_identity
 
 TIMEOUT = 20
 ALL_SERVICES = f"spiffe://{TD}/service/*"
 
 
-def fixture_verifier(pattern: str = ALL_SERVICES, crls: bool = False) -> meshtls.Verifier:
-    bundle = meshtls.TrustBundle((FIXTURES / "root.pem").read_text())
-    if crls:
-        for crl in ("root.crl.pem", "intermediate.crl.pem"):
-            bundle.add_crl((FIXTURES / crl).read_bytes())
-    return meshtls.Verifier(bundle, meshtls.Policy(patterns=[pattern]))
+# The peers of these tests: a root, an intermediate, and two leaves (service/api and
+# service/web) as PEM files for the stdlib and openssl clients. Made at import, not
+# committed: the tests run against the wall clock.
+PKI = pathlib.Path(tempfile.mkdtemp(prefix="meshtls-refusals-"))
+atexit.register(shutil.rmtree, PKI, True)
+ROOT = meshtls.Authority.create_root(TD)
+INTER = ROOT.create_intermediate()
+for _name in ("api", "web"):
+    _leaf = INTER.issue(f"spiffe://{TD}/service/{_name}", dns_names=["localhost"])
+    (PKI / f"{_name}.chain.pem").write_text(_leaf.chain_pem)
+    (PKI / f"{_name}.key.pem").write_text(_leaf.key_pem or "")
+
+
+def fixture_verifier(pattern: str = ALL_SERVICES) -> meshtls.Verifier:
+    """Trusts ROOT; admits the SPIFFE IDs matching `pattern`."""
+    return meshtls.Verifier(ROOT.root_pem, meshtls.Policy(patterns=[pattern]))
 
 
 def plain_client(name: str, maximum: Optional[ssl.TLSVersion] = None) -> ssl.SSLContext:
-    """A stdlib client presenting the fixture `name` and verifying nothing itself."""
+    """A stdlib client presenting the leaf `name` of PKI and verifying nothing itself."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     if maximum is not None:
         ctx.maximum_version = maximum
-    ctx.load_cert_chain(FIXTURES / f"{name}.chain.pem", FIXTURES / f"{name}.key.pem")
+    ctx.load_cert_chain(PKI / f"{name}.chain.pem", PKI / f"{name}.key.pem")
     return ctx
 
 
@@ -340,7 +353,7 @@ def test_tls12_server_refuses_suites_outside_the_profile(
     server_ctx = meshtls.Identity(issued).ssl_context(fixture_verifier(), server=True, allow_tls12=True)
     # The control: the same server accepts this key type's ECDHE + AEAD suite.
     good = "ECDHE-RSA-AES128-GCM-SHA256" if rsa else "ECDHE-ECDSA-AES128-GCM-SHA256"
-    chain, key = str(FIXTURES / "api.chain.pem"), str(FIXTURES / "api.key.pem")
+    chain, key = str(PKI / "api.chain.pem"), str(PKI / "api.key.pem")
     status, seen = serve_once(server_ctx, good, chain, key)
     assert status == 0 and seen == ("TLSv1.2", good)
     status, seen = serve_once(server_ctx, cipher, chain, key)
@@ -351,7 +364,7 @@ def test_tls12_server_refuses_suites_outside_the_profile(
 @needs_openssl
 def test_tls12_is_opt_in(ca: meshtls.Authority) -> None:
     _, server_id = issue_identity(ca, "server")
-    chain, key = str(FIXTURES / "api.chain.pem"), str(FIXTURES / "api.key.pem")
+    chain, key = str(PKI / "api.chain.pem"), str(PKI / "api.key.pem")
     strict = server_id.ssl_context(fixture_verifier(), server=True)
     status, seen = serve_once(strict, "ECDHE-ECDSA-AES128-GCM-SHA256", chain, key)
     assert status != 0
@@ -370,14 +383,14 @@ def test_tls12_client_refuses_a_cbc_server(tmp_path, cipher: str, accepted: bool
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-tls1_2", "-cipher", cipher,
-         "-cert", str(FIXTURES / "api.chain.pem"), "-cert_chain", str(FIXTURES / "api.chain.pem"),
-         "-key", str(FIXTURES / "api.key.pem"),
+         "-cert", str(PKI / "api.chain.pem"), "-cert_chain", str(PKI / "api.chain.pem"),
+         "-key", str(PKI / "api.key.pem"),
          "-naccept", "1", "-quiet"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
         client_id = meshtls.Identity(
-            (FIXTURES / "web.chain.pem").read_text(), (FIXTURES / "web.key.pem").read_text()
+            (PKI / "web.chain.pem").read_text(), (PKI / "web.key.pem").read_text()
         )
         ctx = client_id.ssl_context(fixture_verifier(), allow_tls12=True)
         outcome: object = None
@@ -463,9 +476,9 @@ def test_portable_path_still_refuses_with_the_code(
     _, server_id = issue_identity(ca, "server")
     # Python < 3.13 shows this path only the leaf: the verifier names the intermediate.
     verifier = meshtls.Verifier(
-        (FIXTURES / "root.pem").read_text(),
+        ROOT.root_pem,
         meshtls.Policy(patterns=[f"spiffe://{TD}/service/api"]),
-        intermediates=(FIXTURES / "intermediate.pem").read_text(),
+        intermediates=INTER.certificate_pem,
     )
     server_ctx = server_id.ssl_context(verifier, server=True)
     assert server_ctx._meshtls_hook is None and len(server_ctx.get_ca_certs()) == 1
