@@ -3,7 +3,7 @@
 import asyncio
 
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import serve
+from websockets.asyncio.server import ServerConnection, serve
 
 import meshtls
 
@@ -16,13 +16,13 @@ agents_only = meshtls.Verifier(ca.root_pem, meshtls.Policy(patterns=["spiffe://m
 orchestrator_only = meshtls.Verifier(ca.root_pem, meshtls.Policy(ids=["spiffe://mesh.internal/service/orchestrator"]))
 
 
-async def handler(ws):
+async def handler(ws: ServerConnection) -> None:
     peer = ws.transport.get_extra_info("ssl_object").meshtls_peer  # the verified PeerIdentity
     async for message in ws:
-        await ws.send(f"hello {peer.spiffe_id}, you said {message}")
+        await ws.send(f"hello {peer.spiffe_id}, you said {message!s}")
 
 
-async def main():
+async def main() -> None:
     server_ctx = server_id.ssl_context(agents_only, server=True)  # TLS 1.3, client cert required
     async with serve(handler, "127.0.0.1", 0, ssl=server_ctx) as server:
         port = server.sockets[0].getsockname()[1]

@@ -8,13 +8,25 @@ use pyo3::types::{PyByteArray, PyBytes, PyList, PyString, PyTuple};
 
 use crate::error::to_py;
 
-/// The bytes of a `str`, `bytes`, `bytearray` or `memoryview` argument.
+/// The bytes of a `str`, `bytes`, `bytearray` or `memoryview` argument, or of the file an
+/// `os.PathLike` names. A `str` or `bytes` that looks like a path (the core's
+/// `encoding::looks_like_path`: one short printable line, neither PEM nor DER) and names an
+/// existing file is read too; otherwise it is passed on as contents (and the core says what
+/// is wrong with it).
 pub fn input_bytes(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
     if let Ok(s) = value.cast::<PyString>() {
-        return Ok(s.to_cow()?.as_bytes().to_vec());
+        return path_or_contents(value.py(), s.to_cow()?.as_bytes().to_vec());
     }
     if let Ok(b) = value.cast::<PyBytes>() {
-        return Ok(b.as_bytes().to_vec());
+        return path_or_contents(value.py(), b.as_bytes().to_vec());
+    }
+    if value.hasattr("__fspath__")? {
+        let path: std::path::PathBuf = value
+            .py()
+            .import("os")?
+            .call_method1("fspath", (value,))?
+            .extract()?;
+        return read_file(value.py(), &path);
     }
     if let Ok(b) = value.cast::<PyByteArray>() {
         return Ok(b.to_vec());
@@ -24,9 +36,30 @@ pub fn input_bytes(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
         return Ok(b.cast::<PyBytes>()?.as_bytes().to_vec());
     }
     Err(PyTypeError::new_err(format!(
-        "{what}: expected str (PEM) or bytes (DER or PEM), got {}",
+        "{what}: expected str (PEM), bytes (DER or PEM) or a path, got {}",
         value.get_type().name()?
     )))
+}
+
+fn path_or_contents(py: Python<'_>, input: Vec<u8>) -> PyResult<Vec<u8>> {
+    if core_encoding::looks_like_path(&input) {
+        if let Ok(text) = std::str::from_utf8(&input) {
+            let path = std::path::Path::new(text.trim());
+            if path.is_file() {
+                return read_file(py, path);
+            }
+        }
+    }
+    Ok(input)
+}
+
+fn read_file(py: Python<'_>, path: &std::path::Path) -> PyResult<Vec<u8>> {
+    py.detach(|| std::fs::read(path)).map_err(|e| {
+        to_py(meshtls_core::Error::new(
+            meshtls_core::ErrorCode::Io,
+            format!("{}: {e}", path.display()),
+        ))
+    })
 }
 
 /// A certificate chain: one PEM string/bytes holding any number of certificates, one DER

@@ -24,6 +24,16 @@ use crate::trust::Trust;
 use crate::validity::opt_duration;
 use crate::verify::{Policy, Verifier};
 
+/// An asyncio future of the running loop already holding `value`.
+fn ready<'py>(py: Python<'py>, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let future = py
+        .import("asyncio")?
+        .call_method0("get_running_loop")?
+        .call_method0("create_future")?;
+    future.call_method1("set_result", (value,))?;
+    Ok(future)
+}
+
 /// An identity from the CA service: renews itself through `/v1/renew` before it expires
 /// and keeps its trust bundle and CRL fresh. Closing it (or dropping it) stops both.
 #[pyclass(frozen, module = "meshtls._native")]
@@ -122,6 +132,33 @@ impl EnrolledIdentity {
     #[getter]
     fn stale_crl_refusals(&self) -> u64 {
         self.inner.stale_crl_refusals()
+    }
+
+    /// Stops the renewals and trust refreshes (the identity and trust keep their last
+    /// generation; open connections stay). `async with` calls it on exit.
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        ready(slf.py(), slf.clone().into_any())
+    }
+
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _kind: &Bound<'py, PyAny>,
+        _value: &Bound<'py, PyAny>,
+        _traceback: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.inner.close();
+        ready(py, py.None().into_bound(py))
     }
 
     /// Fetch the bundle and CRL now; the schedule does it every `refresh_every`.

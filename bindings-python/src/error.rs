@@ -133,6 +133,11 @@ pub fn enroll_to_py(err: meshtls_net::enroll::EnrollError) -> PyErr {
     })
 }
 
+/// `InternalError` (code `internal`) with `message`.
+pub fn internal(message: &str) -> PyErr {
+    to_py(CoreError::new(ErrorCode::Internal, message))
+}
+
 /// `ConnectionClosed` (code `io`).
 pub fn closed(message: &str) -> PyErr {
     Python::attach(|py| {
@@ -142,6 +147,13 @@ pub fn closed(message: &str) -> PyErr {
             &CoreError::new(ErrorCode::Io, message),
         )
     })
+}
+
+/// The core's rule for a message that shows Rust syntax (a `Debug` dump) instead of words;
+/// the test suite checks every exception message against it.
+#[pyfunction]
+fn _looks_like_debug_output(message: &str) -> bool {
+    meshtls_core::error::looks_like_debug_output(message)
 }
 
 /// Registers the exception classes on the module.
@@ -157,5 +169,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InternalError", py.get_type::<InternalError>())?;
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     m.add("ERROR_CODES", codes)?;
+    m.add_function(wrap_pyfunction!(_looks_like_debug_output, m)?)?;
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! meshtls-net, `error` for the exception hierarchy and `runtime` for the tokio runtime the
 //! binding owns. The binding translates types and errors; every certificate rule is the
 //! core's. The GIL is released around every crypto operation (`Python::detach`).
-#![forbid(unsafe_code)]
+// `unsafe` only in `stdlib` (OpenSSL calls for Python's `ssl`), where it is allowed explicitly.
+#![deny(unsafe_code)]
 
 use pyo3::prelude::*;
 
@@ -22,6 +23,7 @@ mod net;
 mod revocation;
 mod rotation;
 mod runtime;
+mod stdlib;
 mod trust;
 mod validity;
 mod verify;
@@ -60,6 +62,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(net::bind_ws, m)?)?;
     m.add_function(wrap_pyfunction!(net::connect_tls, m)?)?;
     m.add_function(wrap_pyfunction!(net::bind_tls, m)?)?;
+    m.add_class::<stdlib::SslHook>()?;
+    m.add_function(wrap_pyfunction!(stdlib::tls_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(stdlib::_ssl_native_available, m)?)?;
+    m.add_function(wrap_pyfunction!(stdlib::_ssl_install, m)?)?;
+    m.add_function(wrap_pyfunction!(stdlib::_ssl_load_identity, m)?)?;
+    m.add_function(wrap_pyfunction!(stdlib::_ssl_verdict, m)?)?;
+    m.add_function(wrap_pyfunction!(stdlib::_ssl_alert_for, m)?)?;
     m.add_class::<enroll::EnrolledIdentity>()?;
     m.add_function(wrap_pyfunction!(enroll::enroll, m)?)?;
     m.add_function(wrap_pyfunction!(enroll::resume, m)?)?;

@@ -39,6 +39,11 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The handle behind this identity (its current chain and key).
+    pub(crate) fn handle(&self) -> &IdentityHandle {
+        &self.handle
+    }
+
     /// An identity whose handle is kept current elsewhere (an enrolled identity renewed by
     /// meshtls-enroll): every read follows the handle.
     pub(crate) fn from_handle(handle: IdentityHandle) -> Self {

@@ -174,9 +174,12 @@ def test_a_service_outside_the_bundle_is_refused(service: Service) -> None:
     token = service.mint(NODE)
 
     async def main() -> None:
-        with pytest.raises(meshtls.IoError) as e:
+        with pytest.raises(meshtls.VerificationError) as e:
             await meshtls.enroll(service.url, token, NODE, ca_bundle=rogue, timeout=10)
-        assert e.value.code == "transport"
+        # Not "unreachable": the core refused the service's certificate, and says why.
+        assert e.value.code == "unknown_issuer"
+        assert str(e.value).startswith("unknown_issuer: ") or "certificate was refused" in str(e.value)
+        assert "unreachable" not in str(e.value) and "Error {" not in str(e.value)
         with pytest.raises(meshtls.InvalidRequest):
             await meshtls.enroll("http://localhost:1", token, NODE, ca_bundle=service.bundle)
         # The option limits are net's, the same in every binding.
@@ -554,5 +557,22 @@ def test_a_native_listener_on_the_live_trust_refuses_a_peer_revoked_since(servic
                 assert loop.time() < deadline, "the listener still admits the revoked peer"
                 await asyncio.sleep(0.25)  # polling the schedule; the deadline bounds it
             assert await failure_codes(server) == ["revoked"]
+
+    run(main())
+
+
+def test_close_and_async_with_stop_the_background_work(service: Service) -> None:
+    async def main() -> None:
+        token = service.mint(NODE)
+        async with await meshtls.enroll(service.url, token, NODE, ca_bundle=service.bundle) as node:
+            assert isinstance(node, meshtls.EnrolledIdentity) and not node.closed
+            generation = node.generation
+        assert node.closed
+        # The last generation stays usable after close.
+        assert node.generation == generation and node.identity.generation == generation
+        again = await meshtls.enroll(service.url, service.mint(NODE), NODE, ca_bundle=service.bundle)
+        again.close()
+        again.close()  # idempotent
+        assert again.closed
 
     run(main())

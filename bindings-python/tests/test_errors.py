@@ -142,3 +142,68 @@ def test_bad_arguments(ca: meshtls.Authority) -> None:
     assert e.value.code in meshtls.ERROR_CODES
     with pytest.raises(TypeError):
         meshtls.Policy(ids="spiffe://mesh.internal/x")  # a list is needed, not a str
+
+
+def _messages_of_every_fixture() -> list:
+    """Every exception message meshtls gives for the repository's fixtures, fed to every
+    entry point that takes certificates, bundles or keys (as text, bytes and path)."""
+    from _support import FIXTURES
+
+    files = sorted(p for p in FIXTURES.rglob("*.pem"))
+    files += [FIXTURES / "cases.json", FIXTURES / "README.md"]
+    messages = []
+    verifier = meshtls.Verifier(
+        (FIXTURES / "root.pem").read_text(), meshtls.Policy(patterns=[f"spiffe://{TD}/service/api"])
+    )
+    for path in files:
+        for form in (path.read_bytes(), path.read_text(errors="replace"), path, str(path)):
+            calls = [
+                lambda f=form: meshtls.Certificate(f),
+                lambda f=form: meshtls.TrustBundle(f),
+                lambda f=form: meshtls.parse_certificates(f),
+                lambda f=form: meshtls.load_private_key(f),
+                lambda f=form: meshtls.load_private_key(f, "wrong"),
+                lambda f=form: verifier.verify(f),
+                lambda f=form: verifier.verify(f, usage="server"),
+                lambda f=form: meshtls.Identity(f, (FIXTURES / "api.key.pem").read_text()),
+                lambda f=form: meshtls.Identity((FIXTURES / "api.chain.pem").read_text(), f),
+                lambda f=form: meshtls.read_pkcs12(f, "x"),
+                lambda f=form: meshtls.Crl(f),
+            ]
+            for call in calls:
+                try:
+                    call()
+                except meshtls.Error as e:
+                    messages.append(str(e))
+    return messages
+
+
+def test_no_rust_debug_text_in_any_message() -> None:
+    messages = _messages_of_every_fixture()
+    assert len(messages) > 200
+    leaks = sorted({m for m in messages if _native._looks_like_debug_output(m)})
+    assert leaks == []
+    assert _native._looks_like_debug_output("Other(OtherError(Error { code: UnknownIssuer }))")
+
+
+def test_bundles_and_chains_as_text_bytes_or_paths(tmp_path) -> None:
+    import pathlib
+
+    from _support import FIXTURES
+
+    root = FIXTURES / "root.pem"
+    forms = [root.read_text(), root.read_bytes(), root, str(root), str(root).encode()]
+    pems = {meshtls.TrustBundle(f).to_pem() for f in forms}
+    assert len(pems) == 1
+    chain = FIXTURES / "api.chain.pem"
+    verifier = meshtls.Verifier(root, meshtls.Policy(trust_domains=[TD]))
+    for f in (chain.read_text(), chain.read_bytes(), chain, str(chain)):
+        assert verifier.verify(f).spiffe_id == f"spiffe://{TD}/service/api"
+    # A path to nothing is passed on as contents: the core says it is not a certificate.
+    with pytest.raises(meshtls.MalformedInput) as e:
+        meshtls.TrustBundle(str(tmp_path / "missing.pem"))
+    assert not _native._looks_like_debug_output(str(e.value))
+    # A PathLike to nothing is an io error naming the file.
+    with pytest.raises(meshtls.IoError) as io:
+        meshtls.TrustBundle(pathlib.Path(tmp_path / "missing.pem"))
+    assert "missing.pem" in str(io.value)

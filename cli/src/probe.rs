@@ -11,7 +11,6 @@ use meshtls_core::validity::parse_duration;
 use meshtls_core::{ErrorCode, PeerIdentity};
 use meshtls_net::{Identity, IdentityHandle, MtlsClient, TrustHandle};
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
 
 use crate::error::{CliError, InFile};
 use crate::files;
@@ -32,8 +31,10 @@ trust domain(s) of the bundle's CAs is allowed.
 Exit codes: 0 server accepted, 1 server rejected, or our certificate refused by the server (the
 code says why; for a refusal it is the server's TLS alert: expired, revoked, unknown_issuer,
 identity_not_allowed...), 2 bad input, 3 I/O or connection failure (also for a refusal whose
-alert names no reason). A tls:// probe waits up to 0.5 s after the handshake for the server's
-verdict on our certificate.
+alert names no reason). Neither path reports ok before the server's verdict on our
+certificate: a wss:// probe has it with the upgrade's answer, a tls:// probe waits up to 0.5 s
+after a TLS 1.3 handshake for an alert (a server that stays silent or closes cleanly within
+that time has not refused us).
 See `meshtls --help`.")]
 pub struct ProbeArgs {
     /// wss://host:port/path (mTLS + WebSocket upgrade) or tls://host:port (mTLS handshake only).
@@ -112,20 +113,13 @@ pub fn run(a: &ProbeArgs, json: bool) -> Result<(), CliError> {
         .block_on(async {
             if let Some(rest) = a.url.strip_prefix("tls://") {
                 let (host, port) = host_port(rest)?;
-                let mut stream = client
-                    .connect((host.as_str(), port), &host)
+                // In TLS 1.3 the server judges our certificate after our side of the handshake
+                // is done: meshtls-net waits for its verdict (an alert carries the code).
+                let wait = VERDICT_WAIT.min(a.timeout);
+                let stream = client
+                    .connect_verified((host.as_str(), port), &host, wait)
                     .await
                     .map_err(|e| io_error(&e))?;
-                // In TLS 1.3 the server judges our certificate after our side of the handshake
-                // is done; a refusal arrives as an alert on the first read.
-                let mut byte = [0u8; 1];
-                let wait = VERDICT_WAIT.min(a.timeout);
-                // (A server that just hangs up has accepted us: that is not a TLS error.)
-                if let Ok(Err(e)) = tokio::time::timeout(wait, stream.read(&mut byte)).await {
-                    if e.kind() == std::io::ErrorKind::InvalidData {
-                        return Err(io_error(&e));
-                    }
-                }
                 let peer = stream.peer_identity().cloned().ok_or_else(|| {
                     CliError::new(ErrorCode::Internal, "server verified without identity")
                 })?;

@@ -207,3 +207,144 @@ fn probe_connection_and_input_failures() {
     assert_error_line(&a, "io");
     assert!(stderr(&a).contains("key.pem"));
 }
+
+/// `openssl s_server -Verify 1 -verify_return_error` presenting `cert_dir` and trusting
+/// `ca_file` for client certificates; killed on drop.
+struct SServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl SServer {
+    fn start(cert_dir: &Path, ca_file: &Path) -> SServer {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let chain = cert_dir.join("chain.pem");
+        let mut child = std::process::Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-tls1_3",
+            ])
+            .args(["-Verify", "1", "-verify_return_error", "-naccept", "1"])
+            .arg("-cert")
+            .arg(&chain)
+            .arg("-cert_chain")
+            .arg(&chain)
+            .arg("-key")
+            .arg(cert_dir.join("key.pem"))
+            .arg("-CAfile")
+            .arg(ca_file)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl");
+        let out = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(out).lines();
+        // s_server prints ACCEPT once it listens.
+        for line in lines.by_ref() {
+            if line.unwrap().starts_with("ACCEPT") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        SServer { child, port }
+    }
+}
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn probe_waits_for_the_verdict_of_openssl_s_server() {
+    let pki = setup();
+    let other = Pki::new();
+    // s_server trusts another CA: it refuses our certificate after our TLS 1.3 Finished with
+    // unknown_ca, which the probe must wait for and report (never "ok").
+    let refusing = SServer::start(&pki.path("server"), &other.bundle());
+    let a = meshtls()
+        .args([
+            "probe",
+            &format!("tls://localhost:{}", refusing.port),
+            "--cert",
+        ])
+        .arg(pki.path("client"))
+        .arg("--bundle")
+        .arg(pki.bundle())
+        .assert()
+        .code(1);
+    assert_error_line(&a, "unknown_issuer");
+    assert!(!String::from_utf8_lossy(&a.get_output().stdout).contains("ok"));
+    // The control: trusting our CA, the same server accepts us.
+    let accepting = SServer::start(&pki.path("server"), &pki.bundle());
+    let v = json(
+        &meshtls()
+            .args([
+                "probe",
+                "--json",
+                &format!("tls://localhost:{}", accepting.port),
+                "--cert",
+            ])
+            .arg(pki.path("client"))
+            .arg("--bundle")
+            .arg(pki.bundle())
+            .assert()
+            .success(),
+    );
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["peer"]["spiffe_id"], SERVER_ID);
+}
+
+#[test]
+fn probe_reports_identity_not_allowed_from_the_rust_server() {
+    // The Rust server allows only another SPIFFE ID: access_denied comes back as the code.
+    let pki = setup();
+    let chain = std::fs::read(pki.path("server/chain.pem")).unwrap();
+    let key = std::fs::read(pki.path("server/key.pem")).unwrap();
+    let bundle = TrustBundle::from_pem(&std::fs::read(pki.bundle()).unwrap()).unwrap();
+    let policy = Policy::builder()
+        .allow_id(meshtls_core::SpiffeId::parse("spiffe://mesh.internal/service/billing").unwrap())
+        .build()
+        .unwrap();
+    let identity = IdentityHandle::new(Identity::from_pem(&chain, &key).unwrap());
+    let server = MtlsServer::builder(identity, TrustHandle::new(Verifier::new(bundle, policy)))
+        .build()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut l = MtlsListener::bind("127.0.0.1:0", server).await.unwrap();
+            tx.send(l.local_addr()).unwrap();
+            while let Ok(s) = l.accept().await {
+                drop(s);
+            }
+        });
+    });
+    let addr: SocketAddr = rx.recv().unwrap();
+    let a = meshtls()
+        .args([
+            "probe",
+            &format!("tls://localhost:{}", addr.port()),
+            "--cert",
+        ])
+        .arg(pki.path("client"))
+        .arg("--bundle")
+        .arg(pki.bundle())
+        .assert()
+        .code(1);
+    assert_error_line(&a, "identity_not_allowed");
+}

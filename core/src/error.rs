@@ -317,7 +317,7 @@ impl std::error::Error for Error {}
 /// The words of an error from a library whose `Display` is its `Debug` form (rustls-webpki,
 /// nom): the variant's name, split into lowercase words, without fields or nested values —
 /// `CertExpired { time: .. }` becomes `cert expired`. No Rust syntax reaches a message.
-pub(crate) fn words_of(e: &dyn fmt::Debug) -> String {
+pub fn words_of(e: &dyn fmt::Debug) -> String {
     let text = format!("{e:?}");
     let name = text
         .split(|c: char| !c.is_ascii_alphanumeric())

@@ -550,6 +550,20 @@ impl MtlsClient {
         }
     }
 
+    /// [`connect`](Self::connect), then [`MtlsStream::verdict`]: waits up to `wait` for the
+    /// server's verdict on our certificate, so that a TLS 1.3 refusal (an alert after our
+    /// side of the handshake) fails here with its code instead of on the first read.
+    pub async fn connect_verified(
+        &self,
+        addr: impl ToSocketAddrs,
+        server_name: &str,
+        wait: Duration,
+    ) -> io::Result<MtlsStream> {
+        let mut stream = self.connect(addr, server_name).await?;
+        stream.verdict(wait).await?;
+        Ok(stream)
+    }
+
     /// Run the client side of a handshake on a connected TCP stream (no timeout applied).
     pub async fn connect_tcp(&self, tcp: TcpStream, server_name: &str) -> io::Result<MtlsStream> {
         let name = server_name_of(server_name)?;

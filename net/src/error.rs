@@ -47,6 +47,26 @@ pub(crate) fn received_alert_code(err: &(dyn std::error::Error + 'static)) -> Op
     find_code(err, &alert).filter(|c| *c != ErrorCode::Io)
 }
 
+/// The core's refusal of the peer carried by a failed handshake (our verifier's error, with
+/// its message), if that is what failed; `None` for a received alert or any other failure.
+pub(crate) fn core_rejection(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
+    let found = std::cell::RefCell::new(None);
+    let pick = |e: &(dyn std::error::Error + 'static)| {
+        let core =
+            e.downcast_ref::<Error>()
+                .or_else(|| match e.downcast_ref::<rustls::Error>() {
+                    Some(rustls::Error::InvalidCertificate(CertificateError::Other(
+                        OtherError(inner),
+                    ))) => inner.downcast_ref::<Error>(),
+                    _ => None,
+                })?;
+        *found.borrow_mut() = Some(core.clone());
+        Some(core.code())
+    };
+    find_code(err, &pick);
+    found.into_inner()
+}
+
 /// Walks `err`, its `source()` chain and the errors wrapped in `io::Error`s and tungstenite
 /// errors, and returns the first code `pick` finds (`io` for a timeout met on the way).
 fn find_code(
@@ -152,12 +172,28 @@ pub(crate) fn to_io(err: Error) -> io::Error {
 
 /// A core error from a configuration failure in rustls (bad key, key/cert mismatch, ...).
 pub(crate) fn from_rustls_config(err: rustls::Error) -> Error {
+    use meshtls_core::error::{looks_like_debug_output, words_of};
     match err {
         rustls::Error::InconsistentKeys(_) => Error::new(
             ErrorCode::InvalidRequest,
             "the private key does not match the certificate",
         ),
-        other => Error::new(ErrorCode::Malformed, other.to_string()),
+        // rustls-webpki's errors display as their Debug form: say them in words.
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+            Error::new(
+                ErrorCode::Malformed,
+                format!("the certificate is not usable: {}", words_of(&inner)),
+            )
+        }
+        other => {
+            let text = other.to_string();
+            let text = if looks_like_debug_output(&text) {
+                words_of(&other)
+            } else {
+                text
+            };
+            Error::new(ErrorCode::Malformed, text)
+        }
     }
 }
 

@@ -292,6 +292,11 @@ impl RotationTask {
     pub fn stop(self) {
         self.task.abort();
     }
+
+    /// Stop the driver, through a shared reference (an owner that is closed, not dropped).
+    pub(crate) fn abort(&self) {
+        self.task.abort();
+    }
 }
 
 impl Drop for RotationTask {

@@ -5,10 +5,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use meshtls_core::PeerIdentity;
 use rustls_pki_types::CertificateDer;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// An established TLS connection (either side) and the peer identity the core verified.
@@ -18,6 +19,8 @@ use tokio::net::TcpStream;
 pub struct MtlsStream {
     io: tokio_rustls::TlsStream<TcpStream>,
     peer: Option<PeerIdentity>,
+    /// Application data read by [`MtlsStream::verdict`], handed out by the next reads.
+    early: Vec<u8>,
 }
 
 impl fmt::Debug for MtlsStream {
@@ -30,7 +33,58 @@ impl fmt::Debug for MtlsStream {
 
 impl MtlsStream {
     pub(crate) fn new(io: tokio_rustls::TlsStream<TcpStream>, peer: Option<PeerIdentity>) -> Self {
-        MtlsStream { io, peer }
+        MtlsStream {
+            io,
+            peer,
+            early: Vec::new(),
+        }
+    }
+
+    /// Client side: waits up to `wait` for the server's verdict on our certificate.
+    ///
+    /// In TLS 1.3 the client's handshake is over before the server has checked the client's
+    /// certificate (it arrives with the client's Finished); a server that refuses it sends
+    /// its alert right after. This reads until application data arrives (kept for the next
+    /// reads: nothing is lost), the connection closes, the alert arrives, or `wait` passes
+    /// with the connection open. A refusal is returned as the error the handshake would have
+    /// given: [`error_code`](crate::error_code) reads the core's code from the alert
+    /// ([`profile::code_for_alert`](crate::profile::code_for_alert): `access_denied` is
+    /// `identity_not_allowed`, `unknown_ca` is `unknown_issuer`...), `None` for an alert that
+    /// names no reason. A close or a server that says nothing within `wait` is not a refusal:
+    /// `Ok(())`. A connection reset is an `io` error. Nothing to wait for on a server-side
+    /// stream or after TLS 1.2 (the client's certificate is judged before the server's
+    /// Finished), which return `Ok(())` at once.
+    ///
+    /// ```no_run
+    /// # async fn f(client: meshtls_net::MtlsClient) -> std::io::Result<()> {
+    /// let mut stream = client.connect(("localhost", 8443), "localhost").await?;
+    /// stream.verdict(std::time::Duration::from_millis(500)).await?; // refused: Err, with the code
+    /// # Ok(()) }
+    /// ```
+    pub async fn verdict(&mut self, wait: Duration) -> io::Result<()> {
+        let client = matches!(self.io, tokio_rustls::TlsStream::Client(_));
+        if !client || self.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+            return Ok(());
+        }
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout(wait, self.io.read(&mut buf)).await {
+            Err(_) => Ok(()),
+            Ok(Ok(n)) => {
+                self.early.extend_from_slice(&buf[..n]);
+                Ok(())
+            }
+            Ok(Err(e)) => match e.kind() {
+                io::ErrorKind::UnexpectedEof => Ok(()),
+                io::ErrorKind::InvalidData => Err(e),
+                _ => Err(io::Error::new(
+                    e.kind(),
+                    meshtls_core::Error::new(
+                        meshtls_core::ErrorCode::Io,
+                        format!("the connection failed right after the handshake: {e}"),
+                    ),
+                )),
+            },
+        }
     }
 
     /// The peer as the core verified it.
@@ -90,6 +144,12 @@ impl AsyncRead for MtlsStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if !self.early.is_empty() {
+            let n = self.early.len().min(buf.remaining());
+            buf.put_slice(&self.early[..n]);
+            self.early.drain(..n);
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }

@@ -484,3 +484,69 @@ async fn identity_key_must_match_certificate() {
     let err = meshtls_net::Identity::from_pem(b"garbage", b"garbage").unwrap_err();
     assert_eq!(err.code(), ErrorCode::Malformed);
 }
+
+#[tokio::test]
+async fn connect_verified_waits_for_the_servers_verdict() {
+    // TLS 1.3: the client's handshake ends before the server judges its certificate; the
+    // verdict wait turns the server's access_denied into the connect's error.
+    let pki = Pki::new();
+    let mut srv = serve(&pki, &pki.server).await;
+    let wait = std::time::Duration::from_millis(500);
+    let refused = pki.client_with(&pki.intruder_client);
+    let err = within(
+        "refused",
+        refused.connect_verified(srv.addr, "localhost", wait),
+    )
+    .await
+    .expect_err("the server refuses this client");
+    assert_eq!(code_of(&err), Some(ErrorCode::IdentityNotAllowed), "{err}");
+    let failure = next_failure(&mut srv.failures).await;
+    assert_eq!(failure.code(), Some(ErrorCode::IdentityNotAllowed));
+    // An accepted client waits out the (silent) server and keeps a working stream.
+    let accepted = pki.client_with(&pki.client);
+    let mut stream = within(
+        "accepted",
+        accepted.connect_verified(srv.addr, "localhost", wait),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        within("echo", roundtrip(&mut stream, "hi")).await.unwrap(),
+        "echo:hi"
+    );
+}
+
+#[tokio::test]
+async fn the_verdict_wait_keeps_what_a_server_says_first() {
+    // A server that greets first: the greeting read while waiting is handed to the next read.
+    let pki = Pki::new();
+    let (server, _failures) = server_with(Pki::identity(&pki.server), pki.server_trust());
+    let mut listener = MtlsListener::bind("127.0.0.1:0", server).await.unwrap();
+    let addr = listener.local_addr();
+    let task = tokio::spawn(async move {
+        let mut s = listener.accept().await.unwrap();
+        s.write_all(b"hello from the server\n").await.unwrap();
+        s.flush().await.unwrap();
+        let mut rest = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut s, &mut rest).await;
+    });
+    let client = pki.client_with(&pki.client);
+    let mut stream = within(
+        "accepted",
+        client.connect_verified(addr, "localhost", Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(&mut stream);
+    within(
+        "greeting",
+        tokio::io::AsyncBufReadExt::read_line(&mut reader, &mut line),
+    )
+    .await
+    .unwrap();
+    assert_eq!(line, "hello from the server\n");
+    drop(reader);
+    stream.shutdown().await.unwrap();
+    within("server", task).await.unwrap();
+}

@@ -49,8 +49,9 @@ from ._native import (
     parse_certificates,
     read_pkcs12,
     resume,
+    tls_profile,
 )
-from ._stdlib import Identity, MeshSSLContext, Verifier
+from ._stdlib import Identity, MeshSSLContext, PeerRefused, Verifier
 from ._transport import Server, connect, connect_ws, serve, serve_ws
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "MalformedInput",
     "MeshSSLContext",
     "PeerIdentity",
+    "PeerRefused",
     "Policy",
     "RevocationList",
     "Revoked",
@@ -97,4 +99,5 @@ __all__ = [
     "resume",
     "serve",
     "serve_ws",
+    "tls_profile",
 ]

@@ -315,7 +315,7 @@ pub(super) async fn anonymous_tls(
         tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
     )
     .await
-    .map_err(transport)
+    .map_err(tls_failure)
 }
 
 /// `GET path` from the service at `url` WITHOUT verifying who answers: only for the

@@ -144,10 +144,20 @@ fn transport(e: impl fmt::Display) -> EnrollError {
     EnrollError::Transport(e.to_string())
 }
 
-/// A failure of the TLS connection to the service: when the service refused our certificate
-/// with an alert that names a core code (`certificate_expired`...), that code, as the core's
-/// refusal; any other failure is a transport error.
+/// A failure of the TLS connection to the service: when the core refused the service's
+/// certificate (e.g. `unknown_issuer`: not vouched for by the bundle), the core's error; when
+/// the service refused ours with an alert that names a core code (`certificate_expired`...),
+/// that code, as the core's refusal; any other failure is a transport error.
 fn tls_failure(e: impl std::error::Error + 'static) -> EnrollError {
+    if let Some(core) = crate::error::core_rejection(&e) {
+        return EnrollError::Core(CoreError::new(
+            core.code(),
+            format!(
+                "the CA service's certificate was refused: {}",
+                core.message()
+            ),
+        ));
+    }
     match crate::error::received_alert_code(&e) {
         Some(code) => EnrollError::Core(CoreError::new(
             code,
@@ -278,6 +288,7 @@ pub struct EnrolledIdentity {
     state_dir: Option<PathBuf>,
     _rotation: RotationTask,
     refresh: JoinHandle<()>,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for EnrolledIdentity {
@@ -295,6 +306,21 @@ impl Drop for EnrolledIdentity {
 }
 
 impl EnrolledIdentity {
+    /// Stops renewing and refreshing the trust now (dropping does it too): the identity and
+    /// trust keep their last generation, and connections made with them stay open. For
+    /// bindings whose objects outlive their use (Python `close()`, `async with`).
+    pub fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self._rotation.abort();
+        self.refresh.abort();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The SPIFFE ID.
     pub fn id(&self) -> &SpiffeId {
         &self.id
@@ -596,5 +622,6 @@ async fn start(
         state_dir: options.state_dir,
         _rotation: rotation,
         refresh: refresh_task,
+        closed: std::sync::atomic::AtomicBool::new(false),
     })
 }
