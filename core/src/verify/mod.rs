@@ -128,7 +128,10 @@ const MAX_CACHED_INTERMEDIATES: usize = 256;
 /// builder cannot use it either) or a copy of one of the bundle's own CAs. Only the parse is
 /// kept; every rule still runs on every verification.
 #[derive(Clone, Default)]
-struct IntermediateCache(Arc<Mutex<HashMap<Vec<u8>, Option<Arc<Certificate>>>>>);
+struct IntermediateCache(Arc<Mutex<ParsedByDer>>);
+
+/// DER -> its parse, or `None` for DER left out.
+type ParsedByDer = HashMap<Vec<u8>, Option<Arc<Certificate>>>;
 
 impl std::fmt::Debug for IntermediateCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
