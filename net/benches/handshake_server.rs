@@ -49,6 +49,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const SERVER_ID: &str = "spiffe://mesh.internal/service/api";
 const CLIENT_ID: &str = "spiffe://mesh.internal/client/agent";
 const SERVER_CPU: usize = 0;
+const MESHTLS_MULTI: &str = "meshtls-net (tokio multi-thread)";
+const MESHTLS_CURRENT: &str = "meshtls-net (tokio current-thread)";
+const GO: &str = "Go crypto/tls";
 const CLIENT_CPU: usize = 1;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -124,11 +127,18 @@ fn trust(dir: &Path, allow: &str) -> Result<TrustHandle, BoxError> {
 // Roles run in their own processes.
 
 /// The meshtls-net server: the default `MtlsServer` (as an operator builds it) behind an
-/// `MtlsListener`, on tokio's default multi-thread runtime (one worker on one CPU).
+/// `MtlsListener`, accepting in `main`'s future as `#[tokio::main]` does, on tokio's
+/// multi-thread runtime (`--runtime=multi`: one worker on one CPU, `main`'s future on the
+/// main thread) or its current-thread runtime (`--runtime=current`: everything on one thread).
 fn role_meshtls_server(dir: &Path) -> Result<(), BoxError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = match arg("runtime").as_deref() {
+        Some("current") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+    };
     rt.block_on(async {
         let server =
             MtlsServer::builder(identity(dir, "server")?, trust(dir, CLIENT_ID)?).build()?;
@@ -424,13 +434,14 @@ impl Run<'_> {
         Ok(figure)
     }
 
-    fn meshtls(&self) -> Result<Figure, BoxError> {
+    fn meshtls(&self, name: &'static str, runtime: &str) -> Result<Figure, BoxError> {
         let child = pinned(SERVER_CPU, self.pin, self.me)
             .arg("--role=meshtls-server")
+            .arg(format!("--runtime={runtime}"))
             .arg(format!("--dir={}", self.dir.display()))
             .stdout(Stdio::piped())
             .spawn()?;
-        self.measure("meshtls-net", listening(child)?)
+        self.measure(name, listening(child)?)
     }
 
     fn go(&self, bin: &Path) -> Result<Figure, BoxError> {
@@ -440,7 +451,7 @@ impl Run<'_> {
             .arg(format!("-client-id={CLIENT_ID}"))
             .stdout(Stdio::piped())
             .spawn()?;
-        self.measure("Go crypto/tls", listening(child)?)
+        self.measure(GO, listening(child)?)
     }
 
     fn openssl(&self) -> Result<Figure, BoxError> {
@@ -546,9 +557,11 @@ fn orchestrate() -> Result<(), BoxError> {
 
     let mut figures = Vec::new();
     let mut failures = Vec::new();
-    match run.meshtls() {
-        Ok(f) => figures.push(f),
-        Err(e) => failures.push(format!("meshtls-net: {e}")),
+    for (name, runtime) in [(MESHTLS_MULTI, "multi"), (MESHTLS_CURRENT, "current")] {
+        match run.meshtls(name, runtime) {
+            Ok(f) => figures.push(f),
+            Err(e) => failures.push(format!("{name}: {e}")),
+        }
     }
     match build_go(dir.path()).and_then(|bin| run.go(&bin)) {
         Ok(f) => figures.push(f),
@@ -561,12 +574,12 @@ fn orchestrate() -> Result<(), BoxError> {
 
     println!();
     println!(
-        "| server | handshakes | failed | wall s | server CPU s | handshakes per server CPU s | µs per handshake | vs meshtls-net |"
+        "| server | handshakes | failed | wall s | server CPU s | handshakes per server CPU s | µs per handshake | meshtls-net (multi-thread) is |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     let ours = figures
         .iter()
-        .find(|f| f.name == "meshtls-net")
+        .find(|f| f.name == MESHTLS_MULTI)
         .map(Figure::per_cpu_second);
     for f in &figures {
         let rate = f.per_cpu_second();
@@ -582,10 +595,17 @@ fn orchestrate() -> Result<(), BoxError> {
             1e6 / rate
         );
     }
-    if let Some(o) = ours {
+    let go = figures
+        .iter()
+        .find(|f| f.name == GO)
+        .map(Figure::per_cpu_second);
+    for f in figures.iter().filter(|f| f.name.starts_with("meshtls-net")) {
+        let o = f.per_cpu_second();
         println!(
-            "meshtls-net: {:.2} of the X25519 floor ({:.0}/s), {:.2} of the floor with \
+            "{}: {} Go; {:.2} of the X25519 floor ({:.0}/s), {:.2} of the floor with \
              X25519MLKEM768 ({:.0}/s), the group it negotiates with a meshtls client",
+            f.name,
+            go.map_or("no".to_owned(), |g| format!("{:.2}×", o / g)),
             o * floor_x25519 / 1e6,
             1e6 / floor_x25519,
             o * (floor_x25519 + hybrid_extra) / 1e6,
