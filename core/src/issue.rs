@@ -816,15 +816,32 @@ mod leaf_der {
     /// UTCTime from 1950 to 2049, GeneralizedTime otherwise (RFC 5280 §4.1.2.5).
     fn time(out: &mut Vec<u8>, t: OffsetDateTime) {
         let t = t.to_offset(time::UtcOffset::UTC);
-        let (y, mo, d) = (t.year(), u8::from(t.month()), t.day());
-        let (h, mi, s) = (t.hour(), t.minute(), t.second());
-        if (1950..2050).contains(&y) {
-            let text = format!("{:02}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z", y % 100);
-            der(out, 0x17, text.as_bytes());
-        } else {
-            let text = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z");
-            der(out, 0x18, text.as_bytes());
+        let y = t.year();
+        let utc = (1950..2050).contains(&y);
+        let mut text = [0u8; 15];
+        let mut n = 0;
+        let mut two = |v: u32| {
+            text[n] = b'0' + (v / 10 % 10) as u8;
+            text[n + 1] = b'0' + (v % 10) as u8;
+            n += 2;
+        };
+        // Years outside 0..=9999 cannot be written; validity never comes near them.
+        let year = y.clamp(0, 9999) as u32;
+        if !utc {
+            two(year / 100);
         }
+        two(year % 100);
+        for v in [
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+        ] {
+            two(u32::from(v));
+        }
+        text[n] = b'Z';
+        der(out, if utc { 0x17 } else { 0x18 }, &text[..n + 1]);
     }
 
     /// The SubjectPublicKeyInfo of a P-256 key from its uncompressed point.
