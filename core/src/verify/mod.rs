@@ -142,13 +142,14 @@ impl std::fmt::Debug for IntermediateCache {
 impl IntermediateCache {
     /// The parsed certificate for `der`, or `None` when it is left out.
     fn get(&self, der: &[u8], bundle: &TrustBundle) -> Option<Arc<Certificate>> {
-        let mut map = match self.0.lock() {
+        let lock = || match self.0.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(hit) = map.get(der) {
+        if let Some(hit) = lock().get(der) {
             return hit.clone();
         }
+        // Parsed outside the lock: concurrent handshakes wait for no one's parse.
         let parsed = Certificate::from_der_lenient(der)
             .ok()
             .filter(|c| {
@@ -158,6 +159,7 @@ impl IntermediateCache {
                     .any(|a| a.cert.fingerprint == c.fingerprint)
             })
             .map(Arc::new);
+        let mut map = lock();
         if map.len() >= MAX_CACHED_INTERMEDIATES {
             map.clear();
         }
