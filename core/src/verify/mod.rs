@@ -463,7 +463,6 @@ impl Verifier {
             filtered = usable.iter().map(|i| self.anchors[*i].clone()).collect();
             &filtered
         };
-        let all: Vec<usize> = (0..self.anchors.len()).collect();
         match self.webpki_path(end_entity, anchors, intermediates, usage, at) {
             Ok((anchor, path)) => Ok((self.index_of(&anchor, &usable)?, path)),
             Err(e) => {
@@ -492,6 +491,7 @@ impl Verifier {
                     if let Ok((anchor, _)) =
                         self.webpki_path(end_entity, &self.anchors, intermediates, usage, at)
                     {
+                        let all: Vec<usize> = (0..self.anchors.len()).collect();
                         let ca = &self.bundle.cas[self.index_of(&anchor, &all)?].cert;
                         let (code, when) = if ca.not_after < at {
                             (ErrorCode::Expired, format!("expired at {}", ca.not_after))
