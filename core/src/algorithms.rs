@@ -92,8 +92,30 @@ fn pss_hash(params: Option<&Any<'_>>) -> Option<String> {
     Some(alg.algorithm.to_id_string())
 }
 
+/// 1.2.840.10045.4.3.2, ecdsa-with-SHA256, as DER (the signature on every meshtls
+/// certificate: compared as bytes before any OID is spelled out as a string).
+pub(crate) const ECDSA_WITH_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+/// 1.2.840.10045.2.1, id-ecPublicKey, as DER.
+pub(crate) const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+/// 1.2.840.10045.3.1.7, prime256v1 (P-256), as DER.
+pub(crate) const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+/// Whether the key is an EC key on P-256 (the default meshtls key), read from the DER.
+pub(crate) fn is_p256(spki: &SubjectPublicKeyInfo<'_>) -> bool {
+    spki.algorithm.algorithm.as_bytes() == EC_PUBLIC_KEY
+        && spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok())
+            .is_some_and(|c| c.as_bytes() == P256)
+}
+
 /// Classifies a signature algorithm (of a CSR, a certificate or a CRL).
 pub(crate) fn classify_signature(alg: &AlgorithmIdentifier<'_>) -> SignatureClass {
+    if alg.algorithm.as_bytes() == ECDSA_WITH_SHA256 {
+        return SignatureClass::Strong;
+    }
     let oid = alg.algorithm.to_id_string();
     let weak = |name: &str| SignatureClass::Weak(name.to_owned());
     match oid.as_str() {
@@ -147,6 +169,9 @@ fn curve_of(spki: &SubjectPublicKeyInfo<'_>) -> Option<String> {
 
 /// Classifies a public key.
 pub(crate) fn classify_key(spki: &SubjectPublicKeyInfo<'_>) -> KeyClass {
+    if is_p256(spki) {
+        return KeyClass::Accepted;
+    }
     let alg = spki.algorithm.algorithm.to_id_string();
     match alg.as_str() {
         "1.2.840.113549.1.1.1" => {
@@ -184,6 +209,29 @@ pub(crate) fn classify_key(spki: &SubjectPublicKeyInfo<'_>) -> KeyClass {
 
 #[cfg(test)]
 mod tests {
+    /// The DER constants of the fast paths are the OIDs the string matches name.
+    #[test]
+    fn der_constants_are_the_named_oids() {
+        use std::str::FromStr as _;
+        for (der, dotted) in [
+            (super::ECDSA_WITH_SHA256, "1.2.840.10045.4.3.2"),
+            (super::EC_PUBLIC_KEY, "1.2.840.10045.2.1"),
+            (super::P256, "1.2.840.10045.3.1.7"),
+        ] {
+            assert_eq!(
+                super::Oid::from_str(dotted).unwrap().as_bytes(),
+                der,
+                "{dotted}"
+            );
+        }
+        // The id-ce extension arcs the certificate parse matches as bytes.
+        for arc in [14u8, 17, 19, 30, 36] {
+            let dotted = format!("2.5.29.{arc}");
+            let oid = super::Oid::from_str(&dotted).unwrap();
+            assert_eq!(oid.as_bytes(), &[0x55, 0x1d, arc], "{dotted}");
+        }
+    }
+
     use super::*;
 
     #[test]

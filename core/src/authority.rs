@@ -182,6 +182,8 @@ pub struct Authority {
     /// The DNS name constraints of this CA and every CA above it, as (subject, permitted
     /// bases), parsed once: issuance checks every requested DNS name against them.
     dns_constraints: Vec<(String, Vec<String>)>,
+    /// What a leaf's DER takes from this CA, learned on the first issuance (see `issue`).
+    pub(crate) leaf_template: std::sync::OnceLock<Option<crate::issue::LeafTemplate>>,
 }
 
 impl fmt::Debug for Authority {
@@ -299,6 +301,7 @@ impl Authority {
             root: der,
             intermediates_pem: String::new(),
             dns_constraints: Vec::new(),
+            leaf_template: std::sync::OnceLock::new(),
         }
         .with_caches()
     }
@@ -361,6 +364,7 @@ impl Authority {
             root: self.root.clone(),
             intermediates_pem: String::new(),
             dns_constraints: Vec::new(),
+            leaf_template: std::sync::OnceLock::new(),
         }
         .with_caches()
     }
@@ -423,6 +427,7 @@ impl Authority {
             root,
             intermediates_pem: String::new(),
             dns_constraints: Vec::new(),
+            leaf_template: std::sync::OnceLock::new(),
         }
         .with_caches()
     }

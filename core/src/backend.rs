@@ -84,27 +84,87 @@ impl rcgen::PublicKeyData for GeneratedKey {
     }
 }
 
+/// prime256v1 (1.2.840.10045.3.1.7), DER contents.
+#[cfg(feature = "aws-lc-rs")]
+const P256_OID: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// secp384r1 (1.3.132.0.34), DER contents.
+#[cfg(feature = "aws-lc-rs")]
+const P384_OID: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+
+/// One DER element: tag, definite length, contents.
+#[cfg(feature = "aws-lc-rs")]
+fn der(out: &mut Vec<u8>, tag: u8, contents: &[u8]) {
+    out.push(tag);
+    let len = contents.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len < 0x100 {
+        out.extend([0x81, len as u8]);
+    } else {
+        out.extend([0x82, (len >> 8) as u8, len as u8]);
+    }
+    out.extend_from_slice(contents);
+}
+
+/// The PKCS#8 v1 of an EC key, byte for byte what aws-lc writes (RFC 5915 ECPrivateKey with
+/// the public key and without parameters, inside PrivateKeyInfo): written here from the key's
+/// parts because aws-lc's own export recomputes the public point's affine coordinates, a
+/// field inversion that costs more than all the certificate's DER writing.
+#[cfg(feature = "aws-lc-rs")]
+fn ec_pkcs8(curve: &[u8], private: &[u8], public: &[u8]) -> Vec<u8> {
+    const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    let mut bits = Vec::with_capacity(1 + public.len());
+    bits.push(0);
+    bits.extend_from_slice(public);
+    let mut bit_string = Vec::with_capacity(bits.len() + 3);
+    der(&mut bit_string, 0x03, &bits);
+    let mut ec = Vec::with_capacity(128);
+    der(&mut ec, 0x02, &[1]);
+    der(&mut ec, 0x04, private);
+    der(&mut ec, 0xa1, &bit_string);
+    let mut ec_private_key = Vec::with_capacity(ec.len() + 3);
+    der(&mut ec_private_key, 0x30, &ec);
+    let mut alg = Vec::with_capacity(24);
+    der(&mut alg, 0x06, EC_PUBLIC_KEY);
+    der(&mut alg, 0x06, curve);
+    let mut info = Vec::with_capacity(ec_private_key.len() + alg.len() + 12);
+    der(&mut info, 0x02, &[0]);
+    der(&mut info, 0x30, &alg);
+    der(&mut info, 0x04, &ec_private_key);
+    let mut out = Vec::with_capacity(info.len() + 4);
+    der(&mut out, 0x30, &info);
+    out
+}
+
 /// A fresh key for a leaf certificate.
 #[cfg(feature = "aws-lc-rs")]
 pub(crate) fn generate_leaf_key(alg: KeyAlgorithm) -> Result<GeneratedKey> {
     use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
     let failed = |_| Error::internal("key generation failed");
-    let ecdsa = |signing: &'static signature::EcdsaSigningAlgorithm, alg| -> Result<GeneratedKey> {
+    use aws_lc_rs::encoding::AsBigEndian as _;
+    let ecdsa = |signing: &'static signature::EcdsaSigningAlgorithm,
+                 alg,
+                 curve: &[u8]|
+     -> Result<GeneratedKey> {
         let k = EcdsaKeyPair::generate(signing).map_err(failed)?;
+        let public = k.public_key().as_ref().to_vec();
+        let private = k.private_key().as_be_bytes().map_err(failed)?;
         Ok(GeneratedKey {
             alg,
-            public: k.public_key().as_ref().to_vec(),
-            pkcs8: k.to_pkcs8v1().map_err(failed)?.as_ref().to_vec(),
+            pkcs8: ec_pkcs8(curve, private.as_ref(), &public),
+            public,
         })
     };
     match alg {
         KeyAlgorithm::EcdsaP256 => ecdsa(
             &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
             &rcgen::PKCS_ECDSA_P256_SHA256,
+            P256_OID,
         ),
         KeyAlgorithm::EcdsaP384 => ecdsa(
             &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
             &rcgen::PKCS_ECDSA_P384_SHA384,
+            P384_OID,
         ),
         KeyAlgorithm::Ed25519 => {
             let k = Ed25519KeyPair::generate().map_err(failed)?;
@@ -207,4 +267,32 @@ pub(crate) fn verify_csr_signature(csr_der: &[u8], spki_der: &[u8]) -> Result<()
                 "the CSR's signature does not verify",
             )
         })
+}
+
+#[cfg(all(test, feature = "aws-lc-rs"))]
+mod pkcs8_tests {
+    use aws_lc_rs::encoding::AsBigEndian as _;
+    use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _};
+
+    /// The PKCS#8 written from the key's parts is aws-lc's own, byte for byte, and loads back
+    /// as the same key.
+    #[test]
+    fn ec_pkcs8_is_aws_lc_export() {
+        for (signing, curve) in [
+            (&signature::ECDSA_P256_SHA256_ASN1_SIGNING, super::P256_OID),
+            (&signature::ECDSA_P384_SHA384_ASN1_SIGNING, super::P384_OID),
+        ] {
+            for _ in 0..16 {
+                let k = EcdsaKeyPair::generate(signing).unwrap();
+                let ours = super::ec_pkcs8(
+                    curve,
+                    k.private_key().as_be_bytes().unwrap().as_ref(),
+                    k.public_key().as_ref(),
+                );
+                assert_eq!(ours, k.to_pkcs8v1().unwrap().as_ref());
+                let back = EcdsaKeyPair::from_pkcs8(signing, &ours).unwrap();
+                assert_eq!(back.public_key().as_ref(), k.public_key().as_ref());
+            }
+        }
+    }
 }

@@ -318,17 +318,21 @@ impl Certificate {
             ..Facts::default()
         };
         for ext in x509.extensions() {
-            let oid = ext.oid.to_id_string();
-            match oid.as_str() {
-                "2.5.29.19" => facts.bc_critical = Some(ext.critical),
-                "2.5.29.30" => facts.nc_present = true,
-                "2.5.29.36" => facts.pc_critical = Some(ext.critical),
-                "2.5.29.17" => facts.san_critical = Some(ext.critical),
-                "2.5.29.14" => facts.ski_critical = Some(ext.critical),
+            // id-ce (2.5.29) arcs compared as DER: spelling every OID out as a string cost more
+            // than the rest of the parse.
+            match ext.oid.as_bytes() {
+                [0x55, 0x1d, 19] => facts.bc_critical = Some(ext.critical),
+                [0x55, 0x1d, 30] => facts.nc_present = true,
+                [0x55, 0x1d, 36] => facts.pc_critical = Some(ext.critical),
+                [0x55, 0x1d, 17] => facts.san_critical = Some(ext.critical),
+                [0x55, 0x1d, 14] => facts.ski_critical = Some(ext.critical),
                 _ => {}
             }
-            if ext.critical && !KNOWN_EXTENSIONS.contains(&oid.as_str()) {
-                facts.unknown_critical.push(oid.clone());
+            if ext.critical {
+                let oid = ext.oid.to_id_string();
+                if !KNOWN_EXTENSIONS.contains(&oid.as_str()) {
+                    facts.unknown_critical.push(oid);
+                }
             }
             match ext.parsed_extension() {
                 ParsedExtension::SubjectAlternativeName(san) => {
@@ -515,6 +519,9 @@ impl Certificate {
 }
 
 fn describe_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String {
+    if crate::algorithms::is_p256(spki) {
+        return "ECDSA P-256".into();
+    }
     let alg = spki.algorithm.algorithm.to_id_string();
     match alg.as_str() {
         "1.2.840.10045.2.1" => {

@@ -1456,3 +1456,77 @@ fn pkcs12_from_pem_and_reason_numbers() {
         vec!["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]
     );
 }
+
+/// Presented intermediates are parsed once per verifier; every rule still runs on each
+/// verification, whether the intermediate came from that cache or not, and a verifier that
+/// has seen more intermediates than it keeps starts over without changing a verdict.
+#[test]
+fn cached_intermediates_keep_every_rule() {
+    let ca = root();
+    let inter = ca
+        .create_intermediate(&IntermediateParams::new(), NOW)
+        .unwrap();
+    let api = inter
+        .issue(&IssueRequest::new(id("api")).with_usage(Usage::Client), NOW)
+        .unwrap();
+    let db = issue(&inter, "db");
+    let v = verifier_for(&ca, Policy::builder().allow_id(id("api")).build().unwrap());
+    let shared = v.clone();
+    for round in 0..2 {
+        assert!(v.verify(&api.chain_der, PeerUsage::Client, NOW).is_ok());
+        assert_eq!(
+            code_of(v.verify(&db.chain_der, PeerUsage::Client, NOW)),
+            ErrorCode::IdentityNotAllowed,
+            "round {round}"
+        );
+        assert_eq!(
+            code_of(v.verify(&api.chain_der, PeerUsage::Server, NOW)),
+            ErrorCode::WrongUsage,
+            "round {round}"
+        );
+        // The intermediate's validity (3 years) is checked at each verification's time.
+        assert_eq!(
+            code_of(v.verify(&api.chain_der, PeerUsage::Client, NOW.add(4 * 365 * DAY))),
+            ErrorCode::Expired,
+            "round {round}"
+        );
+        assert!(shared
+            .verify(&api.chain_der, PeerUsage::Client, NOW)
+            .is_ok());
+    }
+    // A rogue intermediate of the same trust domain under another root, after ours is cached.
+    let rogue = root()
+        .create_intermediate(&IntermediateParams::new(), NOW)
+        .unwrap();
+    let forged = issue(&rogue, "api");
+    assert_eq!(
+        code_of(v.verify(&forged.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::UnknownIssuer
+    );
+    // The leaf of our intermediate presented with the rogue one: no path.
+    let mixed = vec![api.chain_der[0].clone(), forged.chain_der[1].clone()];
+    assert_eq!(
+        code_of(v.verify(&mixed, PeerUsage::Client, NOW)),
+        ErrorCode::UnknownIssuer
+    );
+    // More distinct intermediates than the verifier keeps parsed: verdicts do not change.
+    let any = verifier_for(&ca, any_in_domain());
+    let first = issue(&inter, "api");
+    assert!(any.verify(&first.chain_der, PeerUsage::Client, NOW).is_ok());
+    for n in 0..260 {
+        let other = ca
+            .create_intermediate(&IntermediateParams::new(), NOW)
+            .unwrap();
+        let chain = vec![api.chain_der[0].clone(), other.certificate_der().to_vec()];
+        assert_eq!(
+            code_of(any.verify(&chain, PeerUsage::Client, NOW)),
+            ErrorCode::UnknownIssuer,
+            "intermediate {n}"
+        );
+    }
+    assert!(any.verify(&first.chain_der, PeerUsage::Client, NOW).is_ok());
+    assert_eq!(
+        code_of(any.verify(&forged.chain_der, PeerUsage::Client, NOW)),
+        ErrorCode::UnknownIssuer
+    );
+}

@@ -29,6 +29,9 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONCURRENT_HANDSHAKES: usize = 1024;
 /// Sessions kept for resumption.
 const SESSION_CACHE_SIZE: usize = 4096;
+/// TLS 1.3 tickets a server sends after a full handshake (rustls's default), and the most it
+/// sends to a client that asks for a number (RFC 9149 `ticket_request`).
+const TLS13_TICKETS: usize = 2;
 
 /// The aws-lc-rs provider as meshtls uses it: the groups and suites of [`crate::profile`], in
 /// its order (X25519MLKEM768 offered first; TLS 1.3 suites, and for opt-in TLS 1.2 only ECDHE
@@ -259,6 +262,10 @@ impl ServerRecipe {
         if self.resumption {
             config.session_storage =
                 rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE_SIZE);
+            config.send_tls13_tickets = TLS13_TICKETS;
+            // A client that asks for no tickets (one that does not resume) gets none: no
+            // session minted, stored and sent for nothing after each of its handshakes.
+            config.max_tls13_tickets = TLS13_TICKETS;
         } else {
             config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
             config.send_tls13_tickets = 0;
@@ -464,6 +471,14 @@ impl ClientRecipe {
         } else {
             rustls::client::Resumption::disabled()
         };
+        if !self.resumption {
+            // Tell the server not to mint tickets this client would throw away (RFC 9149;
+            // servers that do not know the extension ignore it).
+            config.send_ticket_request = Some(rustls::client::TicketRequest {
+                new_session_count: 0,
+                resumption_count: 0,
+            });
+        }
         Ok(Generation {
             generations,
             value: tokio_rustls::TlsConnector::from(Arc::new(config)),

@@ -1,6 +1,7 @@
 //! The rustls verifiers: every certificate decision is the core's.
 
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -138,13 +139,16 @@ impl CoreCertVerifier {
         if pending.len() >= MAX_PENDING_VERDICTS {
             pending.clear();
         }
-        pending
-            .entry(leaf.to_vec())
-            .and_modify(|(p, n)| {
-                *p = peer.clone();
+        match pending.entry(leaf.to_vec()) {
+            Entry::Occupied(mut e) => {
+                let (p, n) = e.get_mut();
+                *p = peer;
                 *n += 1;
-            })
-            .or_insert((peer, 1));
+            }
+            Entry::Vacant(e) => {
+                e.insert((peer, 1));
+            }
+        }
     }
 
     fn take(&self, leaf: &[u8]) -> Option<PeerIdentity> {
@@ -152,15 +156,13 @@ impl CoreCertVerifier {
             Ok(p) => p,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let (peer, left) = {
-            let (peer, n) = pending.get_mut(leaf)?;
-            *n -= 1;
-            (peer.clone(), *n)
-        };
-        if left == 0 {
-            pending.remove(leaf);
+        let (peer, n) = pending.get_mut(leaf)?;
+        *n -= 1;
+        if *n > 0 {
+            return Some(peer.clone());
         }
-        Some(peer)
+        // The last handshake waiting on this verdict takes it without a copy.
+        pending.remove(leaf).map(|(peer, _)| peer)
     }
 
     /// The core's verdict on the peer of a completed handshake.

@@ -392,6 +392,98 @@ async fn resumed_sessions_still_carry_the_peer_and_are_not_resumed_across_trust_
     assert!(!third.resumed(), "no resumption across a trust change");
 }
 
+/// A client session store that counts the TLS 1.3 tickets the server sent.
+#[derive(Debug)]
+struct CountingStore {
+    inner: rustls::client::ClientSessionMemoryCache,
+    tickets: std::sync::atomic::AtomicUsize,
+}
+
+impl rustls::client::ClientSessionStore for CountingStore {
+    fn set_kx_hint(&self, name: rustls::pki_types::ServerName<'static>, g: rustls::NamedGroup) {
+        self.inner.set_kx_hint(name, g)
+    }
+    fn kx_hint(&self, name: &rustls::pki_types::ServerName<'_>) -> Option<rustls::NamedGroup> {
+        self.inner.kx_hint(name)
+    }
+    fn set_tls12_session(
+        &self,
+        name: rustls::pki_types::ServerName<'static>,
+        v: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.inner.set_tls12_session(name, v)
+    }
+    fn tls12_session(
+        &self,
+        name: &rustls::pki_types::ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.inner.tls12_session(name)
+    }
+    fn remove_tls12_session(&self, name: &rustls::pki_types::ServerName<'static>) {
+        self.inner.remove_tls12_session(name)
+    }
+    fn insert_tls13_ticket(
+        &self,
+        name: rustls::pki_types::ServerName<'static>,
+        v: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.tickets
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.insert_tls13_ticket(name, v)
+    }
+    fn take_tls13_ticket(
+        &self,
+        name: &rustls::pki_types::ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.inner.take_tls13_ticket(name)
+    }
+}
+
+/// Tickets the server sends to a client built from `client`'s rustls config (its ticket
+/// request included), counted by a store swapped in for its session cache.
+async fn tickets_received(addr: std::net::SocketAddr, client: &MtlsClient) -> usize {
+    let store = Arc::new(CountingStore {
+        inner: rustls::client::ClientSessionMemoryCache::new(8),
+        tickets: Default::default(),
+    });
+    let mut config = (*client.rustls_config().unwrap()).clone();
+    config.resumption = rustls::client::Resumption::store(store.clone());
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = within("connect", connector.connect(name, tcp))
+        .await
+        .unwrap();
+    tls.write_all(b"x\n").await.unwrap();
+    tls.flush().await.unwrap();
+    // The tickets come before the echo: reading the echo line takes them in.
+    let mut reader = tokio::io::BufReader::new(tls);
+    let mut line = String::new();
+    within(
+        "echo",
+        tokio::io::AsyncBufReadExt::read_line(&mut reader, &mut line),
+    )
+    .await
+    .unwrap();
+    assert_eq!(line, "echo:x\n");
+    store.tickets.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// A client that does not resume asks for no session tickets and the server mints none; a
+/// client that resumes still gets the server's two.
+#[tokio::test]
+async fn a_client_that_does_not_resume_is_sent_no_tickets() {
+    let pki = Pki::new();
+    let srv = serve(&pki, &pki.server).await;
+    let resuming = pki.client_with(&pki.client);
+    let not_resuming = MtlsClient::builder(Pki::identity(&pki.client), pki.client_trust())
+        .resumption(false)
+        .build()
+        .unwrap();
+    assert_eq!(tickets_received(srv.addr, &resuming).await, 2);
+    assert_eq!(tickets_received(srv.addr, &not_resuming).await, 0);
+}
+
 #[tokio::test]
 async fn a_trust_change_applies_to_new_handshakes_and_spares_open_connections() {
     let pki = Pki::new();

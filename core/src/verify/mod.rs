@@ -10,6 +10,9 @@ mod profile;
 pub use bundle::{SkippedCa, TrustBundle};
 pub use policy::{Policy, PolicyBuilder, DEFAULT_MAX_INTERMEDIATES};
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use pki_types::{CertificateDer, TrustAnchor};
 use webpki::{CertRevocationList, EndEntityCert, KeyUsage, RevocationOptionsBuilder};
 
@@ -113,6 +116,56 @@ pub struct Verifier {
     policy: Policy,
     options: VerifyOptions,
     anchors: Vec<TrustAnchor<'static>>,
+    intermediates: IntermediateCache,
+}
+
+/// Most presented intermediates a verifier keeps parsed; past it the cache starts over.
+const MAX_CACHED_INTERMEDIATES: usize = 256;
+
+/// Presented intermediates, parsed once per verifier (so once per trust generation): the same
+/// few CAs come with every handshake, and parsing one costs as much as the rest of the
+/// verifier's own work. `None` records DER to leave out: one that does not decode (the path
+/// builder cannot use it either) or a copy of one of the bundle's own CAs. Only the parse is
+/// kept; every rule still runs on every verification.
+#[derive(Clone, Default)]
+struct IntermediateCache(Arc<Mutex<ParsedByDer>>);
+
+/// DER -> its parse, or `None` for DER left out.
+type ParsedByDer = HashMap<Vec<u8>, Option<Arc<Certificate>>>;
+
+impl std::fmt::Debug for IntermediateCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntermediateCache").finish_non_exhaustive()
+    }
+}
+
+impl IntermediateCache {
+    /// The parsed certificate for `der`, or `None` when it is left out.
+    fn get(&self, der: &[u8], bundle: &TrustBundle) -> Option<Arc<Certificate>> {
+        let lock = || match self.0.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(hit) = lock().get(der) {
+            return hit.clone();
+        }
+        // Parsed outside the lock: concurrent handshakes wait for no one's parse.
+        let parsed = Certificate::from_der_lenient(der)
+            .ok()
+            .filter(|c| {
+                !bundle
+                    .cas
+                    .iter()
+                    .any(|a| a.cert.fingerprint == c.fingerprint)
+            })
+            .map(Arc::new);
+        let mut map = lock();
+        if map.len() >= MAX_CACHED_INTERMEDIATES {
+            map.clear();
+        }
+        map.insert(der.to_vec(), parsed.clone());
+        parsed
+    }
 }
 
 #[allow(deprecated)] // webpki still returns the old unit variants in places
@@ -226,6 +279,7 @@ impl Verifier {
             policy,
             options,
             anchors,
+            intermediates: IntermediateCache::default(),
         }
     }
 
@@ -290,16 +344,9 @@ impl Verifier {
         let leaf = Certificate::from_der_lenient(leaf_der.as_ref())?;
         // Presented intermediates that decode (one that does not is left to the path builder,
         // which cannot use it either), minus copies of the bundle's own CAs.
-        let presented: Vec<Certificate> = chain[1..]
+        let presented: Vec<Arc<Certificate>> = chain[1..]
             .iter()
-            .filter_map(|c| Certificate::from_der_lenient(c.as_ref()).ok())
-            .filter(|c| {
-                !self
-                    .bundle
-                    .cas
-                    .iter()
-                    .any(|a| a.cert.fingerprint == c.fingerprint)
-            })
+            .filter_map(|c| self.intermediates.get(c.as_ref(), &self.bundle))
             .collect();
         // Weak keys and signatures first: they must never surface as bad_signature or
         // unknown_issuer from the path builder, which does not accept them.
@@ -401,7 +448,7 @@ impl Verifier {
         &self,
         end_entity: &EndEntityCert<'_>,
         leaf: &Certificate,
-        presented: &[Certificate],
+        presented: &[Arc<Certificate>],
         intermediates: &[CertificateDer<'_>],
         usage: PeerUsage,
         at: Timestamp,
@@ -416,13 +463,12 @@ impl Verifier {
             filtered = usable.iter().map(|i| self.anchors[*i].clone()).collect();
             &filtered
         };
-        let all: Vec<usize> = (0..self.anchors.len()).collect();
         match self.webpki_path(end_entity, anchors, intermediates, usage, at) {
             Ok((anchor, path)) => Ok((self.index_of(&anchor, &usable)?, path)),
             Err(e) => {
                 // A weak anchor the path names: the path builder cannot use its key.
                 let issuers: Vec<&str> = std::iter::once(leaf)
-                    .chain(presented.iter())
+                    .chain(presented.iter().map(|c| &**c))
                     .map(|c| c.issuer.as_str())
                     .collect();
                 for ca in &self.bundle.cas {
@@ -445,6 +491,7 @@ impl Verifier {
                     if let Ok((anchor, _)) =
                         self.webpki_path(end_entity, &self.anchors, intermediates, usage, at)
                     {
+                        let all: Vec<usize> = (0..self.anchors.len()).collect();
                         let ca = &self.bundle.cas[self.index_of(&anchor, &all)?].cert;
                         let (code, when) = if ca.not_after < at {
                             (ErrorCode::Expired, format!("expired at {}", ca.not_after))

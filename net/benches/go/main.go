@@ -1,7 +1,12 @@
-// Baseline for net/benches/handshake.rs: Go crypto/tls mutual-TLS handshakes per second over
+// Baseline for the handshake benches in net/benches.
+//
+// Default mode (net/benches/handshake.rs): Go crypto/tls mutual-TLS handshakes per second over
 // loopback, server and clients in one process (as the Rust side does), TLS 1.3, client certs
 // required and verified against the CA, the client's URI SAN checked against one SPIFFE ID
 // (the Rust side's policy), a 1-byte echo after each handshake so both sides finished.
+//
+// -serve mode (net/benches/handshake_server.rs): the same server alone, on -addr, printing
+// "listening <addr>" once bound and serving until killed; the client is another process.
 package main
 
 import (
@@ -31,6 +36,8 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "measurement time")
 	conc := flag.Int("conc", 4, "concurrent clients")
 	resume := flag.Bool("resume", false, "resume sessions")
+	serve := flag.Bool("serve", false, "only serve (the client is another process)")
+	addrFlag := flag.String("addr", "127.0.0.1:0", "listen address in -serve mode")
 	flag.Parse()
 
 	caPEM, err := os.ReadFile(*dir + "/ca.pem")
@@ -55,9 +62,13 @@ func main() {
 			return nil
 		},
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", scfg)
+	listen := "127.0.0.1:0"
+	if *serve {
+		listen = *addrFlag
+	}
+	ln, err := tls.Listen("tcp", listen, scfg)
 	must(err)
-	go func() {
+	echo := func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -71,7 +82,13 @@ func main() {
 				}
 			}(c)
 		}
-	}()
+	}
+	if *serve {
+		fmt.Printf("listening %s\n", ln.Addr().String())
+		echo()
+		return
+	}
+	go echo()
 
 	ccfg := &tls.Config{
 		Certificates: []tls.Certificate{clientCert},
