@@ -655,6 +655,40 @@ export interface GrantOptions {
   maxLifetime?: number | string
 }
 
+/**
+ * Makes the core the certificate verifier of a Node `SecureContext` (`ctx.context._external`,
+ * the `SSL_CTX*`): client chains are verified by `verifier` during the handshake, and a refused
+ * chain fails the handshake with the TLS alert of the core's code. Returns `null` where Node's
+ * OpenSSL cannot be reached (the caller then verifies after the handshake). Used by
+ * `createServer`/`guardServer`; not needed directly.
+ */
+export declare function hookSecureContext(external: unknown, verifier: Verifier | Trust): HostHook | null
+
+/** What `hookSecureContext` installed. */
+export interface HostHook {
+  /** The hook's number, to take its verdicts with `takePeer`. */
+  id: number
+  /**
+   * Whether every code gets its own alert (`false`: `identity_not_allowed` and
+   * `not_pinned` go out as `certificate_unknown`).
+   */
+  exactAlerts: boolean
+  /** The OpenSSL version Node runs, as OpenSSL prints it (`3.0.19`). */
+  openssl: string
+}
+
+/** A refusal a hook sent as an alert. */
+export interface HostRefusal {
+  /** The core's code. */
+  code: string
+  /** The core's message. */
+  message: string
+  /** The alert sent (`access_denied`...). */
+  alert: string
+  /** Its wire number. */
+  alertNumber: number
+}
+
 /** The chain and key of one generation, read together (what Node's `cert` and `key` take). */
 export interface IdentityPem {
   /** The chain, leaf first, PEM. */
@@ -881,6 +915,48 @@ export interface SkippedCa {
   code: string
   /** Why, in words. */
   message: string
+}
+
+/**
+ * The peer a hook accepted with this leaf certificate (DER), taken once; `null` when the
+ * hook saw no such handshake (a resumed session, a context without the hook).
+ */
+export declare function takePeer(hook: number, leaf: Uint8Array): PeerIdentity | null
+
+/**
+ * The last refusal a hook made on this process, taken once (the guard calls it from the
+ * `'tlsClientError'` of the handshake that failed).
+ */
+export declare function takeRefusal(): HostRefusal | null
+
+/**
+ * The meshtls TLS profile: TLS 1.3 only, or with `allowTls12` TLS 1.2 too (ECDHE + AEAD
+ * suites only). `createServer`, `connect` and the option builders apply it; use it for a
+ * hand-built `tls` context.
+ *
+ * ```js
+ * const { minVersion, ciphers, ecdhCurve } = tlsProfile(true)
+ * ```
+ */
+export declare function tlsProfile(allowTls12?: boolean | undefined | null): TlsProfile
+
+/** The TLS profile as Node's `tls.createSecureContext` options and as data. */
+export interface TlsProfile {
+  /** `minVersion`: `TLSv1.3`, or `TLSv1.2` when TLS 1.2 is allowed. */
+  minVersion: string
+  /** `maxVersion`: `TLSv1.3`. */
+  maxVersion: string
+  /**
+   * `ciphers`: the TLS 1.3 suites, then (TLS 1.2 allowed) the ECDHE + AEAD suites, by
+   * OpenSSL name, `:`-separated (Node splits the `TLS_` names off for TLS 1.3).
+   */
+  ciphers: string
+  /** `ecdhCurve`: the key-exchange groups OpenSSL knows (`X25519:P-256:P-384`). */
+  ecdhCurve: string
+  /** The cipher suites by IANA name, in order of preference. */
+  cipherSuites: Array<string>
+  /** Whether TLS 1.2 is allowed. */
+  allowTls12: boolean
 }
 
 /** Builds a password-protected PKCS#12 (PFX) file from a private key and its chain (leaf first). */

@@ -39,5 +39,7 @@ export const {
   createHttpsServer,
   connect,
   peerIdentity,
+  serverVerification,
+  tlsProfile,
 } = meshtls
 export default meshtls
