@@ -41,5 +41,6 @@ export const {
   peerIdentity,
   serverVerification,
   tlsProfile,
+  looksLikeDebugOutput,
 } = meshtls
 export default meshtls

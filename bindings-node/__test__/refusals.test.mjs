@@ -6,12 +6,13 @@
 // not meshtls.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import https from 'node:https'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import tls from 'node:tls'
 import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 
 import {
   Authority,
@@ -28,6 +29,8 @@ import {
 import { once, TD } from './helpers.mjs'
 
 const HOUR = 3600e3
+const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures')
+const fixture = (name) => readFileSync(path.join(fixtures, name))
 
 async function leaf(ca, name, request = {}, at = undefined) {
   const issued = await ca.issue({ id: `spiffe://${TD}/service/${name}`, dnsNames: ['localhost'], ...request }, at)
@@ -142,6 +145,18 @@ const cases = [
     },
   },
   {
+    // The shared fixture whose leaf signature was altered (its key is api's), under the
+    // fixtures' root.
+    name: 'bad_signature',
+    alert: 'decrypt_error',
+    client: 'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR',
+    otherTrust: true,
+    async make() {
+      const client = { identity: new Identity(fixture('tampered.chain.pem'), fixture('api.key.pem')) }
+      return { client, trust: new TrustBundle(fixture('root.pem')) }
+    },
+  },
+  {
     // A code no alert names goes out as certificate_unknown.
     name: 'chain_too_long',
     alert: 'certificate_unknown',
@@ -173,7 +188,7 @@ for (const c of cases) {
       // The same server still admits a good client, with the core's verdict.
       const good = await leaf(w.ca, 'web')
       const ok = await plainClient(port, w.ca.rootPem, good.identity.pem())
-      if (c.name !== 'not_pinned') {
+      if (c.name !== 'not_pinned' && !c.otherTrust) {
         assert.equal(ok.data, 'hello')
         assert.equal(peerIdentity(seen[0]).spiffeId, `spiffe://${TD}/service/web`)
       }

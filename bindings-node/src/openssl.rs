@@ -28,7 +28,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{c_char, c_int, c_long, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 use meshtls_core::{ErrorCode, PeerUsage, Verifier as CoreVerifier};
 use meshtls_net::profile;
@@ -233,12 +235,17 @@ struct Refused {
     alert: profile::Alert,
 }
 
-/// Accepted peers by (hook, leaf DER), oldest first for eviction, and the last refusal.
+/// Accepted peers by (hook, leaf DER), oldest first for eviction.
 #[derive(Default)]
 struct Verdicts {
     accepted: HashMap<(u32, Vec<u8>), Vec<meshtls_core::PeerIdentity>>,
     order: VecDeque<(u32, Vec<u8>)>,
-    refused: Option<Refused>,
+}
+
+thread_local! {
+    /// The last refusal made on this thread: OpenSSL runs a handshake on the thread of the
+    /// event loop that owns the socket, and Node raises its 'tlsClientError' there too.
+    static REFUSED: std::cell::RefCell<Option<Refused>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Accepted chains whose handshake never completed (the client failed its CertificateVerify
@@ -251,8 +258,8 @@ fn verdicts() -> &'static Mutex<Verdicts> {
 }
 
 fn record_accept(id: u32, leaf: Vec<u8>, peer: meshtls_core::PeerIdentity) {
+    REFUSED.with(|r| r.borrow_mut().take());
     let Ok(mut v) = verdicts().lock() else { return };
-    v.refused = None;
     let key = (id, leaf);
     v.accepted.entry(key.clone()).or_default().push(peer);
     v.order.push_back(key);
@@ -271,9 +278,7 @@ fn record_accept(id: u32, leaf: Vec<u8>, peer: meshtls_core::PeerIdentity) {
 }
 
 fn record_refusal(r: Refused) {
-    if let Ok(mut v) = verdicts().lock() {
-        v.refused = Some(r);
-    }
+    REFUSED.with(|slot| *slot.borrow_mut() = Some(r));
 }
 
 /// The DER of one X509*.
@@ -310,8 +315,21 @@ unsafe fn peer_chain(api: &Api, store: *mut c_void) -> Option<Vec<Vec<u8>>> {
     Some(chain)
 }
 
+/// Calls of the callback and the time spent in them (ns), for the handshake benchmark.
+static CALLS: AtomicU64 = AtomicU64::new(0);
+static NANOS: AtomicU64 = AtomicU64::new(0);
+static VERIFY_NANOS: AtomicU64 = AtomicU64::new(0);
+
 /// `SSL_CTX_set_cert_verify_callback`'s callback: 1 accepts, 0 fails the handshake.
 unsafe extern "C" fn verify_cb(store: *mut c_void, arg: *mut c_void) -> c_int {
+    let started = Instant::now();
+    let outcome = verify_inner(store, arg);
+    CALLS.fetch_add(1, Ordering::Relaxed);
+    NANOS.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    outcome
+}
+
+unsafe fn verify_inner(store: *mut c_void, arg: *mut c_void) -> c_int {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let Some(api) = api() else { return 0 };
         if arg.is_null() {
@@ -320,7 +338,12 @@ unsafe extern "C" fn verify_cb(store: *mut c_void, arg: *mut c_void) -> c_int {
         // SAFETY: `arg` is the Hook this SSL_CTX owns as ex_data (alive while it is).
         let hook = &*(arg as *const Hook);
         let verdict = match peer_chain(api, store) {
-            Some(chain) => hook.verify(&chain).map(|p| (chain, p)),
+            Some(chain) => {
+                let t = Instant::now();
+                let v = hook.verify(&chain).map(|p| (chain, p));
+                VERIFY_NANOS.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                v
+            }
             None => Err(meshtls_core::Error::new(
                 ErrorCode::Malformed,
                 "the peer's certificate could not be read back from OpenSSL",
@@ -484,15 +507,38 @@ pub struct HostRefusal {
     pub alert_number: u32,
 }
 
-/// The last refusal a hook made on this process, taken once (the guard calls it from the
+/// The last refusal a hook made on this thread, taken once (the guard calls it from the
 /// `'tlsClientError'` of the handshake that failed).
 #[napi(catch_unwind)]
 pub fn take_refusal() -> Option<HostRefusal> {
-    let r = verdicts().lock().ok()?.refused.take()?;
+    let r = REFUSED.with(|slot| slot.borrow_mut().take())?;
     Some(HostRefusal {
         code: r.code.as_str().to_owned(),
         message: r.message,
         alert: r.alert.name.to_owned(),
         alert_number: u32::from(r.alert.number),
     })
+}
+
+/// What the hooks of this process did: handshakes verified (accepted or refused), the time in
+/// the callback and the part of it in the core's `verify` (µs in all). For the handshake
+/// benchmark (`bench/handshake.mjs`), which reports where a guarded handshake's time goes.
+#[napi(object)]
+pub struct HookStats {
+    /// Callback calls.
+    pub calls: f64,
+    /// Microseconds in the callback (reading the chain, the core, the verdict table).
+    pub callback_micros: f64,
+    /// Of which in the core's verification.
+    pub verify_micros: f64,
+}
+
+/// The hooks' counters (see [`HookStats`]).
+#[napi(catch_unwind)]
+pub fn hook_stats() -> HookStats {
+    HookStats {
+        calls: CALLS.load(Ordering::Relaxed) as f64,
+        callback_micros: NANOS.load(Ordering::Relaxed) as f64 / 1000.0,
+        verify_micros: VERIFY_NANOS.load(Ordering::Relaxed) as f64 / 1000.0,
+    }
 }
