@@ -19,6 +19,7 @@ import {
   Identity,
   Policy,
   RevocationList,
+  Trust,
   TrustBundle,
   Verifier,
   createHttpsServer,
@@ -312,5 +313,85 @@ test('openssl s_client refused by policy reads alert 49 (access_denied)', async 
   } finally {
     srv.close()
     rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a context from your own SNICallback is covered too: the refusal still carries its alert', async () => {
+  const w = await world()
+  const verifier = new Verifier(w.bundle, new Policy({ allowIds: [`spiffe://${TD}/service/web`] }))
+  const pem = w.api.identity.pem()
+  // The application's own context for `localhost`, not made by meshtls: OpenSSL still asks the
+  // verifier of the server's context.
+  const own = tls.createSecureContext({ cert: pem.chainPem, key: pem.keyPem, ca: w.ca.rootPem, minVersion: 'TLSv1.3' })
+  const seen = []
+  const refused = []
+  const srv = createServer(w.api.identity, verifier, { SNICallback: (_name, cb) => cb(null, own) }, (socket) => {
+    seen.push(socket)
+    socket.on('data', (d) => socket.write(d))
+    socket.on('error', () => {})
+  })
+  srv.on('peerRejected', (err) => refused.push(err))
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  const viaSni = (client) =>
+    new Promise((resolve) => {
+      const socket = tls.connect(
+        { host: '127.0.0.1', port: srv.address().port, servername: 'localhost', ca: w.ca.rootPem, cert: client.chainPem, key: client.keyPem },
+        () => socket.write('hello'),
+      )
+      let data = ''
+      socket.on('data', (d) => {
+        data += d
+        socket.end()
+      })
+      socket.on('error', (err) => resolve({ data, error: err.code }))
+      socket.on('close', () => resolve({ data }))
+    })
+  try {
+    const intruder = await viaSni((await leaf(w.ca, 'intruder')).identity.pem())
+    assert.equal(intruder.error, 'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED')
+    assert.equal(seen.length, 0)
+    assert.deepEqual(refused.map((e) => [e.code, e.alert]), [['identity_not_allowed', 'access_denied']])
+    const web = await viaSni((await leaf(w.ca, 'web')).identity.pem())
+    assert.equal(web.data, 'hello')
+    assert.equal(peerIdentity(seen[0]).spiffeId, `spiffe://${TD}/service/web`)
+  } finally {
+    srv.close()
+  }
+})
+
+test('a resumed session of a peer revoked since is refused by the core after the handshake', async () => {
+  const w = await world()
+  const web = await leaf(w.ca, 'web')
+  const trust = new Trust(new Verifier(w.bundle, Policy.allowAny()))
+  const { srv, seen, refused, port } = await server(w.api.identity, trust)
+  try {
+    const pem = web.identity.pem()
+    const options = { host: '127.0.0.1', port, ca: w.ca.rootPem, cert: pem.chainPem, key: pem.keyPem, checkServerIdentity: () => undefined }
+    const first = tls.connect(options)
+    const { args } = await once(first, 'session')
+    first.end()
+    // Revoked after its first handshake; it comes back with its session (no certificate sent).
+    const list = new RevocationList()
+    list.revoke(web.issued.serial, 'key_compromise')
+    const revoking = new TrustBundle(w.ca.rootPem)
+    revoking.addCrl(w.ca.buildCrl(list, { number: 1 }).der)
+    trust.replace(new Verifier(revoking, Policy.allowAny()))
+    const again = tls.connect({ ...options, session: args[0] })
+    let reused
+    const r = await new Promise((resolve) => {
+      again.on('secureConnect', () => {
+        reused = again.isSessionReused()
+        again.write('x')
+      })
+      again.on('data', (d) => resolve({ data: String(d) }))
+      again.on('error', (err) => resolve({ error: err.code }))
+      again.on('close', () => resolve({ closed: true }))
+    })
+    assert.equal(reused, true)
+    assert.equal(r.data, undefined)
+    assert.equal(seen.length, 1)
+    assert.deepEqual(refused.map((e) => [e.code, e.alert]), [['revoked', undefined]])
+  } finally {
+    srv.close()
   }
 })

@@ -12,10 +12,11 @@
 //   refused client gets the TLS alert of the core's code (the table the Rust transport
 //   uses). The guard then hands the core's verdict to 'secureConnection' (`peerIdentity`),
 //   and reports each refusal once, as 'peerRejected' with the core's error (or one log line
-//   when nobody listens). Where the hook cannot be installed (a runtime whose OpenSSL the
-//   addon cannot reach, a context from your own SNICallback, a resumed session), the guard
-//   verifies with the core on 'secureConnection' before any listener (http's, ws's or yours)
-//   sees the socket; a rejected socket is destroyed and never emitted. `requestCert` +
+//   when nobody listens). Contexts from your own SNICallback are covered too (OpenSSL asks the
+//   server context's verifier). Where no verdict was made in the handshake (a resumed session
+//   sends no certificate; a runtime whose OpenSSL the addon cannot reach), the guard verifies
+//   with the core on 'secureConnection' before any listener (http's, ws's or yours) sees the
+//   socket; a rejected socket is destroyed, without an alert, and never emitted. `requestCert` +
 //   `rejectUnauthorized: true` + `ca` stay on, so a server whose guard was forgotten still
 //   refuses certificate-less and unknown clients.
 // - rotation: the guard compares `identity.generation` on each new TCP connection, before
