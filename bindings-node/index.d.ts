@@ -984,10 +984,11 @@ export interface SkippedCa {
 }
 
 /**
- * The peer a hook accepted with this leaf certificate (DER), taken once; `null` when the
- * hook saw no such handshake (a resumed session, a context without the hook).
+ * The peer a hook accepted in a handshake, taken once: `key` is the server's Finished
+ * (`socket.getFinished()`, TLS 1.3) or the leaf certificate's DER (TLS 1.2); `null` when the
+ * hook made no such verdict (a resumed session, a context without the hook).
  */
-export declare function takePeer(hook: number, leaf: Uint8Array): PeerIdentity | null
+export declare function takePeer(hook: number, key: Uint8Array): PeerIdentity | null
 
 /**
  * The last refusal a hook made on this thread, taken once (the guard calls it from the

@@ -179,8 +179,13 @@ function guard(server, identity, verifier, options, built) {
       const socket = args[0]
       // The verdict the core gave in this handshake; none for a resumed session or a context
       // without the hook: then the core verifies now.
-      const leaf = hook && socket.getPeerX509Certificate()
-      const peer = leaf ? native.takePeer(hook.id, leaf.raw) : null
+      // Keyed by the server's Finished (TLS 1.3; cheap) or the leaf certificate (TLS 1.2).
+      let peer = null
+      if (hook) {
+        const finished = socket.getProtocol() === 'TLSv1.3' ? socket.getFinished() : undefined
+        const key = finished || socket.getPeerX509Certificate()?.raw
+        peer = key ? native.takePeer(hook.id, key) : null
+      }
       if (peer) {
         socket[kPeer] = peer
       } else {

@@ -15,7 +15,8 @@
 //!   through OpenSSL's `ossl_statem_fatal` when Node's OpenSSL exports it (OpenSSL 3), else
 //!   the refusal goes out as `certificate_unknown`.
 //! - The verdict: an accepted chain's [`PeerIdentity`] waits in a small table keyed by the
-//!   hook and the leaf's DER until the JavaScript guard takes it on `'secureConnection'`
+//!   hook and the connection (the server's Finished in TLS 1.3, which `socket.getFinished()`
+//!   returns; the leaf's DER in TLS 1.2) until the JavaScript guard takes it on `'secureConnection'`
 //!   ([`take_peer`]); a refusal is kept for [`take_refusal`], which the guard calls from the
 //!   `'tlsClientError'` that the failed handshake raises on the same turn of the event loop.
 //! - Lifetime: the hook's state is ex_data of the `SSL_CTX`, dropped when OpenSSL frees it.
@@ -61,6 +62,7 @@ type Index = unsafe extern "C" fn() -> c_int;
 type SkNum = unsafe extern "C" fn(*const c_void) -> c_int;
 type SkValue = unsafe extern "C" fn(*const c_void, c_int) -> *mut c_void;
 type I2d = unsafe extern "C" fn(*const c_void, *mut *mut u8) -> c_int;
+type GetFinished = unsafe extern "C" fn(*const c_void, *mut c_void, usize) -> usize;
 type StatemFatal = unsafe extern "C" fn(*mut c_void, c_int, c_int, *const c_char, ...);
 
 /// The OpenSSL functions the hook calls, found in the running process.
@@ -77,6 +79,7 @@ struct Api {
     sk_num: SkNum,
     sk_value: SkValue,
     i2d_x509: I2d,
+    get_finished: GetFinished,
     /// `ossl_statem_fatal(SSL*, alert, reason, fmt, ...)`: internal to OpenSSL 3 but
     /// exported by Node; the only way to send `access_denied` from a verify callback.
     statem_fatal: Option<StatemFatal>,
@@ -142,6 +145,7 @@ fn load() -> Option<Api> {
         sk_num: required!(c"OPENSSL_sk_num", SkNum),
         sk_value: required!(c"OPENSSL_sk_value", SkValue),
         i2d_x509: required!(c"i2d_X509", I2d),
+        get_finished: required!(c"SSL_get_finished", GetFinished),
         statem_fatal: if statem.is_null() {
             None
         } else {
@@ -235,7 +239,7 @@ struct Refused {
     alert: profile::Alert,
 }
 
-/// Accepted peers by (hook, leaf DER), oldest first for eviction.
+/// Accepted peers by (hook, server Finished or leaf DER), oldest first for eviction.
 #[derive(Default)]
 struct Verdicts {
     accepted: HashMap<(u32, Vec<u8>), Vec<meshtls_core::PeerIdentity>>,
@@ -320,6 +324,20 @@ static CALLS: AtomicU64 = AtomicU64::new(0);
 static NANOS: AtomicU64 = AtomicU64::new(0);
 static VERIFY_NANOS: AtomicU64 = AtomicU64::new(0);
 
+/// What names this handshake for the JavaScript guard: in TLS 1.3 the server has sent its
+/// Finished before the client's certificate arrives, and `socket.getFinished()` returns the
+/// same bytes after the handshake (unique per connection, and cheap to read on both sides).
+/// `None` in TLS 1.2, where the server's Finished comes later: the leaf's DER names it then.
+unsafe fn connection_key(api: &Api, store: *mut c_void) -> Option<Vec<u8>> {
+    let ssl = (api.store_get_ex_data)(store, (api.ssl_store_idx)());
+    if ssl.is_null() {
+        return None;
+    }
+    let mut buf = [0u8; 64];
+    let n = (api.get_finished)(ssl, buf.as_mut_ptr() as *mut c_void, buf.len());
+    (n > 0 && n <= buf.len()).then(|| buf[..n].to_vec())
+}
+
 /// `SSL_CTX_set_cert_verify_callback`'s callback: 1 accepts, 0 fails the handshake.
 unsafe extern "C" fn verify_cb(store: *mut c_void, arg: *mut c_void) -> c_int {
     let started = Instant::now();
@@ -352,7 +370,8 @@ unsafe fn verify_inner(store: *mut c_void, arg: *mut c_void) -> c_int {
         match verdict {
             Ok((mut chain, peer)) => {
                 (api.store_set_error)(store, X509_V_OK);
-                record_accept(hook.id, chain.swap_remove(0), peer);
+                let key = connection_key(api, store).unwrap_or_else(|| chain.swap_remove(0));
+                record_accept(hook.id, key, peer);
                 1
             }
             Err(e) => {
@@ -473,12 +492,13 @@ pub fn hook_secure_context(
     })
 }
 
-/// The peer a hook accepted with this leaf certificate (DER), taken once; `null` when the
-/// hook saw no such handshake (a resumed session, a context without the hook).
+/// The peer a hook accepted in a handshake, taken once: `key` is the server's Finished
+/// (`socket.getFinished()`, TLS 1.3) or the leaf certificate's DER (TLS 1.2); `null` when the
+/// hook made no such verdict (a resumed session, a context without the hook).
 #[napi(catch_unwind)]
-pub fn take_peer(hook: u32, leaf: Uint8Array) -> Option<PeerIdentity> {
+pub fn take_peer(hook: u32, key: Uint8Array) -> Option<PeerIdentity> {
     let mut v = verdicts().lock().ok()?;
-    let key = (hook, leaf.to_vec());
+    let key = (hook, key.to_vec());
     let list = v.accepted.get_mut(&key)?;
     let peer = if list.is_empty() {
         None
