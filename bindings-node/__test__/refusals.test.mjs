@@ -395,3 +395,45 @@ test('a resumed session of a peer revoked since is refused by the core after the
     srv.close()
   }
 })
+
+test('TLS 1.2 (allowTls12): the core decides in the handshake too, and its verdict reaches the app', async () => {
+  const w = await world()
+  const verifier = new Verifier(w.bundle, new Policy({ allowIds: [`spiffe://${TD}/service/web`] }))
+  const seen = []
+  const refused = []
+  const protocols = []
+  const srv = createServer(w.api.identity, verifier, { allowTls12: true }, (socket) => {
+    seen.push(socket)
+    protocols.push(socket.getProtocol())
+    socket.on('data', (d) => socket.write(d))
+    socket.on('error', () => {})
+  })
+  srv.on('peerRejected', (err) => refused.push(err))
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  const tls12 = (client) =>
+    new Promise((resolve) => {
+      const socket = tls.connect(
+        { host: '127.0.0.1', port: srv.address().port, maxVersion: 'TLSv1.2', ca: w.ca.rootPem, cert: client.chainPem, key: client.keyPem, checkServerIdentity: () => undefined },
+        () => socket.write('hello'),
+      )
+      let data = ''
+      socket.on('data', (d) => {
+        data += d
+        socket.end()
+      })
+      socket.on('error', (err) => resolve({ data, error: err.code }))
+      socket.on('close', () => resolve({ data }))
+    })
+  try {
+    const intruder = await tls12((await leaf(w.ca, 'intruder')).identity.pem())
+    assert.equal(intruder.error, 'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED')
+    assert.deepEqual(refused.map((e) => e.code), ['identity_not_allowed'])
+    const web = await tls12((await leaf(w.ca, 'web')).identity.pem())
+    assert.equal(web.data, 'hello')
+    assert.deepEqual(protocols, ['TLSv1.2'])
+    assert.equal(peerIdentity(seen[0]).spiffeId, `spiffe://${TD}/service/web`)
+    assert.equal(seen.length, 1)
+  } finally {
+    srv.close()
+  }
+})
