@@ -24,8 +24,10 @@ import {
   Verifier,
   createHttpsServer,
   createServer,
+  guardServer,
   peerIdentity,
   serverVerification,
+  tlsServerOptions,
 } from '../index.mjs'
 import { once, TD } from './helpers.mjs'
 
@@ -436,4 +438,12 @@ test('TLS 1.2 (allowTls12): the core decides in the handshake too, and its verdi
   } finally {
     srv.close()
   }
+})
+
+test('serverVerification: a server you build and guard is hooked too; an unguarded one is not', async () => {
+  const w = await world()
+  const verifier = new Verifier(w.bundle, Policy.allowAny())
+  const own = guardServer(tls.createServer(tlsServerOptions(w.api.identity, verifier)), w.api.identity, verifier)
+  assert.deepEqual(serverVerification(own), { mode: 'handshake', exactAlerts: true, openssl: process.versions.openssl.replace(/[a-z+].*$/, '') })
+  assert.equal(serverVerification(tls.createServer({})), undefined)
 })

@@ -139,8 +139,10 @@ function reportRefusal(server, emit, err, socket) {
 /** Makes the core the verifier of the server's current context, when Node's OpenSSL can be
  * reached; the hook (or null) is what 'secureConnection' takes verdicts from. */
 function hookContext(server, verifier) {
-  const context = server._sharedCreds && server._sharedCreds.context
-  const external = context && context._external
+  // Only a SecureContext Node made: its `context._external` is the SSL_CTX* the addon hooks.
+  const creds = server._sharedCreds
+  if (!(creds instanceof tls.SecureContext)) return null
+  const external = creds.context && creds.context._external
   return external ? native.hookSecureContext(external, verifier) : null
 }
 

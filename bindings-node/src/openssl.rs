@@ -451,11 +451,12 @@ pub struct HostHook {
     pub openssl: String,
 }
 
-/// Makes the core the certificate verifier of a Node `SecureContext` (`ctx.context._external`,
-/// the `SSL_CTX*`): client chains are verified by `verifier` during the handshake, and a refused
-/// chain fails the handshake with the TLS alert of the core's code. Returns `null` where Node's
-/// OpenSSL cannot be reached (the caller then verifies after the handshake). Used by
-/// `createServer`/`guardServer`; not needed directly.
+/// Makes the core the certificate verifier of a Node `SecureContext`: client chains are
+/// verified by `verifier` during the handshake, and a refused chain fails the handshake with
+/// the TLS alert of the core's code. Returns `null` where Node's OpenSSL cannot be reached (the
+/// caller then verifies after the handshake). Used by `createServer`/`guardServer`; not needed
+/// directly. `external` must be `secureContext.context._external` of a context made by Node's
+/// `tls` (its `SSL_CTX*`): any other External is taken for one too.
 #[napi(catch_unwind)]
 pub fn hook_secure_context(
     env: Env,
