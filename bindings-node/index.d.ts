@@ -2,6 +2,8 @@
  * and lib/header.d.ts (the declarations of the JavaScript helpers in lib/tls.js). Do not edit. */
 import type * as nodeTls from 'node:tls'
 import type * as nodeHttps from 'node:https'
+import type * as nodeHttp from 'node:http'
+import type * as nodeNet from 'node:net'
 
 /** Options of the TLS helpers, beside Node's own. */
 export interface MeshTlsOptions {
@@ -21,14 +23,33 @@ export declare function tlsClientOptions(identity: Identity, verifier: Verifier 
  * identity's `trust`), each handshake is verified with its current bundle and CRL, and new
  * connections get its current CA list as `ca`. */
 export declare function guardServer<S extends nodeTls.Server>(server: S, identity: Identity, verifier: Verifier | Trust, options?: MeshTlsOptions): S
-/** `tls.createServer` with `tlsServerOptions` and `guardServer`. */
+/** `tls.createServer` with `tlsServerOptions` and `guardServer`: clients are verified by the
+ * core in the handshake; a refused one gets the TLS alert of the core's code and is reported
+ * as 'peerRejected' (or one warning line when nobody listens). */
+export declare function createServer(identity: Identity, verifier: Verifier | Trust, listener?: (socket: nodeTls.TLSSocket) => void): nodeTls.Server
 export declare function createServer(identity: Identity, verifier: Verifier | Trust, options?: nodeTls.TlsOptions & MeshTlsOptions, listener?: (socket: nodeTls.TLSSocket) => void): nodeTls.Server
 /** `https.createServer` with `tlsServerOptions` and `guardServer`. */
-export declare function createHttpsServer(identity: Identity, verifier: Verifier | Trust, options?: nodeHttps.ServerOptions & MeshTlsOptions, listener?: (req: any, res: any) => void): nodeHttps.Server
+export declare function createHttpsServer(identity: Identity, verifier: Verifier | Trust, listener?: nodeHttp.RequestListener): nodeHttps.Server
+export declare function createHttpsServer(identity: Identity, verifier: Verifier | Trust, options?: nodeHttps.ServerOptions & MeshTlsOptions, listener?: nodeHttp.RequestListener): nodeHttps.Server
 /** `tls.connect` with `tlsClientOptions`. */
 export declare function connect(identity: Identity, verifier: Verifier | Trust, options: nodeTls.ConnectionOptions & MeshTlsOptions, callback?: () => void): nodeTls.TLSSocket
-/** The peer the core verified on a socket from `guardServer` or `connect`. */
-export declare function peerIdentity(socket: nodeTls.TLSSocket): PeerIdentity | undefined
+/** The peer the core verified on a socket from `guardServer` or `connect` (an http
+ * `req.socket` too); `undefined` on a socket no meshtls helper verified. */
+export declare function peerIdentity(socket: nodeTls.TLSSocket | nodeNet.Socket): PeerIdentity | undefined
+/** How a guarded server verifies clients (see `serverVerification` in the README). */
+export interface ServerVerification {
+  /** `handshake`: the core is OpenSSL's verifier and refusals carry the core's alert;
+   * `after-handshake`: Node's OpenSSL could not be reached, the core verifies on
+   * 'secureConnection' and a refused client is disconnected without an alert. */
+  mode: 'handshake' | 'after-handshake'
+  /** Every code gets its own alert (`false`: the policy's codes go out as `certificate_unknown`). */
+  exactAlerts: boolean
+  /** The OpenSSL version Node runs. */
+  openssl: string
+}
+/** How a server from `createServer`/`createHttpsServer`/`guardServer` verifies clients;
+ * `undefined` for a server never guarded. */
+export declare function serverVerification(server: nodeTls.Server): ServerVerification | undefined
 
 /** `for await (const conn of server)`: verified, upgraded connections until `close()`. */
 export interface WssServer {
@@ -39,6 +60,19 @@ export interface WssConnection {
   [Symbol.asyncIterator](): AsyncIterator<string | Buffer>
 }
 
+
+/** What every meshtls error carries besides its message (Python's `.code`, `.family`,
+ * `.status`): the core's stable `code`, the core's `family` (`input`, `request`,
+ * `verification`, `passphrase`, `io`, `internal`; absent for codes of the CA service), the
+ * HTTP `status` of an enrollment refused by the service (`null` when no service answered), and
+ * on 'peerRejected' the TLS `alert` the refused peer was sent. Arguments of the wrong
+ * JavaScript type are napi's own errors (`code: 'InvalidArg'`), not meshtls errors. */
+export interface MeshtlsError extends Error {
+  code: string
+  family?: string
+  status?: number | null
+  alert?: string
+}
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -470,14 +504,20 @@ export declare class Trust {
 
 /** The CA certificates a verifier trusts (several during a CA rotation) and the CRLs it checks. */
 export declare class TrustBundle {
-  /** A bundle of every certificate in `pem` (PEM text, or PEM/DER bytes); empty without one. */
+  /**
+   * A bundle of every certificate in `pem` (PEM text, PEM/DER bytes, or the path of a PEM
+   * file); empty without one.
+   */
   constructor(pem?: Input | undefined | null)
   /** A bundle of every certificate in the input. */
   static fromPem(pem: Input): TrustBundle
-  /** Adds CA certificates (PEM text, or PEM/DER bytes). A non-CA certificate is refused. */
+  /**
+   * Adds CA certificates (PEM text, PEM/DER bytes, or a file path). A non-CA certificate is
+   * refused.
+   */
   addCa(cert: Input): void
   /**
-   * Adds a CRL (PEM or DER); a newer CRL of the same issuer replaces the held one, an older
+   * Adds a CRL (PEM or DER, or a file path); a newer CRL of the same issuer replaces the held one, an older
    * one (or another with the same number) is `stale_crl`, one without CRLNumber `invalid_crl`.
    */
   addCrl(crl: Input): void
@@ -602,7 +642,10 @@ export declare function enroll(url: string, token: string, id: string, options: 
 
 /** Options of `enroll` and `resume` (the Rust `EnrollOptions`). */
 export interface EnrollOptions {
-  /** The CA certificates (PEM) that vouch for the service, given with the token. */
+  /**
+   * The CA certificates (PEM text, or the path of a PEM file) that vouch for the service,
+   * given with the token.
+   */
   caBundle: string
   /** DNS names to ask for (the token must grant them). */
   dnsNames?: Array<string>
@@ -653,6 +696,58 @@ export interface GrantOptions {
   usage?: string
   /** The longest lifetime: seconds or text such as `"24h"` (default 825 days). */
   maxLifetime?: number | string
+}
+
+/**
+ * Makes the core the certificate verifier of a Node `SecureContext`: client chains are
+ * verified by `verifier` during the handshake, and a refused chain fails the handshake with
+ * the TLS alert of the core's code. Returns `null` where Node's OpenSSL cannot be reached (the
+ * caller then verifies after the handshake). Used by `createServer`/`guardServer`; not needed
+ * directly. `external` must be `secureContext.context._external` of a context made by Node's
+ * `tls` (its `SSL_CTX*`): any other External is taken for one too.
+ */
+export declare function hookSecureContext(external: unknown, verifier: Verifier | Trust): HostHook | null
+
+/** The hooks' counters (see [`HookStats`]). */
+export declare function hookStats(): HookStats
+
+/**
+ * What the hooks of this process did: handshakes verified (accepted or refused), the time in
+ * the callback and the part of it in the core's `verify` (µs in all). For the handshake
+ * benchmark (`bench/handshake.mjs`), which reports where a guarded handshake's time goes.
+ */
+export interface HookStats {
+  /** Callback calls. */
+  calls: number
+  /** Microseconds in the callback (reading the chain, the core, the verdict table). */
+  callbackMicros: number
+  /** Of which in the core's verification. */
+  verifyMicros: number
+}
+
+/** What `hookSecureContext` installed. */
+export interface HostHook {
+  /** The hook's number, to take its verdicts with `takePeer`. */
+  id: number
+  /**
+   * Whether every code gets its own alert (`false`: `identity_not_allowed` and
+   * `not_pinned` go out as `certificate_unknown`).
+   */
+  exactAlerts: boolean
+  /** The OpenSSL version Node runs, as OpenSSL prints it (`3.0.19`). */
+  openssl: string
+}
+
+/** A refusal a hook sent as an alert. */
+export interface HostRefusal {
+  /** The core's code. */
+  code: string
+  /** The core's message. */
+  message: string
+  /** The alert sent (`access_denied`...). */
+  alert: string
+  /** Its wire number. */
+  alertNumber: number
 }
 
 /** The chain and key of one generation, read together (what Node's `cert` and `key` take). */
@@ -715,6 +810,12 @@ export interface KeyUsage {
   /** cRLSign */
   crlSign: boolean
 }
+
+/**
+ * Whether a message shows Rust syntax (a `Debug` dump) instead of words: the core's rule, which
+ * the test suites of every language check meshtls's messages against.
+ */
+export declare function looksLikeDebugOutput(message: string): boolean
 
 /** Who the peer is, once verified. */
 export interface PeerIdentity {
@@ -881,6 +982,49 @@ export interface SkippedCa {
   code: string
   /** Why, in words. */
   message: string
+}
+
+/**
+ * The peer a hook accepted in a handshake, taken once: `key` is the server's Finished
+ * (`socket.getFinished()`, TLS 1.3) or the leaf certificate's DER (TLS 1.2); `null` when the
+ * hook made no such verdict (a resumed session, a context without the hook).
+ */
+export declare function takePeer(hook: number, key: Uint8Array): PeerIdentity | null
+
+/**
+ * The last refusal a hook made on this thread, taken once (the guard calls it from the
+ * `'tlsClientError'` of the handshake that failed).
+ */
+export declare function takeRefusal(): HostRefusal | null
+
+/**
+ * The meshtls TLS profile: TLS 1.3 only, or with `allowTls12` TLS 1.2 too (ECDHE + AEAD
+ * suites only). `createServer`, `connect` and the option builders apply it; use it for a
+ * hand-built `tls` context.
+ *
+ * ```js
+ * const { minVersion, ciphers, ecdhCurve } = tlsProfile(true)
+ * ```
+ */
+export declare function tlsProfile(allowTls12?: boolean | undefined | null): TlsProfile
+
+/** The TLS profile as Node's `tls.createSecureContext` options and as data. */
+export interface TlsProfile {
+  /** `minVersion`: `TLSv1.3`, or `TLSv1.2` when TLS 1.2 is allowed. */
+  minVersion: string
+  /** `maxVersion`: `TLSv1.3`. */
+  maxVersion: string
+  /**
+   * `ciphers`: the TLS 1.3 suites, then (TLS 1.2 allowed) the ECDHE + AEAD suites, by
+   * OpenSSL name, `:`-separated (Node splits the `TLS_` names off for TLS 1.3).
+   */
+  ciphers: string
+  /** `ecdhCurve`: the key-exchange groups OpenSSL knows (`X25519:P-256:P-384`). */
+  ecdhCurve: string
+  /** The cipher suites by IANA name, in order of preference. */
+  cipherSuites: Array<string>
+  /** Whether TLS 1.2 is allowed. */
+  allowTls12: boolean
 }
 
 /** Builds a password-protected PKCS#12 (PFX) file from a private key and its chain (leaf first). */

@@ -39,5 +39,8 @@ export const {
   createHttpsServer,
   connect,
   peerIdentity,
+  serverVerification,
+  tlsProfile,
+  looksLikeDebugOutput,
 } = meshtls
 export default meshtls

@@ -2,6 +2,8 @@
  * and lib/header.d.ts (the declarations of the JavaScript helpers in lib/tls.js). Do not edit. */
 import type * as nodeTls from 'node:tls'
 import type * as nodeHttps from 'node:https'
+import type * as nodeHttp from 'node:http'
+import type * as nodeNet from 'node:net'
 
 /** Options of the TLS helpers, beside Node's own. */
 export interface MeshTlsOptions {
@@ -21,14 +23,33 @@ export declare function tlsClientOptions(identity: Identity, verifier: Verifier 
  * identity's `trust`), each handshake is verified with its current bundle and CRL, and new
  * connections get its current CA list as `ca`. */
 export declare function guardServer<S extends nodeTls.Server>(server: S, identity: Identity, verifier: Verifier | Trust, options?: MeshTlsOptions): S
-/** `tls.createServer` with `tlsServerOptions` and `guardServer`. */
+/** `tls.createServer` with `tlsServerOptions` and `guardServer`: clients are verified by the
+ * core in the handshake; a refused one gets the TLS alert of the core's code and is reported
+ * as 'peerRejected' (or one warning line when nobody listens). */
+export declare function createServer(identity: Identity, verifier: Verifier | Trust, listener?: (socket: nodeTls.TLSSocket) => void): nodeTls.Server
 export declare function createServer(identity: Identity, verifier: Verifier | Trust, options?: nodeTls.TlsOptions & MeshTlsOptions, listener?: (socket: nodeTls.TLSSocket) => void): nodeTls.Server
 /** `https.createServer` with `tlsServerOptions` and `guardServer`. */
-export declare function createHttpsServer(identity: Identity, verifier: Verifier | Trust, options?: nodeHttps.ServerOptions & MeshTlsOptions, listener?: (req: any, res: any) => void): nodeHttps.Server
+export declare function createHttpsServer(identity: Identity, verifier: Verifier | Trust, listener?: nodeHttp.RequestListener): nodeHttps.Server
+export declare function createHttpsServer(identity: Identity, verifier: Verifier | Trust, options?: nodeHttps.ServerOptions & MeshTlsOptions, listener?: nodeHttp.RequestListener): nodeHttps.Server
 /** `tls.connect` with `tlsClientOptions`. */
 export declare function connect(identity: Identity, verifier: Verifier | Trust, options: nodeTls.ConnectionOptions & MeshTlsOptions, callback?: () => void): nodeTls.TLSSocket
-/** The peer the core verified on a socket from `guardServer` or `connect`. */
-export declare function peerIdentity(socket: nodeTls.TLSSocket): PeerIdentity | undefined
+/** The peer the core verified on a socket from `guardServer` or `connect` (an http
+ * `req.socket` too); `undefined` on a socket no meshtls helper verified. */
+export declare function peerIdentity(socket: nodeTls.TLSSocket | nodeNet.Socket): PeerIdentity | undefined
+/** How a guarded server verifies clients (see `serverVerification` in the README). */
+export interface ServerVerification {
+  /** `handshake`: the core is OpenSSL's verifier and refusals carry the core's alert;
+   * `after-handshake`: Node's OpenSSL could not be reached, the core verifies on
+   * 'secureConnection' and a refused client is disconnected without an alert. */
+  mode: 'handshake' | 'after-handshake'
+  /** Every code gets its own alert (`false`: the policy's codes go out as `certificate_unknown`). */
+  exactAlerts: boolean
+  /** The OpenSSL version Node runs. */
+  openssl: string
+}
+/** How a server from `createServer`/`createHttpsServer`/`guardServer` verifies clients;
+ * `undefined` for a server never guarded. */
+export declare function serverVerification(server: nodeTls.Server): ServerVerification | undefined
 
 /** `for await (const conn of server)`: verified, upgraded connections until `close()`. */
 export interface WssServer {
@@ -39,3 +60,16 @@ export interface WssConnection {
   [Symbol.asyncIterator](): AsyncIterator<string | Buffer>
 }
 
+
+/** What every meshtls error carries besides its message (Python's `.code`, `.family`,
+ * `.status`): the core's stable `code`, the core's `family` (`input`, `request`,
+ * `verification`, `passphrase`, `io`, `internal`; absent for codes of the CA service), the
+ * HTTP `status` of an enrollment refused by the service (`null` when no service answered), and
+ * on 'peerRejected' the TLS `alert` the refused peer was sent. Arguments of the wrong
+ * JavaScript type are napi's own errors (`code: 'InvalidArg'`), not meshtls errors. */
+export interface MeshtlsError extends Error {
+  code: string
+  family?: string
+  status?: number | null
+  alert?: string
+}

@@ -12,7 +12,7 @@ use napi_derive::napi;
 
 use crate::certificate::Certificate;
 use crate::encoding::{bytes, Input};
-use crate::error::{Code, IntoJs};
+use crate::error::IntoJs;
 use crate::tasks::CoreTask;
 use crate::validity::{at, duration};
 
@@ -53,7 +53,7 @@ pub struct IntermediateOptions {
 }
 
 /// A key algorithm from its name (`unsupported` for an unknown one).
-pub fn key_algorithm(name: Option<String>) -> Result<KeyAlgorithm, Code> {
+pub fn key_algorithm(name: Option<String>) -> napi::Result<KeyAlgorithm> {
     match name {
         None => Ok(KeyAlgorithm::default()),
         Some(n) => n.parse::<KeyAlgorithm>().js(),
@@ -76,7 +76,7 @@ impl Authority {
     #[napi(ts_return_type = "Promise<Authority>", catch_unwind)]
     pub fn create_root(
         options: RootOptions,
-    ) -> Result<AsyncTask<CoreTask<CoreAuthority, Authority>>, Code> {
+    ) -> napi::Result<AsyncTask<CoreTask<CoreAuthority, Authority>>> {
         let mut params = RootParams::new(TrustDomain::new(&options.trust_domain).js()?);
         params.common_name = options.common_name;
         params.key = key_algorithm(options.key)?;
@@ -101,7 +101,7 @@ impl Authority {
     pub fn create_intermediate(
         &self,
         options: Option<IntermediateOptions>,
-    ) -> Result<AsyncTask<CoreTask<CoreAuthority, Authority>>, Code> {
+    ) -> napi::Result<AsyncTask<CoreTask<CoreAuthority, Authority>>> {
         let mut params = IntermediateParams::new();
         let mut now = at(None);
         if let Some(o) = options {

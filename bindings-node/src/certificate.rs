@@ -6,7 +6,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::encoding::{bytes, Input};
-use crate::error::{Code, IntoJs};
+use crate::error::IntoJs;
 use crate::validity::{at, to_date};
 
 /// Key usage bits of a certificate.
@@ -38,7 +38,7 @@ impl Certificate {
 impl Certificate {
     /// Parses the first certificate of PEM text or PEM/DER bytes.
     #[napi(factory, catch_unwind)]
-    pub fn parse(input: Input) -> Result<Certificate, Code> {
+    pub fn parse(input: Input) -> napi::Result<Certificate> {
         Ok(Certificate::new(
             CoreCertificate::from_pem_or_der(&bytes(&input)).js()?,
         ))
@@ -46,7 +46,7 @@ impl Certificate {
 
     /// Parses every certificate of PEM text or PEM/DER bytes, in order.
     #[napi(catch_unwind)]
-    pub fn parse_all(input: Input) -> Result<Vec<Certificate>, Code> {
+    pub fn parse_all(input: Input) -> napi::Result<Vec<Certificate>> {
         meshtls_core::encoding::parse_certificates(&bytes(&input))
             .js()?
             .iter()

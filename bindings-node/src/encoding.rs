@@ -6,7 +6,9 @@ use meshtls_core::Pkcs12Profile;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::error::{edge, Code};
+use meshtls_core::ErrorCode;
+
+use crate::error::{edge, JsResult};
 use crate::tasks::CoreTask;
 
 /// PEM text or bytes (DER, or PEM as bytes): what every meshtls input accepts.
@@ -21,8 +23,47 @@ pub fn bytes(input: &Input) -> Vec<u8> {
     }
 }
 
+/// The bytes of a bundle (CA certificates, CRLs): PEM text, DER/PEM bytes, or the path of a
+/// file holding them, told apart by the core's one rule (`encoding::looks_like_path`). A path
+/// that names no file is `malformed`, one that cannot be read `io`, both naming it.
+pub fn bundle_bytes(input: &Input) -> JsResult<Vec<u8>> {
+    match input {
+        Either::A(s) if core_enc::looks_like_path(s.as_bytes()) => read_path(s.trim()),
+        other => Ok(bytes(other)),
+    }
+}
+
+/// A bundle given as text: its contents, or the contents of the file it names.
+pub fn bundle_text(input: String) -> JsResult<String> {
+    if core_enc::looks_like_path(input.as_bytes()) {
+        let data = read_path(input.trim())?;
+        String::from_utf8(data).map_err(|_| {
+            edge(
+                ErrorCode::Malformed,
+                format!("{}: the bundle file is not PEM text", input.trim()),
+            )
+        })
+    } else {
+        Ok(input)
+    }
+}
+
+fn read_path(path: &str) -> JsResult<Vec<u8>> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        // Neither contents nor an existing file: most likely garbage given as contents.
+        std::io::ErrorKind::NotFound => edge(
+            ErrorCode::Malformed,
+            format!("not a bundle: neither PEM nor DER, and no file named {path:?}"),
+        ),
+        _ => edge(
+            ErrorCode::Io,
+            format!("cannot read the bundle file {path:?}: {e}"),
+        ),
+    })
+}
+
 /// The PKCS#12 protection profile from its name.
-pub fn pkcs12_profile(name: Option<String>) -> Result<Pkcs12Profile, Code> {
+pub fn pkcs12_profile(name: Option<String>) -> napi::Result<Pkcs12Profile> {
     match name {
         None => Ok(Pkcs12Profile::default()),
         Some(n) => n
@@ -61,7 +102,7 @@ pub fn to_pkcs12(
     key: Input,
     chain: Input,
     options: Pkcs12Options,
-) -> Result<AsyncTask<CoreTask<Vec<u8>, Buffer>>, Code> {
+) -> napi::Result<AsyncTask<CoreTask<Vec<u8>, Buffer>>> {
     let profile = pkcs12_profile(options.profile)?;
     let key = bytes(&key);
     let chain = bytes(&chain);

@@ -18,35 +18,31 @@ use napi::threadsafe_function::{
 use napi_derive::napi;
 
 use crate::certificate::Certificate;
-use crate::error::{edge, Code, IntoJs};
+use crate::error::{edge, IntoJs};
 use crate::net::Identity;
 use crate::rotation::{rotation_event, RotationEvent, RotationPolicy};
 use crate::verify::Policy;
 
-/// The `code` of an enrollment error: any string the client reports.
-struct EnrollCode(String);
-
-impl AsRef<str> for EnrollCode {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
+/// A rejected enrollment: `code` (the client's: the service's, the core's, or `transport`),
+/// `family` (net's one rule: `request` for a service refusal such as `token_used`, `io` when
+/// the service could not be reached) and `status`, the HTTP status of a service refusal
+/// (`null` when no service answered), as Python's `EnrollError` carries them.
 fn reject<T>(env: &Env, e: EnrollError) -> Result<T> {
     if let EnrollError::Core(core) = e {
         return crate::error::reject(env, core);
     }
-    let message = match &e {
-        EnrollError::Service { message, .. } => message.clone(),
-        other => other.to_string(),
+    let (message, status) = match &e {
+        EnrollError::Service {
+            message, status, ..
+        } => (message.clone(), Some(*status)),
+        other => (other.to_string(), None),
     };
-    let family = e.family().as_str();
-    let err = napi::Error::new(EnrollCode(e.code().to_owned()), message);
-    let js = JsError::from(err).into_unknown(*env);
-    // The family every binding gives an enrollment code (net's one rule): `request` for a
-    // service refusal such as `token_used`, `io` when the service could not be reached.
+    let js = crate::error::error_object(env, e.code(), Some(e.family().as_str()), &message);
     if let Ok(mut obj) = js.coerce_to_object() {
-        let _ = obj.set_named_property("family", family);
+        let _ = match status {
+            Some(s) => obj.set_named_property("status", u32::from(s)),
+            None => obj.set_named_property("status", Null),
+        };
     }
     Err(napi::Error::from(js))
 }
@@ -56,7 +52,7 @@ fn spawn<'env, T, V, F>(
     env: &'env Env,
     fut: F,
     finish: fn(T) -> V,
-) -> Result<PromiseRaw<'env, V>, Code>
+) -> napi::Result<PromiseRaw<'env, V>>
 where
     T: Send + 'static,
     V: ToNapiValue + 'static,
@@ -77,7 +73,8 @@ type OnRotation =
 /// Options of `enroll` and `resume` (the Rust `EnrollOptions`).
 #[napi(object, object_to_js = false)]
 pub struct EnrollOptions<'env> {
-    /// The CA certificates (PEM) that vouch for the service, given with the token.
+    /// The CA certificates (PEM text, or the path of a PEM file) that vouch for the service,
+    /// given with the token.
     pub ca_bundle: String,
     /// DNS names to ask for (the token must grant them).
     pub dns_names: Option<Vec<String>>,
@@ -102,7 +99,7 @@ pub struct EnrollOptions<'env> {
     pub state_dir: Option<String>,
 }
 
-fn seconds(s: f64, what: &str) -> std::result::Result<Duration, napi::Error<Code>> {
+fn seconds(s: f64, what: &str) -> std::result::Result<Duration, napi::Error> {
     Duration::try_from_secs_f64(s).map_err(|_| {
         edge(
             meshtls_core::ErrorCode::InvalidRequest,
@@ -141,8 +138,8 @@ fn on_rotation(f: OnRotation) -> Arc<dyn Fn(meshtls_net::RotationEvent) + Send +
     })
 }
 
-fn rust_options(options: EnrollOptions) -> std::result::Result<RustOptions, napi::Error<Code>> {
-    let mut o = RustOptions::new(options.ca_bundle);
+fn rust_options(options: EnrollOptions) -> std::result::Result<RustOptions, napi::Error> {
+    let mut o = RustOptions::new(crate::encoding::bundle_text(options.ca_bundle)?);
     o.dns_names = options.dns_names.unwrap_or_default();
     if let Some(k) = options.key {
         o.key_algorithm = k.parse().js()?;
@@ -169,7 +166,7 @@ fn rust_options(options: EnrollOptions) -> std::result::Result<RustOptions, napi
     Ok(o)
 }
 
-fn closed() -> napi::Error<Code> {
+fn closed() -> napi::Error {
     edge(
         meshtls_core::ErrorCode::InvalidRequest,
         "this EnrolledIdentity is closed",
@@ -197,7 +194,7 @@ impl EnrolledIdentity {
         }
     }
 
-    fn running(&self) -> std::result::Result<Arc<Rust>, napi::Error<Code>> {
+    fn running(&self) -> std::result::Result<Arc<Rust>, napi::Error> {
         self.inner
             .lock()
             .map_err(|_| edge(meshtls_core::ErrorCode::Internal, "lock poisoned"))?
@@ -224,13 +221,13 @@ impl EnrolledIdentity {
 
     /// The current leaf certificate.
     #[napi(getter, catch_unwind)]
-    pub fn certificate(&self) -> Result<Certificate, Code> {
+    pub fn certificate(&self) -> napi::Result<Certificate> {
         Ok(Certificate::new(self.identity.current().leaf().js()?))
     }
 
     /// The current serial (hex).
     #[napi(getter, catch_unwind)]
-    pub fn serial(&self) -> Result<String, Code> {
+    pub fn serial(&self) -> napi::Result<String> {
         Ok(self.identity.current().leaf().js()?.serial.to_hex())
     }
 
@@ -250,7 +247,7 @@ impl EnrolledIdentity {
     /// number than the one held, or the same number with other content): the held CRL stays,
     /// and `refreshTrust()` rejects with `stale_crl`. Throws `invalid_request` once closed.
     #[napi(getter, catch_unwind)]
-    pub fn stale_crl_refusals(&self) -> Result<f64, Code> {
+    pub fn stale_crl_refusals(&self) -> napi::Result<f64> {
         Ok(self.running()?.stale_crl_refusals() as f64)
     }
 
@@ -267,7 +264,7 @@ impl EnrolledIdentity {
     /// client) that admits other peers than `trust` does; refreshed with `trust` while it is
     /// held. Throws `invalid_request` once closed.
     #[napi(catch_unwind)]
-    pub fn trust_for(&self, policy: &crate::verify::Policy) -> Result<crate::trust::Trust, Code> {
+    pub fn trust_for(&self, policy: &crate::verify::Policy) -> napi::Result<crate::trust::Trust> {
         let node = self.running()?;
         Ok(crate::trust::Trust::from_handle(
             node.trust_for(policy.inner.clone()),
@@ -286,7 +283,7 @@ impl EnrolledIdentity {
     /// Renews now (a new key and certificate); resolves to the new generation. Throws
     /// `invalid_request` once closed.
     #[napi(ts_return_type = "Promise<number>", catch_unwind)]
-    pub fn renew_now<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, f64>, Code> {
+    pub fn renew_now<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, f64>> {
         let inner = self.running()?;
         spawn(
             env,
@@ -300,7 +297,7 @@ impl EnrolledIdentity {
 
     /// Fetches the bundle and CRL now. Throws `invalid_request` once closed.
     #[napi(ts_return_type = "Promise<void>", catch_unwind)]
-    pub fn refresh_trust<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>, Code> {
+    pub fn refresh_trust<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
         let inner = self.running()?;
         spawn(env, async move { inner.refresh_trust().await }, |()| ())
     }
@@ -308,7 +305,7 @@ impl EnrolledIdentity {
     /// Stops renewing and refreshing (and releases `onRotation`); the identity and verifier
     /// keep what they hold. A renewal or refresh already under way finishes first. Idempotent.
     #[napi(catch_unwind)]
-    pub fn close(&self) -> Result<(), Code> {
+    pub fn close(&self) -> napi::Result<()> {
         let node = self
             .inner
             .lock()
@@ -320,7 +317,7 @@ impl EnrolledIdentity {
 
     /// Whether `close()` was called.
     #[napi(getter, catch_unwind)]
-    pub fn closed(&self) -> Result<bool, Code> {
+    pub fn closed(&self) -> napi::Result<bool> {
         Ok(self
             .inner
             .lock()
@@ -338,7 +335,7 @@ pub fn enroll<'env>(
     token: String,
     id: String,
     options: EnrollOptions,
-) -> Result<PromiseRaw<'env, EnrolledIdentity>, Code> {
+) -> napi::Result<PromiseRaw<'env, EnrolledIdentity>> {
     let id = meshtls_core::SpiffeId::parse(&id).js()?;
     let o = rust_options(options)?;
     spawn(
@@ -357,7 +354,7 @@ pub fn resume<'env>(
     env: &'env Env,
     url: String,
     options: EnrollOptions,
-) -> Result<PromiseRaw<'env, EnrolledIdentity>, Code> {
+) -> napi::Result<PromiseRaw<'env, EnrolledIdentity>> {
     let o = rust_options(options)?;
     spawn(
         env,

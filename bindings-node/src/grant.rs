@@ -7,7 +7,7 @@ use meshtls_core::{parse_ip, Grant as CoreGrant, IdPattern, Usage};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::error::{Code, IntoJs};
+use crate::error::IntoJs;
 use crate::validity::duration;
 
 /// Options of `Grant.joinToken` and `Grant.administrator`.
@@ -30,11 +30,11 @@ pub struct Grant {
     pub(crate) inner: CoreGrant,
 }
 
-fn ips(list: Vec<String>) -> Result<Vec<IpAddr>, Code> {
+fn ips(list: Vec<String>) -> napi::Result<Vec<IpAddr>> {
     list.iter().map(|s| parse_ip(s).js()).collect()
 }
 
-fn restrict(mut g: CoreGrant, o: GrantOptions) -> Result<CoreGrant, Code> {
+fn restrict(mut g: CoreGrant, o: GrantOptions) -> napi::Result<CoreGrant> {
     if let Some(list) = o.ip_addresses {
         g = g.with_ips(ips(list)?);
     }
@@ -52,7 +52,7 @@ impl Grant {
     /// A join token's grant: IDs matching `ids`; only the DNS names and IP addresses listed;
     /// never a reserved identity (the CA service's ID, an administrator's).
     #[napi(factory, catch_unwind)]
-    pub fn join_token(ids: String, options: Option<GrantOptions>) -> Result<Grant, Code> {
+    pub fn join_token(ids: String, options: Option<GrantOptions>) -> napi::Result<Grant> {
         let mut o = options.unwrap_or(GrantOptions {
             dns_names: None,
             ip_addresses: None,
@@ -69,7 +69,7 @@ impl Grant {
     /// An operator's administrator grant: IDs matching `ids`, reserved ones included; any DNS
     /// name and IP address unless the options list them.
     #[napi(factory, catch_unwind)]
-    pub fn administrator(ids: String, options: Option<GrantOptions>) -> Result<Grant, Code> {
+    pub fn administrator(ids: String, options: Option<GrantOptions>) -> napi::Result<Grant> {
         let mut g = CoreGrant::administrator(IdPattern::parse(&ids).js()?);
         let Some(mut o) = options else {
             return Ok(Grant { inner: g });

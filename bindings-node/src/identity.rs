@@ -1,10 +1,9 @@
 //! SPIFFE IDs and ID patterns (core `identity`).
 
 use meshtls_core::{IdPattern as CoreIdPattern, SpiffeId as CoreSpiffeId, TrustDomain};
-use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::error::{Code, IntoJs};
+use crate::error::IntoJs;
 
 /// A SPIFFE ID (`spiffe://mesh.internal/service/api`), validated by the core.
 #[napi]
@@ -16,7 +15,7 @@ pub struct SpiffeId {
 impl SpiffeId {
     /// Parses an ID; anything that is not a valid SPIFFE ID is `malformed`.
     #[napi(factory, catch_unwind)]
-    pub fn parse(id: String) -> Result<SpiffeId, Code> {
+    pub fn parse(id: String) -> napi::Result<SpiffeId> {
         Ok(SpiffeId {
             inner: CoreSpiffeId::parse(&id).js()?,
         })
@@ -43,7 +42,7 @@ impl SpiffeId {
     /// Whether the ID belongs to the trust domain (`mesh.internal`; parsed strictly, as in
     /// every meshtls binding: `spiffe://mesh.internal` is `malformed`).
     #[napi(catch_unwind)]
-    pub fn is_member_of(&self, trust_domain: String) -> Result<bool, Code> {
+    pub fn is_member_of(&self, trust_domain: String) -> napi::Result<bool> {
         let td = TrustDomain::new(&trust_domain).js()?;
         Ok(self.inner.is_member_of(&td))
     }
@@ -66,7 +65,7 @@ pub struct IdPattern {
 impl IdPattern {
     /// Parses a pattern; a malformed one is `malformed`.
     #[napi(factory, catch_unwind)]
-    pub fn parse(pattern: String) -> Result<IdPattern, Code> {
+    pub fn parse(pattern: String) -> napi::Result<IdPattern> {
         Ok(IdPattern {
             inner: CoreIdPattern::parse(&pattern).js()?,
         })
@@ -74,7 +73,7 @@ impl IdPattern {
 
     /// Whether the SPIFFE ID matches; an ID that does not parse is `malformed`.
     #[napi(catch_unwind)]
-    pub fn matches(&self, id: String) -> Result<bool, Code> {
+    pub fn matches(&self, id: String) -> napi::Result<bool> {
         Ok(self.inner.matches(&CoreSpiffeId::parse(&id).js()?))
     }
 

@@ -14,7 +14,7 @@ use napi_derive::napi;
 use crate::authority::{key_algorithm, Authority};
 use crate::certificate::Certificate;
 use crate::encoding::{bytes, pkcs12_profile, Input};
-use crate::error::{edge, Code, IntoJs};
+use crate::error::{edge, IntoJs};
 use crate::grant::Grant;
 use crate::tasks::CoreTask;
 use crate::validity::{at, duration, to_date};
@@ -43,7 +43,7 @@ pub struct IssueRequest {
 }
 
 /// Translates a JavaScript request into the core's.
-pub fn core_request(r: IssueRequest) -> Result<CoreIssueRequest, Code> {
+pub fn core_request(r: IssueRequest) -> napi::Result<CoreIssueRequest> {
     let id = r.id.as_deref().map(SpiffeId::parse).transpose().js()?;
     let mut req = match (&r.csr, id) {
         // With both, the CSR must name that ID or none; its DNS and IP names are kept.
@@ -72,7 +72,7 @@ pub fn core_request(r: IssueRequest) -> Result<CoreIssueRequest, Code> {
         let parsed = ips
             .iter()
             .map(|ip| parse_ip(ip).js())
-            .collect::<Result<Vec<IpAddr>, Code>>()?;
+            .collect::<napi::Result<Vec<IpAddr>>>()?;
         req = req.with_ips(parsed);
     }
     if let Some(cn) = r.common_name {
@@ -172,7 +172,7 @@ impl Issued {
 
     /// The leaf, parsed.
     #[napi(getter, catch_unwind)]
-    pub fn certificate(&self) -> Result<Certificate, Code> {
+    pub fn certificate(&self) -> napi::Result<Certificate> {
         Ok(Certificate::new(
             meshtls_core::Certificate::from_der(&self.inner.cert_der).js()?,
         ))
@@ -185,7 +185,7 @@ impl Issued {
         &self,
         password: String,
         profile: Option<String>,
-    ) -> Result<AsyncTask<CoreTask<Vec<u8>, Buffer>>, Code> {
+    ) -> napi::Result<AsyncTask<CoreTask<Vec<u8>, Buffer>>> {
         let profile = pkcs12_profile(profile)?;
         let issued = self.inner.clone();
         Ok(CoreTask::new(
@@ -207,7 +207,7 @@ impl Authority {
         &self,
         request: IssueRequest,
         at_time: Option<DateTime<Utc>>,
-    ) -> Result<AsyncTask<CoreTask<CoreIssued, Issued>>, Code> {
+    ) -> napi::Result<AsyncTask<CoreTask<CoreIssued, Issued>>> {
         let req = core_request(request)?;
         let now = at(at_time);
         let ca = self.inner.clone();
@@ -224,7 +224,7 @@ impl Authority {
         grant: &Grant,
         admins: Option<Vec<String>>,
         at_time: Option<DateTime<Utc>>,
-    ) -> Result<AsyncTask<CoreTask<CoreIssued, Issued>>, Code> {
+    ) -> napi::Result<AsyncTask<CoreTask<CoreIssued, Issued>>> {
         let req = core_request(request)?;
         let mut reserved = self.inner.reserved();
         for a in admins.unwrap_or_default() {
@@ -246,11 +246,11 @@ impl Authority {
         &self,
         requests: Vec<IssueRequest>,
         at_time: Option<DateTime<Utc>>,
-    ) -> Result<AsyncTask<IssueManyTask>, Code> {
+    ) -> napi::Result<AsyncTask<IssueManyTask>> {
         let reqs = requests
             .into_iter()
             .map(core_request)
-            .collect::<Result<Vec<_>, Code>>()?;
+            .collect::<napi::Result<Vec<_>>>()?;
         let now = at(at_time);
         let ca = self.inner.clone();
         Ok(CoreTask::new(
@@ -291,7 +291,7 @@ pub struct CsrResult {
 pub fn create_csr_js(
     id: String,
     options: Option<CsrOptions>,
-) -> Result<AsyncTask<CoreTask<GeneratedCsr, CsrResult>>, Code> {
+) -> napi::Result<AsyncTask<CoreTask<GeneratedCsr, CsrResult>>> {
     let id = SpiffeId::parse(&id).js()?;
     let (dns, key) = match options {
         Some(o) => (o.dns_names.unwrap_or_default(), key_algorithm(o.key)?),

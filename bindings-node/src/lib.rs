@@ -14,6 +14,8 @@ pub mod grant;
 pub mod identity;
 pub mod issue;
 pub mod net;
+pub mod openssl;
+pub mod profile;
 pub mod revocation;
 pub mod rotation;
 pub mod tasks;

@@ -13,7 +13,7 @@ use napi_derive::napi;
 
 use crate::certificate::Certificate;
 use crate::encoding::{bytes, Input};
-use crate::error::{edge, Code, IntoJs, JsResult};
+use crate::error::{edge, IntoJs, JsResult};
 use crate::issue::Issued;
 
 /// Our certificate chain and key, swappable while servers run: `update()` changes what new
@@ -94,7 +94,7 @@ impl Identity {
     pub fn new(
         source: Either3<ClassInstance<Issued>, String, Uint8Array>,
         key: Option<Input>,
-    ) -> Result<Self, Code> {
+    ) -> napi::Result<Self> {
         Ok(Identity {
             handle: IdentityHandle::new(from_source(&source, key)?),
         })
@@ -107,7 +107,7 @@ impl Identity {
         &self,
         source: Either3<ClassInstance<Issued>, String, Uint8Array>,
         key: Option<Input>,
-    ) -> Result<(), Code> {
+    ) -> napi::Result<()> {
         self.handle.replace(from_source(&source, key)?);
         Ok(())
     }
@@ -144,7 +144,7 @@ impl Identity {
 
     /// The leaf, parsed.
     #[napi(getter, catch_unwind)]
-    pub fn certificate(&self) -> Result<Certificate, Code> {
+    pub fn certificate(&self) -> napi::Result<Certificate> {
         Ok(Certificate::new(self.handle.current().leaf().js()?))
     }
 }
@@ -197,7 +197,7 @@ fn spawn<'env, T, V, F>(
     env: &'env Env,
     fut: F,
     finish: fn(T) -> V,
-) -> Result<PromiseRaw<'env, V>, Code>
+) -> napi::Result<PromiseRaw<'env, V>>
 where
     T: Send + 'static,
     V: ToNapiValue + 'static,
@@ -223,7 +223,7 @@ impl WssConnection {
     pub fn recv<'env>(
         &self,
         env: &'env Env,
-    ) -> Result<PromiseRaw<'env, Option<Either<String, Buffer>>>, Code> {
+    ) -> napi::Result<PromiseRaw<'env, Option<Either<String, Buffer>>>> {
         let source = self.source.clone();
         spawn(
             env,
@@ -259,7 +259,7 @@ impl WssConnection {
         &self,
         env: &'env Env,
         data: Either<String, Uint8Array>,
-    ) -> Result<PromiseRaw<'env, ()>, Code> {
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
         let msg = match data {
             Either::A(s) => Message::text(s),
             Either::B(b) => Message::binary(b.to_vec()),
@@ -278,7 +278,7 @@ impl WssConnection {
 
     /// Closes the WebSocket.
     #[napi(ts_return_type = "Promise<void>", catch_unwind)]
-    pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>, Code> {
+    pub fn close<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
         let sink = self.sink.clone();
         spawn(
             env,
@@ -311,7 +311,7 @@ impl WssServer {
         identity: &Identity,
         #[napi(ts_arg_type = "Verifier | Trust")] verifier: VerifierOrTrust,
         address: String,
-    ) -> Result<PromiseRaw<'env, WssServer>, Code> {
+    ) -> napi::Result<PromiseRaw<'env, WssServer>> {
         let server =
             meshtls_net::MtlsServer::builder(identity.handle.clone(), trust_handle(&verifier))
                 .build()
@@ -352,7 +352,7 @@ impl WssServer {
     pub fn accept<'env>(
         &self,
         env: &'env Env,
-    ) -> Result<PromiseRaw<'env, Option<WssConnection>>, Code> {
+    ) -> napi::Result<PromiseRaw<'env, Option<WssConnection>>> {
         let listener = self.listener.clone();
         let mut closed = self.closed.subscribe();
         spawn(
@@ -399,7 +399,7 @@ pub fn wss_connect<'env>(
     identity: &Identity,
     #[napi(ts_arg_type = "Verifier | Trust")] verifier: VerifierOrTrust,
     url: String,
-) -> Result<PromiseRaw<'env, WssConnection>, Code> {
+) -> napi::Result<PromiseRaw<'env, WssConnection>> {
     let client = meshtls_net::MtlsClient::builder(identity.handle.clone(), trust_handle(&verifier))
         .build()
         .js()?;

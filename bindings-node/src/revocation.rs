@@ -10,7 +10,7 @@ use napi_derive::napi;
 
 use crate::authority::Authority;
 use crate::encoding::{bytes, Input};
-use crate::error::{Code, IntoJs};
+use crate::error::IntoJs;
 use crate::validity::{at, to_date};
 
 /// One revoked certificate.
@@ -51,7 +51,7 @@ impl RevocationList {
 
     /// Parses the text form (`toText`), as the CLI keeps beside a CA.
     #[napi(factory, catch_unwind)]
-    pub fn from_text(text: String) -> Result<Self, Code> {
+    pub fn from_text(text: String) -> napi::Result<Self> {
         Ok(RevocationList {
             inner: CoreRevocationList::from_text(&text).js()?,
         })
@@ -65,7 +65,7 @@ impl RevocationList {
         serial: String,
         reason: Option<String>,
         at_time: Option<DateTime<Utc>>,
-    ) -> Result<bool, Code> {
+    ) -> napi::Result<bool> {
         let serial = Serial::from_hex(&serial).js()?;
         let reason = match reason {
             Some(r) => r.parse::<RevocationReason>().js()?,
@@ -76,7 +76,7 @@ impl RevocationList {
 
     /// The entry for a serial (hex), if revoked.
     #[napi(catch_unwind)]
-    pub fn get(&self, serial: String) -> Result<Option<RevokedEntry>, Code> {
+    pub fn get(&self, serial: String) -> napi::Result<Option<RevokedEntry>> {
         Ok(self.inner.get(&Serial::from_hex(&serial).js()?).map(entry))
     }
 
@@ -127,7 +127,7 @@ impl Crl {
 impl Crl {
     /// Parses a CRL (PEM text, or PEM/DER bytes).
     #[napi(factory, catch_unwind)]
-    pub fn parse(input: Input) -> Result<Self, Code> {
+    pub fn parse(input: Input) -> napi::Result<Self> {
         Ok(Crl::new(CoreCrl::from_pem_or_der(&bytes(&input)).js()?))
     }
 
@@ -163,7 +163,7 @@ impl Crl {
 
     /// Whether `serial` (hex) is revoked, and when and why.
     #[napi(catch_unwind)]
-    pub fn lookup(&self, serial: String) -> Result<Option<RevokedEntry>, Code> {
+    pub fn lookup(&self, serial: String) -> napi::Result<Option<RevokedEntry>> {
         let serial = Serial::from_hex(&serial).js()?;
         Ok(self.inner.lookup(&serial).js()?.as_ref().map(entry))
     }
@@ -202,7 +202,7 @@ pub struct CrlOptions {
 impl Authority {
     /// Builds and signs a CRL of the records.
     #[napi(catch_unwind)]
-    pub fn build_crl(&self, records: &RevocationList, options: CrlOptions) -> Result<Crl, Code> {
+    pub fn build_crl(&self, records: &RevocationList, options: CrlOptions) -> napi::Result<Crl> {
         let mut params = CrlParams::new(u64::from(options.number), at(options.this_update));
         if let Some(n) = options.next_update {
             params.next_update = at(Some(n));

@@ -10,7 +10,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::encoding::{bytes, Input};
-use crate::error::{Code, IntoJs};
+use crate::error::IntoJs;
 use crate::validity::{at, duration, to_date};
 
 /// What a rotation driver reports (`onRotation`), one shape for the three kinds; the fields
@@ -124,7 +124,7 @@ impl RotationPolicy {
 
     /// Renew at this fraction of the lifetime (0 < f < 1).
     #[napi(factory, catch_unwind)]
-    pub fn at_fraction(fraction: f64) -> Result<Self, Code> {
+    pub fn at_fraction(fraction: f64) -> napi::Result<Self> {
         Ok(RotationPolicy {
             inner: CoreRotationPolicy::at_fraction(fraction).js()?,
         })
@@ -132,7 +132,7 @@ impl RotationPolicy {
 
     /// Renew this long (seconds, or text such as `"7d"`) before expiry.
     #[napi(factory, catch_unwind)]
-    pub fn before_expiry(margin: Either<f64, String>) -> Result<Self, Code> {
+    pub fn before_expiry(margin: Either<f64, String>) -> napi::Result<Self> {
         Ok(RotationPolicy {
             inner: CoreRotationPolicy::before_expiry(duration(margin)?),
         })
@@ -140,7 +140,7 @@ impl RotationPolicy {
 
     /// The same schedule with this jitter (0 to 0.5 of the lifetime).
     #[napi(catch_unwind)]
-    pub fn with_jitter(&self, jitter: f64) -> Result<RotationPolicy, Code> {
+    pub fn with_jitter(&self, jitter: f64) -> napi::Result<RotationPolicy> {
         Ok(RotationPolicy {
             inner: self.inner.with_jitter(jitter).js()?,
         })
@@ -177,7 +177,7 @@ impl RotationPolicy {
         &self,
         cert: Input,
         at_time: Option<DateTime<Utc>>,
-    ) -> Result<RotationStatus, Code> {
+    ) -> napi::Result<RotationStatus> {
         let cert = CoreCertificate::from_pem_or_der(&bytes(&cert)).js()?;
         Ok(status(self.inner.status(&cert, at(at_time))))
     }
@@ -190,7 +190,7 @@ impl RotationPolicy {
         cert: Input,
         at_time: Option<DateTime<Utc>>,
         retry: Either<f64, String>,
-    ) -> Result<DateTime<Utc>, Code> {
+    ) -> napi::Result<DateTime<Utc>> {
         let cert = CoreCertificate::from_pem_or_der(&bytes(&cert)).js()?;
         let now: Timestamp = at(at_time);
         let retry = duration(retry)?;

@@ -7,10 +7,9 @@
 //! bundle or CRL), and compare `generation` to refresh a server's `ca`.
 
 use meshtls_net::TrustHandle;
-use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::error::{Code, IntoJs};
+use crate::error::IntoJs;
 use crate::validity::at;
 use crate::verify::{chain_ders, peer_identity, peer_usage, ChainInput, PeerIdentity, Verifier};
 use crate::verify::{Policy, VerifyOptions};
@@ -54,7 +53,7 @@ impl Trust {
     /// Verifies a chain (leaf first) with the current bundle, CRL and policy; returns who the
     /// peer is, or throws an `Error` whose `code` says why not (`revoked`, `unknown_issuer`...).
     #[napi(catch_unwind)]
-    pub fn verify(&self, chain: ChainInput, options: VerifyOptions) -> Result<PeerIdentity, Code> {
+    pub fn verify(&self, chain: ChainInput, options: VerifyOptions) -> napi::Result<PeerIdentity> {
         let usage = peer_usage(&options.usage)?;
         let ders = chain_ders(&chain)?;
         self.handle

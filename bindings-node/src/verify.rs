@@ -10,8 +10,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::certificate::Certificate;
-use crate::encoding::{bytes, Input};
-use crate::error::{edge, Code, IntoJs};
+use crate::encoding::{bundle_bytes, Input};
+use crate::error::{edge, IntoJs};
 use crate::revocation::Crl;
 use crate::validity::{at, duration, to_date};
 
@@ -24,12 +24,13 @@ pub struct TrustBundle {
 
 #[napi]
 impl TrustBundle {
-    /// A bundle of every certificate in `pem` (PEM text, or PEM/DER bytes); empty without one.
+    /// A bundle of every certificate in `pem` (PEM text, PEM/DER bytes, or the path of a PEM
+    /// file); empty without one.
     #[napi(constructor, catch_unwind)]
-    pub fn new(pem: Option<Input>) -> Result<Self, Code> {
+    pub fn new(pem: Option<Input>) -> napi::Result<Self> {
         Ok(TrustBundle {
             inner: match pem {
-                Some(p) => CoreTrustBundle::from_pem(&bytes(&p)).js()?,
+                Some(p) => CoreTrustBundle::from_pem(&bundle_bytes(&p)?).js()?,
                 None => CoreTrustBundle::new(),
             },
         })
@@ -37,26 +38,27 @@ impl TrustBundle {
 
     /// A bundle of every certificate in the input.
     #[napi(factory, catch_unwind)]
-    pub fn from_pem(pem: Input) -> Result<Self, Code> {
+    pub fn from_pem(pem: Input) -> napi::Result<Self> {
         Self::new(Some(pem))
     }
 
-    /// Adds CA certificates (PEM text, or PEM/DER bytes). A non-CA certificate is refused.
+    /// Adds CA certificates (PEM text, PEM/DER bytes, or a file path). A non-CA certificate is
+    /// refused.
     #[napi(catch_unwind)]
-    pub fn add_ca(&mut self, cert: Input) -> Result<(), Code> {
-        self.inner.add_ca_pem(&bytes(&cert)).js()
+    pub fn add_ca(&mut self, cert: Input) -> napi::Result<()> {
+        self.inner.add_ca_pem(&bundle_bytes(&cert)?).js()
     }
 
-    /// Adds a CRL (PEM or DER); a newer CRL of the same issuer replaces the held one, an older
+    /// Adds a CRL (PEM or DER, or a file path); a newer CRL of the same issuer replaces the held one, an older
     /// one (or another with the same number) is `stale_crl`, one without CRLNumber `invalid_crl`.
     #[napi(catch_unwind)]
-    pub fn add_crl(&mut self, crl: Input) -> Result<(), Code> {
-        self.inner.add_crl(&bytes(&crl)).js()
+    pub fn add_crl(&mut self, crl: Input) -> napi::Result<()> {
+        self.inner.add_crl(&bundle_bytes(&crl)?).js()
     }
 
     /// Removes the CA with this SHA-256 certificate fingerprint (hex); whether it was there.
     #[napi(catch_unwind)]
-    pub fn remove_ca(&mut self, fingerprint: String) -> Result<bool, Code> {
+    pub fn remove_ca(&mut self, fingerprint: String) -> napi::Result<bool> {
         Ok(self
             .inner
             .remove_ca(&Fingerprint::from_hex(&fingerprint).js()?))
@@ -173,7 +175,7 @@ pub struct Policy {
 impl Policy {
     /// Builds a policy from its rules.
     #[napi(constructor, catch_unwind)]
-    pub fn new(options: PolicyOptions) -> Result<Self, Code> {
+    pub fn new(options: PolicyOptions) -> napi::Result<Self> {
         let mut b = CorePolicy::builder();
         for id in options.allow_ids.unwrap_or_default() {
             b = b.allow_id(SpiffeId::parse(&id).js()?);
@@ -295,7 +297,7 @@ pub fn peer_identity(p: CorePeerIdentity) -> PeerIdentity {
 }
 
 /// `client` or `server`.
-pub fn peer_usage(usage: &str) -> Result<PeerUsage, Code> {
+pub fn peer_usage(usage: &str) -> napi::Result<PeerUsage> {
     usage
         .parse::<PeerUsage>()
         .map_err(|e| edge(e.code(), e.message()))
@@ -311,7 +313,7 @@ pub struct Verifier {
 #[napi]
 pub type ChainInput = Either3<String, Uint8Array, Vec<Uint8Array>>;
 
-pub(crate) fn chain_ders(chain: &ChainInput) -> Result<Vec<Vec<u8>>, Code> {
+pub(crate) fn chain_ders(chain: &ChainInput) -> napi::Result<Vec<Vec<u8>>> {
     match chain {
         Either3::A(s) => meshtls_core::encoding::parse_certificates(s.as_bytes()).js(),
         Either3::B(b) => meshtls_core::encoding::parse_certificates(b).js(),
@@ -327,7 +329,7 @@ impl Verifier {
         bundle: &TrustBundle,
         policy: &Policy,
         options: Option<VerifierOptions>,
-    ) -> Result<Self, Code> {
+    ) -> napi::Result<Self> {
         let mut o = CoreVerifyOptions::default();
         if let Some(opts) = options {
             if let Some(r) = opts.revocation {
@@ -347,7 +349,7 @@ impl Verifier {
     /// Verifies a chain (leaf first) for the peer's role; returns who the peer is, or throws
     /// an `Error` whose `code` says why not (`expired`, `unknown_issuer`, `revoked`...).
     #[napi(catch_unwind)]
-    pub fn verify(&self, chain: ChainInput, options: VerifyOptions) -> Result<PeerIdentity, Code> {
+    pub fn verify(&self, chain: ChainInput, options: VerifyOptions) -> napi::Result<PeerIdentity> {
         let usage = peer_usage(&options.usage)?;
         let ders = chain_ders(&chain)?;
         self.inner
