@@ -576,7 +576,7 @@ namespace MeshTls.Tests
         }
 
         [Test]
-        public void AServiceOutsideTheBundleIsTransport()
+        public void AServiceOutsideTheBundleIsUnknownIssuer()
         {
             var token = service.Mint(Node);
             string rogue;
@@ -585,9 +585,12 @@ namespace MeshTls.Tests
                 rogue = other.RootPem;
             }
             var e = Failure(() => Enrollment.EnrollAsync(service.Url, token, Node, new EnrollOptions(rogue) { Timeout = TimeSpan.FromSeconds(10) }));
-            Assert.AreEqual("transport", e.CodeName);
-            Assert.AreEqual(ErrorCode.Transport, e.Code);
-            Assert.AreEqual(ErrorFamily.Io, e.Family);
+            // Not "unreachable": the core refused the service's certificate, and says why.
+            Assert.AreEqual("unknown_issuer", e.CodeName);
+            Assert.AreEqual(ErrorCode.UnknownIssuer, e.Code);
+            Assert.AreEqual(ErrorFamily.Verification, e.Family);
+            StringAssert.DoesNotContain("unreachable", e.Message);
+            StringAssert.DoesNotContain("Error {", e.Message);
             var http = Failure(() => Enrollment.EnrollAsync("http://localhost:" + service.Port, token, Node, Options()));
             Assert.AreEqual("invalid_request", http.CodeName);
             Assert.AreEqual(ErrorCode.InvalidRequest, http.Code);
