@@ -49,6 +49,10 @@ pub use validate::JwtValidator;
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
 /// The longest lifetime meshtls mints, whatever the configuration: one hour.
 pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
+/// The most audiences a minted token carries.
+pub const MAX_AUDIENCES: usize = 16;
+/// The longest audience a minted token carries, in bytes.
+pub const MAX_AUDIENCE_LEN: usize = 256;
 /// The longest token the validator reads (longer is `token_malformed`).
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
@@ -437,6 +441,14 @@ impl TokenRequest {
         self
     }
 
+    /// Binds the token to the certificate with this SHA-256 fingerprint (of its DER), as a
+    /// verified peer's [`PeerIdentity::fingerprint`](crate::PeerIdentity): the same
+    /// `x5t#S256` as [`TokenRequest::bind_to_certificate`].
+    pub fn bind_to_fingerprint(mut self, fingerprint: &crate::Fingerprint) -> Self {
+        self.bound_thumbprint = Some(b64url(&fingerprint.0));
+        self
+    }
+
     /// The subject.
     pub fn subject(&self) -> &SpiffeId {
         &self.subject
@@ -452,7 +464,8 @@ impl TokenRequest {
         self.ttl
     }
 
-    /// Checks the request: at least one audience, none empty; a lifetime of at least one
+    /// Checks the request: one to [`MAX_AUDIENCES`] audiences, none empty, longer than
+    /// [`MAX_AUDIENCE_LEN`] or with a control character; a lifetime of at least one
     /// second and at most the maximum, itself at most [`MAX_TOKEN_TTL`]; roles not empty
     /// strings. Anything else is `invalid_request`.
     pub fn check(&self) -> Result<()> {
@@ -463,6 +476,16 @@ impl TokenRequest {
         }
         if self.audience.iter().any(|a| a.trim().is_empty()) {
             return Err(Error::invalid_request("an audience is empty"));
+        }
+        if self.audience.len() > MAX_AUDIENCES
+            || self
+                .audience
+                .iter()
+                .any(|a| a.len() > MAX_AUDIENCE_LEN || a.chars().any(char::is_control))
+        {
+            return Err(Error::invalid_request(format!(
+                "at most {MAX_AUDIENCES} audiences of at most {MAX_AUDIENCE_LEN} bytes, without control characters"
+            )));
         }
         let max = self.max_ttl.min(MAX_TOKEN_TTL);
         if self.ttl < Duration::from_secs(1) || self.ttl > max {

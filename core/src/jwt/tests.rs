@@ -304,6 +304,15 @@ fn bound_tokens_need_the_matching_certificate() {
         Some(certificate_thumbprint(&mine.cert_der).as_str())
     );
     assert_eq!(code(v.validate(&t.token, Some(&mine.cert_der), NOW)), "ok");
+    let by_fingerprint =
+        TokenRequest::new(sub(), ["orders"]).bind_to_fingerprint(&mine.fingerprint);
+    assert_eq!(
+        key.mint(&by_fingerprint, NOW)
+            .unwrap()
+            .claims
+            .bound_thumbprint,
+        t.claims.bound_thumbprint
+    );
     assert_eq!(
         code(v.validate(&t.token, Some(&theirs.cert_der), NOW)),
         "token_binding"
@@ -390,6 +399,9 @@ fn requests_are_checked() {
     let bad = [
         TokenRequest::new(sub(), Vec::<String>::new()),
         TokenRequest::new(sub(), [""]),
+        TokenRequest::new(sub(), ["a\nb"]),
+        TokenRequest::new(sub(), ["x".repeat(MAX_AUDIENCE_LEN + 1)]),
+        TokenRequest::new(sub(), (0..=MAX_AUDIENCES).map(|i| i.to_string())),
         TokenRequest::new(sub(), ["a"]).ttl(Duration::ZERO),
         TokenRequest::new(sub(), ["a"]).ttl(MAX_TOKEN_TTL + Duration::from_secs(1)),
         TokenRequest::new(sub(), ["a"])
