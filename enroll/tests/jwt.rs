@@ -94,3 +94,51 @@ async fn bad_jwt_settings_refuse_to_start() {
         assert!(err.to_string().starts_with("invalid_request"), "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolled_identity_keeps_its_tokens_fresh() {
+    let h = service().await;
+    let node_id = id("spiffe://mesh.internal/service/api");
+    let token = h.token(&node_id.to_string()).await;
+    let node = meshtls_enroll::enroll(&h.url, &token, &node_id, h.options())
+        .await
+        .unwrap();
+    let bound = node.jwt_source(vec!["orders".into()], Some(Duration::from_secs(600)), true);
+    let first = bound.token().await.unwrap();
+    assert_eq!(
+        bound.token().await.unwrap(),
+        first,
+        "a fresh token is reused"
+    );
+    let b = bundle(&h).await;
+    let td = meshtls_core::TrustDomain::new("mesh.internal").unwrap();
+    let v = meshtls_core::jwt::JwtValidator::new(
+        &b.with_trust_domain(td.clone()),
+        meshtls_core::Policy::builder()
+            .allow_trust_domain(td)
+            .build()
+            .unwrap(),
+        ["orders"],
+    )
+    .unwrap();
+    let leaf = |n: &meshtls_enroll::EnrolledIdentity| chain_of(&n.identity())[0].clone();
+    v.validate(&first, Some(&leaf(&node)), now()).unwrap();
+    // A renewal changes the certificate: the bound token follows it.
+    let old_leaf = leaf(&node);
+    node.renew_now().await.unwrap();
+    let second = bound.token().await.unwrap();
+    assert_ne!(second, first);
+    v.validate(&second, Some(&leaf(&node)), now()).unwrap();
+    assert_eq!(
+        v.validate(&second, Some(&old_leaf), now())
+            .unwrap_err()
+            .code(),
+        meshtls_core::ErrorCode::TokenBinding
+    );
+    // Past two thirds of its lifetime a token is replaced.
+    let short = node.jwt_source(vec!["orders".into()], Some(Duration::from_secs(3)), false);
+    let a = short.fresh().await.unwrap();
+    assert_eq!(short.fresh().await.unwrap().jti, a.jti);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_ne!(short.fresh().await.unwrap().jti, a.jti);
+}

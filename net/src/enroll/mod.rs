@@ -33,11 +33,13 @@ use tokio::task::JoinHandle;
 mod admin;
 pub mod api;
 mod client;
+mod jwt;
 mod refresh;
 mod state;
 
 pub use self::admin::CertFilter;
 pub use self::client::{CaClient, PemDocument};
+pub use self::jwt::JwtSource;
 use self::refresh::TrustRefresh;
 use self::state::{load_crl, load_state, save_state};
 pub use self::state::{CRL_FILE, STATE_FILE};
@@ -307,6 +309,24 @@ impl EnrolledIdentity {
     /// The client of the CA service this identity came from.
     pub fn ca(&self) -> &CaClient {
         &self.client
+    }
+
+    /// JWT-SVIDs for `audience` from the CA service, for this identity's SPIFFE ID, kept
+    /// fresh ([`JwtSource::token`]); `ttl` defaults to the service's (5 minutes); `bind` binds
+    /// them to the current certificate (a new token follows each renewal).
+    pub fn jwt_source(
+        &self,
+        audience: Vec<String>,
+        ttl: Option<Duration>,
+        bind: bool,
+    ) -> JwtSource {
+        JwtSource::new(
+            self.client.clone(),
+            self.identity.clone(),
+            audience,
+            ttl,
+            bind,
+        )
     }
 
     /// Renew now (the rotation driver does this on schedule): a new key, a new certificate.
