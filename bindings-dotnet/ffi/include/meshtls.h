@@ -323,6 +323,9 @@ typedef struct meshtls_issue_request meshtls_issue_request;
 // An issued certificate: the leaf, its chain, the generated key (if any) and its facts.
 typedef struct meshtls_issued meshtls_issued;
 
+// Checks JWT-SVIDs (immutable; several threads may validate with it at once).
+typedef struct meshtls_jwt_validator meshtls_jwt_validator;
+
 // Who the peer is, once verified.
 typedef struct meshtls_peer meshtls_peer;
 
@@ -1025,6 +1028,52 @@ int64_t meshtls_issued_not_after(const meshtls_issued *issued);
 // # Safety
 // `issued` is NULL or from this library, not freed before and not used after.
 void meshtls_issued_free(meshtls_issued *issued);
+
+// A validator of the JWT keys of the SPIFFE bundle `(bundle_json, json_len)` (for subjects of
+// `trust_domain` only, unless it is NULL), with a copy of `policy`, for tokens addressed to
+// one of the `audience_count` `audiences`. `algorithm_count` 0 allows ES256, ES384 and EdDSA;
+// otherwise only the `algorithms` named. With `require_binding` non-zero an unbound token is
+// refused. A bundle that does not parse is `MESHTLS_MALFORMED`; no audience
+// `MESHTLS_INVALID_REQUEST`.
+//
+// # Safety
+// `(bundle_json, json_len)` is readable; `trust_domain` is NULL or NUL-terminated; `policy`
+// is live; `audiences` holds `audience_count` NUL-terminated strings and `algorithms`
+// `algorithm_count` (NULL when the count is 0); `out` is writable.
+meshtls_result meshtls_jwt_validator_new(const uint8_t *bundle_json,
+                                         size_t json_len,
+                                         const char *trust_domain,
+                                         const meshtls_policy *policy,
+                                         const char *const *audiences,
+                                         size_t audience_count,
+                                         const char *const *algorithms,
+                                         size_t algorithm_count,
+                                         uint8_t require_binding,
+                                         meshtls_jwt_validator **out);
+
+// Validates the token `(token, token_len)` at `at` (Unix seconds) for a connection whose peer
+// certificate (DER, or PEM whose first certificate counts) is `(peer_cert, peer_len)`, or
+// none when `peer_cert` is NULL. On success `*out_subject` is the token's `sub` (UTF-8) and
+// `*out_claims_json` its claims as a JSON object, with `kid` and `alg` added; on failure the
+// core's code (`MESHTLS_TOKEN_EXPIRED`, `MESHTLS_TOKEN_BINDING`...) and both untouched.
+//
+// # Safety
+// `validator` is live; `(token, token_len)` is readable; `(peer_cert, peer_len)` is readable
+// unless `peer_cert` is NULL; `out_subject` and `out_claims_json` are writable.
+meshtls_result meshtls_jwt_validator_validate(const meshtls_jwt_validator *validator,
+                                              const uint8_t *token,
+                                              size_t token_len,
+                                              const uint8_t *peer_cert,
+                                              size_t peer_len,
+                                              int64_t at,
+                                              meshtls_buffer **out_subject,
+                                              meshtls_buffer **out_claims_json);
+
+// Frees a validator. NULL is a no-op.
+//
+// # Safety
+// `validator` is NULL or from this library, not freed before and not used after.
+void meshtls_jwt_validator_free(meshtls_jwt_validator *validator);
 
 // New, empty revocation records.
 //

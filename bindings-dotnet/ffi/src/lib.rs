@@ -27,6 +27,7 @@ pub mod enroll;
 pub mod error;
 pub mod grant;
 pub mod issue;
+pub mod jwt;
 mod panic;
 pub mod revocation;
 pub mod rotation;
