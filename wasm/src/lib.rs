@@ -19,6 +19,7 @@ pub mod error;
 pub mod grant;
 pub mod identity;
 pub mod issue;
+pub mod jwt;
 pub mod revocation;
 pub mod rotation;
 pub mod validity;
