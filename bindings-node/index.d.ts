@@ -610,6 +610,12 @@ export declare class Verifier {
 export declare class WssConnection {
   /** The peer as the core verified it (`null` for a bearer-token client in hybrid mode). */
   get peer(): PeerIdentity | null
+  /**
+   * The claims of the JWT-SVID the client presented, on a server listening with a
+   * `JwtValidator` (always for a certificate-less client; for an mTLS client when it sent
+   * one); `null` otherwise.
+   */
+  get token(): TokenClaims | null
   /** The next message: a string (text) or a Buffer (binary); `null` once the peer closed. */
   recv(): Promise<string | Buffer | null>
   /** Sends a text (string) or binary (Buffer/Uint8Array) message. */
@@ -627,7 +633,7 @@ export declare class WssServer {
    * Binds `address` (`127.0.0.1:0` for any free port) and starts accepting. With a `Trust`
    * (an enrolled identity's `trust`), each handshake verifies with its current bundle and CRL.
    */
-  static listen(identity: Identity, verifier: Verifier | Trust, address: string): Promise<WssServer>
+  static listen(identity: Identity, verifier: Verifier | Trust, address: string, jwtValidator?: JwtValidator | undefined | null): Promise<WssServer>
   /** The bound port. */
   get port(): number
   /** The bound address. */

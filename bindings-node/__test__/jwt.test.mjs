@@ -209,3 +209,73 @@ test('the request guard as Express-style middleware and on a TLS socket', () => 
   assert.equal(JSON.parse(res.body).error.code, 'token_expired')
   assert.deepEqual(calls, [])
 })
+
+// --- the native wss server with the built-in JWT-SVID check --------------------------------
+
+import WebSocket from 'ws'
+import { WssServer, wssConnect } from '../index.mjs'
+import { identity as leaf, pki as mkPki } from './helpers.mjs'
+
+/** A certificate-less client (a browser): resolves to 'open' or the HTTP status it got. */
+function browser(port, ca, headers = {}, protocols = undefined) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`wss://localhost:${port}/`, protocols, { ca, headers })
+    ws.on('open', () => {
+      resolve({ outcome: 'open', protocol: ws.protocol })
+      ws.close()
+    })
+    ws.on('unexpected-response', (_req, res) => resolve({ outcome: res.statusCode }))
+    ws.on('error', (e) => resolve({ outcome: e.message }))
+  })
+}
+
+test('WssServer with a JwtValidator admits certificate-less clients with a token only', async (t) => {
+  const { ca, verifier } = await mkPki()
+  const srv = await leaf(ca, 'gateway')
+  const cli = await leaf(ca, 'agent')
+  const other = await leaf(ca, 'intruder')
+  const key = JwtSigningKey.generate()
+  const policy = new Policy({ allowTrustDomains: ['mesh.internal'] })
+  const v = new JwtValidator(SpiffeBundle.empty('mesh.internal').withKey(key), policy, ['gateway'])
+  const server = await WssServer.listen(srv.identity, verifier, '127.0.0.1:0', v)
+  t.after(() => server.close())
+  const caPem = ca.rootPem
+
+  // Authorization: Bearer, and the subprotocol a browser can set.
+  const admin = key.mint('spiffe://mesh.internal/admin/alice', ['gateway'])
+  let accepted = server.accept()
+  assert.equal((await browser(server.port, caPem, { authorization: `Bearer ${admin}` })).outcome, 'open')
+  const conn = await accepted
+  assert.equal(conn.peer, null)
+  assert.equal(conn.token.subject, 'spiffe://mesh.internal/admin/alice')
+  accepted = server.accept()
+  const sub = await browser(server.port, caPem, {}, ['meshtls.jwt', `meshtls.jwt.${admin}`])
+  assert.deepEqual(sub, { outcome: 'open', protocol: 'meshtls.jwt' })
+  assert.equal((await accepted).token.subject, 'spiffe://mesh.internal/admin/alice')
+
+  // No token, a bound token without its certificate: 401.
+  assert.equal((await browser(server.port, caPem)).outcome, 401)
+  const bound = key.mint('spiffe://mesh.internal/service/agent', ['gateway'], { bindTo: cli.issued.certPem })
+  assert.equal((await browser(server.port, caPem, { authorization: `Bearer ${bound}` })).outcome, 401)
+
+  // mTLS clients: without a token as always; the intruder's replay of agent's bound token is
+  // refused (token_binding), so its connection fails.
+  accepted = server.accept()
+  const mtls = await wssConnect(cli.identity, verifier, `wss://localhost:${server.port}/`)
+  const seen = await accepted
+  assert.equal(seen.peer.spiffeId, 'spiffe://mesh.internal/service/agent')
+  assert.equal(seen.token, null)
+  await mtls.close()
+  const replay = new Promise((resolve) => {
+    const ws = new WebSocket(`wss://localhost:${server.port}/`, {
+      ca: caPem,
+      cert: other.issued.chainPem,
+      key: other.issued.keyPem,
+      headers: { authorization: `Bearer ${bound}` },
+    })
+    ws.on('open', () => resolve('open'))
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode))
+    ws.on('error', (e) => resolve(e.message))
+  })
+  assert.equal(await replay, 401)
+})

@@ -205,6 +205,7 @@ impl JwtSigningKey {
 
 /// What a valid JWT-SVID says.
 #[napi(object)]
+#[derive(Clone)]
 pub struct TokenClaims {
     /// `sub`.
     pub subject: String,
@@ -306,6 +307,13 @@ impl JwtValidator {
     #[napi(getter, catch_unwind)]
     pub fn audiences(&self) -> Vec<String> {
         self.inner.audiences().to_vec()
+    }
+}
+
+impl JwtValidator {
+    /// The core validator (for a `WssServer` that checks tokens).
+    pub(crate) fn core(&self) -> &CoreValidator {
+        &self.inner
     }
 }
 
