@@ -1,7 +1,7 @@
 //! JWT-SVIDs on the transport: the built-in token check of a `wss://` server
 //! ([`JwtAuth`], see [`MtlsServerBuilder::jwt_svids`](crate::MtlsServerBuilder::jwt_svids)),
 //! the ways a client presents a token, and the enrolled identity's token source
-//! ([`crate::enroll::EnrolledIdentity::jwt`]).
+//! ([`crate::enroll::EnrolledIdentity::jwt_source`]).
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
