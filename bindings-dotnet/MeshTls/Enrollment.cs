@@ -354,6 +354,8 @@ namespace MeshTls
     {
         private readonly Handle handle;
 
+        internal Handle NativeHandle => handle;
+
         internal EnrolledIdentity(Handle handle, Events events)
         {
             this.handle = handle;

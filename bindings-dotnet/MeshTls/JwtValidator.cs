@@ -114,4 +114,68 @@ namespace MeshTls
         /// <summary>The claims (<c>sub</c>, <c>aud</c>, <c>exp</c>, <c>iat</c>, <c>jti</c>, <c>roles</c>, <c>scope</c>, <c>cnf</c>) with the header's <c>kid</c> and <c>alg</c>, as a JSON object.</summary>
         public string Json { get; }
     }
+
+    /// <summary>
+    /// JWT-SVIDs of an <see cref="EnrolledIdentity"/> for one set of audiences, from its CA
+    /// service, for its SPIFFE ID, kept fresh: <see cref="Token"/> reuses the held token until two
+    /// thirds of its lifetime have passed (and, when bound, until the identity renews).
+    /// </summary>
+    public sealed class JwtSource : IDisposable
+    {
+        private readonly Handle handle;
+
+        /// <summary>A source of <paramref name="identity"/>'s tokens for <paramref name="audiences"/>.</summary>
+        public JwtSource(EnrolledIdentity identity, IEnumerable<string> audiences, TimeSpan? ttl = null, bool bind = false)
+        {
+            if (identity == null)
+            {
+                throw new ArgumentNullException(nameof(identity));
+            }
+            using (var auds = new NativeBuffer.StringArray(audiences))
+            {
+                var secs = ttl.HasValue ? (ulong)Math.Max(1, ttl.Value.TotalSeconds) : 0UL;
+                MeshTlsException.Check(Native.meshtls_enrolled_jwt_source(identity.NativeHandle, auds.Pointers, auds.Count, secs, bind ? (byte)1 : (byte)0, out handle));
+            }
+        }
+
+        /// <summary>A token with at least a third of its lifetime left (blocks while one is minted).</summary>
+        public string Token()
+        {
+            NativeBuffer.Handle token;
+            MeshTlsException.Check(Native.meshtls_jwt_source_token(handle, out token));
+            return NativeBuffer.TakeString(token);
+        }
+
+        /// <summary>Releases the native source.</summary>
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+
+        internal sealed class Handle : SafeHandleZeroOrMinusOneIsInvalid
+        {
+            /// <summary>Made by the marshaller for out-parameters.</summary>
+            public Handle() : base(true)
+            {
+            }
+
+            protected override bool ReleaseHandle()
+            {
+                Native.meshtls_jwt_source_free(handle);
+                return true;
+            }
+        }
+
+        private static class Native
+        {
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_enrolled_jwt_source(EnrolledIdentity.Handle e, IntPtr[] audiences, UIntPtr count, ulong ttlSecs, byte bind, out Handle h);
+
+            [DllImport("meshtls_ffi")]
+            public static extern uint meshtls_jwt_source_token(Handle s, out NativeBuffer.Handle token);
+
+            [DllImport("meshtls_ffi")]
+            public static extern void meshtls_jwt_source_free(IntPtr s);
+        }
+    }
 }

@@ -323,6 +323,10 @@ typedef struct meshtls_issue_request meshtls_issue_request;
 // An issued certificate: the leaf, its chain, the generated key (if any) and its facts.
 typedef struct meshtls_issued meshtls_issued;
 
+// JWT-SVIDs of an enrolled identity for one set of audiences, kept fresh (reused until two
+// thirds of their lifetime, minted anew after a renewal when bound).
+typedef struct meshtls_jwt_source meshtls_jwt_source;
+
 // Checks JWT-SVIDs (immutable; several threads may validate with it at once).
 typedef struct meshtls_jwt_validator meshtls_jwt_validator;
 
@@ -1074,6 +1078,35 @@ meshtls_result meshtls_jwt_validator_validate(const meshtls_jwt_validator *valid
 // # Safety
 // `validator` is NULL or from this library, not freed before and not used after.
 void meshtls_jwt_validator_free(meshtls_jwt_validator *validator);
+
+// A token source of `enrolled` for the `audience_count` `audiences`: tokens for its SPIFFE ID
+// from its CA service (`POST /v1/jwt`), living `ttl_secs` (0: the service's default, 5
+// minutes), bound to its current certificate when `bind` is non-zero.
+//
+// # Safety
+// `enrolled` is live; `audiences` holds `audience_count` NUL-terminated strings; `out` is
+// writable.
+meshtls_result meshtls_enrolled_jwt_source(const meshtls_enrolled *enrolled,
+                                           const char *const *audiences,
+                                           size_t audience_count,
+                                           uint64_t ttl_secs,
+                                           uint8_t bind,
+                                           meshtls_jwt_source **out);
+
+// A token with at least a third of its lifetime left: the held one, or a new one from the CA
+// service (blocks until done). Failures as `meshtls_enrolled_renew_now`'s
+// (`MESHTLS_SERVICE_ERROR` with the service's code, `MESHTLS_TRANSPORT`).
+//
+// # Safety
+// `source` is live; `out_token` is writable.
+meshtls_result meshtls_jwt_source_token(const meshtls_jwt_source *source,
+                                        meshtls_buffer **out_token);
+
+// Frees a token source. NULL is a no-op.
+//
+// # Safety
+// `source` is NULL or from this library, not freed before and not used after.
+void meshtls_jwt_source_free(meshtls_jwt_source *source);
 
 // New, empty revocation records.
 //

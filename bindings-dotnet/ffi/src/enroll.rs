@@ -72,7 +72,7 @@ fn runtime() -> Result<&'static Runtime, FfiError> {
 }
 
 /// Runs `work` on the runtime and waits for it on the calling thread.
-fn block_on<F: Future>(work: F) -> Result<F::Output, FfiError> {
+pub(crate) fn block_on<F: Future>(work: F) -> Result<F::Output, FfiError> {
     if tokio::runtime::Handle::try_current().is_ok() {
         // Blocking a runtime thread on the runtime would deadlock it (tokio panics instead).
         return Err(FfiError::invalid(
@@ -617,7 +617,7 @@ pub unsafe extern "C" fn meshtls_enroll_options_free(options: *mut meshtls_enrol
 /// Its functions may be called from several threads at once (but not free during another).
 #[allow(non_camel_case_types)]
 pub struct meshtls_enrolled {
-    inner: EnrolledIdentity,
+    pub(crate) inner: EnrolledIdentity,
     /// Dropped (closed) before `inner` stops the tasks: no event reaches C once free returns.
     events: Option<Events>,
 }

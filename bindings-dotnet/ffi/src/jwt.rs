@@ -8,6 +8,7 @@ use meshtls_core::{Timestamp, TrustDomain};
 
 use crate::arg::{self, Out};
 use crate::buffer::{give_bytes, meshtls_buffer};
+use crate::enroll::{block_on, meshtls_enrolled};
 use crate::error::meshtls_result;
 use crate::panic::{ffi_boundary, ffi_value};
 use crate::verify::meshtls_policy;
@@ -141,4 +142,78 @@ pub unsafe extern "C" fn meshtls_jwt_validator_validate(
 pub unsafe extern "C" fn meshtls_jwt_validator_free(validator: *mut meshtls_jwt_validator) {
     // SAFETY: per this function's contract.
     ffi_value((), || unsafe { arg::free(validator) })
+}
+
+/// JWT-SVIDs of an enrolled identity for one set of audiences, kept fresh (reused until two
+/// thirds of their lifetime, minted anew after a renewal when bound).
+#[allow(non_camel_case_types)]
+pub struct meshtls_jwt_source {
+    inner: meshtls_net::enroll::JwtSource,
+}
+
+/// A token source of `enrolled` for the `audience_count` `audiences`: tokens for its SPIFFE ID
+/// from its CA service (`POST /v1/jwt`), living `ttl_secs` (0: the service's default, 5
+/// minutes), bound to its current certificate when `bind` is non-zero.
+///
+/// # Safety
+/// `enrolled` is live; `audiences` holds `audience_count` NUL-terminated strings; `out` is
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_enrolled_jwt_source(
+    enrolled: *const meshtls_enrolled,
+    audiences: *const *const c_char,
+    audience_count: usize,
+    ttl_secs: u64,
+    bind: u8,
+    out: *mut *mut meshtls_jwt_source,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: per this function's contract.
+        let (e, audiences, out) = unsafe {
+            (
+                arg::handle(enrolled, "enrolled")?,
+                arg::text_list(audiences, audience_count, "audiences")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let ttl = (ttl_secs > 0).then(|| std::time::Duration::from_secs(ttl_secs));
+        let inner = e.inner.jwt_source(audiences, ttl, bind != 0);
+        arg::give(out, meshtls_jwt_source { inner });
+        Ok(())
+    })
+}
+
+/// A token with at least a third of its lifetime left: the held one, or a new one from the CA
+/// service (blocks until done). Failures as `meshtls_enrolled_renew_now`'s
+/// (`MESHTLS_SERVICE_ERROR` with the service's code, `MESHTLS_TRANSPORT`).
+///
+/// # Safety
+/// `source` is live; `out_token` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_jwt_source_token(
+    source: *const meshtls_jwt_source,
+    out_token: *mut *mut meshtls_buffer,
+) -> meshtls_result {
+    ffi_boundary(|| {
+        // SAFETY: per this function's contract.
+        let (s, out) = unsafe {
+            (
+                arg::handle(source, "source")?,
+                Out::new(out_token, "out_token")?,
+            )
+        };
+        let token = block_on(s.inner.token())??;
+        give_bytes(out, token);
+        Ok(())
+    })
+}
+
+/// Frees a token source. NULL is a no-op.
+///
+/// # Safety
+/// `source` is NULL or from this library, not freed before and not used after.
+#[no_mangle]
+pub unsafe extern "C" fn meshtls_jwt_source_free(source: *mut meshtls_jwt_source) {
+    // SAFETY: per this function's contract.
+    ffi_value((), || unsafe { arg::free(source) })
 }
