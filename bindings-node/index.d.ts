@@ -73,6 +73,24 @@ export interface MeshtlsError extends Error {
   status?: number | null
   alert?: string
 }
+/** `requestGuard()` options: the core checks certificates (`verifier`) and JWT-SVIDs (`validator`). */
+export interface RequestGuardOptions {
+  verifier?: Verifier | Trust
+  validator?: JwtValidator
+  /** Addresses or CIDR blocks whose `X-SSL-Client-Cert` header is honoured (nginx `$ssl_client_escaped_cert`). */
+  trustedProxies?: string[]
+  requireCertificate?: boolean
+  requireToken?: boolean
+}
+/** What `requestGuard` puts on `req.meshtls`. */
+export interface RequestAuth {
+  peer: PeerIdentity | null
+  token: TokenClaims | null
+  certificateSource: 'tls' | 'proxy' | null
+}
+/** A guard for `http`/`https` request handlers and Express-style middleware: sets `req.meshtls`, calls `next()`, or answers 401 `{"error": {"code", "message"}}`. */
+export declare function requestGuard(options: RequestGuardOptions): (req: any, res: any, next?: () => void) => boolean
+export declare const FORWARDED_CERT_HEADER: 'x-ssl-client-cert'
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -265,6 +283,13 @@ export declare class EnrolledIdentity {
    * `invalid_request` once closed.
    */
   renewNow(): Promise<number>
+  /**
+   * JWT-SVIDs for `audience` from the CA service, for this identity's SPIFFE ID, kept
+   * fresh: `await identity.jwtSource(["orders"]).token()`. `ttlSeconds` defaults to the
+   * service's (5 minutes); `bind` binds them to the current certificate. Throws
+   * `invalid_request` once closed.
+   */
+  jwtSource(audience: Array<string>, ttlSeconds?: number | undefined | null, bind?: boolean | undefined | null): JwtSource
   /** Fetches the bundle and CRL now. Throws `invalid_request` once closed. */
   refreshTrust(): Promise<void>
   /**
@@ -383,6 +408,46 @@ export declare class Issued {
   toPkcs12(password: string, profile?: string | undefined | null): Promise<Buffer>
 }
 
+/** A JWT signing key (ES256, ES384, EdDSA), separate from any CA key. */
+export declare class JwtSigningKey {
+  /**
+   * A fresh key: `"ES256"` (default), `"ES384"` or `"EdDSA"`; its kid is its RFC 7638
+   * thumbprint.
+   */
+  static generate(algorithm?: string | undefined | null): JwtSigningKey
+  /** A key from PKCS#8 PEM (encrypted with `passphrase`, or plain). */
+  static fromPem(pem: Input, passphrase?: string | undefined | null): JwtSigningKey
+  /** The key ID. */
+  get kid(): string
+  /** `"ES256"`, `"ES384"` or `"EdDSA"`. */
+  get algorithm(): string
+  /** Mints a JWT-SVID for `subject` and `audience`. */
+  mint(subject: string, audience: Array<string>, options?: MintOptions | undefined | null): string
+}
+
+/** JWT-SVIDs of an enrolled identity for one audience, kept fresh (`identity.jwtSource(...)`). */
+export declare class JwtSource {
+  /** A token with at least a third of its lifetime left: the held one, or a new one. */
+  token(): Promise<string>
+}
+
+/**
+ * Checks JWT-SVIDs with the core: signature by a bundle key, algorithm, kid, expiry with the
+ * policy's leeway, audience, subject against the policy, certificate binding.
+ */
+export declare class JwtValidator {
+  /** A validator of tokens for one of `audiences`. */
+  constructor(bundle: SpiffeBundle, policy: Policy, audiences: Array<string>, options?: JwtValidatorOptions | undefined | null)
+  /**
+   * The claims of a valid token; `peerCert` (PEM or DER, e.g. `socket.getPeerCertificate().raw`)
+   * is the certificate of the connection the token came on: a bound token requires it.
+   * Throws an `Error` whose `code` is the core's (`token_expired`, `token_binding`...).
+   */
+  validate(token: string, peerCert?: Input | undefined | null, atTime?: Date | undefined | null): TokenClaims
+  /** The audiences accepted. */
+  get audiences(): Array<string>
+}
+
 /** An immutable identity policy. */
 export declare class Policy {
   /** Builds a policy from its rules. */
@@ -446,6 +511,29 @@ export declare class RotationPolicy {
    * seconds or text; grow it after a failed renewal).
    */
   nextCheck(cert: Input, atTime: Date | undefined | null, retry: number | string): Date
+}
+
+/** A SPIFFE trust bundle (JWKS): the X.509 authorities and JWT keys of a trust domain. */
+export declare class SpiffeBundle {
+  /**
+   * Parses the SPIFFE bundle JSON (`GET /v1/bundle.jwks`); `trustDomain` limits its JWT keys
+   * to subjects of that domain.
+   */
+  constructor(json: Input, trustDomain?: string | undefined | null)
+  /** An empty bundle, to which keys are added with `withKey`. */
+  static empty(trustDomain?: string | undefined | null): SpiffeBundle
+  /** A bundle with one more JWT key (the public half of `key`). */
+  withKey(key: JwtSigningKey): SpiffeBundle
+  /** The key IDs of the JWT keys. */
+  get jwtKeyIds(): Array<string>
+  /** The X.509 authorities (CA certificates). */
+  get x509Authorities(): Array<Certificate>
+  /** `spiffe_sequence`, if any. */
+  get sequence(): number | null
+  /** `spiffe_refresh_hint` in seconds, if any. */
+  get refreshHint(): number | null
+  /** The SPIFFE bundle JSON (a JWKS that `jose` and other JWT libraries read). */
+  toJson(): string
 }
 
 /** A SPIFFE ID (`spiffe://mesh.internal/service/api`), validated by the core. */
@@ -561,6 +649,12 @@ export declare class Verifier {
 export declare class WssConnection {
   /** The peer as the core verified it (`null` for a bearer-token client in hybrid mode). */
   get peer(): PeerIdentity | null
+  /**
+   * The claims of the JWT-SVID the client presented, on a server listening with a
+   * `JwtValidator` (always for a certificate-less client; for an mTLS client when it sent
+   * one); `null` otherwise.
+   */
+  get token(): TokenClaims | null
   /** The next message: a string (text) or a Buffer (binary); `null` once the peer closed. */
   recv(): Promise<string | Buffer | null>
   /** Sends a text (string) or binary (Buffer/Uint8Array) message. */
@@ -578,7 +672,7 @@ export declare class WssServer {
    * Binds `address` (`127.0.0.1:0` for any free port) and starts accepting. With a `Trust`
    * (an enrolled identity's `trust`), each handshake verifies with its current bundle and CRL.
    */
-  static listen(identity: Identity, verifier: Verifier | Trust, address: string): Promise<WssServer>
+  static listen(identity: Identity, verifier: Verifier | Trust, address: string, jwtValidator?: JwtValidator | undefined | null): Promise<WssServer>
   /** The bound port. */
   get port(): number
   /** The bound address. */
@@ -799,6 +893,14 @@ export interface IssueRequest {
   crlDistributionPoints?: Array<string>
 }
 
+/** Options of `JwtValidator`. */
+export interface JwtValidatorOptions {
+  /** The allow-list (default `["ES256", "ES384", "EdDSA"]`). */
+  algorithms?: Array<string>
+  /** Refuse tokens that are not bound to the connection's certificate. */
+  requireBinding?: boolean
+}
+
 /** Key usage bits of a certificate. */
 export interface KeyUsage {
   /** digitalSignature */
@@ -816,6 +918,20 @@ export interface KeyUsage {
  * the test suites of every language check meshtls's messages against.
  */
 export declare function looksLikeDebugOutput(message: string): boolean
+
+/** Options of `JwtSigningKey.mint`. */
+export interface MintOptions {
+  /** Lifetime in seconds (default 300). */
+  ttlSeconds?: number
+  /** The `roles` claim. */
+  roles?: Array<string>
+  /** The `scope` claim. */
+  scope?: string
+  /** Bind to this certificate (PEM or DER): `cnf.x5t#S256`. */
+  bindTo?: Input
+  /** Issued at (default now). */
+  at?: Date
+}
 
 /** Who the peer is, once verified. */
 export interface PeerIdentity {
@@ -1025,6 +1141,30 @@ export interface TlsProfile {
   cipherSuites: Array<string>
   /** Whether TLS 1.2 is allowed. */
   allowTls12: boolean
+}
+
+/** What a valid JWT-SVID says. */
+export interface TokenClaims {
+  /** `sub`. */
+  subject: string
+  /** `aud`. */
+  audience: Array<string>
+  /** `exp`. */
+  expiresAt: Date
+  /** `iat`, if present. */
+  issuedAt?: Date
+  /** `jti`, if present. */
+  jti?: string
+  /** `roles`. */
+  roles: Array<string>
+  /** `scope`, if present. */
+  scope?: string
+  /** `cnf.x5t#S256` when bound to a certificate. */
+  boundThumbprint?: string
+  /** The header's `kid`. */
+  keyId: string
+  /** The header's `alg`. */
+  algorithm: string
 }
 
 /** Builds a password-protected PKCS#12 (PFX) file from a private key and its chain (leaf first). */

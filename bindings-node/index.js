@@ -2,6 +2,7 @@
 // meshtls (CommonJS entry): the native core bindings plus the helpers for Node's TLS stacks.
 const native = require('./native.js')
 const nodeTls = require('./lib/tls.js')
+const guard = require('./lib/guard.js')
 
 // The native wss transport as async iterables: `for await (const conn of server)` and
 // `for await (const message of conn)`.
@@ -20,4 +21,4 @@ native.WssConnection.prototype[Symbol.asyncIterator] = async function* messages(
   }
 }
 
-module.exports = { ...native, ...nodeTls }
+module.exports = { ...native, ...nodeTls, ...guard }

@@ -5,6 +5,12 @@ const require = createRequire(import.meta.url)
 const meshtls = require('./index.js')
 
 export const {
+  JwtSigningKey,
+  JwtSource,
+  JwtValidator,
+  SpiffeBundle,
+  requestGuard,
+  FORWARDED_CERT_HEADER,
   Authority,
   Certificate,
   Crl,

@@ -229,6 +229,32 @@ namespace MeshTls.Tests
         }
 
         [Test]
+        public void AnEnrolledIdentityFetchesFreshTokensTheServiceBundleValidates()
+        {
+            using (var node = Await(Enrollment.EnrollAsync(service.Url, service.Mint(Node), Node, Options())))
+            using (var source = new JwtSource(node, new[] { "orders" }, null, true))
+            {
+                var first = source.Token();
+                Assert.AreEqual(first, source.Token(), "a fresh token is reused");
+                var jwks = Cli.Run("jwt", "bundle", "--url", service.Url, "--bundle", Path.Combine(dir, "ca", "ca.crt"));
+                using (var builder = new PolicyBuilder().AllowTrustDomain(TestData.TrustDomain))
+                using (var policy = builder.Build())
+                using (var validator = new JwtValidator(jwks, TestData.TrustDomain, policy, new[] { "orders" }))
+                {
+                    var oldCert = System.Text.Encoding.ASCII.GetBytes(node.ChainPem);
+                    Assert.AreEqual(Node, validator.Validate(first, oldCert, DateTimeOffset.UtcNow).Subject);
+                    Await(node.RenewNowAsync());
+                    var renewed = source.Token();
+                    Assert.AreNotEqual(first, renewed, "a bound token follows the renewal");
+                    var newCert = System.Text.Encoding.ASCII.GetBytes(node.ChainPem);
+                    Assert.AreEqual(Node, validator.Validate(renewed, newCert, DateTimeOffset.UtcNow).Subject);
+                    var e = Assert.Throws<MeshTlsException>(() => validator.Validate(first, newCert, DateTimeOffset.UtcNow));
+                    Assert.AreEqual(ErrorCode.TokenBinding, e.Code);
+                }
+            }
+        }
+
+        [Test]
         public void EnrollRenewAndHandshakeWithTheEnrolledIdentities()
         {
             // The client accepts only the node as its peer; the node, the default (the trust domain).

@@ -26,7 +26,8 @@ namespace MeshTls.Tests
             Assert.AreEqual(1003, (int)ErrorCode.ServiceError);
             Assert.AreEqual(1004, (int)ErrorCode.Transport);
             Assert.AreEqual(28, (int)ErrorCode.InvalidCrl);
-            Assert.AreEqual(33, Enum.GetValues(typeof(ErrorCode)).Length);
+            Assert.AreEqual(35, (int)ErrorCode.TokenBinding);
+            Assert.AreEqual(40, Enum.GetValues(typeof(ErrorCode)).Length);
         }
 
         [Test]
@@ -40,6 +41,8 @@ namespace MeshTls.Tests
             Assert.AreEqual(ErrorFamily.Input, MeshTlsException.FamilyOf(ErrorCode.WeakSignature));
             Assert.AreEqual(ErrorFamily.Input, MeshTlsException.FamilyOf(ErrorCode.StaleCrl));
             Assert.AreEqual(ErrorFamily.Input, MeshTlsException.FamilyOf(ErrorCode.InvalidCrl));
+            Assert.AreEqual(ErrorFamily.Input, MeshTlsException.FamilyOf(ErrorCode.TokenMalformed));
+            Assert.AreEqual(ErrorFamily.Verification, MeshTlsException.FamilyOf(ErrorCode.TokenBinding));
             Assert.AreEqual(ErrorFamily.Passphrase, MeshTlsException.FamilyOf(ErrorCode.WrongPassphrase));
             Assert.AreEqual(ErrorFamily.Io, MeshTlsException.FamilyOf(ErrorCode.Io));
             Assert.AreEqual(ErrorFamily.Internal, MeshTlsException.FamilyOf(ErrorCode.Internal));

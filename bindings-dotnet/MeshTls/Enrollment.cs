@@ -393,6 +393,8 @@ namespace MeshTls
         private long currentGeneration = -1;
         private bool disposed;
 
+        internal Handle NativeHandle => handle;
+
         internal EnrolledIdentity(Handle handle, Events events)
         {
             this.handle = handle;

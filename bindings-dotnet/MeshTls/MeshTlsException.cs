@@ -67,6 +67,20 @@ namespace MeshTls
         StaleCrl = 27,
         /// <summary>A CRL that decodes but breaks the profile (no or critical CRLNumber, an issuer without cRLSign).</summary>
         InvalidCrl = 28,
+        /// <summary>A token (JWT-SVID) that does not parse: not three base64url parts, a header or claims that are not JSON objects, a required claim missing or of the wrong type.</summary>
+        TokenMalformed = 29,
+        /// <summary>A token's signature does not verify with the key its kid names.</summary>
+        TokenSignature = 30,
+        /// <summary>A token signed with an algorithm meshtls refuses: none, any HMAC, one outside the allow-list, or one that does not fit the key its kid names (key confusion).</summary>
+        TokenAlgorithm = 31,
+        /// <summary>A token's kid is missing or names no JWT key of the bundle (for its trust domain).</summary>
+        TokenUnknownKey = 32,
+        /// <summary>A token is past its exp, or its iat/nbf is in the future, beyond the policy's leeway.</summary>
+        TokenExpired = 33,
+        /// <summary>A token's aud names none of the audiences the validator accepts.</summary>
+        TokenAudience = 34,
+        /// <summary>A token bound to a certificate (cnf x5t#S256) on a connection whose peer certificate differs or is absent, or an unbound token where binding is required.</summary>
+        TokenBinding = 35,
         /// <summary>C ABI: a required argument was null.</summary>
         NullArgument = 1000,
         /// <summary>C ABI: the native library panicked; the call was abandoned.</summary>

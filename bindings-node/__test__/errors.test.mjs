@@ -38,7 +38,9 @@ test('codes and families are the core\'s', () => {
     'bad_signature', 'revoked', 'wrong_usage', 'identity_not_allowed', 'not_pinned',
     'name_constraint_violation', 'wrong_passphrase', 'io', 'weak_key', 'weak_signature',
     'not_authorized', 'invalid_certificate', 'unknown_critical_extension',
-    'name_constraints_too_complex', 'stale_crl', 'invalid_crl',
+    'name_constraints_too_complex', 'stale_crl', 'invalid_crl', 'token_malformed',
+    'token_signature', 'token_algorithm', 'token_unknown_key', 'token_expired', 'token_audience',
+    'token_binding',
   ]) {
     assert.ok(codes.includes(code), code)
   }

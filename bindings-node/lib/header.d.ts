@@ -73,3 +73,21 @@ export interface MeshtlsError extends Error {
   status?: number | null
   alert?: string
 }
+/** `requestGuard()` options: the core checks certificates (`verifier`) and JWT-SVIDs (`validator`). */
+export interface RequestGuardOptions {
+  verifier?: Verifier | Trust
+  validator?: JwtValidator
+  /** Addresses or CIDR blocks whose `X-SSL-Client-Cert` header is honoured (nginx `$ssl_client_escaped_cert`). */
+  trustedProxies?: string[]
+  requireCertificate?: boolean
+  requireToken?: boolean
+}
+/** What `requestGuard` puts on `req.meshtls`. */
+export interface RequestAuth {
+  peer: PeerIdentity | null
+  token: TokenClaims | null
+  certificateSource: 'tls' | 'proxy' | null
+}
+/** A guard for `http`/`https` request handlers and Express-style middleware: sets `req.meshtls`, calls `next()`, or answers 401 `{"error": {"code", "message"}}`. */
+export declare function requestGuard(options: RequestGuardOptions): (req: any, res: any, next?: () => void) => boolean
+export declare const FORWARDED_CERT_HEADER: 'x-ssl-client-cert'

@@ -48,7 +48,7 @@ fn reject<T>(env: &Env, e: EnrollError) -> Result<T> {
 }
 
 /// Runs an enrollment future on napi's tokio runtime.
-fn spawn<'env, T, V, F>(
+pub(crate) fn spawn<'env, T, V, F>(
     env: &'env Env,
     fut: F,
     finish: fn(T) -> V,
@@ -293,6 +293,26 @@ impl EnrolledIdentity {
             },
             |g| g as f64,
         )
+    }
+
+    /// JWT-SVIDs for `audience` from the CA service, for this identity's SPIFFE ID, kept
+    /// fresh: `await identity.jwtSource(["orders"]).token()`. `ttlSeconds` defaults to the
+    /// service's (5 minutes); `bind` binds them to the current certificate. Throws
+    /// `invalid_request` once closed.
+    #[napi(catch_unwind)]
+    pub fn jwt_source(
+        &self,
+        audience: Vec<String>,
+        ttl_seconds: Option<f64>,
+        bind: Option<bool>,
+    ) -> napi::Result<crate::jwt::JwtSource> {
+        let inner = self.running()?;
+        let ttl = ttl_seconds
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .map(|t| Duration::from_secs(t as u64));
+        Ok(crate::jwt::JwtSource {
+            inner: Arc::new(inner.jwt_source(audience, ttl, bind.unwrap_or(false))),
+        })
     }
 
     /// Fetches the bundle and CRL now. Throws `invalid_request` once closed.

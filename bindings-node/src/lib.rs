@@ -13,6 +13,7 @@ pub mod error;
 pub mod grant;
 pub mod identity;
 pub mod issue;
+pub mod jwt;
 pub mod net;
 pub mod openssl;
 pub mod profile;

@@ -177,17 +177,20 @@ pub struct WssConnection {
     sink: Arc<tokio::sync::Mutex<Sink>>,
     source: Arc<tokio::sync::Mutex<Source>>,
     peer: Option<meshtls_core::PeerIdentity>,
+    token: Option<meshtls_core::jwt::TokenClaims>,
 }
 
 fn connection(
     ws: meshtls_net::WsStream,
     peer: Option<meshtls_core::PeerIdentity>,
+    token: Option<meshtls_core::jwt::TokenClaims>,
 ) -> WssConnection {
     let (sink, source) = ws.split();
     WssConnection {
         sink: Arc::new(tokio::sync::Mutex::new(sink)),
         source: Arc::new(tokio::sync::Mutex::new(source)),
         peer,
+        token,
     }
 }
 
@@ -216,6 +219,14 @@ impl WssConnection {
     #[napi(getter, catch_unwind)]
     pub fn peer(&self) -> Option<crate::verify::PeerIdentity> {
         self.peer.clone().map(crate::verify::peer_identity)
+    }
+
+    /// The claims of the JWT-SVID the client presented, on a server listening with a
+    /// `JwtValidator` (always for a certificate-less client; for an mTLS client when it sent
+    /// one); `null` otherwise.
+    #[napi(getter, catch_unwind)]
+    pub fn token(&self) -> Option<crate::jwt::TokenClaims> {
+        self.token.clone().map(crate::jwt::TokenClaims::from)
     }
 
     /// The next message: a string (text) or a Buffer (binary); `null` once the peer closed.
@@ -311,11 +322,17 @@ impl WssServer {
         identity: &Identity,
         #[napi(ts_arg_type = "Verifier | Trust")] verifier: VerifierOrTrust,
         address: String,
+        jwt_validator: Option<&crate::jwt::JwtValidator>,
     ) -> napi::Result<PromiseRaw<'env, WssServer>> {
-        let server =
-            meshtls_net::MtlsServer::builder(identity.handle.clone(), trust_handle(&verifier))
-                .build()
-                .js()?;
+        let mut builder =
+            meshtls_net::MtlsServer::builder(identity.handle.clone(), trust_handle(&verifier));
+        if let Some(v) = jwt_validator {
+            // Hybrid mode with the core's JWT-SVID check: certificate-less clients with a
+            // valid unbound token (Authorization: Bearer, or the meshtls.jwt.<token>
+            // subprotocol), and mTLS clients' tokens checked against their certificate.
+            builder = builder.jwt_svids(meshtls_net::JwtAuth::new(v.core().clone()));
+        }
+        let server = builder.build().js()?;
         spawn(
             env,
             async move {
@@ -366,8 +383,8 @@ impl WssServer {
                     return Ok(None);
                 };
                 tokio::select! {
-                    r = l.accept() => match r {
-                        Ok((ws, peer)) => Ok(Some((ws, peer.identity().cloned()))),
+                    r = l.accept_with_token() => match r {
+                        Ok((ws, peer, token)) => Ok(Some((ws, peer.identity().cloned(), token))),
                         Err(_) => Ok(None),
                     },
                     _ = closed.changed() => {
@@ -376,7 +393,7 @@ impl WssServer {
                     }
                 }
             },
-            |c| c.map(|(ws, peer)| connection(ws, peer)),
+            |c| c.map(|(ws, peer, token)| connection(ws, peer, token)),
         )
     }
 
@@ -410,6 +427,6 @@ pub fn wss_connect<'env>(
                 .await
                 .map_err(|e| io_to_core(&e))
         },
-        |(ws, peer)| connection(ws, Some(peer)),
+        |(ws, peer)| connection(ws, Some(peer), None),
     )
 }

@@ -161,6 +161,25 @@ impl EnrolledIdentity {
         ready(py, py.None().into_bound(py))
     }
 
+    /// JWT-SVIDs for `audience` (a str or a list) from the CA service, for this identity's
+    /// SPIFFE ID, kept fresh: `await identity.jwt_source("orders").token()`. `ttl` defaults
+    /// to the service's (5 minutes); `bind` binds them to the current certificate.
+    #[pyo3(signature = (audience, *, ttl=None, bind=false))]
+    fn jwt_source(
+        &self,
+        audience: &Bound<'_, PyAny>,
+        ttl: Option<&Bound<'_, PyAny>>,
+        bind: bool,
+    ) -> PyResult<crate::jwt::JwtSource> {
+        let audience: Vec<String> = match audience.extract::<String>() {
+            Ok(one) => vec![one],
+            Err(_) => audience.extract()?,
+        };
+        Ok(crate::jwt::JwtSource {
+            inner: Arc::new(self.inner.jwt_source(audience, opt_duration(ttl)?, bind)),
+        })
+    }
+
     /// Fetch the bundle and CRL now; the schedule does it every `refresh_every`.
     fn refresh_trust<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();

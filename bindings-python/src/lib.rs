@@ -19,6 +19,7 @@ mod error;
 mod grant;
 mod identity;
 mod issue;
+mod jwt;
 mod net;
 mod revocation;
 mod rotation;
@@ -72,6 +73,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<enroll::EnrolledIdentity>()?;
     m.add_function(wrap_pyfunction!(enroll::enroll, m)?)?;
     m.add_function(wrap_pyfunction!(enroll::resume, m)?)?;
+    m.add_class::<jwt::SpiffeBundle>()?;
+    m.add_class::<jwt::JwtSigningKey>()?;
+    m.add_class::<jwt::JwtValidator>()?;
+    m.add_class::<jwt::TokenClaims>()?;
+    m.add_class::<jwt::JwtSource>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -33,9 +33,11 @@ Exit codes:
   1  verification rejected the peer: expired, not_yet_valid, unknown_issuer, bad_signature,
      revoked, wrong_usage, identity_not_allowed, not_pinned, name_constraint_violation,
      revocation_unknown, crl_expired, chain_too_long, invalid_svid, no_certificate,
-     invalid_certificate, unknown_critical_extension, name_constraints_too_complex
+     invalid_certificate, unknown_critical_extension, name_constraints_too_complex,
+     token_signature, token_algorithm, token_unknown_key, token_expired, token_audience,
+     token_binding
   2  usage or bad input: unknown flag, malformed, unsupported, invalid_request, weak_key,
-     weak_signature, not_authorized, stale_crl, invalid_crl
+     weak_signature, not_authorized, stale_crl, invalid_crl, token_malformed
   3  io: a file could not be read or written, a connection failed
   4  wrong_passphrase: the passphrase or PFX password does not open the key
   5  internal: a bug in meshtls, please report it

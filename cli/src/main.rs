@@ -17,6 +17,7 @@ mod error;
 mod files;
 mod inspect;
 mod issue;
+mod jwt;
 #[cfg(feature = "serve")]
 mod ledger;
 mod output;
@@ -68,6 +69,9 @@ Exit codes: 0 ok, 2 bad input, 3 I/O, 4 wrong passphrase. See `meshtls --help`."
     Revoke(revocation::RevokeArgs),
     /// Sign a CRL of a CA directory's revocations.
     Crl(revocation::CrlArgs),
+    /// JWT-SVIDs: mint one from a CA service, fetch its JWKS, verify a token.
+    #[command(subcommand)]
+    Jwt(jwt::JwtCommand),
     /// Reissue a certificate directory when renewal is due (or with --force).
     Renew(renew::RenewArgs),
     /// Connect to a server with mTLS (wss:// or tls://) and print its verified identity.
@@ -96,6 +100,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Verify(a) => verify::run(a, cli.json),
         Command::Revoke(a) => revocation::revoke(a, cli.json),
         Command::Crl(a) => revocation::crl(a, cli.json),
+        Command::Jwt(c) => jwt::run(c, cli.json),
         Command::Renew(a) => renew::run(a, cli.json),
         #[cfg(feature = "probe")]
         Command::Probe(a) => probe::run(a, cli.json),

@@ -20,8 +20,13 @@ use crate::files;
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Serves the enrollment API over HTTPS (TLS 1.3; client certificates optional, verified by the
-core when presented): POST /v1/tokens, /v1/enroll, /v1/renew, /v1/revoke; GET /v1/crl,
-/v1/bundle, /v1/certs, /healthz, /metrics. See enroll/README.md and enroll/openapi.yaml.
+core when presented): POST /v1/tokens, /v1/enroll, /v1/renew, /v1/revoke, /v1/jwt; GET /v1/crl,
+/v1/bundle, /v1/bundle.jwks, /v1/certs, /healthz, /metrics. See enroll/README.md and
+enroll/openapi.yaml.
+
+JWT-SVIDs (POST /v1/jwt, for the client certificate's own SPIFFE ID) are signed with the trust
+domain's JWT keys, kept in the ledger encrypted with the CA passphrase, separate from the CA
+key, rotated daily with overlap and published in /v1/bundle.jwks (the SPIFFE bundle format).
 
 The ledger is DIR/ledger.db (SQLite, WAL) unless --db names a PostgreSQL URL, which several
 replicas of the same CA may share. Prints `listening on ADDR` once ready, then serves until
@@ -81,6 +86,12 @@ pub struct ServeArgs {
     /// (default), or `off`.
     #[arg(long, value_name = "PATH|-|off", default_value = "-")]
     audit_log: String,
+    /// Longest lifetime of a JWT-SVID minted by POST /v1/jwt (default 15m, at most 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "15m")]
+    jwt_max_ttl: Duration,
+    /// Algorithm of new JWT signing keys: ES256 (default), ES384 or EdDSA.
+    #[arg(long, value_name = "ALG", value_parser = meshtls_core::jwt::JwtAlgorithm::parse, default_value = "ES256")]
+    jwt_algorithm: meshtls_core::jwt::JwtAlgorithm,
     #[command(flatten)]
     passphrase: PassphraseArgs,
 }
@@ -123,7 +134,11 @@ pub fn run(a: &ServeArgs, _json: bool) -> Result<(), CliError> {
     for path in &a.bundle_extra {
         extra.push_str(&files::read_text(path)?);
     }
+    let jwt = meshtls_enroll::service::JwtConfig::new(passphrase.clone())
+        .with_algorithm(a.jwt_algorithm)
+        .with_max_ttl(a.jwt_max_ttl);
     let mut config = ServiceConfig::new(authority)
+        .with_jwt(jwt)
         .with_leaf_lifetime(a.lifetime)
         .with_extra_bundle_pem(extra)
         .with_offline_revocations(ca::read_records(&a.ca)?);

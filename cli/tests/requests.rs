@@ -23,7 +23,7 @@ fn exit_status(code: &str) -> i32 {
         "wrong_passphrase" => 4,
         "internal" => 5,
         "malformed" | "unsupported" | "invalid_request" | "weak_key" | "weak_signature"
-        | "not_authorized" | "stale_crl" | "invalid_crl" => 2,
+        | "not_authorized" | "stale_crl" | "invalid_crl" | "token_malformed" => 2,
         _ => 1,
     }
 }

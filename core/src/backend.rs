@@ -296,3 +296,173 @@ mod pkcs8_tests {
         }
     }
 }
+/// The JWS algorithms of JWT-SVIDs (see [`crate::jwt`]): the key kinds behind them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JwsKind {
+    /// ECDSA P-256 with SHA-256, fixed-size r||s signature (ES256).
+    Es256,
+    /// ECDSA P-384 with SHA-384, fixed-size r||s signature (ES384).
+    Es384,
+    /// Ed25519 (EdDSA).
+    Ed25519,
+}
+
+#[cfg(feature = "aws-lc-rs")]
+mod jws {
+    use super::JwsKind;
+    use crate::error::{Error, Result};
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
+
+    fn failed<E>(_: E) -> Error {
+        Error::internal("JWT key generation or signing failed")
+    }
+
+    /// A fresh key: (PKCS#8 DER, raw public key).
+    pub(crate) fn generate(kind: JwsKind) -> Result<(Vec<u8>, Vec<u8>)> {
+        match kind {
+            JwsKind::Es256 | JwsKind::Es384 => {
+                let k = EcdsaKeyPair::generate(signing(kind)).map_err(failed)?;
+                Ok((
+                    k.to_pkcs8v1().map_err(failed)?.as_ref().to_vec(),
+                    k.public_key().as_ref().to_vec(),
+                ))
+            }
+            JwsKind::Ed25519 => {
+                let k = Ed25519KeyPair::generate().map_err(failed)?;
+                Ok((
+                    k.to_pkcs8v1().map_err(failed)?.as_ref().to_vec(),
+                    k.public_key().as_ref().to_vec(),
+                ))
+            }
+        }
+    }
+
+    fn signing(kind: JwsKind) -> &'static signature::EcdsaSigningAlgorithm {
+        match kind {
+            JwsKind::Es384 => &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            _ => &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        }
+    }
+
+    /// The kind and raw public key of a PKCS#8 key, if it is one JWT-SVIDs use.
+    pub(crate) fn load(pkcs8: &[u8]) -> Option<(JwsKind, Vec<u8>)> {
+        for kind in [JwsKind::Es256, JwsKind::Es384] {
+            if let Ok(k) = EcdsaKeyPair::from_pkcs8(signing(kind), pkcs8) {
+                return Some((kind, k.public_key().as_ref().to_vec()));
+            }
+        }
+        Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+            .ok()
+            .map(|k| (JwsKind::Ed25519, k.public_key().as_ref().to_vec()))
+    }
+
+    /// Signs with a PKCS#8 key of this kind.
+    pub(crate) fn sign(kind: JwsKind, pkcs8: &[u8], msg: &[u8]) -> Result<Vec<u8>> {
+        match kind {
+            JwsKind::Es256 | JwsKind::Es384 => {
+                let k = EcdsaKeyPair::from_pkcs8(signing(kind), pkcs8).map_err(failed)?;
+                Ok(k.sign(&SystemRandom::new(), msg)
+                    .map_err(failed)?
+                    .as_ref()
+                    .to_vec())
+            }
+            JwsKind::Ed25519 => {
+                let k = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(failed)?;
+                Ok(k.sign(msg).as_ref().to_vec())
+            }
+        }
+    }
+
+    /// Whether the signature verifies with the raw public key.
+    pub(crate) fn verify(kind: JwsKind, public: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+        let alg: &dyn signature::VerificationAlgorithm = match kind {
+            JwsKind::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
+            JwsKind::Es384 => &signature::ECDSA_P384_SHA384_FIXED,
+            JwsKind::Ed25519 => &signature::ED25519,
+        };
+        signature::UnparsedPublicKey::new(alg, public)
+            .verify(msg, sig)
+            .is_ok()
+    }
+}
+
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+mod jws {
+    use super::JwsKind;
+    use crate::error::{Error, Result};
+    use ring::rand::SystemRandom;
+    use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
+
+    fn failed<E>(_: E) -> Error {
+        Error::internal("JWT key generation or signing failed")
+    }
+
+    fn signing(kind: JwsKind) -> &'static signature::EcdsaSigningAlgorithm {
+        match kind {
+            JwsKind::Es384 => &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            _ => &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        }
+    }
+
+    /// A fresh key: (PKCS#8 DER, raw public key).
+    pub(crate) fn generate(kind: JwsKind) -> Result<(Vec<u8>, Vec<u8>)> {
+        let rng = SystemRandom::new();
+        let pkcs8 = match kind {
+            JwsKind::Es256 | JwsKind::Es384 => EcdsaKeyPair::generate_pkcs8(signing(kind), &rng)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec(),
+            JwsKind::Ed25519 => Ed25519KeyPair::generate_pkcs8(&rng)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec(),
+        };
+        let (_, public) = load(&pkcs8).ok_or_else(|| failed(()))?;
+        Ok((pkcs8, public))
+    }
+
+    /// The kind and raw public key of a PKCS#8 key, if it is one JWT-SVIDs use.
+    pub(crate) fn load(pkcs8: &[u8]) -> Option<(JwsKind, Vec<u8>)> {
+        let rng = SystemRandom::new();
+        for kind in [JwsKind::Es256, JwsKind::Es384] {
+            if let Ok(k) = EcdsaKeyPair::from_pkcs8(signing(kind), pkcs8, &rng) {
+                return Some((kind, k.public_key().as_ref().to_vec()));
+            }
+        }
+        Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+            .ok()
+            .map(|k| (JwsKind::Ed25519, k.public_key().as_ref().to_vec()))
+    }
+
+    /// Signs with a PKCS#8 key of this kind.
+    pub(crate) fn sign(kind: JwsKind, pkcs8: &[u8], msg: &[u8]) -> Result<Vec<u8>> {
+        let rng = SystemRandom::new();
+        match kind {
+            JwsKind::Es256 | JwsKind::Es384 => {
+                let k = EcdsaKeyPair::from_pkcs8(signing(kind), pkcs8, &rng).map_err(failed)?;
+                Ok(k.sign(&rng, msg).map_err(failed)?.as_ref().to_vec())
+            }
+            JwsKind::Ed25519 => {
+                let k = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(failed)?;
+                Ok(k.sign(msg).as_ref().to_vec())
+            }
+        }
+    }
+
+    /// Whether the signature verifies with the raw public key.
+    pub(crate) fn verify(kind: JwsKind, public: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+        let alg: &dyn signature::VerificationAlgorithm = match kind {
+            JwsKind::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
+            JwsKind::Es384 => &signature::ECDSA_P384_SHA384_FIXED,
+            JwsKind::Ed25519 => &signature::ED25519,
+        };
+        signature::UnparsedPublicKey::new(alg, public)
+            .verify(msg, sig)
+            .is_ok()
+    }
+}
+
+pub(crate) use jws::{
+    generate as jws_generate, load as jws_load, sign as jws_sign, verify as jws_verify,
+};

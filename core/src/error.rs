@@ -66,6 +66,24 @@ pub enum ErrorCode {
     StaleCrl,
     /// A CRL that decodes but breaks the profile (no or critical CRLNumber, an issuer without cRLSign).
     InvalidCrl,
+    /// A token (JWT-SVID) that does not parse: not three base64url parts, a header or claims
+    /// that are not JSON objects, a required claim missing or of the wrong type.
+    TokenMalformed,
+    /// A token's signature does not verify with the key its `kid` names.
+    TokenSignature,
+    /// A token signed with an algorithm meshtls refuses: `none`, any HMAC, one outside the
+    /// validator's allow-list, or one that does not fit the key its `kid` names (key confusion).
+    TokenAlgorithm,
+    /// A token's `kid` is missing or names no JWT key of the bundle (for its trust domain).
+    TokenUnknownKey,
+    /// A token is past its `exp`, or its `iat`/`nbf` is in the future, beyond the policy's leeway.
+    TokenExpired,
+    /// A token's `aud` names none of the audiences the validator accepts.
+    TokenAudience,
+    /// A token bound to a certificate (`cnf` with `x5t#S256`) presented on a connection whose
+    /// peer certificate does not have that thumbprint (or has none), or an unbound token where
+    /// binding is required.
+    TokenBinding,
 }
 
 impl ErrorCode {
@@ -99,6 +117,13 @@ impl ErrorCode {
         ErrorCode::NameConstraintsTooComplex,
         ErrorCode::StaleCrl,
         ErrorCode::InvalidCrl,
+        ErrorCode::TokenMalformed,
+        ErrorCode::TokenSignature,
+        ErrorCode::TokenAlgorithm,
+        ErrorCode::TokenUnknownKey,
+        ErrorCode::TokenExpired,
+        ErrorCode::TokenAudience,
+        ErrorCode::TokenBinding,
     ];
 
     /// The stable snake_case name of the code, the same in every language.
@@ -132,6 +157,13 @@ impl ErrorCode {
             ErrorCode::NameConstraintsTooComplex => "name_constraints_too_complex",
             ErrorCode::StaleCrl => "stale_crl",
             ErrorCode::InvalidCrl => "invalid_crl",
+            ErrorCode::TokenMalformed => "token_malformed",
+            ErrorCode::TokenSignature => "token_signature",
+            ErrorCode::TokenAlgorithm => "token_algorithm",
+            ErrorCode::TokenUnknownKey => "token_unknown_key",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::TokenAudience => "token_audience",
+            ErrorCode::TokenBinding => "token_binding",
         }
     }
 
@@ -166,6 +198,13 @@ impl ErrorCode {
             ErrorCode::NameConstraintsTooComplex => 26,
             ErrorCode::StaleCrl => 27,
             ErrorCode::InvalidCrl => 28,
+            ErrorCode::TokenMalformed => 29,
+            ErrorCode::TokenSignature => 30,
+            ErrorCode::TokenAlgorithm => 31,
+            ErrorCode::TokenUnknownKey => 32,
+            ErrorCode::TokenExpired => 33,
+            ErrorCode::TokenAudience => 34,
+            ErrorCode::TokenBinding => 35,
         }
     }
 
@@ -200,6 +239,12 @@ impl ErrorCode {
                 | ErrorCode::InvalidCertificate
                 | ErrorCode::UnknownCriticalExtension
                 | ErrorCode::NameConstraintsTooComplex
+                | ErrorCode::TokenSignature
+                | ErrorCode::TokenAlgorithm
+                | ErrorCode::TokenUnknownKey
+                | ErrorCode::TokenExpired
+                | ErrorCode::TokenAudience
+                | ErrorCode::TokenBinding
         )
     }
 }
@@ -210,7 +255,8 @@ impl ErrorCode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorFamily {
     /// The input does not parse, uses something unsupported or something too weak
-    /// (`malformed`, `unsupported`, `weak_key`, `weak_signature`, `stale_crl`, `invalid_crl`).
+    /// (`malformed`, `unsupported`, `weak_key`, `weak_signature`, `stale_crl`, `invalid_crl`,
+    /// `token_malformed`).
     Input,
     /// The request breaks a rule or is outside its grant (`invalid_request`, `not_authorized`).
     Request,
@@ -247,7 +293,8 @@ impl ErrorCode {
             | ErrorCode::WeakKey
             | ErrorCode::WeakSignature
             | ErrorCode::StaleCrl
-            | ErrorCode::InvalidCrl => ErrorFamily::Input,
+            | ErrorCode::InvalidCrl
+            | ErrorCode::TokenMalformed => ErrorFamily::Input,
             ErrorCode::InvalidRequest | ErrorCode::NotAuthorized => ErrorFamily::Request,
             ErrorCode::WrongPassphrase => ErrorFamily::Passphrase,
             ErrorCode::Io => ErrorFamily::Io,

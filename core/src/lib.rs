@@ -36,6 +36,7 @@ pub mod hostname;
 pub mod identity;
 pub mod issuance_policy;
 pub mod issue;
+pub mod jwt;
 pub mod revocation;
 pub mod rotation;
 pub mod validity;

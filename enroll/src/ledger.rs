@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use crate::store::{
-    CertFilter, CertRecord, LedgerMeta, LineageRevocation, RenewOutcome, Revocation, RevokeOutcome,
-    Store, StoreError, TokenRecord, TokenRevokeOutcome,
+    CertFilter, CertRecord, JwtKeyRecord, JwtRecord, LedgerMeta, LineageRevocation, RenewOutcome,
+    Revocation, RevokeOutcome, Store, StoreError, TokenRecord, TokenRevokeOutcome,
 };
 
 /// The state file in the CA directory.
@@ -426,5 +426,20 @@ impl Store for BoundLedger {
     }
     fn raise_crl_number(&self, floor: u64) -> Result<u64, StoreError> {
         self.inner.raise_crl_number(floor)
+    }
+    fn add_jwt_key(&self, key: &JwtKeyRecord) -> Result<(), StoreError> {
+        self.inner.add_jwt_key(key)
+    }
+    fn jwt_keys(&self, now: i64) -> Result<Vec<JwtKeyRecord>, StoreError> {
+        self.inner.jwt_keys(now)
+    }
+    fn jwt_key_count(&self) -> Result<u64, StoreError> {
+        self.inner.jwt_key_count()
+    }
+    fn record_jwt(&self, jwt: &JwtRecord) -> Result<(), StoreError> {
+        self.inner.record_jwt(jwt)
+    }
+    fn jwts(&self, limit: u32) -> Result<Vec<JwtRecord>, StoreError> {
+        self.inner.jwts(limit)
     }
 }

@@ -12,6 +12,7 @@ pub struct Metrics {
     renewed: AtomicU64,
     revoked: AtomicU64,
     tokens: AtomicU64,
+    jwts: AtomicU64,
     connections_open: AtomicU64,
     connections_refused: AtomicU64,
     token_attempts_limited: AtomicU64,
@@ -30,6 +31,9 @@ impl Metrics {
     }
     pub(crate) fn token_minted(&self) {
         self.tokens.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn jwt_minted(&self) {
+        self.jwts.fetch_add(1, Ordering::Relaxed);
     }
     /// Count an open connection until the guard drops.
     pub(crate) fn connection_opened(&self) -> OpenConnection<'_> {
@@ -82,6 +86,12 @@ impl Metrics {
             "meshtls_ca_tokens_minted_total",
             "Join tokens minted.",
             self.tokens.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "meshtls_ca_jwts_minted_total",
+            "JWT-SVIDs minted.",
+            self.jwts.load(Ordering::Relaxed),
         );
         counter(
             &mut out,

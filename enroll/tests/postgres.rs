@@ -6,6 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use common::jwt::*;
 use common::*;
 use hyper::Method;
 use meshtls_enroll::{enroll, EnrollError, PostgresStore, Store};
@@ -247,4 +248,51 @@ async fn six_concurrent_renewals_across_two_replicas_leave_one_live_successor() 
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["descendants_revoked"], serde_json::json!([successor]));
+}
+
+#[test]
+fn the_postgres_ledger_keeps_jwt_keys_and_tokens() {
+    let Some(url) = fresh_database() else {
+        return;
+    };
+    check_store(&PostgresStore::connect(&url, 1).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jwt_svids_on_postgres() {
+    let Some(url) = tokio::task::spawn_blocking(fresh_database).await.unwrap() else {
+        return;
+    };
+    let ca = Arc::new(CaMaterial::new());
+    let h = Harness::start_configured(ca, connect(&url, 4).await, |c| {
+        c.with_jwt(common::jwt::config())
+    })
+    .await;
+    check_mint_and_validate(&h).await;
+    check_refusals(&h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_sign_with_the_keys_they_all_publish() {
+    let Some(url) = tokio::task::spawn_blocking(fresh_database).await.unwrap() else {
+        return;
+    };
+    let ca = Arc::new(CaMaterial::new());
+    let a = Harness::start_configured(ca.clone(), connect(&url, 2).await, |c| {
+        c.with_jwt(common::jwt::config())
+    })
+    .await;
+    let b = Harness::start_configured(ca, connect(&url, 2).await, |c| {
+        c.with_jwt(common::jwt::config())
+    })
+    .await;
+    let (api, _) = a.enroll_node("spiffe://mesh.internal/service/api").await;
+    let (s, body) = post_jwt(&a, Some(&api), serde_json::json!({"audience": ["orders"]})).await;
+    assert_eq!(s, 201, "{body}");
+    let (s, again) = post_jwt(&b, Some(&api), serde_json::json!({"audience": ["orders"]})).await;
+    assert_eq!(s, 201, "{again}");
+    assert_eq!(body["kid"], again["kid"], "one key for the trust domain");
+    let from_b = bundle(&b).await;
+    assert_eq!(from_b.jwt_keys().len(), 1);
+    assert_eq!(from_b.jwt_keys()[0].kid(), body["kid"].as_str().unwrap());
 }

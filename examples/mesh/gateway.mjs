@@ -10,9 +10,21 @@
 // `lookup NAME` is forwarded to the directory, `rotate` renews the gateway's certificate through
 // the CA service (renewNow: new handshakes present it, open connections stay), `whoami` answers
 // the serial it verified.
+// A client without a certificate (the demo's `admin`, as a browser page) is admitted with a
+// JWT-SVID for the audience `gateway` whose subject is an …/admin/* ID, checked by the core
+// against the JWT keys the CA service publishes (/v1/bundle.jwks); `whoami` answers its subject.
 import { readFileSync } from 'node:fs'
+import https from 'node:https'
 
-import { Policy, Verifier, WssServer, enroll, wssConnect } from '../../bindings-node/index.mjs'
+import {
+  JwtValidator,
+  Policy,
+  SpiffeBundle,
+  Verifier,
+  WssServer,
+  enroll,
+  wssConnect,
+} from '../../bindings-node/index.mjs'
 
 const ID = 'spiffe://mesh.internal/service/gateway'
 const DIRECTORY = 'spiffe://mesh.internal/service/directory'
@@ -50,10 +62,35 @@ const forward = (message) => {
   return reply
 }
 
-const server = await WssServer.listen(node.identity, node.trust, '127.0.0.1:0')
+// The CA service's SPIFFE bundle, for the JWT-SVIDs of certificate-less admin clients.
+const jwks = await new Promise((resolve, reject) => {
+  https
+    .get(`${caUrl}/v1/bundle.jwks`, { ca: readFileSync(bundlePath) }, (res) => {
+      let body = ''
+      res.on('data', (d) => (body += d))
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`bundle.jwks: ${res.statusCode}`))))
+    })
+    .on('error', reject)
+})
+const tokens = new JwtValidator(
+  new SpiffeBundle(jwks, 'mesh.internal'),
+  new Policy({ allowPatterns: ['spiffe://mesh.internal/admin/*'] }),
+  ['gateway'],
+)
+const server = await WssServer.listen(node.identity, node.trust, '127.0.0.1:0', tokens)
 console.log(`listening wss ${server.port}`)
 
+async function admin(conn) {
+  const subject = conn.token.subject
+  console.log(`accepted token ${subject}`)
+  for await (const message of conn) {
+    await conn.send(message.toString() === 'whoami' ? `token ${subject}` : `echo ${message}`)
+  }
+  console.log(`closed token ${subject}`)
+}
+
 async function handle(conn) {
+  if (!conn.peer) return admin(conn)
   const peer = conn.peer
   console.log(`accepted ${peer.spiffeId} serial ${peer.serial}`)
   for await (const message of conn) {

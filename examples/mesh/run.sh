@@ -144,6 +144,16 @@ show agent "$work/agent.log"
 show gateway "$work/gateway.log"
 show directory "$work/directory.log"
 
+say "2. admin: a client without a certificate (as a browser page), with the operator's JWT-SVID, -> gateway"
+"$bin/meshtls" jwt mint "${admin_args[@]}" --audience gateway --ttl 2m > "$work/admin-mint.txt" 2>&1 ||
+    { sed 's/^/  [operator] /' "$work/admin-mint.txt"; die "minting the admin's JWT-SVID failed"; }
+(umask 077 && head -1 "$work/admin-mint.txt" > "$work/admin.jwt")
+tail -n +2 "$work/admin-mint.txt" | sed 's/^/  [operator] jwt mint: /'
+launch admin 30 "" node "$here/admin.mjs" "$gateway_port" "$bundle" "$work/admin.jwt"
+wait "$last_pid"
+show admin "$work/admin.log"
+show gateway "$work/gateway.log"
+
 say "2. node (.NET on Mono) enrolls (MeshTls Enrollment), SslStream TLS 1.2 + MeshTls callback -> directory"
 cd "$dotnet" && launch node 60 "$tok_node" mono Node.exe "$ca_url" "$bundle" "$tls_port" && cd "$root"
 wait "$last_pid"
@@ -203,6 +213,17 @@ if command -v curl > /dev/null; then
 fi
 echo "  => the CA service refused it: ${attack_code[reused-token]:-none}"
 
+say "3f. the operator's JWT-SVID bound to its certificate (--bind), stolen and replayed without it"
+"$bin/meshtls" jwt mint "${admin_args[@]}" --audience gateway --ttl 2m --bind > "$work/bound-mint.txt" 2>&1 ||
+    die "minting the bound JWT-SVID failed"
+(umask 077 && head -1 "$work/bound-mint.txt" > "$attacker/stolen.jwt")
+launch attack-bound-replay 30 "" node "$here/admin.mjs" "$gateway_port" "$bundle" "$attacker/stolen.jwt"
+wait "$last_pid"
+show attacker "$work/attack-bound-replay.log"
+attack_code[bound-replay]=$(sed -n 's/^REFUSED 401 \([a-z_]*\).*/\1/p' "$work/attack-bound-replay.log")
+grep -q '^RESULT' "$work/attack-bound-replay.log" && attack_code[bound-replay]=ACCEPTED
+echo "  => the gateway refused it: ${attack_code[bound-replay]:-none}"
+
 # ---- 5. summary -------------------------------------------------------------------------------
 "$bin/meshtls" admin certs "${admin_args[@]}" > "$work/ledger.txt" 2>&1
 passed=0
@@ -237,6 +258,8 @@ check "agent -> gateway (Python -> Node, wss)" "each saw the other's SPIFFE ID" 
 forwarded() { both "$work/gateway.log" "^connected directory $td/directory " "$work/directory.log" "^accepted wss $td/gateway " &&
     has "$work/agent.log" '^RESULT talk gateway->directory forwarded'; }
 check "gateway -> directory (Node -> Rust, wss)" "each saw the other's SPIFFE ID; agent's lookup forwarded" forwarded
+check "admin -> gateway (no certificate, JWT-SVID, wss)" "the gateway saw the token's subject" \
+    both "$work/admin.log" "^RESULT admin token spiffe://mesh.internal/admin/ops$" "$work/gateway.log" "^accepted token spiffe://mesh.internal/admin/ops$"
 check "node -> directory (.NET -> Rust, mTLS 1.2)" "each saw the other's SPIFFE ID" \
     both "$work/node.log" "^RESULT talk node->directory $td/directory$" "$work/directory.log" "^accepted tls $td/node .*TLSv1_2"
 is_code() { local got=${attack_code[$1]:-none}; shift; for want in "$@"; do [ "$got" = "$want" ] && return 0; done; return 1; }
@@ -245,6 +268,7 @@ check "attack: wrong service identity rejected" "${attack_code[wrong-id]}" is_co
 check "attack: revoked certificate rejected" "${attack_code[revoked]}" is_code revoked revoked
 check "attack: no client certificate rejected" "${attack_code[no-cert]}" is_code no-cert no_certificate
 check "attack: reused join token refused" "${attack_code[reused-token]:-none}" is_code reused-token token_used
+check "attack: stolen bound JWT-SVID refused" "${attack_code[bound-replay]:-none}" is_code bound-replay token_binding
 rot() { grep -E "^RESULT $1" "$work/agent.log" | head -1 | cut -d' ' -f4-; }
 check "rotation: gateway, new serial on next handshake" "$(rot 'rotate gateway' | cut -d' ' -f2-)" has "$work/agent.log" '^RESULT rotate gateway ok'
 check "rotation: agent, new serial on next handshake" "$(rot 'rotate agent' | cut -d' ' -f2-)" has "$work/agent.log" '^RESULT rotate agent ok'

@@ -17,6 +17,7 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 
 use crate::error::{to_io, HandshakeFailure};
 use crate::identity::{IdentityHandle, Resolver};
+use crate::jwt::JwtAuth;
 use crate::profile::{self, TlsProfile, TlsVersion};
 use crate::stream::MtlsStream;
 use crate::trust::TrustHandle;
@@ -107,6 +108,7 @@ pub struct MtlsServerBuilder {
     handshake_timeout: Duration,
     max_concurrent_handshakes: usize,
     bearer: Option<TokenValidator>,
+    jwt: Option<JwtAuth>,
     client_cert_optional: bool,
     on_handshake_error: Option<FailureCallback>,
 }
@@ -154,6 +156,22 @@ impl MtlsServerBuilder {
         self
     }
 
+    /// Hybrid mode with the built-in JWT-SVID check, for WebSocket listeners: a client without
+    /// a certificate finishes the TLS handshake and is accepted only if its upgrade request
+    /// carries a JWT-SVID (`Authorization: Bearer <token>`, or the subprotocol
+    /// `meshtls.jwt.<token>` offered beside `meshtls.jwt`, for browsers) that `auth` accepts;
+    /// a bound token is refused there, since that connection has no certificate. A client
+    /// with a certificate is verified by the core as always, and when it also sends a token,
+    /// the token is checked against its certificate: a token bound to another certificate
+    /// (replayed from another service's connection) is refused. Refusals are HTTP 401 with the
+    /// token's code (`token_expired`, `token_binding`...), reported to
+    /// [`on_handshake_error`](Self::on_handshake_error). Exclusive with
+    /// [`bearer_fallback`](Self::bearer_fallback) (a custom validator): `build` refuses both.
+    pub fn jwt_svids(mut self, auth: JwtAuth) -> Self {
+        self.jwt = Some(auth);
+        self
+    }
+
     /// Let clients without a certificate finish the handshake: their stream's
     /// [`peer_identity`](crate::MtlsStream::peer_identity) is `None` and the application
     /// decides what they may do. A client that presents a certificate is still verified by the
@@ -176,11 +194,17 @@ impl MtlsServerBuilder {
 
     /// Build the server.
     pub fn build(self) -> Result<MtlsServer, Error> {
+        if self.bearer.is_some() && self.jwt.is_some() {
+            return Err(Error::new(
+                meshtls_core::ErrorCode::InvalidRequest,
+                "a server checks tokens with the built-in JWT-SVID validator or a custom one, not both",
+            ));
+        }
         let provider = provider_for(self.tls12);
         let verifier = Arc::new(CoreCertVerifier::new(
             self.trust.clone(),
             PeerUsage::Client,
-            self.bearer.is_none() && !self.client_cert_optional,
+            self.bearer.is_none() && self.jwt.is_none() && !self.client_cert_optional,
             provider.signature_verification_algorithms,
         ));
         let recipe = ServerRecipe {
@@ -200,6 +224,7 @@ impl MtlsServerBuilder {
                 handshake_timeout: self.handshake_timeout,
                 max_concurrent_handshakes: self.max_concurrent_handshakes,
                 bearer: self.bearer,
+                jwt: self.jwt,
                 client_cert_optional: self.client_cert_optional,
                 on_handshake_error: self.on_handshake_error,
             }),
@@ -290,6 +315,7 @@ pub(crate) struct ServerInner {
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_concurrent_handshakes: usize,
     pub(crate) bearer: Option<TokenValidator>,
+    pub(crate) jwt: Option<JwtAuth>,
     pub(crate) client_cert_optional: bool,
     pub(crate) on_handshake_error: Option<FailureCallback>,
 }
@@ -315,6 +341,7 @@ impl MtlsServer {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_concurrent_handshakes: DEFAULT_MAX_CONCURRENT_HANDSHAKES,
             bearer: None,
+            jwt: None,
             client_cert_optional: false,
             on_handshake_error: None,
         }

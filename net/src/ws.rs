@@ -1,4 +1,5 @@
-//! WebSocket (`wss://`) over mTLS, with an optional bearer-token fallback (hybrid mode).
+//! WebSocket (`wss://`) over mTLS, with an optional token fallback (hybrid mode): JWT-SVIDs
+//! checked by the core ([`crate::JwtAuth`]), or a custom [`TokenValidator`].
 //!
 //! TLS is done by this crate (tokio-rustls with the core's verifiers); tungstenite only speaks
 //! WebSocket over the established [`MtlsStream`].
@@ -8,6 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use meshtls_core::jwt::TokenClaims;
 use meshtls_core::{Error, ErrorCode, PeerIdentity};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::mpsc;
@@ -21,6 +23,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::config::{MtlsClient, MtlsServer};
 use crate::error::to_io;
+use crate::jwt::{token_of, JwtAuth, JWT_SUBPROTOCOL};
 use crate::listener::{accept_loop, READY_QUEUE};
 use crate::stream::MtlsStream;
 
@@ -76,7 +79,7 @@ impl WsPeer {
 /// upgraded WebSockets with their peer.
 #[derive(Debug)]
 pub struct WsListener {
-    ready: mpsc::Receiver<(WsStream, WsPeer)>,
+    ready: mpsc::Receiver<Accepted>,
     local_addr: SocketAddr,
     task: JoinHandle<()>,
 }
@@ -99,9 +102,13 @@ impl WsListener {
     pub fn from_tcp(tcp: TcpListener, server: MtlsServer) -> io::Result<Self> {
         let local_addr = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(READY_QUEUE);
-        let validator = server.inner.bearer.clone();
+        let auth = match (&server.inner.jwt, &server.inner.bearer) {
+            (Some(jwt), _) => Auth::Jwt(jwt.clone()),
+            (None, Some(custom)) => Auth::Custom(custom.clone()),
+            (None, None) => Auth::None,
+        };
         let task = tokio::spawn(accept_loop(tcp, server, tx, move |stream| {
-            upgrade(stream, validator.clone())
+            upgrade(stream, auth.clone())
         }));
         Ok(WsListener {
             ready,
@@ -112,9 +119,21 @@ impl WsListener {
 
     /// The next upgraded WebSocket and its peer. An error means the listener stopped.
     pub async fn accept(&mut self) -> io::Result<(WsStream, WsPeer)> {
+        let (ws, peer, _) = self.accept_with_token().await?;
+        Ok((ws, peer))
+    }
+
+    /// The next upgraded WebSocket, its peer, and the claims of the JWT-SVID it presented
+    /// when the server checks them ([`jwt_svids`](crate::MtlsServerBuilder::jwt_svids)): a
+    /// certificate-less client always has them (its [`BearerPeer::subject`] is their `sub`);
+    /// an mTLS client when it sent a token too. An error means the listener stopped.
+    pub async fn accept_with_token(
+        &mut self,
+    ) -> io::Result<(WsStream, WsPeer, Option<TokenClaims>)> {
         self.ready
             .recv()
             .await
+            .map(|a| (a.ws, a.peer, a.claims))
             .ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "listener stopped"))
     }
 
@@ -124,23 +143,26 @@ impl WsListener {
     }
 }
 
-fn bearer_token(request: &Request) -> Option<&str> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let token = token.trim();
-    (!token.is_empty()).then_some(token)
+/// How a listener checks tokens.
+#[derive(Clone)]
+enum Auth {
+    /// No hybrid mode: certificates only.
+    None,
+    /// A caller-written validator (certificate-less clients only).
+    Custom(TokenValidator),
+    /// The core's JWT-SVID validator.
+    Jwt(JwtAuth),
 }
 
-fn unauthorized() -> ErrorResponse {
-    let mut response =
-        ErrorResponse::new(Some("bearer token or client certificate required".into()));
+/// An upgraded WebSocket ready for the application.
+pub(crate) struct Accepted {
+    ws: WsStream,
+    peer: WsPeer,
+    claims: Option<TokenClaims>,
+}
+
+fn unauthorized(why: &str) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(why.to_owned()));
     *response.status_mut() = StatusCode::UNAUTHORIZED;
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
@@ -149,29 +171,135 @@ fn unauthorized() -> ErrorResponse {
     response
 }
 
-async fn upgrade(
-    stream: MtlsStream,
-    validator: Option<TokenValidator>,
-) -> io::Result<(WsStream, WsPeer)> {
-    if let Some(peer) = stream.peer_identity().cloned() {
-        let ws = tokio_tungstenite::accept_async_with_config(stream, Some(default_config()))
-            .await
-            .map_err(ws_to_io)?;
-        return Ok((ws, WsPeer::Mtls(peer)));
-    }
-    // No certificate: only a hybrid server gets here (otherwise the handshake failed).
-    let Some(validator) = validator else {
-        return Err(to_io(Error::new(
-            ErrorCode::NoCertificate,
-            "the client presented no certificate",
-        )));
+fn refused() -> Error {
+    Error::new(
+        ErrorCode::IdentityNotAllowed,
+        "no client certificate and no valid bearer token",
+    )
+}
+
+/// What the upgrade callback decided: the subject and claims of an accepted token, or why a
+/// token was refused.
+#[derive(Default)]
+struct Verdict {
+    subject: Option<String>,
+    claims: Option<TokenClaims>,
+    error: Option<Error>,
+}
+
+async fn upgrade(stream: MtlsStream, auth: Auth) -> io::Result<Accepted> {
+    let peer = stream.peer_identity().cloned();
+    let jwt = match (&peer, auth) {
+        (Some(p), Auth::None | Auth::Custom(_)) => {
+            let ws = tokio_tungstenite::accept_async_with_config(stream, Some(default_config()))
+                .await
+                .map_err(ws_to_io)?;
+            return Ok(Accepted {
+                ws,
+                peer: WsPeer::Mtls(p.clone()),
+                claims: None,
+            });
+        }
+        // No certificate: only a hybrid server gets here (otherwise the handshake failed).
+        (None, Auth::None) => {
+            return Err(to_io(Error::new(
+                ErrorCode::NoCertificate,
+                "the client presented no certificate",
+            )))
+        }
+        (None, Auth::Custom(validator)) => return custom(stream, validator).await,
+        (_, Auth::Jwt(jwt)) => jwt,
     };
+    let leaf = stream
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.as_ref().to_vec());
+    let verdict: Arc<Mutex<Verdict>> = Arc::default();
+    let slot = verdict.clone();
+    let mtls = peer.is_some();
+    // tungstenite's callback signature returns the whole error response by value.
+    #[allow(clippy::result_large_err)]
+    let callback = move |request: &Request, mut response: Response| {
+        let mut v = match slot.lock() {
+            Ok(v) => v,
+            Err(p) => p.into_inner(),
+        };
+        let Some((token, as_subprotocol)) = token_of(request) else {
+            if mtls {
+                return Ok(response);
+            }
+            v.error = Some(refused());
+            return Err(unauthorized(
+                "a JWT-SVID or a client certificate is required",
+            ));
+        };
+        match jwt.check(token, leaf.as_deref()) {
+            Ok(claims) => {
+                if as_subprotocol {
+                    let offered_plain = request
+                        .headers()
+                        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+                        .iter()
+                        .filter_map(|h| h.to_str().ok())
+                        .flat_map(|h| h.split(','))
+                        .any(|p| p.trim() == JWT_SUBPROTOCOL);
+                    let chosen = if offered_plain {
+                        JWT_SUBPROTOCOL.to_owned()
+                    } else {
+                        format!("{JWT_SUBPROTOCOL}.{token}")
+                    };
+                    if let Ok(value) = header::HeaderValue::from_str(&chosen) {
+                        response
+                            .headers_mut()
+                            .insert(header::SEC_WEBSOCKET_PROTOCOL, value);
+                    }
+                }
+                v.subject = Some(claims.subject.to_string());
+                v.claims = Some(claims);
+                Ok(response)
+            }
+            Err(e) => {
+                let body = e.code().as_str();
+                v.error = Some(e);
+                Err(unauthorized(body))
+            }
+        }
+    };
+    let accepted =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(default_config()))
+            .await;
+    let mut verdict = match verdict.lock() {
+        Ok(mut v) => std::mem::take(&mut *v),
+        Err(p) => std::mem::take(&mut *p.into_inner()),
+    };
+    let ws = accepted.map_err(|e| match e {
+        tokio_tungstenite::tungstenite::Error::Http(_) => {
+            to_io(verdict.error.take().unwrap_or_else(refused))
+        }
+        other => ws_to_io(other),
+    })?;
+    let peer = match (peer, verdict.subject) {
+        (Some(p), _) => WsPeer::Mtls(p),
+        (None, Some(subject)) => WsPeer::Bearer(BearerPeer { subject }),
+        (None, None) => return Err(to_io(refused())),
+    };
+    Ok(Accepted {
+        ws,
+        peer,
+        claims: verdict.claims,
+    })
+}
+
+/// A certificate-less client checked by a caller-written validator.
+async fn custom(stream: MtlsStream, validator: TokenValidator) -> io::Result<Accepted> {
     let subject: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let slot = subject.clone();
     // tungstenite's callback signature returns the whole error response by value.
     #[allow(clippy::result_large_err)]
     let callback = move |request: &Request, response: Response| {
-        let accepted = bearer_token(request).and_then(|t| validator(t));
+        let accepted = token_of(request)
+            .filter(|(_, as_subprotocol)| !as_subprotocol)
+            .and_then(|(t, _)| validator(t));
         match accepted {
             Some(s) => {
                 if let Ok(mut slot) = slot.lock() {
@@ -179,30 +307,26 @@ async fn upgrade(
                 }
                 Ok(response)
             }
-            None => Err(unauthorized()),
+            None => Err(unauthorized("bearer token or client certificate required")),
         }
     };
     let ws =
         tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(default_config()))
             .await
             .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(_) => to_io(Error::new(
-                    ErrorCode::IdentityNotAllowed,
-                    "no client certificate and no valid bearer token",
-                )),
+                tokio_tungstenite::tungstenite::Error::Http(_) => to_io(refused()),
                 other => ws_to_io(other),
             })?;
     let subject = subject
         .lock()
         .ok()
         .and_then(|mut s| s.take())
-        .ok_or_else(|| {
-            to_io(Error::new(
-                ErrorCode::IdentityNotAllowed,
-                "no client certificate and no valid bearer token",
-            ))
-        })?;
-    Ok((ws, WsPeer::Bearer(BearerPeer { subject })))
+        .ok_or_else(|| to_io(refused()))?;
+    Ok(Accepted {
+        ws,
+        peer: WsPeer::Bearer(BearerPeer { subject }),
+        claims: None,
+    })
 }
 
 fn ws_to_io(e: tokio_tungstenite::tungstenite::Error) -> io::Error {

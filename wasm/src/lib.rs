@@ -19,6 +19,7 @@ pub mod error;
 pub mod grant;
 pub mod identity;
 pub mod issue;
+pub mod jwt;
 pub mod revocation;
 pub mod rotation;
 pub mod validity;
@@ -49,6 +50,8 @@ export type ErrorCode =
   | "crl_expired" | "chain_too_long" | "invalid_svid" | "io" | "internal" | "no_certificate"
   | "weak_key" | "weak_signature" | "not_authorized" | "invalid_certificate"
   | "unknown_critical_extension" | "name_constraints_too_complex" | "stale_crl" | "invalid_crl"
+  | "token_malformed" | "token_signature" | "token_algorithm" | "token_unknown_key"
+  | "token_expired" | "token_audience" | "token_binding"
   | (string & {});
 
 /** What every meshtls function throws: an `Error` with the core's stable `code`. */

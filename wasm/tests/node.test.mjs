@@ -68,3 +68,39 @@ for (const example of ["quickstart.mjs", "verify-fixture.cjs"]) {
     if (!out.includes("ok")) throw new Error(`unexpected output: ${out}`);
   });
 }
+
+// JWT-SVIDs: fixtures/jwt.json, the same verdicts as the core's replay (core/tests/jwt_fixtures.rs).
+const jwt = JSON.parse(readFileSync(path.join(fixtures, "jwt.json"), "utf8"));
+for (const c of jwt.cases) {
+  test(`token fixture ${c.name}: ${c.expect}`, () => {
+    let got;
+    try {
+      const bundle = m.SpiffeBundle.fromJson(fx.text(jwt.jwks), jwt.trust_domain);
+      let builder = m.Policy.builder().clockLeeway(`${c.leeway ?? 0}s`);
+      for (const p of jwt.allow) builder = builder.allowPattern(p);
+      const v = new m.JwtValidator(bundle, builder.build(), jwt.audience, c.algorithms, c.require_binding ?? false);
+      v.validate(c.token, c.peer ? fx.text(c.peer) : undefined, jwt.at * 1000);
+      got = "ok";
+    } catch (e) {
+      if (typeof e.code !== "string") throw e;
+      got = e.code;
+    }
+    if (got !== c.expect) throw new Error(`${c.name}: got ${got}, want ${c.expect}`);
+  });
+}
+
+test("a token minted at the edge validates, and a bound one needs its certificate", () => {
+  const key = m.JwtSigningKey.generate("EdDSA");
+  const bundle = m.SpiffeBundle.empty("mesh.internal").withKey(key);
+  const policy = m.Policy.builder().allowTrustDomain("mesh.internal").build();
+  const v = new m.JwtValidator(bundle, policy, ["edge"]);
+  const now = Date.now();
+  const claims = v.validate(key.mint("spiffe://mesh.internal/service/api", ["edge"], 60, now), undefined, now);
+  if (claims.subject !== "spiffe://mesh.internal/service/api" || claims.keyId !== key.kid) throw new Error("claims");
+  try {
+    v.validate(key.mint("spiffe://mesh.internal/service/api", ["other"], 60, now), undefined, now);
+    throw new Error("accepted another audience");
+  } catch (e) {
+    if (e.code !== "token_audience" || e.name !== "MeshTlsError") throw e;
+  }
+});

@@ -24,6 +24,8 @@ export type ErrorCode =
 | "crl_expired" | "chain_too_long" | "invalid_svid" | "io" | "internal" | "no_certificate"
 | "weak_key" | "weak_signature" | "not_authorized" | "invalid_certificate"
 | "unknown_critical_extension" | "name_constraints_too_complex" | "stale_crl" | "invalid_crl"
+| "token_malformed" | "token_signature" | "token_algorithm" | "token_unknown_key"
+| "token_expired" | "token_audience" | "token_binding"
 | (string & {});
 
 /** What every meshtls function throws: an `Error` with the core's stable `code`. */
@@ -533,6 +535,46 @@ export class Issued {
 }
 
 /**
+ * A JWT signing key (`"ES256"`, `"ES384"`, `"EdDSA"`).
+ */
+export class JwtSigningKey {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * A fresh key; its kid is its RFC 7638 thumbprint.
+     */
+    static generate(algorithm?: string | null): JwtSigningKey;
+    /**
+     * Mints a JWT-SVID issued at `at` (ms), living `ttlSeconds` (default 300).
+     */
+    mint(subject: string, audience: string[], ttl_seconds: number | null | undefined, at: number): string;
+    /**
+     * The key ID.
+     */
+    readonly kid: string;
+}
+
+/**
+ * Checks JWT-SVIDs with the core (signature, algorithm, kid, expiry with the policy's leeway,
+ * audience, subject against the policy, certificate binding).
+ */
+export class JwtValidator {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * A validator for tokens addressed to one of `audiences`; `algorithms` is the allow-list
+     * (default all three).
+     */
+    constructor(bundle: SpiffeBundle, policy: Policy, audiences: string[], algorithms?: string[] | null, require_binding?: boolean | null);
+    /**
+     * The claims of a valid token at `at` (ms); `peerCert` is the certificate of the
+     * connection it came on (required for a bound token). Throws with the core's code.
+     */
+    validate(token: string, peer_cert: PemOrDer | null | undefined, at: number): TokenClaims;
+}
+
+/**
  * Who the peer is, once verified.
  */
 export class PeerIdentity {
@@ -806,6 +848,39 @@ export class SkippedCa {
 }
 
 /**
+ * A SPIFFE trust bundle (JWKS): X.509 authorities and JWT keys of a trust domain.
+ *
+ * ```js
+ * const bundle = SpiffeBundle.fromJson(await (await fetch(url + "/v1/bundle.jwks")).text(), "mesh.internal");
+ * ```
+ */
+export class SpiffeBundle {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * An empty bundle; add keys with `withKey`.
+     */
+    static empty(trust_domain?: string | null): SpiffeBundle;
+    /**
+     * Parses SPIFFE bundle JSON; `trustDomain` limits its JWT keys to subjects of that domain.
+     */
+    static fromJson(json: string, trust_domain?: string | null): SpiffeBundle;
+    /**
+     * The SPIFFE bundle JSON.
+     */
+    toJson(): string;
+    /**
+     * A bundle with one more JWT key (the public half of `key`).
+     */
+    withKey(key: JwtSigningKey): SpiffeBundle;
+    /**
+     * The key IDs of the JWT keys.
+     */
+    readonly jwtKeyIds: string[];
+}
+
+/**
  * A workload identity, `spiffe://<trust-domain>/<path>`, parsed by the SPIFFE ID rules.
  *
  * ```js
@@ -835,6 +910,39 @@ export class SpiffeId {
      * The trust domain, e.g. `mesh.internal`.
      */
     readonly trustDomain: string;
+}
+
+/**
+ * What a valid JWT-SVID says.
+ */
+export class TokenClaims {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * `aud`.
+     */
+    readonly audience: string[];
+    /**
+     * `cnf.x5t#S256` when bound.
+     */
+    readonly boundThumbprint: string | undefined;
+    /**
+     * `exp`, ms.
+     */
+    readonly expiresAt: number;
+    /**
+     * The header's `kid`.
+     */
+    readonly keyId: string;
+    /**
+     * `roles`.
+     */
+    readonly roles: string[];
+    /**
+     * `sub`.
+     */
+    readonly subject: string;
 }
 
 /**

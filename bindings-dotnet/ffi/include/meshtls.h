@@ -89,6 +89,20 @@ enum meshtls_result
   MESHTLS_STALE_CRL = 27,
   // A CRL that decodes but breaks the profile (no or critical CRLNumber, an issuer without cRLSign).
   MESHTLS_INVALID_CRL = 28,
+  // A token (JWT-SVID) that does not parse: not three base64url parts, a header or claims that are not JSON objects, a required claim missing or of the wrong type.
+  MESHTLS_TOKEN_MALFORMED = 29,
+  // A token's signature does not verify with the key its kid names.
+  MESHTLS_TOKEN_SIGNATURE = 30,
+  // A token signed with an algorithm meshtls refuses: none, any HMAC, one outside the allow-list, or one that does not fit the key its kid names (key confusion).
+  MESHTLS_TOKEN_ALGORITHM = 31,
+  // A token's kid is missing or names no JWT key of the bundle (for its trust domain).
+  MESHTLS_TOKEN_UNKNOWN_KEY = 32,
+  // A token is past its exp, or its iat/nbf is in the future, beyond the policy's leeway.
+  MESHTLS_TOKEN_EXPIRED = 33,
+  // A token's aud names none of the audiences the validator accepts.
+  MESHTLS_TOKEN_AUDIENCE = 34,
+  // A token bound to a certificate (cnf x5t#S256) on a connection whose peer certificate differs or is absent, or an unbound token where binding is required.
+  MESHTLS_TOKEN_BINDING = 35,
   // C ABI: a required pointer argument was NULL.
   MESHTLS_NULL_ARGUMENT = 1000,
   // C ABI: meshtls panicked; the call was abandoned (please report it).
@@ -308,6 +322,13 @@ typedef struct meshtls_issue_request meshtls_issue_request;
 
 // An issued certificate: the leaf, its chain, the generated key (if any) and its facts.
 typedef struct meshtls_issued meshtls_issued;
+
+// JWT-SVIDs of an enrolled identity for one set of audiences, kept fresh (reused until two
+// thirds of their lifetime, minted anew after a renewal when bound).
+typedef struct meshtls_jwt_source meshtls_jwt_source;
+
+// Checks JWT-SVIDs (immutable; several threads may validate with it at once).
+typedef struct meshtls_jwt_validator meshtls_jwt_validator;
 
 // Who the peer is, once verified.
 typedef struct meshtls_peer meshtls_peer;
@@ -1126,6 +1147,81 @@ int64_t meshtls_issued_not_after(const meshtls_issued *issued);
 // # Safety
 // `issued` is NULL or from this library, not freed before and not used after.
 void meshtls_issued_free(meshtls_issued *issued);
+
+// A validator of the JWT keys of the SPIFFE bundle `(bundle_json, json_len)` (for subjects of
+// `trust_domain` only, unless it is NULL), with a copy of `policy`, for tokens addressed to
+// one of the `audience_count` `audiences`. `algorithm_count` 0 allows ES256, ES384 and EdDSA;
+// otherwise only the `algorithms` named. With `require_binding` non-zero an unbound token is
+// refused. A bundle that does not parse is `MESHTLS_MALFORMED`; no audience
+// `MESHTLS_INVALID_REQUEST`.
+//
+// # Safety
+// `(bundle_json, json_len)` is readable; `trust_domain` is NULL or NUL-terminated; `policy`
+// is live; `audiences` holds `audience_count` NUL-terminated strings and `algorithms`
+// `algorithm_count` (NULL when the count is 0); `out` is writable.
+meshtls_result meshtls_jwt_validator_new(const uint8_t *bundle_json,
+                                         size_t json_len,
+                                         const char *trust_domain,
+                                         const meshtls_policy *policy,
+                                         const char *const *audiences,
+                                         size_t audience_count,
+                                         const char *const *algorithms,
+                                         size_t algorithm_count,
+                                         uint8_t require_binding,
+                                         meshtls_jwt_validator **out);
+
+// Validates the token `(token, token_len)` at `at` (Unix seconds) for a connection whose peer
+// certificate (DER, or PEM whose first certificate counts) is `(peer_cert, peer_len)`, or
+// none when `peer_cert` is NULL. On success `*out_subject` is the token's `sub` (UTF-8) and
+// `*out_claims_json` its claims as a JSON object, with `kid` and `alg` added; on failure the
+// core's code (`MESHTLS_TOKEN_EXPIRED`, `MESHTLS_TOKEN_BINDING`...) and both untouched.
+//
+// # Safety
+// `validator` is live; `(token, token_len)` is readable; `(peer_cert, peer_len)` is readable
+// unless `peer_cert` is NULL; `out_subject` and `out_claims_json` are writable.
+meshtls_result meshtls_jwt_validator_validate(const meshtls_jwt_validator *validator,
+                                              const uint8_t *token,
+                                              size_t token_len,
+                                              const uint8_t *peer_cert,
+                                              size_t peer_len,
+                                              int64_t at,
+                                              meshtls_buffer **out_subject,
+                                              meshtls_buffer **out_claims_json);
+
+// Frees a validator. NULL is a no-op.
+//
+// # Safety
+// `validator` is NULL or from this library, not freed before and not used after.
+void meshtls_jwt_validator_free(meshtls_jwt_validator *validator);
+
+// A token source of `enrolled` for the `audience_count` `audiences`: tokens for its SPIFFE ID
+// from its CA service (`POST /v1/jwt`), living `ttl_secs` (0: the service's default, 5
+// minutes), bound to its current certificate when `bind` is non-zero.
+//
+// # Safety
+// `enrolled` is live; `audiences` holds `audience_count` NUL-terminated strings; `out` is
+// writable.
+meshtls_result meshtls_enrolled_jwt_source(const meshtls_enrolled *enrolled,
+                                           const char *const *audiences,
+                                           size_t audience_count,
+                                           uint64_t ttl_secs,
+                                           uint8_t bind,
+                                           meshtls_jwt_source **out);
+
+// A token with at least a third of its lifetime left: the held one, or a new one from the CA
+// service (blocks until done). Failures as `meshtls_enrolled_renew_now`'s
+// (`MESHTLS_SERVICE_ERROR` with the service's code, `MESHTLS_TRANSPORT`).
+//
+// # Safety
+// `source` is live; `out_token` is writable.
+meshtls_result meshtls_jwt_source_token(const meshtls_jwt_source *source,
+                                        meshtls_buffer **out_token);
+
+// Frees a token source. NULL is a no-op.
+//
+// # Safety
+// `source` is NULL or from this library, not freed before and not used after.
+void meshtls_jwt_source_free(meshtls_jwt_source *source);
 
 // The lowest version the profile accepts, as a wire number: `0x0304` (TLS 1.3), or
 // `0x0303` (TLS 1.2) when `allow_tls12`.

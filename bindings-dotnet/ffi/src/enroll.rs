@@ -73,7 +73,7 @@ pub(crate) fn runtime() -> Result<&'static Runtime, FfiError> {
 }
 
 /// Runs `work` on the runtime and waits for it on the calling thread.
-fn block_on<F: Future>(work: F) -> Result<F::Output, FfiError> {
+pub(crate) fn block_on<F: Future>(work: F) -> Result<F::Output, FfiError> {
     if tokio::runtime::Handle::try_current().is_ok() {
         // Blocking a runtime thread on the runtime would deadlock it (tokio panics instead).
         return Err(FfiError::invalid(

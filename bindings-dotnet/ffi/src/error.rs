@@ -83,6 +83,20 @@ pub enum meshtls_result {
     MESHTLS_STALE_CRL = 27,
     /// A CRL that decodes but breaks the profile (no or critical CRLNumber, an issuer without cRLSign).
     MESHTLS_INVALID_CRL = 28,
+    /// A token (JWT-SVID) that does not parse: not three base64url parts, a header or claims that are not JSON objects, a required claim missing or of the wrong type.
+    MESHTLS_TOKEN_MALFORMED = 29,
+    /// A token's signature does not verify with the key its kid names.
+    MESHTLS_TOKEN_SIGNATURE = 30,
+    /// A token signed with an algorithm meshtls refuses: none, any HMAC, one outside the allow-list, or one that does not fit the key its kid names (key confusion).
+    MESHTLS_TOKEN_ALGORITHM = 31,
+    /// A token's kid is missing or names no JWT key of the bundle (for its trust domain).
+    MESHTLS_TOKEN_UNKNOWN_KEY = 32,
+    /// A token is past its exp, or its iat/nbf is in the future, beyond the policy's leeway.
+    MESHTLS_TOKEN_EXPIRED = 33,
+    /// A token's aud names none of the audiences the validator accepts.
+    MESHTLS_TOKEN_AUDIENCE = 34,
+    /// A token bound to a certificate (cnf x5t#S256) on a connection whose peer certificate differs or is absent, or an unbound token where binding is required.
+    MESHTLS_TOKEN_BINDING = 35,
     /// C ABI: a required pointer argument was NULL.
     MESHTLS_NULL_ARGUMENT = 1000,
     /// C ABI: meshtls panicked; the call was abandoned (please report it).
@@ -132,6 +146,13 @@ impl meshtls_result {
             26 => MESHTLS_NAME_CONSTRAINTS_TOO_COMPLEX,
             27 => MESHTLS_STALE_CRL,
             28 => MESHTLS_INVALID_CRL,
+            29 => MESHTLS_TOKEN_MALFORMED,
+            30 => MESHTLS_TOKEN_SIGNATURE,
+            31 => MESHTLS_TOKEN_ALGORITHM,
+            32 => MESHTLS_TOKEN_UNKNOWN_KEY,
+            33 => MESHTLS_TOKEN_EXPIRED,
+            34 => MESHTLS_TOKEN_AUDIENCE,
+            35 => MESHTLS_TOKEN_BINDING,
             _ => MESHTLS_INTERNAL,
         }
     }

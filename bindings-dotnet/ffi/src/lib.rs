@@ -29,6 +29,7 @@ pub mod enroll_async;
 pub mod error;
 pub mod grant;
 pub mod issue;
+pub mod jwt;
 mod panic;
 pub mod profile;
 pub mod revocation;

@@ -1537,6 +1537,97 @@ static void test_profile(void) {
     CHECK(meshtls_looks_like_path((const uint8_t *)path, strlen(path)), "a path");
     const char *pem = "-----BEGIN CERTIFICATE-----\n";
     CHECK(!meshtls_looks_like_path((const uint8_t *)pem, strlen(pem)), "PEM is no path");
+/* --- fixtures/jwt.json: one token case per line (compact JSON), the top-level fields on their
+   own lines ("key": value) */
+
+/* The one string of the top-level list "key": ["..."] into out; 0 when absent. */
+static int jwt_top_first(const char *text, const char *key, char *out, size_t cap) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": [\"", key);
+    const char *p = strstr(text, pat);
+    return p && req_unescape(p + strlen(pat), out, cap) != NULL;
+}
+
+static void test_jwt(const char *dir) {
+    size_t len = 0;
+    char *text = read_file(dir, "jwt.json", &len);
+    CHECK(text != NULL, "jwt.json is readable");
+    if (!text) return;
+    char jwks_name[128], td[64], allow[256], audience[64];
+    CHECK(json_string(text, "jwks", jwks_name, sizeof jwks_name), "jwt.json has jwks");
+    CHECK(json_string(text, "trust_domain", td, sizeof td), "jwt.json has trust_domain");
+    CHECK(jwt_top_first(text, "allow", allow, sizeof allow), "jwt.json has allow");
+    CHECK(jwt_top_first(text, "audience", audience, sizeof audience), "jwt.json has audience");
+    int64_t at = json_int(text, "at", 0);
+    size_t jwks_len = 0;
+    char *jwks = read_file(dir, jwks_name, &jwks_len);
+    CHECK(jwks != NULL, "the bundle is readable");
+    int replayed = 0;
+    for (char *line = strtok(text, "\n"); line && jwks; line = strtok(NULL, "\n")) {
+        if (!strstr(line, "\"token\":\"")) continue;
+        static char token[8192];
+        char name[128] = "", expect[64] = "", peer_name[128] = "";
+        req_string(line, "name", name, sizeof name);
+        req_string(line, "expect", expect, sizeof expect);
+        CHECK(req_string(line, "token", token, sizeof token), "%s: token", name);
+        unsigned long long leeway = 0;
+        req_number(line, "leeway", &leeway);
+        req_list algs;
+        req_strings(line, "algorithms", &algs);
+        int bind = strstr(line, "\"require_binding\":true") != NULL;
+        size_t peer_len = 0;
+        char *peer = req_string(line, "peer", peer_name, sizeof peer_name) ? read_file(dir, peer_name, &peer_len) : NULL;
+
+        meshtls_policy_builder *b = NULL;
+        meshtls_policy *policy = NULL;
+        meshtls_jwt_validator *v = NULL;
+        meshtls_buffer *subject = NULL, *claims = NULL;
+        const char *audiences[1] = {audience};
+        meshtls_result r = meshtls_policy_builder_new(&b);
+        if (r == MESHTLS_OK) r = meshtls_policy_builder_allow_pattern(b, allow);
+        if (r == MESHTLS_OK) r = meshtls_policy_builder_clock_leeway(b, leeway);
+        if (r == MESHTLS_OK) r = meshtls_policy_builder_build(b, &policy);
+        if (r == MESHTLS_OK)
+            r = meshtls_jwt_validator_new((const uint8_t *)jwks, jwks_len, td, policy, audiences, 1,
+                                          algs.present ? algs.ptrs : NULL, algs.n, (uint8_t)bind, &v);
+        if (r == MESHTLS_OK)
+            r = meshtls_jwt_validator_validate(v, (const uint8_t *)token, strlen(token), (const uint8_t *)peer,
+                                               peer_len, at, &subject, &claims);
+        const char *got = meshtls_result_name(r);
+        CHECK(strcmp(got, expect) == 0, "jwt %s: expected %s, got %s (%s)", name, expect, got,
+              r == MESHTLS_OK ? "" : last_error());
+        if (r == MESHTLS_OK) {
+            CHECK(strncmp(str(subject), "spiffe://mesh.internal/", 23) == 0, "jwt %s: subject", name);
+            CHECK(strstr(str(claims), "\"kid\":") != NULL, "jwt %s: claims carry the kid", name);
+        } else {
+            CHECK(subject == NULL && claims == NULL, "jwt %s: outputs untouched on failure", name);
+        }
+        meshtls_buffer_free(subject);
+        meshtls_buffer_free(claims);
+        meshtls_jwt_validator_free(v);
+        meshtls_policy_free(policy);
+        meshtls_policy_builder_free(b);
+        free(peer);
+        replayed++;
+    }
+    CHECK(replayed >= 20, "jwt.json: %d token cases", replayed);
+    printf("jwt.json: %d token cases replayed\n", replayed);
+    /* Bad input: a bundle that does not parse, no audience. */
+    meshtls_policy_builder *b = NULL;
+    meshtls_policy *policy = NULL;
+    meshtls_jwt_validator *v = NULL;
+    EXPECT(meshtls_policy_builder_new(&b), MESHTLS_OK);
+    EXPECT(meshtls_policy_builder_allow_any(b), MESHTLS_OK);
+    EXPECT(meshtls_policy_builder_build(b, &policy), MESHTLS_OK);
+    const char *aud[1] = {"orders"};
+    EXPECT(meshtls_jwt_validator_new((const uint8_t *)"{}", 2, NULL, policy, aud, 1, NULL, 0, 0, &v), MESHTLS_MALFORMED);
+    EXPECT(meshtls_jwt_validator_new((const uint8_t *)jwks, jwks_len, NULL, policy, NULL, 0, NULL, 0, 0, &v), MESHTLS_INVALID_REQUEST);
+    CHECK(v == NULL, "out untouched on failure");
+    EXPECT(meshtls_jwt_validator_new(NULL, 5, NULL, policy, aud, 1, NULL, 0, 0, &v), MESHTLS_NULL_ARGUMENT);
+    meshtls_policy_free(policy);
+    meshtls_policy_builder_free(b);
+    free(jwks);
+    free(text);
 }
 
 int main(int argc, char **argv) {
@@ -1547,6 +1638,7 @@ int main(int argc, char **argv) {
     test_fixtures(fixtures);
     test_skipped(fixtures);
     test_requests(fixtures);
+    test_jwt(fixtures);
     test_enroll_offline(fixtures);
     test_enroll_async(fixtures);
     test_profile();

@@ -89,6 +89,13 @@ impl Policy {
         self.max_intermediates
     }
 
+    /// Whether a token's subject passes the policy: the policy allows any identity, or one of
+    /// its IDs, patterns or trust domains matches. DNS names and pins describe certificates, so
+    /// a policy made only of them allows no token (tokens fail closed).
+    pub fn allows_token_subject(&self, id: &SpiffeId) -> bool {
+        self.any || self.patterns.iter().any(|p| p.matches(id))
+    }
+
     pub(super) fn check(&self, leaf: &Certificate, end_entity: &EndEntityCert<'_>) -> Result<()> {
         let identity_ok = self.any
             || (self.patterns.is_empty() && self.dns_names.is_empty())

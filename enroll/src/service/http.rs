@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use super::audit::AuditLine;
 use super::documents::{crl, document, healthz, metrics};
 use super::issuance::{enroll, list_certs, renew};
+use super::jwt::{bundle_jwks, mint_jwt};
 use super::revocation::revoke;
 use super::tokens::{list_tokens, mint_token, revoke_token};
 use super::{now, State, BODY_TIMEOUT, DEFAULT_LIST_LIMIT, MAX_CONNECTIONS, MAX_LIST_LIMIT};
@@ -231,6 +232,8 @@ pub(super) async fn handle(
         (Method::GET, "/healthz") => healthz(state).await,
         (Method::GET, "/metrics") => metrics(state).await,
         (Method::GET, "/v1/bundle") => Ok(document(&req, &state.bundle)),
+        (Method::GET, "/v1/bundle.jwks") => bundle_jwks(state, &req).await,
+        (Method::POST, "/v1/jwt") => mint_jwt(state, peer, req).await,
         (Method::GET, "/v1/crl") => crl(state, &req).await,
         (Method::GET, "/v1/certs") => list_certs(state, peer, req.uri().query()).await,
         (Method::POST, "/v1/tokens") => mint_token(state, peer, req).await,
@@ -241,8 +244,9 @@ pub(super) async fn handle(
         (Method::POST, "/v1/revoke") => revoke(state, peer, req).await,
         (
             _,
-            "/healthz" | "/metrics" | "/v1/bundle" | "/v1/crl" | "/v1/certs" | "/v1/tokens"
-            | "/v1/tokens/revoke" | "/v1/enroll" | "/v1/renew" | "/v1/revoke",
+            "/healthz" | "/metrics" | "/v1/bundle" | "/v1/bundle.jwks" | "/v1/jwt" | "/v1/crl"
+            | "/v1/certs" | "/v1/tokens" | "/v1/tokens/revoke" | "/v1/enroll" | "/v1/renew"
+            | "/v1/revoke",
         ) => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",

@@ -1,6 +1,8 @@
-//! Per-client-address limits: open connections, and failed join-token attempts (guesses).
+//! Per-client limits: open connections and failed join-token attempts (guesses) per address,
+//! and JWT-SVIDs minted per SPIFFE ID.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -61,16 +63,17 @@ impl Drop for ConnectionSlot {
     }
 }
 
-/// Failed join-token attempts per client address: at most `max` in a fixed window of
-/// `window`; past that, every enrollment from the address waits for the window to end.
+/// Events per client (failed join-token attempts per address, minted JWT-SVIDs per SPIFFE
+/// ID): at most `max` in a fixed window of `window`; past that, the client waits for the
+/// window to end.
 #[derive(Debug)]
-pub(super) struct FailureLimit {
+pub(super) struct FailureLimit<K = IpAddr> {
     max: u32,
     window: Duration,
-    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    failures: Mutex<HashMap<K, (Instant, u32)>>,
 }
 
-impl FailureLimit {
+impl<K: Hash + Eq + Clone> FailureLimit<K> {
     pub(super) fn new(max: u32, window: Duration) -> Self {
         FailureLimit {
             max,
@@ -80,7 +83,7 @@ impl FailureLimit {
     }
 
     /// `Err(retry_after)` while `ip` has used up its failures in the current window.
-    pub(super) fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+    pub(super) fn check(&self, ip: K, now: Instant) -> Result<(), Duration> {
         let mut failures = lock(&self.failures);
         match failures.get(&ip) {
             Some((start, _)) if now.duration_since(*start) >= self.window => {
@@ -95,7 +98,7 @@ impl FailureLimit {
     }
 
     /// Count one failed attempt from `ip`.
-    pub(super) fn failed(&self, ip: IpAddr, now: Instant) {
+    pub(super) fn failed(&self, ip: K, now: Instant) {
         let mut failures = lock(&self.failures);
         // Forget finished windows now and then, so the map cannot grow without bound.
         if failures.len() > 10_000 {

@@ -11,6 +11,7 @@ mod audit;
 mod documents;
 mod http;
 mod issuance;
+mod jwt;
 mod limits;
 mod revocation;
 mod tokens;
@@ -36,6 +37,11 @@ pub use self::documents::revocation_list;
 use self::documents::{CachedCrl, Document, ExtraCrl};
 use self::http::accept_loop;
 use self::issuance::record_of;
+use self::jwt::JwtState;
+pub use self::jwt::{
+    JwtConfig, DEFAULT_MAX_TTL as DEFAULT_JWT_MAX_TTL, DEFAULT_MINTS_PER_MINUTE,
+    DEFAULT_ROTATE_EVERY as DEFAULT_JWT_ROTATE_EVERY, PREPUBLISH as JWT_PREPUBLISH,
+};
 use self::limits::{ConnectionLimit, FailureLimit};
 use crate::metrics::Metrics;
 use crate::store::{IssueKind, Store, StoreError};
@@ -90,6 +96,7 @@ pub struct ServiceConfig {
     max_connections_per_address: usize,
     token_failures: (u32, Duration),
     audit_log: Option<Box<dyn Write + Send>>,
+    jwt: Option<JwtConfig>,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -122,7 +129,16 @@ impl ServiceConfig {
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             token_failures: (DEFAULT_TOKEN_FAILURES, DEFAULT_TOKEN_FAILURE_WINDOW),
             audit_log: None,
+            jwt: None,
         }
+    }
+
+    /// Mint JWT-SVIDs (`POST /v1/jwt`) and publish their keys in `GET /v1/bundle.jwks`.
+    /// Without it `/v1/jwt` answers `404 jwt_disabled` and the JWKS holds the CA
+    /// certificates only.
+    pub fn with_jwt(mut self, jwt: JwtConfig) -> Self {
+        self.jwt = Some(jwt);
+        self
     }
 
     /// Most connections one client address may hold open at once (default 64, at least 1);
@@ -273,6 +289,7 @@ struct State {
     connections: Arc<ConnectionLimit>,
     token_failures: FailureLimit,
     audit: Option<AuditLog>,
+    jwt: Option<JwtState>,
 }
 
 /// The wall clock, read at this edge only.
@@ -357,6 +374,7 @@ impl CaService {
             connections: ConnectionLimit::new(config.max_connections_per_address),
             token_failures: FailureLimit::new(config.token_failures.0, config.token_failures.1),
             audit: config.audit_log.map(AuditLog::new),
+            jwt: config.jwt.map(JwtState::new).transpose()?,
         });
         Ok(CaService {
             state,

@@ -126,6 +126,43 @@ impl TokenRecord {
     }
 }
 
+/// A JWT signing key as the ledger holds it: encrypted PKCS#8 PEM (never in clear), shared by
+/// every replica of the CA so that each signs with keys the published bundle holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtKeyRecord {
+    /// The key ID (its RFC 7638 thumbprint).
+    pub kid: String,
+    /// The JOSE algorithm (`ES256`...).
+    pub algorithm: String,
+    /// The private key, encrypted PKCS#8 PEM.
+    pub key_pem: String,
+    /// Created at, Unix seconds.
+    pub created_at: i64,
+    /// Neither used nor published from this time on, Unix seconds.
+    pub retire_at: i64,
+}
+
+/// A JWT-SVID the service minted (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtRecord {
+    /// The token's `jti`.
+    pub jti: String,
+    /// Its `sub`: the caller's SPIFFE ID.
+    pub subject: String,
+    /// Its audiences.
+    pub audience: Vec<String>,
+    /// `iat`, Unix seconds.
+    pub issued_at: i64,
+    /// `exp`, Unix seconds.
+    pub expires_at: i64,
+    /// The key that signed it.
+    pub kid: String,
+    /// The serial of the client certificate that asked for it.
+    pub serial: String,
+    /// `cnf.x5t#S256` when the token is bound to that certificate.
+    pub bound_thumbprint: Option<String>,
+}
+
 /// What [`Store::revoke_token`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenRevokeOutcome {
@@ -302,6 +339,16 @@ pub trait Store: Send + Sync + 'static {
     /// [`next_crl_number`](Self::next_crl_number) is above `floor`; returns the number now
     /// held.
     fn raise_crl_number(&self, floor: u64) -> Result<u64, StoreError>;
+    /// Record a new JWT signing key; a key ID already held changes nothing.
+    fn add_jwt_key(&self, key: &JwtKeyRecord) -> Result<(), StoreError>;
+    /// The JWT signing keys not retired at `now`, oldest first.
+    fn jwt_keys(&self, now: i64) -> Result<Vec<JwtKeyRecord>, StoreError>;
+    /// How many JWT signing keys were ever recorded (the bundle's sequence grows with it).
+    fn jwt_key_count(&self) -> Result<u64, StoreError>;
+    /// Record a minted JWT-SVID.
+    fn record_jwt(&self, jwt: &JwtRecord) -> Result<(), StoreError>;
+    /// The minted JWT-SVIDs, newest first, at most `limit`.
+    fn jwts(&self, limit: u32) -> Result<Vec<JwtRecord>, StoreError>;
 }
 
 /// The ledger's own identity and counters (its `meta` table), which the CA directory
@@ -343,6 +390,11 @@ pub(crate) fn lineage_decision(
         .iter()
         .find(|s| s.spki_sha256.is_some() && s.spki_sha256 == cert.spki_sha256)
         .map(|s| RenewOutcome::Existing(s.clone()))
+}
+
+/// Audiences as stored (one per line; an audience has no line break, the core checks it).
+pub(crate) fn join_lines(items: &[String]) -> String {
+    items.join("\n")
 }
 
 /// DNS names as stored (one per line).

@@ -11,9 +11,9 @@ use std::sync::{Mutex, MutexGuard};
 use postgres::{Client, NoTls, Row};
 
 use super::{
-    join_dns, ledger_id_hex, lineage_decision, split_dns, CertFilter, CertRecord, IssueKind,
-    LedgerMeta, LineageRevocation, RenewOutcome, Revocation, RevokeOutcome, Store, StoreError,
-    TokenRecord, TokenRevokeOutcome,
+    join_dns, join_lines, ledger_id_hex, lineage_decision, split_dns, CertFilter, CertRecord,
+    IssueKind, JwtKeyRecord, JwtRecord, LedgerMeta, LineageRevocation, RenewOutcome, Revocation,
+    RevokeOutcome, Store, StoreError, TokenRecord, TokenRevokeOutcome,
 };
 
 const TOKEN_COLUMNS: &str =
@@ -92,6 +92,24 @@ DO $$ BEGIN
 END $$;
 ALTER TABLE meshtls_certs ADD COLUMN IF NOT EXISTS spki_sha256 TEXT;
 CREATE INDEX IF NOT EXISTS meshtls_certs_previous_serial ON meshtls_certs(previous_serial);
+CREATE TABLE IF NOT EXISTS meshtls_jwt_keys (
+    kid TEXT PRIMARY KEY,
+    algorithm TEXT NOT NULL,
+    key_pem TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    retire_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meshtls_jwts (
+    jti TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    kid TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    bound_thumbprint TEXT
+);
+CREATE INDEX IF NOT EXISTS meshtls_jwts_subject ON meshtls_jwts(subject);
 ";
 
 const CERT_COLUMNS: &str = "serial, identity, not_before, not_after, fingerprint, kind, \
@@ -616,5 +634,95 @@ impl Store for PostgresStore {
             )
             .map_err(backend)?;
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+
+    fn add_jwt_key(&self, k: &JwtKeyRecord) -> Result<(), StoreError> {
+        self.client()
+            .execute(
+                "INSERT INTO meshtls_jwt_keys (kid, algorithm, key_pem, created_at, retire_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kid) DO NOTHING",
+                &[
+                    &k.kid,
+                    &k.algorithm,
+                    &k.key_pem,
+                    &k.created_at,
+                    &k.retire_at,
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn jwt_keys(&self, now: i64) -> Result<Vec<JwtKeyRecord>, StoreError> {
+        let rows = self
+            .client()
+            .query(
+                "SELECT kid, algorithm, key_pem, created_at, retire_at FROM meshtls_jwt_keys \
+                 WHERE retire_at > $1 ORDER BY created_at, kid",
+                &[&now],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| JwtKeyRecord {
+                kid: r.get(0),
+                algorithm: r.get(1),
+                key_pem: r.get(2),
+                created_at: r.get(3),
+                retire_at: r.get(4),
+            })
+            .collect())
+    }
+
+    fn jwt_key_count(&self) -> Result<u64, StoreError> {
+        let row = self
+            .client()
+            .query_one("SELECT COUNT(*) FROM meshtls_jwt_keys", &[])
+            .map_err(backend)?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+
+    fn record_jwt(&self, j: &JwtRecord) -> Result<(), StoreError> {
+        self.client()
+            .execute(
+                "INSERT INTO meshtls_jwts (jti, subject, audience, issued_at, expires_at, kid, \
+                 serial, bound_thumbprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &j.jti,
+                    &j.subject,
+                    &join_lines(&j.audience),
+                    &j.issued_at,
+                    &j.expires_at,
+                    &j.kid,
+                    &j.serial,
+                    &j.bound_thumbprint,
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn jwts(&self, limit: u32) -> Result<Vec<JwtRecord>, StoreError> {
+        let rows = self
+            .client()
+            .query(
+                "SELECT jti, subject, audience, issued_at, expires_at, kid, serial, \
+                 bound_thumbprint FROM meshtls_jwts ORDER BY issued_at DESC, jti LIMIT $1",
+                &[&i64::from(limit)],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| JwtRecord {
+                jti: r.get(0),
+                subject: r.get(1),
+                audience: split_dns(r.get::<_, &str>(2)),
+                issued_at: r.get(3),
+                expires_at: r.get(4),
+                kid: r.get(5),
+                serial: r.get(6),
+                bound_thumbprint: r.get(7),
+            })
+            .collect())
     }
 }

@@ -6,9 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    join_dns, ledger_id_hex, lineage_decision, split_dns, CertFilter, CertRecord, IssueKind,
-    LedgerMeta, LineageRevocation, RenewOutcome, Revocation, RevokeOutcome, Store, StoreError,
-    TokenRecord, TokenRevokeOutcome,
+    join_dns, join_lines, ledger_id_hex, lineage_decision, split_dns, CertFilter, CertRecord,
+    IssueKind, JwtKeyRecord, JwtRecord, LedgerMeta, LineageRevocation, RenewOutcome, Revocation,
+    RevokeOutcome, Store, StoreError, TokenRecord, TokenRevokeOutcome,
 };
 
 const TOKEN_COLUMNS: &str =
@@ -82,6 +82,24 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('ledger_id', random());
 INSERT OR IGNORE INTO meta(key, value) SELECT 'issued', COUNT(*) FROM certs;
 CREATE TRIGGER IF NOT EXISTS meta_issued AFTER INSERT ON certs
     BEGIN UPDATE meta SET value = value + 1 WHERE key = 'issued'; END;
+CREATE TABLE IF NOT EXISTS jwt_keys (
+    kid TEXT PRIMARY KEY,
+    algorithm TEXT NOT NULL,
+    key_pem TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    retire_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jwts (
+    jti TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    issued_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    kid TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    bound_thumbprint TEXT
+);
+CREATE INDEX IF NOT EXISTS jwts_subject ON jwts(subject);
 ";
 
 /// Lineage (added to ledgers made before it): the key of each certificate, and an index to
@@ -587,6 +605,92 @@ impl Store for SqliteStore {
             )
             .map_err(backend)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn add_jwt_key(&self, k: &JwtKeyRecord) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT OR IGNORE INTO jwt_keys (kid, algorithm, key_pem, created_at, retire_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![k.kid, k.algorithm, k.key_pem, k.created_at, k.retire_at],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn jwt_keys(&self, now: i64) -> Result<Vec<JwtKeyRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT kid, algorithm, key_pem, created_at, retire_at FROM jwt_keys \
+                 WHERE retire_at > ?1 ORDER BY created_at, kid",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![now], |r| {
+                Ok(JwtKeyRecord {
+                    kid: r.get(0)?,
+                    algorithm: r.get(1)?,
+                    key_pem: r.get(2)?,
+                    created_at: r.get(3)?,
+                    retire_at: r.get(4)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn jwt_key_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM jwt_keys", [], |r| r.get(0))
+            .map_err(backend)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn record_jwt(&self, j: &JwtRecord) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO jwts (jti, subject, audience, issued_at, expires_at, kid, serial, \
+                 bound_thumbprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    j.jti,
+                    j.subject,
+                    join_lines(&j.audience),
+                    j.issued_at,
+                    j.expires_at,
+                    j.kid,
+                    j.serial,
+                    j.bound_thumbprint
+                ],
+            )
+            .map_err(insert_error)?;
+        Ok(())
+    }
+
+    fn jwts(&self, limit: u32) -> Result<Vec<JwtRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT jti, subject, audience, issued_at, expires_at, kid, serial, \
+                 bound_thumbprint FROM jwts ORDER BY issued_at DESC, jti LIMIT ?1",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![limit], |r| {
+                Ok(JwtRecord {
+                    jti: r.get(0)?,
+                    subject: r.get(1)?,
+                    audience: split_dns(&r.get::<_, String>(2)?),
+                    issued_at: r.get(3)?,
+                    expires_at: r.get(4)?,
+                    kid: r.get(5)?,
+                    serial: r.get(6)?,
+                    bound_thumbprint: r.get(7)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
     }
 }
 

@@ -1,6 +1,8 @@
 //! A CA service on loopback with an admin identity, for the integration tests.
 #![allow(dead_code)]
 
+pub mod jwt;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -194,3 +194,39 @@ pub struct ErrorDetail {
     /// For people.
     pub message: String,
 }
+
+/// `POST /v1/jwt` (authenticated by the client certificate): a JWT-SVID for the caller's own
+/// SPIFFE ID.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtRequest {
+    /// One or more audiences (required).
+    pub audience: Vec<String>,
+    /// Lifetime in seconds (default 300, at most the service's maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u64>,
+    /// Bind the token to the client certificate of this request (`cnf.x5t#S256`).
+    #[serde(default)]
+    pub bind: bool,
+}
+
+/// Answer to `POST /v1/jwt`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JwtResponse {
+    /// The compact JWT-SVID.
+    pub token: String,
+    /// Its `sub`.
+    pub subject: String,
+    /// Its `aud`.
+    pub audience: Vec<String>,
+    /// Its `exp`, Unix seconds.
+    pub expires_at: i64,
+    /// Its `iat`, Unix seconds.
+    pub issued_at: i64,
+    /// Its `jti`.
+    pub jti: String,
+    /// The signing key's `kid`.
+    pub kid: String,
+    /// Whether it is bound to the client certificate.
+    pub bound: bool,
+}

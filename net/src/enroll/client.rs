@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::api::{EnrollRequest, ErrorBody, IssuedResponse, RenewRequest};
+use super::api::{EnrollRequest, ErrorBody, IssuedResponse, JwtRequest, JwtResponse, RenewRequest};
 use super::{tls_failure, transport, EnrollError};
 use crate::{IdentityHandle, MtlsClient, TrustHandle};
 
@@ -216,6 +216,20 @@ impl CaClient {
             Some(identity),
         )
         .await
+    }
+
+    /// `POST /v1/jwt`, authenticated by `identity`: a JWT-SVID for its SPIFFE ID.
+    pub async fn mint_jwt(
+        &self,
+        identity: &IdentityHandle,
+        request: &JwtRequest,
+    ) -> Result<JwtResponse, EnrollError> {
+        self.call("/v1/jwt", request, Some(identity)).await
+    }
+
+    /// `GET /v1/bundle.jwks`: the SPIFFE bundle (JSON) of the trust domain, JWT keys included.
+    pub async fn bundle_jwks(&self) -> Result<Bytes, EnrollError> {
+        self.get_pem("/v1/bundle.jwks").await
     }
 
     /// `GET` a PEM document (`/v1/bundle`, `/v1/crl`).

@@ -35,6 +35,7 @@ pub mod api;
 mod bootstrap;
 mod client;
 mod layout;
+mod jwt;
 mod refresh;
 mod state;
 
@@ -42,6 +43,7 @@ pub use self::admin::CertFilter;
 pub use self::bootstrap::{bootstrap_root, root_matching};
 pub use self::client::{CaClient, PemDocument};
 pub use self::layout::{write_atomic, FileLayout, KEY_MODE, PUBLIC_MODE};
+pub use self::jwt::JwtSource;
 use self::refresh::TrustRefresh;
 pub use self::refresh::{TrustCallback, TrustEvent};
 use self::state::{load_crl, load_state, save_state};
@@ -346,6 +348,24 @@ impl EnrolledIdentity {
     /// The client of the CA service this identity came from.
     pub fn ca(&self) -> &CaClient {
         &self.client
+    }
+
+    /// JWT-SVIDs for `audience` from the CA service, for this identity's SPIFFE ID, kept
+    /// fresh ([`JwtSource::token`]); `ttl` defaults to the service's (5 minutes); `bind` binds
+    /// them to the current certificate (a new token follows each renewal).
+    pub fn jwt_source(
+        &self,
+        audience: Vec<String>,
+        ttl: Option<Duration>,
+        bind: bool,
+    ) -> JwtSource {
+        JwtSource::new(
+            self.client.clone(),
+            self.identity.clone(),
+            audience,
+            ttl,
+            bind,
+        )
     }
 
     /// Renew now (the rotation driver does this on schedule): a new key, a new certificate.
