@@ -2,11 +2,9 @@
 //! is atomic (a temporary file in the same directory, fsync, rename, fsync of the directory),
 //! and secrets come from a file or an environment variable, never from the command line.
 
-use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
 
 use crate::error::CliError;
 
@@ -81,45 +79,14 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> Result<(), CliError> {
         .map_err(|e| CliError::io(dir, &e))
 }
 
-fn parent_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 /// Replaces `path` with `data` atomically: readers see the old file or the new one, never a
-/// part. The temporary file gets `mode` before any byte is written.
+/// part. The temporary file gets `mode` before any byte is written (meshtls-net's
+/// [`replace_file`](meshtls_net::enroll::replace_file), the one atomic write of meshtls).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), CliError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = parent_of(path);
-    let name = path
-        .file_name()
-        .ok_or_else(|| CliError::invalid("not a file name").in_file(path))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode; set it exactly before writing.
-        f.set_permissions(Permissions::from_mode(mode))?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        File::open(&dir)?.sync_all()
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        CliError::io(path, &e)
-    })
+    if path.file_name().is_none() {
+        return Err(CliError::invalid("not a file name").in_file(path));
+    }
+    meshtls_net::enroll::replace_file(path, data, mode).map_err(|e| CliError::io(path, &e))
 }
 
 /// Refuses to replace an existing file unless `force`.

@@ -126,8 +126,7 @@ fn io_error(path: &Path, e: &std::io::Error) -> EnrollError {
 /// with `mode`.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<bool, EnrollError> {
     #[cfg(unix)]
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    use std::os::unix::fs::PermissionsExt;
     if let (Ok(old), Ok(meta)) = (fs::read(path), fs::metadata(path)) {
         #[cfg(unix)]
         let same_mode = meta.permissions().mode() & 0o7777 == mode;
@@ -140,14 +139,37 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<bool, EnrollE
             return Ok(false);
         }
     }
-    let dir = match path.parent() {
+    if path.file_name().is_none() {
+        return Err(EnrollError::Invalid(format!(
+            "{}: not a file name",
+            path.display()
+        )));
+    }
+    let dir = parent_dir(path);
+    fs::create_dir_all(&dir).map_err(|e| io_error(&dir, &e))?;
+    replace_file(path, data, mode).map_err(|e| io_error(path, &e))?;
+    Ok(true)
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    };
+    }
+}
+
+/// The one atomic file replacement of meshtls (the CLI's files and the agent's layout): a
+/// temporary file beside `path` created with `mode` (set exactly, whatever the umask) before
+/// the first byte, fsync, rename over `path`, fsync of the directory. On failure the
+/// temporary file is removed and `path` is untouched: never a half-written key or certificate.
+pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
-        .ok_or_else(|| EnrollError::Invalid(format!("{}: not a file name", path.display())))?;
-    fs::create_dir_all(&dir).map_err(|e| io_error(&dir, &e))?;
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let dir = parent_dir(path);
     let tmp = dir.join(format!(
         ".{}.{}.{}.tmp",
         name.to_string_lossy(),
@@ -169,11 +191,10 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<bool, EnrollE
         fs::rename(&tmp, path)?;
         File::open(&dir)?.sync_all()
     })();
-    result.map_err(|e| {
+    if result.is_err() {
         let _ = fs::remove_file(&tmp);
-        io_error(path, &e)
-    })?;
-    Ok(true)
+    }
+    result
 }
 
 #[cfg(test)]

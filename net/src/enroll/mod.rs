@@ -34,16 +34,16 @@ mod admin;
 pub mod api;
 mod bootstrap;
 mod client;
-mod layout;
 mod jwt;
+mod layout;
 mod refresh;
 mod state;
 
 pub use self::admin::CertFilter;
 pub use self::bootstrap::{bootstrap_root, root_matching};
 pub use self::client::{CaClient, PemDocument};
-pub use self::layout::{write_atomic, FileLayout, KEY_MODE, PUBLIC_MODE};
 pub use self::jwt::JwtSource;
+pub use self::layout::{replace_file, write_atomic, FileLayout, KEY_MODE, PUBLIC_MODE};
 use self::refresh::TrustRefresh;
 pub use self::refresh::{TrustCallback, TrustEvent};
 use self::state::{load_crl, load_state, save_state};
