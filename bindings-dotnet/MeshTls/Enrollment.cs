@@ -688,13 +688,13 @@ namespace MeshTls
                     var args = new RotationEventArgs(
                         kind,
                         (long)raw.Generation,
-                        Utf8(raw.SerialHex),
+                        NativeBuffer.StringAt(raw.SerialHex),
                         kind == RotationEventKind.Failed ? (DateTimeOffset?)null : UnixTime.From(raw.NotAfter),
                         raw.Expired != 0,
                         (int)raw.Attempt,
                         TimeSpan.FromMilliseconds(raw.RetryInMs),
-                        Utf8(raw.Code),
-                        Utf8(raw.Message));
+                        NativeBuffer.StringAt(raw.Code),
+                        NativeBuffer.StringAt(raw.Message));
                     events.Enqueue(args);
                 }
                 catch (Exception)
@@ -721,23 +721,6 @@ namespace MeshTls
                         }
                     }, TaskScheduler.Default);
                 }
-            }
-
-            /// <summary>A NUL-terminated UTF-8 string from native memory (null for NULL).</summary>
-            private static string Utf8(IntPtr p)
-            {
-                if (p == IntPtr.Zero)
-                {
-                    return null;
-                }
-                var n = 0;
-                while (Marshal.ReadByte(p, n) != 0)
-                {
-                    n++;
-                }
-                var bytes = new byte[n];
-                Marshal.Copy(p, bytes, 0, n);
-                return System.Text.Encoding.UTF8.GetString(bytes);
             }
         }
 

@@ -65,6 +65,23 @@ namespace MeshTls
             return TakeString(b);
         }
 
+        /// <summary>A NUL-terminated UTF-8 string from native memory (null for NULL).</summary>
+        internal static string StringAt(IntPtr p)
+        {
+            if (p == IntPtr.Zero)
+            {
+                return null;
+            }
+            var n = 0;
+            while (Marshal.ReadByte(p, n) != 0)
+            {
+                n++;
+            }
+            var bytes = new byte[n];
+            Marshal.Copy(p, bytes, 0, n);
+            return System.Text.Encoding.UTF8.GetString(bytes);
+        }
+
         /// <summary>A NUL-terminated UTF-8 copy of a string (null stays null: a NULL pointer).</summary>
         internal static byte[] Utf8(string s)
         {

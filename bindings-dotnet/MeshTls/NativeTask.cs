@@ -183,8 +183,8 @@ namespace MeshTls
                 }
                 else if (raw.Result != 0)
                 {
-                    var code = Utf8(raw.Code);
-                    var message = Utf8(raw.Message) ?? "meshtls failed without a message";
+                    var code = NativeBuffer.StringAt(raw.Code);
+                    var message = NativeBuffer.StringAt(raw.Message) ?? "meshtls failed without a message";
                     Source.TrySetException(new MeshTlsException((ErrorCode)raw.Result, code, message));
                 }
                 else if (Source.TrySetResult(raw.Value))
@@ -204,23 +204,6 @@ namespace MeshTls
                 var f = Interlocked.Exchange(ref finished, null);
                 f?.Invoke(delivered);
             }
-        }
-
-        /// <summary>A NUL-terminated UTF-8 string from native memory (null for NULL).</summary>
-        internal static string Utf8(IntPtr p)
-        {
-            if (p == IntPtr.Zero)
-            {
-                return null;
-            }
-            var n = 0;
-            while (Marshal.ReadByte(p, n) != 0)
-            {
-                n++;
-            }
-            var bytes = new byte[n];
-            Marshal.Copy(p, bytes, 0, n);
-            return System.Text.Encoding.UTF8.GetString(bytes);
         }
 
         /// <summary>The C <c>meshtls_completion</c>.</summary>
