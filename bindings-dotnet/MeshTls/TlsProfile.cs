@@ -93,7 +93,7 @@ namespace MeshTls
             {
                 RawSuite s;
                 MeshTlsException.Check(Native.meshtls_tls_profile_suite(allowTls12, (UIntPtr)i, out s));
-                suites.Add(new TlsCipherSuite(s.Id, s.Version, NativeTask.Utf8(s.Iana), NativeTask.Utf8(s.OpenSsl)));
+                suites.Add(new TlsCipherSuite(s.Id, s.Version, NativeBuffer.StringAt(s.Iana), NativeBuffer.StringAt(s.OpenSsl)));
             }
             CipherSuites = suites.AsReadOnly();
             var groups = new List<TlsGroup>();
@@ -102,7 +102,7 @@ namespace MeshTls
             {
                 RawGroup g;
                 MeshTlsException.Check(Native.meshtls_tls_profile_group((UIntPtr)i, out g));
-                groups.Add(new TlsGroup(g.Id, g.Hybrid, NativeTask.Utf8(g.Iana), NativeTask.Utf8(g.OpenSsl)));
+                groups.Add(new TlsGroup(g.Id, g.Hybrid, NativeBuffer.StringAt(g.Iana), NativeBuffer.StringAt(g.OpenSsl)));
             }
             Groups = groups.AsReadOnly();
         }
