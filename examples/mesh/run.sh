@@ -98,6 +98,10 @@ say "1. CA for mesh.internal, the operator's admin identity, and \`meshtls serve
 "$bin/meshtls" issue --ca "$ca" --passphrase-file "$pass" --id spiffe://mesh.internal/admin/ops --usage client \
     --out "$admin" | sed 's/^/  [operator] /' || die "issuing the admin identity failed"
 mkdir -p "$(dirname "$bundle")" "$attacker" && cp "$ca/ca.crt" "$bundle"
+# What a compromised agent host would leak: a valid certificate and key of the agent's SPIFFE ID
+# (used in 3g to replay a stolen bound token on another service's own mTLS connection).
+"$bin/meshtls" issue --ca "$ca" --passphrase-file "$pass" --id spiffe://mesh.internal/service/agent \
+    --usage client --out "$attacker/agent-credential" > /dev/null || die "issuing the agent credential failed"
 timeout 175 "$bin/meshtls" serve --ca "$ca" --passphrase-file "$pass" --listen 127.0.0.1:0 \
     --admin-id spiffe://mesh.internal/admin/ops --lifetime 1h > "$work/ca.log" 2>&1 &
 pids+=($!)
@@ -224,6 +228,14 @@ attack_code[bound-replay]=$(sed -n 's/^REFUSED 401 \([a-z_]*\).*/\1/p' "$work/at
 grep -q '^RESULT' "$work/attack-bound-replay.log" && attack_code[bound-replay]=ACCEPTED
 echo "  => the gateway refused it: ${attack_code[bound-replay]:-none}"
 
+say "3g. the same bound JWT-SVID replayed on another service's mTLS connection (the agent's certificate)"
+launch attack-bound-mtls 30 "" node "$here/admin.mjs" "$gateway_port" "$bundle" "$attacker/stolen.jwt" "$attacker/agent-credential"
+wait "$last_pid"
+show attacker "$work/attack-bound-mtls.log"
+attack_code[bound-mtls]=$(sed -n 's/^REFUSED 401 \([a-z_]*\).*/\1/p' "$work/attack-bound-mtls.log")
+grep -q '^RESULT' "$work/attack-bound-mtls.log" && attack_code[bound-mtls]=ACCEPTED
+echo "  => the gateway refused it: ${attack_code[bound-mtls]:-none}"
+
 # ---- 5. summary -------------------------------------------------------------------------------
 "$bin/meshtls" admin certs "${admin_args[@]}" > "$work/ledger.txt" 2>&1
 passed=0
@@ -269,6 +281,7 @@ check "attack: revoked certificate rejected" "${attack_code[revoked]}" is_code r
 check "attack: no client certificate rejected" "${attack_code[no-cert]}" is_code no-cert no_certificate
 check "attack: reused join token refused" "${attack_code[reused-token]:-none}" is_code reused-token token_used
 check "attack: stolen bound JWT-SVID refused" "${attack_code[bound-replay]:-none}" is_code bound-replay token_binding
+check "attack: bound JWT-SVID on another service's mTLS connection refused" "${attack_code[bound-mtls]:-none}" is_code bound-mtls token_binding
 rot() { grep -E "^RESULT $1" "$work/agent.log" | head -1 | cut -d' ' -f4-; }
 check "rotation: gateway, new serial on next handshake" "$(rot 'rotate gateway' | cut -d' ' -f2-)" has "$work/agent.log" '^RESULT rotate gateway ok'
 check "rotation: agent, new serial on next handshake" "$(rot 'rotate agent' | cut -d' ' -f2-)" has "$work/agent.log" '^RESULT rotate agent ok'
