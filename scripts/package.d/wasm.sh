@@ -12,9 +12,12 @@ root=$(cd "$here/../.." && pwd)
 : "${MESHTLS_VERSION:?run through scripts/package}"
 pkg=$root/wasm/pkg
 if [ "${MESHTLS_WASM_PREBUILT:-0}" != 1 ]; then
-    # wasm/ is its own workspace with its own release profile; env.sh's CC/linker are for
-    # x86_64 only and do not apply to wasm32.
-    (cd "$root/wasm" && bash scripts/build.sh)
+    # wasm/ is its own workspace with its own release profile. Without env.sh's zig compiler
+    # and linker (they would also rebuild its x86_64 build scripts): the same environment as
+    # scripts/ci/wasm, so after that suite this build is already fresh.
+    (cd "$root/wasm" && env -u CC_x86_64_unknown_linux_gnu -u CXX_x86_64_unknown_linux_gnu \
+        -u AR_x86_64_unknown_linux_gnu -u CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER \
+        -u CARGO_ZIGBUILD_RUSTC_VERSION bash scripts/build.sh)
 fi
 for t in nodejs bundler; do
     cmp "$pkg/web/meshtls_wasm_bg.wasm" "$pkg/$t/meshtls_wasm_bg.wasm" ||
