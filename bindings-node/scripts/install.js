@@ -2,7 +2,9 @@
 // npm `install` hook: makes sure a native binary for this machine exists.
 //
 // - A published install finds its binary in the per-platform package (npm/<triple>/, pulled in
-//   as an optional dependency by `napi prepublish`) or beside native.js: nothing to do.
+//   as an optional dependency: scripts/package adds it when it packs) or beside native.js:
+//   nothing to do. A published package has no Rust sources: on a platform without a prebuilt
+//   package it says so and leaves `require('meshtls')` to throw the loader's error.
 // - `npm install ./bindings-node` from a checkout has no binary yet: build it from source with
 //   cargo (release), the same crate `napi build` compiles, and put it where native.js looks.
 // - Inside the package itself (`npm ci` in bindings-node/) it does nothing: developers and CI
@@ -44,6 +46,11 @@ function main() {
   const initCwd = process.env.INIT_CWD && path.resolve(process.env.INIT_CWD)
   if (initCwd === here) return
   if (nativeLoads()) return
+  if (!fs.existsSync(path.join(here, 'Cargo.toml'))) {
+    log(`no prebuilt binary for ${platformSuffix()} (published for: linux-x64-gnu); ` +
+      'build from a checkout instead: npm install ./bindings-node (needs Rust)')
+    return
+  }
   log('no prebuilt binary for this platform: building from source with cargo (release)')
   const out = execFileSync(
     'cargo',

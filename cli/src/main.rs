@@ -13,6 +13,7 @@ mod ca;
 mod clock;
 #[cfg(feature = "probe")]
 mod enroll;
+mod completions;
 mod error;
 mod files;
 mod inspect;
@@ -90,6 +91,10 @@ Exit codes: 0 ok, 2 bad input, 3 I/O, 4 wrong passphrase. See `meshtls --help`."
     /// Run the enrollment CA service (join tokens, enroll, renew, revoke, CRL, bundle) over HTTPS.
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
+    /// Print the shell completion script for bash, zsh or fish on stdout.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write every page with --out-dir.
+    Man(completions::ManArgs),
 }
 
 fn run(cli: &Cli) -> Result<(), CliError> {
@@ -112,6 +117,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Agent(a) => agent::run(a, cli.json),
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(a, cli.json),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(a) => completions::man(a),
     }
 }
 
