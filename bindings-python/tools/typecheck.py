@@ -40,6 +40,7 @@ identity: meshtls.Identity
 verifier: meshtls.Verifier
 node: meshtls.EnrolledIdentity
 peer: meshtls.EnrolledIdentity
+validator: meshtls.JwtValidator
 
 
 async def handler(conn: meshtls.WsConnection) -> None: ...

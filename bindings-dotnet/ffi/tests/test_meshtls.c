@@ -1537,6 +1537,8 @@ static void test_profile(void) {
     CHECK(meshtls_looks_like_path((const uint8_t *)path, strlen(path)), "a path");
     const char *pem = "-----BEGIN CERTIFICATE-----\n";
     CHECK(!meshtls_looks_like_path((const uint8_t *)pem, strlen(pem)), "PEM is no path");
+}
+
 /* --- fixtures/jwt.json: one token case per line (compact JSON), the top-level fields on their
    own lines ("key": value) */
 

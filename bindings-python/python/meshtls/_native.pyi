@@ -558,9 +558,10 @@ class EnrolledIdentity:
     ) -> JwtSource:
         """JWT-SVIDs for ``audience`` from the CA service, for this SPIFFE ID, kept fresh."""
 
+@final
 class SpiffeBundle:
     """A SPIFFE trust bundle (JWKS): X.509 authorities and JWT keys."""
-    def __init__(self, json: Union[str, bytes], trust_domain: Optional[str] = None) -> None: ...
+    def __new__(cls, json: Union[str, bytes], trust_domain: Optional[str] = None) -> "SpiffeBundle": ...
     @staticmethod
     def empty(trust_domain: Optional[str] = None) -> SpiffeBundle: ...
     def with_key(self, key: JwtSigningKey) -> SpiffeBundle: ...
@@ -576,6 +577,7 @@ class SpiffeBundle:
     def trust_domain(self) -> Optional[str]: ...
     def to_json(self) -> str: ...
 
+@final
 class JwtSigningKey:
     """A JWT signing key (ES256, ES384, EdDSA), separate from any CA key."""
     @staticmethod
@@ -598,6 +600,7 @@ class JwtSigningKey:
         at: Optional[datetime.datetime] = None,
     ) -> str: ...
 
+@final
 class TokenClaims:
     """What a valid JWT-SVID says."""
     @property
@@ -621,23 +624,25 @@ class TokenClaims:
     @property
     def algorithm(self) -> str: ...
 
+@final
 class JwtValidator:
     """Checks JWT-SVIDs with the core: signature, algorithm, kid, expiry, audience, policy, binding."""
-    def __init__(
-        self,
+    def __new__(
+        cls,
         bundle: SpiffeBundle,
         policy: Policy,
         audiences: Union[str, Sequence[str]],
         *,
         algorithms: Optional[Sequence[str]] = None,
         require_binding: bool = False,
-    ) -> None: ...
+    ) -> "JwtValidator": ...
     def validate(
         self, token: str, peer_cert: Optional[Union[Certificate, str, bytes]] = None, at: Optional[datetime.datetime] = None
     ) -> TokenClaims: ...
     @property
     def audiences(self) -> List[str]: ...
 
+@final
 class JwtSource:
     """JWT-SVIDs of an enrolled identity for one audience, kept fresh."""
     def token(self) -> Awaitable[str]: ...
