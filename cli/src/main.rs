@@ -11,9 +11,9 @@ mod admin;
 mod agent;
 mod ca;
 mod clock;
+mod completions;
 #[cfg(feature = "probe")]
 mod enroll;
-mod completions;
 mod error;
 mod files;
 mod inspect;
