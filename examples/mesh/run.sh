@@ -281,7 +281,7 @@ check "attack: revoked certificate rejected" "${attack_code[revoked]}" is_code r
 check "attack: no client certificate rejected" "${attack_code[no-cert]}" is_code no-cert no_certificate
 check "attack: reused join token refused" "${attack_code[reused-token]:-none}" is_code reused-token token_used
 check "attack: stolen bound JWT-SVID refused" "${attack_code[bound-replay]:-none}" is_code bound-replay token_binding
-check "attack: bound JWT-SVID on another service's mTLS connection refused" "${attack_code[bound-mtls]:-none}" is_code bound-mtls token_binding
+check "attack: bound JWT-SVID replayed over mTLS refused" "${attack_code[bound-mtls]:-none}" is_code bound-mtls token_binding
 rot() { grep -E "^RESULT $1" "$work/agent.log" | head -1 | cut -d' ' -f4-; }
 check "rotation: gateway, new serial on next handshake" "$(rot 'rotate gateway' | cut -d' ' -f2-)" has "$work/agent.log" '^RESULT rotate gateway ok'
 check "rotation: agent, new serial on next handshake" "$(rot 'rotate agent' | cut -d' ' -f2-)" has "$work/agent.log" '^RESULT rotate agent ok'

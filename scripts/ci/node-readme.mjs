@@ -1,4 +1,5 @@
 // Every JavaScript/TypeScript example of bindings-node/README.md compiles with `tsc --strict`
+// (JavaScript blocks through checkJs)
 // against the package's own index.d.ts: each fenced block (```js or ```ts) becomes a module,
 // the names the prose supplies (`identity`, `verifier`, `token`...) are declared once with
 // their meshtls types, and tsc must report nothing. Prints `node-readme: N blocks, N errors`.
@@ -18,7 +19,7 @@ const blocks = []
 const fence = /^```(js|ts|javascript|typescript|mjs)\n([\s\S]*?)^```$/gm
 for (let m; (m = fence.exec(readme)); ) {
   const line = readme.slice(0, m.index).split('\n').length
-  blocks.push({ line, code: m[2] })
+  blocks.push({ line, code: m[2], js: !m[1].startsWith('t') })
 }
 
 // What the README's prose gives the examples (defined in the text around them).
@@ -40,7 +41,8 @@ mkdirSync(dir, { recursive: true })
 writeFileSync(path.join(dir, 'prelude.d.ts'), prelude)
 const files = ['prelude.d.ts']
 blocks.forEach((b, i) => {
-  const name = `readme-${String(i + 1).padStart(2, '0')}-line${b.line}.ts`
+  // JavaScript blocks are checked as JavaScript (checkJs), TypeScript blocks as TypeScript.
+  const name = `readme-${String(i + 1).padStart(2, '0')}-line${b.line}.${b.js ? 'js' : 'ts'}`
   writeFileSync(path.join(dir, name), `${b.code}\nexport {}\n`)
   files.push(name)
 })
@@ -50,6 +52,8 @@ writeFileSync(
     {
       compilerOptions: {
         strict: true,
+        allowJs: true,
+        checkJs: true,
         noEmit: true,
         target: 'es2022',
         module: 'esnext',
