@@ -91,21 +91,6 @@ const P256_OID: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 #[cfg(feature = "aws-lc-rs")]
 const P384_OID: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
 
-/// One DER element: tag, definite length, contents.
-#[cfg(feature = "aws-lc-rs")]
-fn der(out: &mut Vec<u8>, tag: u8, contents: &[u8]) {
-    out.push(tag);
-    let len = contents.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else if len < 0x100 {
-        out.extend([0x81, len as u8]);
-    } else {
-        out.extend([0x82, (len >> 8) as u8, len as u8]);
-    }
-    out.extend_from_slice(contents);
-}
-
 /// The PKCS#8 v1 of an EC key, byte for byte what aws-lc writes (RFC 5915 ECPrivateKey with
 /// the public key and without parameters, inside PrivateKeyInfo): written here from the key's
 /// parts because aws-lc's own export recomputes the public point's affine coordinates, a
@@ -117,22 +102,22 @@ fn ec_pkcs8(curve: &[u8], private: &[u8], public: &[u8]) -> Vec<u8> {
     bits.push(0);
     bits.extend_from_slice(public);
     let mut bit_string = Vec::with_capacity(bits.len() + 3);
-    der(&mut bit_string, 0x03, &bits);
+    crate::encoding::der_element(&mut bit_string, 0x03, &bits);
     let mut ec = Vec::with_capacity(128);
-    der(&mut ec, 0x02, &[1]);
-    der(&mut ec, 0x04, private);
-    der(&mut ec, 0xa1, &bit_string);
+    crate::encoding::der_element(&mut ec, 0x02, &[1]);
+    crate::encoding::der_element(&mut ec, 0x04, private);
+    crate::encoding::der_element(&mut ec, 0xa1, &bit_string);
     let mut ec_private_key = Vec::with_capacity(ec.len() + 3);
-    der(&mut ec_private_key, 0x30, &ec);
+    crate::encoding::der_element(&mut ec_private_key, 0x30, &ec);
     let mut alg = Vec::with_capacity(24);
-    der(&mut alg, 0x06, EC_PUBLIC_KEY);
-    der(&mut alg, 0x06, curve);
+    crate::encoding::der_element(&mut alg, 0x06, EC_PUBLIC_KEY);
+    crate::encoding::der_element(&mut alg, 0x06, curve);
     let mut info = Vec::with_capacity(ec_private_key.len() + alg.len() + 12);
-    der(&mut info, 0x02, &[0]);
-    der(&mut info, 0x30, &alg);
-    der(&mut info, 0x04, &ec_private_key);
+    crate::encoding::der_element(&mut info, 0x02, &[0]);
+    crate::encoding::der_element(&mut info, 0x30, &alg);
+    crate::encoding::der_element(&mut info, 0x04, &ec_private_key);
     let mut out = Vec::with_capacity(info.len() + 4);
-    der(&mut out, 0x30, &info);
+    crate::encoding::der_element(&mut out, 0x30, &info);
     out
 }
 

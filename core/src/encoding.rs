@@ -108,6 +108,24 @@ fn pem_blocks(input: &[u8], labels: &[&str], what: &str) -> Result<Vec<Vec<u8>>>
     Ok(found)
 }
 
+/// Appends one DER element (tag, definite length, contents) to `out`: the one DER writer of the
+/// hand-built encodings (the PKCS#8 of a generated key, the leaf certificate of a P-256 CA).
+/// Contents up to 16 MiB; nothing meshtls writes comes near.
+pub(crate) fn der_element(out: &mut Vec<u8>, tag: u8, contents: &[u8]) {
+    out.push(tag);
+    let len = contents.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len < 0x100 {
+        out.extend([0x81, len as u8]);
+    } else if len < 0x1_0000 {
+        out.extend([0x82, (len >> 8) as u8, len as u8]);
+    } else {
+        out.extend([0x83, (len >> 16) as u8, (len >> 8) as u8, len as u8]);
+    }
+    out.extend_from_slice(contents);
+}
+
 /// Whether input given where certificate, CRL or key *contents* are expected is rather a file
 /// path: short, one line of printable UTF-8, neither PEM nor DER (DER starts with a SEQUENCE
 /// tag). Bindings that accept "text, bytes or a path" read the file when this is true; the core

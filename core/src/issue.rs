@@ -764,21 +764,7 @@ mod leaf_der {
     const AUTHORITY_KEY_ID: &[u8] = &[0x55, 0x1d, 0x23];
     const EXT_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25];
 
-    /// One element: tag, definite length, contents.
-    fn der(out: &mut Vec<u8>, tag: u8, contents: &[u8]) {
-        out.push(tag);
-        let len = contents.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else if len < 0x100 {
-            out.extend([0x81, len as u8]);
-        } else if len < 0x1_0000 {
-            out.extend([0x82, (len >> 8) as u8, len as u8]);
-        } else {
-            out.extend([0x83, (len >> 16) as u8, (len >> 8) as u8, len as u8]);
-        }
-        out.extend_from_slice(contents);
-    }
+    use crate::encoding::der_element as der;
 
     fn wrap(tag: u8, contents: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(contents.len() + 4);

@@ -4,11 +4,10 @@
 //! ([`crate::enroll::EnrolledIdentity::jwt_source`]).
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use meshtls_core::jwt::{JwtValidator, TokenClaims};
-use meshtls_core::{Error, Timestamp};
+use meshtls_core::Error;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::{header, HeaderValue};
 
@@ -59,14 +58,7 @@ impl JwtAuth {
     }
 }
 
-/// The wall clock, read at this edge.
-pub(crate) fn now() -> Timestamp {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Timestamp::from_unix(i64::try_from(secs).unwrap_or(i64::MAX))
-}
+use crate::config::now;
 
 /// The token of an upgrade request: `Authorization: Bearer <token>`, else a
 /// `meshtls.jwt.<token>` subprotocol. The second value says whether it came as a subprotocol

@@ -6,7 +6,7 @@ use tokio::sync::Mutex;
 
 use super::api::{JwtRequest, JwtResponse};
 use super::{CaClient, EnrollError};
-use crate::jwt::now;
+use crate::config::now;
 use crate::IdentityHandle;
 
 /// JWT-SVIDs for one set of audiences, minted by the CA service for the identity's own SPIFFE
