@@ -102,22 +102,16 @@ pub unsafe extern "C" fn meshtls_enrolled_renew_now_async(
     user_data: *mut c_void,
     out_task: *mut *mut meshtls_task,
 ) -> meshtls_result {
-    ffi_boundary(|| {
-        // SAFETY: per this function's contract.
-        let (e, out) = unsafe {
-            (
-                arg::handle(enrolled, "enrolled")?,
-                Out::new(out_task, "out_task")?,
-            )
-        };
-        let completion = Completion::new(callback, user_data)?;
-        let inner = Arc::clone(&e.inner);
-        let work = async move {
-            inner.renew_now().await.map_err(FfiError::from)?;
-            Ok(Value::Done)
-        };
-        task::spawn(work, completion, out)
-    })
+    // SAFETY: per this function's contract.
+    unsafe {
+        on_enrolled(
+            enrolled,
+            callback,
+            user_data,
+            out_task,
+            |inner| async move { inner.renew_now().await },
+        )
+    }
 }
 
 /// `meshtls_enrolled_refresh_trust` without blocking. The identity may be freed before the
@@ -133,8 +127,37 @@ pub unsafe extern "C" fn meshtls_enrolled_refresh_trust_async(
     user_data: *mut c_void,
     out_task: *mut *mut meshtls_task,
 ) -> meshtls_result {
+    // SAFETY: per this function's contract.
+    unsafe {
+        on_enrolled(
+            enrolled,
+            callback,
+            user_data,
+            out_task,
+            |inner| async move { inner.refresh_trust().await },
+        )
+    }
+}
+
+/// The common body of the calls on a live identity: arguments checked, then `op` runs on the
+/// runtime with its own reference to the identity, its outcome delivered as `Value::Done`.
+///
+/// # Safety
+/// As the calling `meshtls_enrolled_*_async` function's.
+unsafe fn on_enrolled<F, Fut>(
+    enrolled: *const meshtls_enrolled,
+    callback: meshtls_completion_callback,
+    user_data: *mut c_void,
+    out_task: *mut *mut meshtls_task,
+    op: F,
+) -> meshtls_result
+where
+    F: FnOnce(Arc<meshtls_net::enroll::EnrolledIdentity>) -> Fut,
+    Fut:
+        std::future::Future<Output = Result<(), meshtls_net::enroll::EnrollError>> + Send + 'static,
+{
     ffi_boundary(|| {
-        // SAFETY: per this function's contract.
+        // SAFETY: per the caller's contract.
         let (e, out) = unsafe {
             (
                 arg::handle(enrolled, "enrolled")?,
@@ -142,9 +165,9 @@ pub unsafe extern "C" fn meshtls_enrolled_refresh_trust_async(
             )
         };
         let completion = Completion::new(callback, user_data)?;
-        let inner = Arc::clone(&e.inner);
+        let done = op(Arc::clone(&e.inner));
         let work = async move {
-            inner.refresh_trust().await.map_err(FfiError::from)?;
+            done.await.map_err(FfiError::from)?;
             Ok(Value::Done)
         };
         task::spawn(work, completion, out)

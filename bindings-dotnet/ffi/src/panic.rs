@@ -72,6 +72,7 @@ mod tests {
             "peer_bytes",
             "add_rule",
             "set",
+            "on_enrolled",
         ];
         const NO_INPUT: &[&str] = &["meshtls_version", "meshtls_verify_options_default"];
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
