@@ -218,17 +218,10 @@ unsafe extern "C" fn free_hook(
     }
 }
 
-/// The X.509 verify error whose alert (`ssl_x509err2alert`) is `alert`, when one exists.
+/// The X.509 verify error whose alert (`ssl_x509err2alert`) is `alert`, when one exists
+/// (net's table).
 fn x509_error_for(alert: profile::Alert) -> Option<c_int> {
-    Some(match alert.number {
-        45 => 10, // certificate_expired: X509_V_ERR_CERT_HAS_EXPIRED
-        44 => 23, // certificate_revoked: X509_V_ERR_CERT_REVOKED
-        48 => 20, // unknown_ca: X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-        43 => 26, // unsupported_certificate: X509_V_ERR_INVALID_PURPOSE
-        51 => 7,  // decrypt_error: X509_V_ERR_CERT_SIGNATURE_FAILURE
-        46 => 41, // certificate_unknown: X509_V_ERR_INVALID_EXTENSION (no entry: the default)
-        _ => return None,
-    })
+    profile::openssl_verify_error(alert.number)
 }
 
 /// A refusal made by a hook, waiting for the JavaScript guard.
@@ -409,7 +402,11 @@ unsafe fn refuse(api: &Api, store: *mut c_void, alert: profile::Alert) {
             }
         }
         (None, None) => {
-            (api.store_set_error)(store, 41); // certificate_unknown, see x509_error_for
+            // certificate_unknown, see x509_error_for
+            (api.store_set_error)(
+                store,
+                x509_error_for(profile::CERTIFICATE_UNKNOWN).unwrap_or(49),
+            );
         }
     }
 }

@@ -119,18 +119,9 @@ const TLS1_3_VERSION: c_int = 0x0304;
 const X509_V_OK: c_int = 0;
 const X509_V_ERR_UNSPECIFIED: c_int = 1;
 
-/// The `X509_V_ERR_*` that OpenSSL 3.0 (`ssl_x509err2alert`) sends as the alert with this
-/// number; `None` when no verification error maps to it.
+/// The `X509_V_ERR_*` that OpenSSL 3.0 sends as the alert with this number (net's table).
 fn x509_error_for(alert: u8) -> Option<c_int> {
-    match alert {
-        45 => Some(10), // certificate_expired <- X509_V_ERR_CERT_HAS_EXPIRED
-        44 => Some(23), // certificate_revoked <- X509_V_ERR_CERT_REVOKED
-        48 => Some(20), // unknown_ca <- X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-        43 => Some(26), // unsupported_certificate <- X509_V_ERR_INVALID_PURPOSE
-        51 => Some(7),  // decrypt_error <- X509_V_ERR_CERT_SIGNATURE_FAILURE
-        46 => Some(49), // certificate_unknown <- any unlisted error (X509_V_ERR_SUBTREE_MINMAX)
-        _ => None,
-    }
+    profile::openssl_verify_error(alert)
 }
 
 /// What the core decided for one handshake, kept on the `SSL`.

@@ -290,6 +290,23 @@ pub fn code_for_alert(number: u8) -> Option<ErrorCode> {
         .map(|(c, _)| *c)
 }
 
+/// For hosts whose TLS is OpenSSL's (Python `ssl`, Node `tls`) with the core as the
+/// certificate verifier: the `X509_V_ERR_*` number that makes OpenSSL 3.0 send `alert` when the
+/// verify callback fails with it (`ssl_x509err2alert`), by the alert's wire number; `None` for alerts no verification
+/// error maps to (`access_denied`, `certificate_required`). `certificate_unknown` is OpenSSL's
+/// default for errors its table does not list; `X509_V_ERR_SUBTREE_MINMAX` (49) is one.
+pub fn openssl_verify_error(alert_number: u8) -> Option<i32> {
+    Some(match alert_number {
+        45 => 10, // certificate_expired <- X509_V_ERR_CERT_HAS_EXPIRED
+        44 => 23, // certificate_revoked <- X509_V_ERR_CERT_REVOKED
+        48 => 20, // unknown_ca <- X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+        43 => 26, // unsupported_certificate <- X509_V_ERR_INVALID_PURPOSE
+        51 => 7,  // decrypt_error <- X509_V_ERR_CERT_SIGNATURE_FAILURE
+        46 => 49, // certificate_unknown <- an unlisted error (X509_V_ERR_SUBTREE_MINMAX)
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +359,27 @@ mod tests {
         );
         assert_eq!(alert_for(ErrorCode::Malformed), CERTIFICATE_UNKNOWN);
         assert_eq!(code_for_alert(CERTIFICATE_UNKNOWN.number), None);
+    }
+
+    #[test]
+    fn every_certificate_alert_but_access_denied_has_an_openssl_verify_error() {
+        for code in [
+            ErrorCode::Expired,
+            ErrorCode::Revoked,
+            ErrorCode::UnknownIssuer,
+            ErrorCode::WrongUsage,
+            ErrorCode::BadSignature,
+            ErrorCode::Malformed,
+        ] {
+            assert!(
+                openssl_verify_error(alert_for(code).number).is_some(),
+                "{code:?}"
+            );
+        }
+        assert_eq!(
+            openssl_verify_error(alert_for(ErrorCode::IdentityNotAllowed).number),
+            None
+        );
     }
 
     #[test]
